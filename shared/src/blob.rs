@@ -1,0 +1,106 @@
+//! Claim-check storage: envelope bodies too large for a queue message are stored here and
+//! the message carries a reference (`change_ref`). Local backend: files in the data dir,
+//! written to a temporary name, synced, then renamed, so a reference never names half a file.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+
+use crate::{Error, Result};
+
+/// Stores and fetches claim-checked bodies.
+#[async_trait]
+pub trait BlobStore: Send + Sync + std::fmt::Debug {
+    /// Stores `bytes` under `key` durably; returns the reference to put in the message.
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<String>;
+    /// Fetches a stored body by reference.
+    async fn get(&self, reference: &str) -> Result<Vec<u8>>;
+}
+
+/// [`BlobStore`] in a directory.
+#[derive(Debug, Clone)]
+pub struct DirBlobStore {
+    root: PathBuf,
+}
+
+impl DirBlobStore {
+    /// Blobs under `root` (created on first write).
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    fn path_of(&self, reference: &str) -> Result<PathBuf> {
+        let name = reference
+            .strip_prefix("file:")
+            .ok_or_else(|| Error::Corrupt(format!("not a local blob reference: {reference}")))?;
+        let valid = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+            && !name.starts_with('.');
+        if !valid {
+            return Err(Error::Corrupt(format!("bad blob reference: {reference}")));
+        }
+        Ok(self.root.join(name))
+    }
+}
+
+#[async_trait]
+impl BlobStore for DirBlobStore {
+    async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<String> {
+        let reference = format!("file:{key}.json");
+        let path = self.path_of(&reference)?;
+        let root = self.root.clone();
+        tokio::task::spawn_blocking(move || write_durably(&root, &path, &bytes))
+            .await
+            .map_err(|e| Error::Unavailable(format!("blob write task: {e}")))??;
+        Ok(reference)
+    }
+
+    async fn get(&self, reference: &str) -> Result<Vec<u8>> {
+        let path = self.path_of(reference)?;
+        match tokio::fs::read(&path).await {
+            Ok(bytes) => Ok(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(Error::Corrupt(format!(
+                "claim-check {reference} does not exist"
+            ))),
+            Err(e) => Err(Error::Unavailable(format!("cannot read {reference}: {e}"))),
+        }
+    }
+}
+
+fn write_durably(root: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |e: std::io::Error| Error::Unavailable(format!("blob write {}: {e}", path.display()));
+    std::fs::create_dir_all(root).map_err(io)?;
+    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    std::fs::File::open(root)
+        .and_then(|d| d.sync_all())
+        .map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn stores_and_refuses_paths_outside_its_root() {
+        let dir = tempfile::tempdir().unwrap();
+        let blobs = DirBlobStore::new(dir.path());
+        let r = blobs.put("d-1", b"hello".to_vec()).await.unwrap();
+        assert_eq!(blobs.get(&r).await.unwrap(), b"hello");
+        assert!(matches!(
+            blobs.get("file:../etc/passwd").await,
+            Err(Error::Corrupt(_))
+        ));
+        assert!(matches!(
+            blobs.get("file:missing.json").await,
+            Err(Error::Corrupt(_))
+        ));
+    }
+}

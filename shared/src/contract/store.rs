@@ -1,0 +1,245 @@
+//! Store behaviours (see [`crate::store`] for the semantics).
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::json;
+
+use super::StoreFixture;
+use crate::Error;
+use crate::store::{BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryStatus};
+
+const TTL: Duration = Duration::from_secs(3600);
+const LEASE: Duration = Duration::from_secs(60);
+
+fn claim(id: &str) -> DeliveryClaim {
+    DeliveryClaim {
+        id: id.into(),
+        repo: Some("o/r".into()),
+        event: "push".into(),
+        status: DeliveryStatus::Received,
+    }
+}
+
+fn unique(prefix: &str) -> String {
+    format!("{prefix}-{}", uuid::Uuid::new_v4().simple())
+}
+
+/// Of many concurrent claims of one id, exactly one wins.
+pub async fn claim_is_exclusive_under_concurrency<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let id = unique("d");
+    let tasks: Vec<_> = (0..16)
+        .map(|_| {
+            let store = f.store.clone();
+            let c = claim(&id);
+            tokio::spawn(async move { store.claim_delivery(&c, TTL).await })
+        })
+        .collect();
+    let mut won = 0;
+    for t in tasks {
+        if t.await.unwrap().unwrap() == ClaimOutcome::Claimed {
+            won += 1;
+        }
+    }
+    assert_eq!(won, 1);
+}
+
+/// A claim reports the status of the earlier delivery; queued confirms the enqueue.
+pub async fn claim_status_follows_the_delivery<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let id = unique("d");
+    assert_eq!(
+        f.store.claim_delivery(&claim(&id), TTL).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+    assert_eq!(
+        f.store.claim_delivery(&claim(&id), TTL).await.unwrap(),
+        ClaimOutcome::Existing(DeliveryStatus::Received)
+    );
+    f.store
+        .mark_queued(std::slice::from_ref(&id))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.claim_delivery(&claim(&id), TTL).await.unwrap(),
+        ClaimOutcome::Existing(DeliveryStatus::Queued)
+    );
+    let record = f.store.delivery(&id).await.unwrap().unwrap();
+    assert_eq!(record.status, DeliveryStatus::Queued);
+    assert_eq!(record.repo.as_deref(), Some("o/r"));
+    assert!(f.store.delivery(&unique("none")).await.unwrap().is_none());
+}
+
+/// Once its TTL is over, a claim is gone for reads and can be made again.
+pub async fn expired_claims_can_be_claimed_again<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let id = unique("d");
+    let short = Duration::from_secs(1);
+    f.store.claim_delivery(&claim(&id), short).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert!(f.store.delivery(&id).await.unwrap().is_none());
+    assert_eq!(
+        f.store.claim_delivery(&claim(&id), TTL).await.unwrap(),
+        ClaimOutcome::Claimed
+    );
+}
+
+/// in_progress with a lease → completed (final); failed or released may start again.
+pub async fn processing_lease_lifecycle<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let id = unique("d");
+    let s = &f.store;
+    assert_eq!(
+        s.begin_processing(&id, "o/r", LEASE, TTL).await.unwrap(),
+        BeginOutcome::Started
+    );
+    assert!(matches!(
+        s.begin_processing(&id, "o/r", LEASE, TTL).await.unwrap(),
+        BeginOutcome::LeasedElsewhere { .. }
+    ));
+    s.release_processing(&id).await.unwrap();
+    assert_eq!(
+        s.begin_processing(&id, "o/r", Duration::from_secs(1), TTL)
+            .await
+            .unwrap(),
+        BeginOutcome::Started
+    );
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(
+        s.begin_processing(&id, "o/r", LEASE, TTL).await.unwrap(),
+        BeginOutcome::Started,
+        "an expired lease can be taken over"
+    );
+    s.complete_processing(std::slice::from_ref(&id), &json!({"agents": ["historian"]}))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.begin_processing(&id, "o/r", LEASE, TTL).await.unwrap(),
+        BeginOutcome::AlreadyCompleted
+    );
+    let record = s.delivery(&id).await.unwrap().unwrap();
+    assert_eq!(record.status, DeliveryStatus::Completed);
+    assert_eq!(record.detail, Some(json!({"agents": ["historian"]})));
+
+    let poison = unique("p");
+    s.begin_processing(&poison, "o/r", LEASE, TTL)
+        .await
+        .unwrap();
+    s.fail_processing(&poison, &json!({"reason": "bad"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        s.delivery(&poison).await.unwrap().unwrap().status,
+        DeliveryStatus::Failed
+    );
+    assert_eq!(
+        s.begin_processing(&poison, "o/r", LEASE, TTL)
+            .await
+            .unwrap(),
+        BeginOutcome::Started,
+        "a replayed failure runs again"
+    );
+    let counts = s.delivery_counts().await.unwrap();
+    assert!(counts.get("completed").copied().unwrap_or(0) >= 1);
+}
+
+/// Repo state is written only over the version it was read at.
+pub async fn repo_state_compare_and_set<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let repo = unique("o/r");
+    let s = &f.store;
+    assert!(s.repo_state(&repo).await.unwrap().is_none());
+    assert_eq!(
+        s.put_repo_state(&repo, None, &json!({"n": 1}))
+            .await
+            .unwrap(),
+        1
+    );
+    assert!(matches!(
+        s.put_repo_state(&repo, None, &json!({"n": 9})).await,
+        Err(Error::Conflict(_))
+    ));
+    assert_eq!(
+        s.put_repo_state(&repo, Some(1), &json!({"n": 2}))
+            .await
+            .unwrap(),
+        2
+    );
+    let stale = s.put_repo_state(&repo, Some(1), &json!({"n": 9})).await;
+    assert!(matches!(&stale, Err(e) if e.is_retryable()));
+    let now = s.repo_state(&repo).await.unwrap().unwrap();
+    assert_eq!((now.version, now.state), (2, json!({"n": 2})));
+}
+
+/// Two writers that read the same version: exactly one write lands.
+pub async fn concurrent_repo_writers_one_wins<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let repo = Arc::new(unique("o/r"));
+    f.store
+        .put_repo_state(&repo, None, &json!(0))
+        .await
+        .unwrap();
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let (store, repo) = (f.store.clone(), repo.clone());
+            tokio::spawn(async move { store.put_repo_state(&repo, Some(1), &json!(i)).await })
+        })
+        .collect();
+    let mut ok = 0;
+    for t in tasks {
+        match t.await.unwrap() {
+            Ok(v) => {
+                assert_eq!(v, 2);
+                ok += 1;
+            }
+            Err(e) => assert!(matches!(e, Error::Conflict(_)), "{e}"),
+        }
+    }
+    assert_eq!(ok, 1);
+}
+
+/// Cache entries are returned until their TTL ends.
+pub async fn cache_entries_expire<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let key = unique("k");
+    f.store
+        .cache_put(&key, &json!({"sha": "abc"}), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.cache_get(&key).await.unwrap(),
+        Some(json!({"sha": "abc"}))
+    );
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(f.store.cache_get(&key).await.unwrap(), None);
+}

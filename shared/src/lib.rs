@@ -1,0 +1,34 @@
+//! # coderipple-core
+//!
+//! The contracts every other CodeRipple crate builds on (see `DESIGN.md` §3):
+//!
+//! - [`signature`]: HMAC-SHA256 verification of `X-Hub-Signature-256` over the raw body,
+//!   constant-time, against the current and previous secret (rotation).
+//! - [`webhook`]: body decoding (JSON or `payload=` form) and parsing of GitHub events into
+//!   the normalized, versioned [`envelope::Envelope`] (or "ping" / "ignored").
+//! - [`queue`]: the [`queue::Queue`] trait (FIFO groups, visibility, receive counts, DLQ,
+//!   dedup window) and its backends; [`store`]: the [`store::Store`] trait (delivery dedup,
+//!   idempotency, repo state with compare-and-set, cache) and its backends.
+//! - [`sqlite`]: the embedded backend shared by queue and store: one WAL database, one writer
+//!   thread that commits concurrent writes together (group commit).
+//! - [`blob`]: claim-check storage for envelopes too large for a queue message.
+//! - [`config`]: settings shared by ingest and worker, validated with errors naming the variable.
+//! - [`contract`] (feature `contract`): the backend contract suite, written once, run against
+//!   every backend.
+
+pub mod blob;
+pub mod cache;
+pub mod config;
+pub mod envelope;
+pub mod error;
+pub mod queue;
+pub mod signature;
+pub mod sqlite;
+pub mod store;
+pub mod time;
+pub mod webhook;
+
+#[cfg(feature = "contract")]
+pub mod contract;
+
+pub use error::{Error, Result};

@@ -1,0 +1,182 @@
+//! The [`Queue`] trait: an SQS-FIFO-shaped queue, and its backends.
+//!
+//! Semantics every backend honours (`DESIGN.md` §3):
+//! - FIFO within a message group; groups are independent.
+//! - While any message of a group is in flight, no other message of that group is delivered.
+//! - A received message is invisible for the visibility timeout, then delivered again.
+//! - Each receive counts; a message received `max_receives` times without being deleted moves
+//!   to the dead-letter queue (keeping its group id) at the next receive.
+//! - A message whose deduplication id was sent within the dedup window is accepted and dropped.
+
+pub mod sqlite;
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use crate::Result;
+
+/// Largest batch one call may send, receive or delete (SQS's limit).
+pub const MAX_BATCH: usize = 10;
+
+/// Queue settings that a backend's redrive policy and dedup window follow.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct QueueSettings {
+    /// Receives before a message moves to the DLQ.
+    pub max_receives: u32,
+    /// How long a deduplication id suppresses resends.
+    pub dedup_window: Duration,
+}
+
+impl Default for QueueSettings {
+    fn default() -> Self {
+        Self {
+            max_receives: 5,
+            dedup_window: Duration::from_secs(300),
+        }
+    }
+}
+
+/// A message to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OutgoingMessage {
+    /// FIFO group (the repository).
+    pub group_id: String,
+    /// Deduplication id (the delivery id).
+    pub dedup_id: String,
+    /// The body (an envelope).
+    pub body: String,
+    /// String attributes (dead-letter reason and the like).
+    pub attributes: BTreeMap<String, String>,
+}
+
+impl OutgoingMessage {
+    /// A message without attributes.
+    pub fn new(
+        group_id: impl Into<String>,
+        dedup_id: impl Into<String>,
+        body: impl Into<String>,
+    ) -> Self {
+        Self {
+            group_id: group_id.into(),
+            dedup_id: dedup_id.into(),
+            body: body.into(),
+            attributes: BTreeMap::new(),
+        }
+    }
+}
+
+/// A message handed out by [`Queue::receive`]; valid until its visibility timeout ends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    /// Backend message id.
+    pub message_id: String,
+    /// Handle for delete / change-visibility / dead-letter.
+    pub receipt: String,
+    /// FIFO group.
+    pub group_id: String,
+    /// Deduplication id.
+    pub dedup_id: String,
+    /// Body.
+    pub body: String,
+    /// Attributes.
+    pub attributes: BTreeMap<String, String>,
+    /// How many times it has been received, this time included.
+    pub receive_count: u32,
+    /// When it was sent (Unix ms).
+    pub sent_at_ms: i64,
+}
+
+/// Why a message is being dead-lettered; stored as message attributes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadLetterReason {
+    /// Human-readable reason.
+    pub reason: String,
+    /// A short machine-readable class (`corrupt`, `invalid`, `max_receives`, …).
+    pub error_class: String,
+}
+
+impl DeadLetterReason {
+    /// The attributes a dead-lettered message carries.
+    pub fn attributes(&self, message: &ReceivedMessage) -> BTreeMap<String, String> {
+        let mut attrs = message.attributes.clone();
+        attrs.insert("reason".into(), self.reason.clone());
+        attrs.insert("error_class".into(), self.error_class.clone());
+        attrs.insert("attempts".into(), message.receive_count.to_string());
+        attrs.insert("original_group".into(), message.group_id.clone());
+        attrs.insert(
+            "dead_lettered_at".into(),
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        );
+        attrs
+    }
+}
+
+/// A message seen without receiving it (for listing a DLQ).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PeekedMessage {
+    /// Backend message id.
+    pub message_id: String,
+    /// FIFO group.
+    pub group_id: String,
+    /// Deduplication id.
+    pub dedup_id: String,
+    /// Body.
+    pub body: String,
+    /// Attributes.
+    pub attributes: BTreeMap<String, String>,
+    /// Receives so far.
+    pub receive_count: u32,
+    /// When it was sent (Unix ms).
+    pub sent_at_ms: i64,
+    /// Whether it is currently in flight.
+    pub in_flight: bool,
+}
+
+/// Depth of a queue.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct QueueStats {
+    /// Messages ready to be received (including those held back behind an in-flight group).
+    pub visible: u64,
+    /// Messages received and not yet deleted or timed out.
+    pub in_flight: u64,
+}
+
+/// An SQS-FIFO-shaped queue.
+#[async_trait]
+pub trait Queue: Send + Sync + std::fmt::Debug {
+    /// The queue's name.
+    fn name(&self) -> &str;
+
+    /// Sends up to [`MAX_BATCH`] messages, in order; all are stored or the call fails.
+    async fn send_batch(&self, messages: &[OutgoingMessage]) -> Result<()>;
+
+    /// Receives up to `max` messages (≤ [`MAX_BATCH`]), waiting up to `wait` for the first.
+    async fn receive(
+        &self,
+        max: usize,
+        visibility: Duration,
+        wait: Duration,
+    ) -> Result<Vec<ReceivedMessage>>;
+
+    /// Deletes received messages. Receipts no longer in flight are skipped.
+    async fn delete_batch(&self, receipts: &[String]) -> Result<()>;
+
+    /// Changes how long a received message stays invisible (zero: release it now).
+    async fn change_visibility(&self, receipt: &str, timeout: Duration) -> Result<()>;
+
+    /// Moves a received message to this queue's dead-letter queue with a reason.
+    async fn dead_letter(&self, message: &ReceivedMessage, reason: &DeadLetterReason)
+    -> Result<()>;
+
+    /// Visible and in-flight counts.
+    async fn stats(&self) -> Result<QueueStats>;
+
+    /// Up to `limit` messages in queue order, without receiving them.
+    async fn peek(&self, limit: usize) -> Result<Vec<PeekedMessage>>;
+
+    /// Deletes every message; returns how many.
+    async fn purge(&self) -> Result<u64>;
+}

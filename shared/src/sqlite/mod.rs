@@ -1,0 +1,259 @@
+//! The embedded backend's database: one SQLite file in WAL mode shared by the queue and the
+//! store.
+//!
+//! All writes go through one writer thread. It takes every write that is waiting, runs each
+//! in its own savepoint inside one transaction and commits once, so concurrent requests share
+//! one fsync (group commit). A write's caller is answered only after the commit, so a returned
+//! write survives `kill -9`. Reads use a separate connection (WAL readers never block the
+//! writer).
+
+mod schema;
+
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread;
+use std::time::Duration;
+
+use rusqlite::{Connection, OpenFlags};
+use tokio::sync::oneshot;
+
+use crate::{Error, Result};
+
+/// At most this many writes share one transaction.
+const MAX_GROUP: usize = 512;
+
+/// How SQLite syncs commits to disk.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Durability {
+    /// `synchronous=FULL`: a commit survives power loss (default).
+    #[default]
+    Full,
+    /// `synchronous=NORMAL`: survives a process crash (`kill -9`), not power loss.
+    Normal,
+}
+
+/// A handle to the shared database; cheap to clone.
+#[derive(Clone)]
+pub struct SqliteDb {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    path: PathBuf,
+    writer: Mutex<Option<mpsc::Sender<Box<dyn WriteJob>>>>,
+    reader: Mutex<Connection>,
+}
+
+impl std::fmt::Debug for SqliteDb {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteDb")
+            .field("path", &self.inner.path)
+            .finish()
+    }
+}
+
+impl SqliteDb {
+    /// Opens (creating if needed) the database at `path` and starts its writer thread.
+    pub fn open(path: impl AsRef<Path>, durability: Durability) -> Result<Self> {
+        let path = path.as_ref().to_path_buf();
+        if let Some(dir) = path.parent().filter(|d| !d.as_os_str().is_empty()) {
+            std::fs::create_dir_all(dir)
+                .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
+        }
+        let writer_conn = connect(&path, durability)?;
+        schema::migrate(&writer_conn)?;
+        let reader = connect(&path, durability)?;
+        let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
+        thread::Builder::new()
+            .name("sqlite-writer".into())
+            .spawn(move || writer_loop(writer_conn, rx))
+            .map_err(|e| Error::Unavailable(format!("cannot start writer thread: {e}")))?;
+        Ok(Self {
+            inner: Arc::new(Inner {
+                path,
+                writer: Mutex::new(Some(tx)),
+                reader: Mutex::new(reader),
+            }),
+        })
+    }
+
+    /// The database file.
+    pub fn path(&self) -> &Path {
+        &self.inner.path
+    }
+
+    /// Runs `f` in the next group transaction; resolves after that transaction committed.
+    /// If `f` fails, only its own changes are rolled back.
+    pub async fn write<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (tx, rx) = oneshot::channel();
+        let job: Box<dyn WriteJob> = Box::new(Job { f, tx });
+        let sender = self
+            .inner
+            .writer
+            .lock()
+            .map_err(|_| Error::Unavailable("writer lock poisoned".into()))?
+            .clone()
+            .ok_or_else(|| Error::Unavailable("database is closed".into()))?;
+        sender
+            .send(job)
+            .map_err(|_| Error::Unavailable("database writer has stopped".into()))?;
+        rx.await
+            .map_err(|_| Error::Unavailable("database writer dropped the write".into()))?
+    }
+
+    /// Runs a read on the reader connection, off the async threads.
+    pub async fn read<T, F>(&self, f: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let inner = self.inner.clone();
+        tokio::task::spawn_blocking(move || {
+            let conn = inner
+                .reader
+                .lock()
+                .map_err(|_| Error::Unavailable("reader lock poisoned".into()))?;
+            f(&conn)
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("read task failed: {e}")))?
+    }
+
+    /// Stops accepting writes; the writer thread ends once pending writes are done.
+    pub fn close(&self) {
+        if let Ok(mut w) = self.inner.writer.lock() {
+            w.take();
+        }
+    }
+}
+
+fn connect(path: &Path, durability: Durability) -> Result<Connection> {
+    let conn = Connection::open_with_flags(
+        path,
+        OpenFlags::SQLITE_OPEN_READ_WRITE
+            | OpenFlags::SQLITE_OPEN_CREATE
+            | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+    )
+    .map_err(|e| Error::Unavailable(format!("cannot open {}: {e}", path.display())))?;
+    conn.busy_timeout(Duration::from_secs(5))?;
+    conn.pragma_update(None, "journal_mode", "WAL")?;
+    let sync = match durability {
+        Durability::Full => "FULL",
+        Durability::Normal => "NORMAL",
+    };
+    conn.pragma_update(None, "synchronous", sync)?;
+    conn.pragma_update(None, "foreign_keys", "ON")?;
+    Ok(conn)
+}
+
+/// Called with the outcome of the commit, after it.
+type Completion = Box<dyn FnOnce(Result<()>) + Send>;
+
+trait WriteJob: Send {
+    fn run(self: Box<Self>, conn: &Connection) -> Completion;
+    fn fail(self: Box<Self>, err: Error);
+}
+
+struct Job<F, T> {
+    f: F,
+    tx: oneshot::Sender<Result<T>>,
+}
+
+impl<F, T> WriteJob for Job<F, T>
+where
+    T: Send + 'static,
+    F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+{
+    fn run(self: Box<Self>, conn: &Connection) -> Completion {
+        let Job { f, tx } = *self;
+        let outcome = in_savepoint(conn, f);
+        Box::new(move |commit: Result<()>| {
+            let _ = tx.send(commit.and(outcome));
+        })
+    }
+
+    fn fail(self: Box<Self>, err: Error) {
+        let _ = self.tx.send(Err(err));
+    }
+}
+
+fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
+    conn.execute_batch("SAVEPOINT job")?;
+    match f(conn) {
+        Ok(v) => {
+            conn.execute_batch("RELEASE job")?;
+            Ok(v)
+        }
+        Err(e) => {
+            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            Err(e)
+        }
+    }
+}
+
+fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
+    while let Ok(first) = rx.recv() {
+        let mut jobs = vec![first];
+        while jobs.len() < MAX_GROUP {
+            match rx.try_recv() {
+                Ok(job) => jobs.push(job),
+                Err(_) => break,
+            }
+        }
+        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+            let err = Error::Unavailable(format!("sqlite: cannot begin: {e}"));
+            for job in jobs {
+                job.fail(err.clone());
+            }
+            continue;
+        }
+        let completions: Vec<Completion> = jobs.into_iter().map(|j| j.run(&conn)).collect();
+        let commit = conn.execute_batch("COMMIT").map_err(|e| {
+            let _ = conn.execute_batch("ROLLBACK");
+            Error::Unavailable(format!("sqlite: commit failed: {e}"))
+        });
+        for done in completions {
+            done(commit.clone());
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_failed_write_rolls_back_only_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(dir.path().join("t.db"), Durability::Normal).unwrap();
+        db.write(|c| {
+            c.execute_batch("CREATE TABLE t(x INTEGER PRIMARY KEY)")?;
+            Ok(())
+        })
+        .await
+        .unwrap();
+        let ok = db.write(|c| Ok(c.execute("INSERT INTO t VALUES (1)", [])?));
+        let bad = db.write(|c| {
+            c.execute("INSERT INTO t VALUES (2)", [])?;
+            Err::<(), _>(Error::BadRequest("no".into()))
+        });
+        let (ok, bad) = tokio::join!(ok, bad);
+        assert_eq!(ok.unwrap(), 1);
+        assert!(bad.is_err());
+        let rows: Vec<i64> = db
+            .read(|c| {
+                let mut s = c.prepare("SELECT x FROM t ORDER BY x")?;
+                let v = s
+                    .query_map([], |r| r.get(0))?
+                    .collect::<rusqlite::Result<_>>()?;
+                Ok(v)
+            })
+            .await
+            .unwrap();
+        assert_eq!(rows, vec![1]);
+    }
+}

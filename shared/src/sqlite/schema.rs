@@ -1,0 +1,71 @@
+//! Schema of the embedded database, versioned with `PRAGMA user_version`.
+
+use rusqlite::Connection;
+
+use crate::{Error, Result};
+
+const VERSION: i64 = 1;
+
+const V1: &str = r#"
+CREATE TABLE IF NOT EXISTS queue_messages (
+    seq            INTEGER PRIMARY KEY AUTOINCREMENT,
+    queue          TEXT    NOT NULL,
+    group_id       TEXT    NOT NULL,
+    dedup_id       TEXT    NOT NULL,
+    body           TEXT    NOT NULL,
+    attributes     TEXT    NOT NULL DEFAULT '{}',
+    sent_at        INTEGER NOT NULL,
+    visible_at     INTEGER NOT NULL,
+    receive_count  INTEGER NOT NULL DEFAULT 0,
+    receipt        TEXT
+);
+CREATE INDEX IF NOT EXISTS queue_messages_order ON queue_messages(queue, visible_at, seq);
+CREATE INDEX IF NOT EXISTS queue_messages_group ON queue_messages(queue, group_id, visible_at);
+CREATE TABLE IF NOT EXISTS queue_dedup (
+    queue      TEXT    NOT NULL,
+    dedup_id   TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL,
+    PRIMARY KEY (queue, dedup_id)
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS deliveries (
+    id          TEXT PRIMARY KEY,
+    repo        TEXT,
+    event       TEXT,
+    status      TEXT    NOT NULL,
+    lease_until INTEGER NOT NULL DEFAULT 0,
+    detail      TEXT,
+    updated_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries(status);
+
+CREATE TABLE IF NOT EXISTS repo_state (
+    repo       TEXT PRIMARY KEY,
+    version    INTEGER NOT NULL,
+    state      TEXT    NOT NULL,
+    updated_at INTEGER NOT NULL
+) WITHOUT ROWID;
+
+CREATE TABLE IF NOT EXISTS cache (
+    key        TEXT PRIMARY KEY,
+    value      TEXT    NOT NULL,
+    expires_at INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
+/// Brings the database to the current schema version.
+pub(super) fn migrate(conn: &Connection) -> Result<()> {
+    let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
+    if current > VERSION {
+        return Err(Error::Config(format!(
+            "database schema version {current} is newer than this build ({VERSION}); upgrade coderipple"
+        )));
+    }
+    if current < 1 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {V1} PRAGMA user_version = 1; COMMIT;"
+        ))?;
+    }
+    Ok(())
+}

@@ -1,0 +1,328 @@
+//! The embedded [`Store`]: typed tables in the shared SQLite database.
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use rusqlite::{OptionalExtension, params};
+
+use super::{
+    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, RepoState, Store,
+};
+use crate::sqlite::SqliteDb;
+use crate::time::{ms, now_ms};
+use crate::{Error, Result};
+
+/// [`Store`] over a [`SqliteDb`].
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    db: SqliteDb,
+}
+
+impl SqliteStore {
+    /// A store in `db`.
+    pub fn new(db: SqliteDb) -> Self {
+        Self { db }
+    }
+}
+
+fn status_of(raw: &str) -> Result<DeliveryStatus> {
+    DeliveryStatus::parse(raw).ok_or_else(|| Error::Corrupt(format!("unknown status {raw}")))
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    async fn claim_delivery(&self, claim: &DeliveryClaim, ttl: Duration) -> Result<ClaimOutcome> {
+        let claim = claim.clone();
+        let ttl = ms(ttl);
+        self.db
+            .write(move |conn| {
+                let now = now_ms();
+                let existing: Option<(String, i64)> = conn
+                    .prepare_cached("SELECT status, expires_at FROM deliveries WHERE id = ?1")?
+                    .query_row([&claim.id], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                if let Some((status, expires)) = existing
+                    && expires > now
+                {
+                    return Ok(ClaimOutcome::Existing(status_of(&status)?));
+                }
+                conn.prepare_cached(
+                    "INSERT OR REPLACE INTO deliveries (id, repo, event, status, lease_until, detail, updated_at, expires_at)
+                     VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5, ?6)",
+                )?
+                .execute(params![
+                    &claim.id,
+                    &claim.repo,
+                    &claim.event,
+                    claim.status.as_str(),
+                    now,
+                    now + ttl
+                ])?;
+                Ok(ClaimOutcome::Claimed)
+            })
+            .await
+    }
+
+    async fn mark_queued(&self, ids: &[String]) -> Result<()> {
+        let ids = ids.to_vec();
+        self.db
+            .write(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "UPDATE deliveries SET status = 'queued', updated_at = ?2
+                     WHERE id = ?1 AND status = 'received'",
+                )?;
+                let now = now_ms();
+                for id in &ids {
+                    stmt.execute(params![id, now])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn begin_processing(
+        &self,
+        id: &str,
+        repo: &str,
+        lease: Duration,
+        ttl: Duration,
+    ) -> Result<BeginOutcome> {
+        let (id, repo) = (id.to_owned(), repo.to_owned());
+        let (lease, ttl) = (ms(lease), ms(ttl));
+        self.db
+            .write(move |conn| {
+                let now = now_ms();
+                let existing: Option<(String, i64, i64)> = conn
+                    .prepare_cached(
+                        "SELECT status, lease_until, expires_at FROM deliveries WHERE id = ?1",
+                    )?
+                    .query_row([&id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+                    .optional()?;
+                if let Some((status, lease_until, expires)) = existing
+                    && expires > now
+                {
+                    match status_of(&status)? {
+                        DeliveryStatus::Completed => return Ok(BeginOutcome::AlreadyCompleted),
+                        DeliveryStatus::InProgress if lease_until > now => {
+                            return Ok(BeginOutcome::LeasedElsewhere {
+                                until_ms: lease_until,
+                            });
+                        }
+                        _ => {}
+                    }
+                }
+                conn.prepare_cached(
+                    "INSERT INTO deliveries (id, repo, status, lease_until, updated_at, expires_at)
+                     VALUES (?1, ?2, 'in_progress', ?3, ?4, ?5)
+                     ON CONFLICT (id) DO UPDATE SET status = 'in_progress',
+                        lease_until = excluded.lease_until, updated_at = excluded.updated_at,
+                        expires_at = MAX(expires_at, excluded.expires_at),
+                        repo = COALESCE(repo, excluded.repo)",
+                )?
+                .execute(params![&id, &repo, now + lease, now, now + ttl])?;
+                Ok(BeginOutcome::Started)
+            })
+            .await
+    }
+
+    async fn complete_processing(&self, ids: &[String], summary: &serde_json::Value) -> Result<()> {
+        let ids = ids.to_vec();
+        let summary = serde_json::to_string(summary)?;
+        self.db
+            .write(move |conn| {
+                let mut stmt = conn.prepare_cached(
+                    "UPDATE deliveries SET status = 'completed', lease_until = 0, detail = ?2,
+                        updated_at = ?3 WHERE id = ?1",
+                )?;
+                let now = now_ms();
+                for id in &ids {
+                    stmt.execute(params![id, &summary, now])?;
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn fail_processing(&self, id: &str, reason: &serde_json::Value) -> Result<()> {
+        self.set_final(id, "failed", Some(serde_json::to_string(reason)?))
+            .await
+    }
+
+    async fn release_processing(&self, id: &str) -> Result<()> {
+        let id = id.to_owned();
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE deliveries SET status = 'queued', lease_until = 0, updated_at = ?2
+                     WHERE id = ?1 AND status = 'in_progress'",
+                    params![&id, now_ms()],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn delivery(&self, id: &str) -> Result<Option<DeliveryRecord>> {
+        let id = id.to_owned();
+        self.db
+            .read(move |conn| {
+                let row: Option<(
+                    String,
+                    Option<String>,
+                    Option<String>,
+                    String,
+                    Option<String>,
+                    i64,
+                )> = conn
+                    .prepare_cached(
+                        "SELECT id, repo, event, status, detail, updated_at FROM deliveries
+                         WHERE id = ?1 AND expires_at > ?2",
+                    )?
+                    .query_row(params![&id, now_ms()], |r| {
+                        Ok((
+                            r.get(0)?,
+                            r.get(1)?,
+                            r.get(2)?,
+                            r.get(3)?,
+                            r.get(4)?,
+                            r.get(5)?,
+                        ))
+                    })
+                    .optional()?;
+                row.map(|(id, repo, event, status, detail, updated_at_ms)| {
+                    Ok(DeliveryRecord {
+                        id,
+                        repo,
+                        event,
+                        status: status_of(&status)?,
+                        detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
+                        updated_at_ms,
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+
+    async fn delivery_counts(&self) -> Result<BTreeMap<String, u64>> {
+        self.db
+            .read(|conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT status, COUNT(*) FROM deliveries WHERE expires_at > ?1 GROUP BY status",
+                )?;
+                let rows = stmt.query_map([now_ms()], |r| {
+                    Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?))
+                })?;
+                let mut out = BTreeMap::new();
+                for row in rows {
+                    let (status, n) = row?;
+                    out.insert(status, u64::try_from(n).unwrap_or(0));
+                }
+                Ok(out)
+            })
+            .await
+    }
+
+    async fn repo_state(&self, repo: &str) -> Result<Option<RepoState>> {
+        let repo = repo.to_owned();
+        self.db
+            .read(move |conn| {
+                let row: Option<(i64, String)> = conn
+                    .prepare_cached("SELECT version, state FROM repo_state WHERE repo = ?1")?
+                    .query_row([&repo], |r| Ok((r.get(0)?, r.get(1)?)))
+                    .optional()?;
+                row.map(|(version, state)| {
+                    Ok(RepoState {
+                        version: u64::try_from(version)
+                            .map_err(|_| Error::Corrupt("negative version".into()))?,
+                        state: serde_json::from_str(&state)?,
+                    })
+                })
+                .transpose()
+            })
+            .await
+    }
+
+    async fn put_repo_state(
+        &self,
+        repo: &str,
+        expected: Option<u64>,
+        state: &serde_json::Value,
+    ) -> Result<u64> {
+        let repo = repo.to_owned();
+        let state = serde_json::to_string(state)?;
+        self.db
+            .write(move |conn| {
+                let now = now_ms();
+                let changed = match expected {
+                    None => conn.execute(
+                        "INSERT INTO repo_state (repo, version, state, updated_at) VALUES (?1, 1, ?2, ?3)
+                         ON CONFLICT (repo) DO NOTHING",
+                        params![&repo, &state, now],
+                    )?,
+                    Some(v) => conn.execute(
+                        "UPDATE repo_state SET version = version + 1, state = ?2, updated_at = ?3
+                         WHERE repo = ?1 AND version = ?4",
+                        params![&repo, &state, now, i64::try_from(v).unwrap_or(i64::MAX)],
+                    )?,
+                };
+                if changed == 0 {
+                    return Err(Error::Conflict(format!(
+                        "state of {repo} changed since version {expected:?}"
+                    )));
+                }
+                Ok(expected.map_or(1, |v| v + 1))
+            })
+            .await
+    }
+
+    async fn cache_get(&self, key: &str) -> Result<Option<serde_json::Value>> {
+        let key = key.to_owned();
+        self.db
+            .read(move |conn| {
+                let raw: Option<String> = conn
+                    .prepare_cached("SELECT value FROM cache WHERE key = ?1 AND expires_at > ?2")?
+                    .query_row(params![&key, now_ms()], |r| r.get(0))
+                    .optional()?;
+                Ok(raw.map(|r| serde_json::from_str(&r)).transpose()?)
+            })
+            .await
+    }
+
+    async fn cache_put(&self, key: &str, value: &serde_json::Value, ttl: Duration) -> Result<()> {
+        let key = key.to_owned();
+        let value = serde_json::to_string(value)?;
+        let ttl = ms(ttl);
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT OR REPLACE INTO cache (key, value, expires_at) VALUES (?1, ?2, ?3)",
+                    params![&key, &value, now_ms() + ttl],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+}
+
+impl SqliteStore {
+    async fn set_final(
+        &self,
+        id: &str,
+        status: &'static str,
+        detail: Option<String>,
+    ) -> Result<()> {
+        let id = id.to_owned();
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "UPDATE deliveries SET status = ?2, lease_until = 0, detail = ?3, updated_at = ?4
+                     WHERE id = ?1",
+                    params![&id, status, &detail, now_ms()],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+}

@@ -1,0 +1,490 @@
+//! GitHub webhook bodies → [`Envelope`]: content-type handling, `payload=` form decoding and
+//! the per-event parsing rules of `DESIGN.md` §3.
+//!
+//! Processed: `push`, `pull_request` (`closed` and merged), `release` (`published`),
+//! `create` (`ref_type=tag`) and `ping`. Everything else is [`Parsed::Ignored`] with a reason.
+
+use std::borrow::Cow;
+
+use chrono::{DateTime, Utc};
+use serde::Deserialize;
+
+use crate::envelope::{
+    Change, Commit, ENVELOPE_VERSION, Envelope, PullRequestChange, PushChange, ReleaseChange,
+    TagChange,
+};
+use crate::{Error, Result};
+
+/// The two body encodings GitHub offers for a webhook.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ContentKind {
+    /// `application/json`
+    Json,
+    /// `application/x-www-form-urlencoded` with the JSON in `payload`
+    Form,
+}
+
+/// Maps a `Content-Type` header to a [`ContentKind`] (415 for anything else).
+pub fn content_kind(content_type: Option<&str>) -> Result<ContentKind> {
+    let raw = content_type.ok_or_else(|| Error::UnsupportedMediaType("(none)".into()))?;
+    let mime = raw
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match mime.as_str() {
+        "application/json" => Ok(ContentKind::Json),
+        "application/x-www-form-urlencoded" => Ok(ContentKind::Form),
+        _ => Err(Error::UnsupportedMediaType(truncate(raw, 100))),
+    }
+}
+
+/// The JSON payload inside a body: the body itself, or the form's `payload` field.
+pub fn decode_body(kind: ContentKind, body: &[u8]) -> Result<Cow<'_, [u8]>> {
+    match kind {
+        ContentKind::Json => Ok(Cow::Borrowed(body)),
+        ContentKind::Form => form_urlencoded::parse(body)
+            .find(|(key, _)| key == "payload")
+            .map(|(_, value)| Cow::Owned(value.into_owned().into_bytes()))
+            .ok_or_else(|| Error::BadRequest("form body has no `payload` field".into())),
+    }
+}
+
+/// Checks an `X-GitHub-Delivery` id: 1–128 characters of `[A-Za-z0-9._:-]`.
+pub fn validate_delivery_id(id: &str) -> Result<()> {
+    let ok = !id.is_empty()
+        && id.len() <= 128
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::BadRequest(
+            "X-GitHub-Delivery must be 1-128 characters of [A-Za-z0-9._:-]".into(),
+        ))
+    }
+}
+
+/// Checks a repository full name: `owner/name`, each part `[A-Za-z0-9._-]`, never `.`/`..`.
+pub fn validate_repo(full_name: &str) -> Result<()> {
+    let valid_part = |p: &str| {
+        !p.is_empty()
+            && p.len() <= 100
+            && p != "."
+            && p != ".."
+            && p.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'))
+    };
+    match full_name.split_once('/') {
+        Some((owner, name)) if valid_part(owner) && valid_part(name) => Ok(()),
+        _ => Err(Error::BadRequest(format!(
+            "repository.full_name is not owner/name: {}",
+            truncate(full_name, 100)
+        ))),
+    }
+}
+
+/// The outcome of parsing one delivery.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Parsed {
+    /// GitHub's `ping`: answered, never queued.
+    Ping,
+    /// Valid, but not an event CodeRipple processes.
+    Ignored {
+        /// Why, in a few words.
+        reason: String,
+        /// The repository, when the payload names one.
+        repo: Option<String>,
+    },
+    /// To be queued.
+    Event(Envelope),
+}
+
+/// Parses a verified payload of event `event` into a [`Parsed`].
+pub fn parse(
+    event: &str,
+    delivery: &str,
+    payload: &[u8],
+    received_at: DateTime<Utc>,
+) -> Result<Parsed> {
+    validate_delivery_id(delivery)?;
+    if event.is_empty() || event.len() > 64 {
+        return Err(Error::BadRequest(
+            "X-GitHub-Event is empty or too long".into(),
+        ));
+    }
+    let value: serde_json::Value = serde_json::from_slice(payload)
+        .map_err(|e| Error::BadRequest(format!("invalid JSON payload: {e}")))?;
+    if !value.is_object() {
+        return Err(Error::BadRequest("payload is not a JSON object".into()));
+    }
+    if event == "ping" {
+        return Ok(Parsed::Ping);
+    }
+    let repo = repo_of(&value)?;
+    let ignored = |reason: String| {
+        Ok(Parsed::Ignored {
+            reason,
+            repo: repo.as_ref().map(|r| r.full_name.clone()),
+        })
+    };
+    let change = match event {
+        "push" => push(typed::<PushPayload>(event, value)?),
+        "pull_request" => {
+            let p = typed::<PullRequestPayload>(event, value)?;
+            if p.action != "closed" {
+                return ignored(format!(
+                    "pull_request action '{}' is not processed",
+                    p.action
+                ));
+            }
+            if !p.pull_request.merged {
+                return ignored("pull_request closed without merge".into());
+            }
+            pull_request(p.pull_request)
+        }
+        "release" => {
+            let p = typed::<ReleasePayload>(event, value)?;
+            if p.action != "published" {
+                return ignored(format!("release action '{}' is not processed", p.action));
+            }
+            release(p.release)
+        }
+        "create" => {
+            let p = typed::<CreatePayload>(event, value)?;
+            if p.ref_type != "tag" {
+                return ignored(format!("create of a {} is not processed", p.ref_type));
+            }
+            Change::Tag(TagChange {
+                tag: p.git_ref,
+                repo_url: repo
+                    .as_ref()
+                    .map(|r| r.html_url.clone())
+                    .unwrap_or_default(),
+            })
+        }
+        other => return ignored(format!("event '{}' is not processed", truncate(other, 64))),
+    };
+    let repo = repo
+        .ok_or_else(|| Error::BadRequest(format!("{event} payload has no repository.full_name")))?;
+    Ok(Parsed::Event(Envelope {
+        v: ENVELOPE_VERSION,
+        delivery: delivery.to_owned(),
+        event: event.to_owned(),
+        repo: repo.full_name,
+        received_at,
+        change: Some(change),
+        change_ref: None,
+    }))
+}
+
+fn typed<T: for<'de> Deserialize<'de>>(event: &str, value: serde_json::Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|e| Error::BadRequest(format!("{event} payload: {e}")))
+}
+
+fn repo_of(value: &serde_json::Value) -> Result<Option<RawRepo>> {
+    match value.get("repository") {
+        None | Some(serde_json::Value::Null) => Ok(None),
+        Some(r) => {
+            let repo: RawRepo = serde_json::from_value(r.clone())
+                .map_err(|e| Error::BadRequest(format!("repository: {e}")))?;
+            validate_repo(&repo.full_name)?;
+            Ok(Some(repo))
+        }
+    }
+}
+
+fn push(p: PushPayload) -> Change {
+    let repo = p.repository;
+    Change::Push(PushChange {
+        git_ref: p.git_ref,
+        before: p.before,
+        after: p.after,
+        default_branch: repo.default_branch.or(repo.master_branch),
+        repo_url: repo.html_url,
+        created: p.created,
+        deleted: p.deleted,
+        forced: p.forced,
+        commits: p
+            .commits
+            .into_iter()
+            .map(|c| Commit {
+                id: c.id,
+                message: c.message,
+                author: c.author.map(|a| a.name).unwrap_or_default(),
+                timestamp: c.timestamp.unwrap_or_default(),
+                added: c.added,
+                modified: c.modified,
+                removed: c.removed,
+            })
+            .collect(),
+    })
+}
+
+fn pull_request(pr: RawPullRequest) -> Change {
+    Change::PullRequest(PullRequestChange {
+        number: pr.number,
+        title: pr.title,
+        body: pr.body.unwrap_or_default(),
+        labels: pr.labels.into_iter().map(|l| l.name).collect(),
+        base_ref: pr.base.map(|b| b.git_ref).unwrap_or_default(),
+        merge_commit_sha: pr.merge_commit_sha,
+        url: pr.html_url,
+        merged_at: pr.merged_at,
+    })
+}
+
+fn release(r: RawRelease) -> Change {
+    Change::Release(ReleaseChange {
+        tag: r.tag_name,
+        name: r.name.unwrap_or_default(),
+        body: r.body.unwrap_or_default(),
+        url: r.html_url,
+        prerelease: r.prerelease,
+        published_at: r.published_at,
+    })
+}
+
+fn truncate(s: &str, max: usize) -> String {
+    s.chars().take(max).collect()
+}
+
+#[derive(Deserialize)]
+struct RawRepo {
+    full_name: String,
+    #[serde(default)]
+    html_url: String,
+    #[serde(default)]
+    default_branch: Option<String>,
+    #[serde(default)]
+    master_branch: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct PushPayload {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    before: String,
+    after: String,
+    #[serde(default)]
+    created: bool,
+    #[serde(default)]
+    deleted: bool,
+    #[serde(default)]
+    forced: bool,
+    #[serde(default)]
+    commits: Vec<RawCommit>,
+    repository: RawRepo,
+}
+
+#[derive(Deserialize)]
+struct RawCommit {
+    id: String,
+    message: String,
+    #[serde(default)]
+    timestamp: Option<String>,
+    #[serde(default)]
+    author: Option<RawAuthor>,
+    #[serde(default)]
+    added: Vec<String>,
+    #[serde(default)]
+    modified: Vec<String>,
+    #[serde(default)]
+    removed: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct RawAuthor {
+    #[serde(default)]
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct PullRequestPayload {
+    action: String,
+    pull_request: RawPullRequest,
+}
+
+#[derive(Deserialize)]
+struct RawPullRequest {
+    number: u64,
+    #[serde(default)]
+    title: String,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    merged: bool,
+    #[serde(default)]
+    merge_commit_sha: Option<String>,
+    #[serde(default)]
+    html_url: String,
+    #[serde(default)]
+    merged_at: Option<String>,
+    #[serde(default)]
+    base: Option<RawBase>,
+    #[serde(default)]
+    labels: Vec<RawLabel>,
+}
+
+#[derive(Deserialize)]
+struct RawBase {
+    #[serde(rename = "ref")]
+    git_ref: String,
+}
+
+#[derive(Deserialize)]
+struct RawLabel {
+    name: String,
+}
+
+#[derive(Deserialize)]
+struct ReleasePayload {
+    action: String,
+    release: RawRelease,
+}
+
+#[derive(Deserialize)]
+struct RawRelease {
+    tag_name: String,
+    #[serde(default)]
+    name: Option<String>,
+    #[serde(default)]
+    body: Option<String>,
+    #[serde(default)]
+    html_url: String,
+    #[serde(default)]
+    prerelease: bool,
+    #[serde(default)]
+    published_at: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct CreatePayload {
+    #[serde(rename = "ref")]
+    git_ref: String,
+    ref_type: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse_value(event: &str, v: serde_json::Value) -> Result<Parsed> {
+        parse(event, "d-1", v.to_string().as_bytes(), Utc::now())
+    }
+
+    fn repo() -> serde_json::Value {
+        json!({"full_name": "octo/hello", "html_url": "https://github.com/octo/hello", "default_branch": "main"})
+    }
+
+    #[test]
+    fn push_is_normalized() {
+        let parsed = parse_value(
+            "push",
+            json!({"ref": "refs/heads/main", "before": "a", "after": "b", "repository": repo(),
+                   "commits": [{"id": "b", "message": "feat: x", "author": {"name": "Mona"},
+                                "timestamp": "2026-01-01T00:00:00Z", "added": ["src/x.rs"]}]}),
+        )
+        .unwrap();
+        let Parsed::Event(env) = parsed else {
+            panic!("expected event")
+        };
+        assert_eq!(env.repo, "octo/hello");
+        let Some(Change::Push(push)) = env.change else {
+            panic!("expected push")
+        };
+        assert_eq!(push.branch(), Some("main"));
+        assert_eq!(push.commits[0].author, "Mona");
+        assert_eq!(push.commits[0].added, vec!["src/x.rs"]);
+        assert_eq!(push.default_branch.as_deref(), Some("main"));
+    }
+
+    #[test]
+    fn unmerged_pull_requests_and_other_events_are_ignored() {
+        let pr = |action: &str, merged: bool| {
+            json!({"action": action, "repository": repo(),
+                   "pull_request": {"number": 1, "title": "t", "merged": merged}})
+        };
+        assert!(matches!(
+            parse_value("pull_request", pr("opened", false)).unwrap(),
+            Parsed::Ignored { .. }
+        ));
+        assert!(matches!(
+            parse_value("pull_request", pr("closed", false)).unwrap(),
+            Parsed::Ignored { .. }
+        ));
+        assert!(matches!(
+            parse_value("pull_request", pr("closed", true)).unwrap(),
+            Parsed::Event(_)
+        ));
+        let star = parse_value("star", json!({"action": "created", "repository": repo()}));
+        assert!(
+            matches!(star.unwrap(), Parsed::Ignored { reason, repo: Some(r) } if reason.contains("star") && r == "octo/hello")
+        );
+        let branch = json!({"ref": "dev", "ref_type": "branch", "repository": repo()});
+        assert!(matches!(
+            parse_value("create", branch).unwrap(),
+            Parsed::Ignored { .. }
+        ));
+    }
+
+    #[test]
+    fn bad_payloads_are_bad_requests() {
+        for (event, body) in [
+            ("push", "not json".to_string()),
+            ("push", "[1,2]".to_string()),
+            (
+                "push",
+                json!({"ref": "x", "repository": repo()}).to_string(),
+            ),
+            (
+                "push",
+                json!({"ref": "x", "before": "a", "after": "b"}).to_string(),
+            ),
+            (
+                "push",
+                json!({"ref": "x", "before": "a", "after": "b",
+                       "repository": {"full_name": "../../etc"}})
+                .to_string(),
+            ),
+        ] {
+            let err = parse(event, "d", body.as_bytes(), Utc::now()).unwrap_err();
+            assert!(matches!(err, Error::BadRequest(_)), "{body}: {err:?}");
+        }
+    }
+
+    #[test]
+    fn form_bodies_carry_the_payload_field() {
+        let body = b"payload=%7B%22zen%22%3A%22hi%22%7D";
+        assert_eq!(
+            &*decode_body(ContentKind::Form, body).unwrap(),
+            br#"{"zen":"hi"}"#
+        );
+        assert!(matches!(
+            decode_body(ContentKind::Form, b"other=1"),
+            Err(Error::BadRequest(_))
+        ));
+    }
+
+    #[test]
+    fn content_types_and_ids_are_checked() {
+        assert_eq!(
+            content_kind(Some("application/json; charset=utf-8")).unwrap(),
+            ContentKind::Json
+        );
+        assert!(matches!(
+            content_kind(Some("text/plain")),
+            Err(Error::UnsupportedMediaType(_))
+        ));
+        assert!(content_kind(None).is_err());
+        assert!(validate_delivery_id("72d3162e-cc78-11e3-81ab-4c9367dc0958").is_ok());
+        assert!(validate_delivery_id("../x").is_err());
+        assert!(validate_delivery_id("").is_err());
+        assert!(validate_repo("a/b.c").is_ok());
+        assert!(validate_repo("a/..").is_err());
+        assert!(validate_repo("a/b/c").is_err());
+    }
+}
