@@ -179,4 +179,7 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
 
     /// Deletes every message; returns how many.
     async fn purge(&self) -> Result<u64>;
+
+    /// Whether the queue can take a send right now (for `/health`).
+    async fn health(&self) -> Result<()>;
 }

@@ -278,6 +278,10 @@ impl Queue for SqliteQueue {
             })
             .await
     }
+
+    async fn health(&self) -> Result<()> {
+        self.db.write(|_| Ok(())).await
+    }
 }
 
 fn send_one(

@@ -179,4 +179,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Caches a value for `ttl`.
     async fn cache_put(&self, key: &str, value: &serde_json::Value, ttl: Duration) -> Result<()>;
+
+    /// Whether the store can take a write right now (for `/health`).
+    async fn health(&self) -> Result<()>;
 }

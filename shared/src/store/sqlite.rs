@@ -304,6 +304,10 @@ impl Store for SqliteStore {
             })
             .await
     }
+
+    async fn health(&self) -> Result<()> {
+        self.db.write(|_| Ok(())).await
+    }
 }
 
 impl SqliteStore {

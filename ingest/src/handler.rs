@@ -1,0 +1,180 @@
+//! The webhook flow. Order matters: limits and content type from headers, the body read
+//! under the limit, the signature over the raw bytes, then parsing, the dedup claim, the
+//! enqueue, and only then the 202.
+
+use std::sync::Arc;
+
+use axum::Json;
+use axum::body::{Body, Bytes};
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::Utc;
+use coderipple_core::envelope::Envelope;
+use coderipple_core::queue::OutgoingMessage;
+use coderipple_core::signature::SIGNATURE_HEADER;
+use coderipple_core::store::{ClaimOutcome, DeliveryClaim, DeliveryStatus};
+use coderipple_core::webhook::{self, Parsed};
+use coderipple_core::{Error, Result};
+use http_body_util::{BodyExt, LengthLimitError, Limited};
+use serde_json::json;
+
+use crate::{IngestError, IngestState};
+
+/// A successful answer to GitHub.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WebhookResponse {
+    /// 202: stored on the queue.
+    Queued(String),
+    /// 200: this delivery id was queued before.
+    Duplicate(String),
+    /// 200: answer to `ping`.
+    Pong,
+    /// 202: valid but not processed.
+    Ignored(String),
+}
+
+impl IntoResponse for WebhookResponse {
+    fn into_response(self) -> Response {
+        match self {
+            Self::Queued(d) => (
+                StatusCode::ACCEPTED,
+                Json(json!({"delivery": d, "status": "queued"})),
+            ),
+            Self::Duplicate(d) => (
+                StatusCode::OK,
+                Json(json!({"delivery": d, "status": "duplicate"})),
+            ),
+            Self::Pong => (StatusCode::OK, Json(json!({"status": "pong"}))),
+            Self::Ignored(reason) => (
+                StatusCode::ACCEPTED,
+                Json(json!({"status": "ignored", "reason": reason})),
+            ),
+        }
+        .into_response()
+    }
+}
+
+#[tracing::instrument(skip_all, fields(delivery, event, repo))]
+pub(crate) async fn webhook(
+    State(state): State<Arc<IngestState>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<WebhookResponse, IngestError> {
+    let limit = state.settings.max_body_bytes;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(Error::PayloadTooLarge { limit }.into());
+    }
+    let kind = webhook::content_kind(text(&headers, header::CONTENT_TYPE.as_str()))?;
+    let raw = read_limited(body, limit).await?;
+    state
+        .secrets
+        .verify(text(&headers, SIGNATURE_HEADER), &raw)?;
+    let event = text(&headers, "x-github-event")
+        .ok_or_else(|| Error::BadRequest("missing X-GitHub-Event header".into()))?;
+    let delivery = text(&headers, "x-github-delivery")
+        .ok_or_else(|| Error::BadRequest("missing X-GitHub-Delivery header".into()))?;
+    let span = tracing::Span::current();
+    span.record("delivery", delivery);
+    span.record("event", event);
+    let payload = webhook::decode_body(kind, &raw)?;
+    match webhook::parse(event, delivery, &payload, Utc::now())? {
+        Parsed::Ping => Ok(WebhookResponse::Pong),
+        Parsed::Ignored { reason, repo } => {
+            record_ignored(&state, delivery, event, repo);
+            tracing::debug!(%reason, "event ignored");
+            Ok(WebhookResponse::Ignored(reason))
+        }
+        Parsed::Event(envelope) => {
+            span.record("repo", envelope.repo.as_str());
+            Ok(accept_envelope(&state, envelope).await?)
+        }
+    }
+}
+
+/// Claims the delivery and puts the envelope on the queue. A delivery is a duplicate only
+/// when its earlier copy is known to be on the queue; a claim whose enqueue never happened
+/// (crash or 503 in between) is sent again, and the queue's dedup id absorbs any overlap.
+pub async fn accept_envelope(
+    state: &IngestState,
+    mut envelope: Envelope,
+) -> Result<WebhookResponse> {
+    let delivery = envelope.delivery.clone();
+    let claim = DeliveryClaim {
+        id: delivery.clone(),
+        repo: Some(envelope.repo.clone()),
+        event: envelope.event.clone(),
+        status: DeliveryStatus::Received,
+    };
+    if let ClaimOutcome::Existing(status) = state
+        .store
+        .claim_delivery(&claim, state.settings.dedup_ttl)
+        .await?
+        && status.confirms_enqueue()
+    {
+        return Ok(WebhookResponse::Duplicate(delivery));
+    }
+    let mut body = envelope.to_json();
+    if body.len() > state.settings.max_message_bytes {
+        let change = serde_json::to_vec(&envelope.change)
+            .map_err(|e| Error::Corrupt(format!("envelope: {e}")))?;
+        envelope.change_ref = Some(state.blobs.put(&delivery, change).await?);
+        envelope.change = None;
+        body = envelope.to_json();
+    }
+    state
+        .queue
+        .send_batch(&[OutgoingMessage::new(
+            envelope.repo.clone(),
+            delivery.clone(),
+            body,
+        )])
+        .await?;
+    // Confirming the enqueue is not needed for safety (an unconfirmed claim is re-sent on
+    // redelivery), so it does not hold up the answer.
+    let store = state.store.clone();
+    let id = delivery.clone();
+    tokio::spawn(async move {
+        if let Err(e) = store.mark_queued(&[id]).await {
+            tracing::warn!(error = %e, "could not confirm enqueue; a redelivery will re-send");
+        }
+    });
+    Ok(WebhookResponse::Queued(delivery))
+}
+
+fn record_ignored(state: &IngestState, delivery: &str, event: &str, repo: Option<String>) {
+    let store = state.store.clone();
+    let ttl = state.settings.dedup_ttl;
+    let claim = DeliveryClaim {
+        id: delivery.to_owned(),
+        repo,
+        event: event.to_owned(),
+        status: DeliveryStatus::Ignored,
+    };
+    tokio::spawn(async move {
+        if let Err(e) = store.claim_delivery(&claim, ttl).await {
+            tracing::debug!(error = %e, "could not record ignored delivery");
+        }
+    });
+}
+
+async fn read_limited(body: Body, limit: usize) -> Result<Bytes> {
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(e) if e.downcast_ref::<LengthLimitError>().is_some() => {
+            Err(Error::PayloadTooLarge { limit })
+        }
+        Err(e) => Err(Error::BadRequest(format!("could not read body: {e}"))),
+    }
+}
+
+fn text<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .filter(|v| !v.is_empty())
+}
