@@ -91,7 +91,7 @@ pub(crate) async fn webhook(
         }
         Parsed::Event(envelope) => {
             span.record("repo", envelope.repo.as_str());
-            Ok(accept_envelope(&state, envelope).await?)
+            Ok(accept_envelope(&state, *envelope).await?)
         }
     }
 }

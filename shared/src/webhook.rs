@@ -99,7 +99,7 @@ pub enum Parsed {
         repo: Option<String>,
     },
     /// To be queued.
-    Event(Envelope),
+    Event(Box<Envelope>),
 }
 
 /// Parses a verified payload of event `event` into a [`Parsed`].
@@ -169,7 +169,7 @@ pub fn parse(
     };
     let repo = repo
         .ok_or_else(|| Error::BadRequest(format!("{event} payload has no repository.full_name")))?;
-    Ok(Parsed::Event(Envelope {
+    Ok(Parsed::Event(Box::new(Envelope {
         v: ENVELOPE_VERSION,
         delivery: delivery.to_owned(),
         event: event.to_owned(),
@@ -177,7 +177,7 @@ pub fn parse(
         received_at,
         change: Some(change),
         change_ref: None,
-    }))
+    })))
 }
 
 fn typed<T: for<'de> Deserialize<'de>>(event: &str, value: serde_json::Value) -> Result<T> {

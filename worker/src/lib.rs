@@ -1,1 +1,48 @@
-//! placeholder
+//! # coderipple-worker
+//!
+//! Turns queued envelopes into documentation, FIFO-aware (`DESIGN.md` §3, §4):
+//!
+//! - [`batch`]: one received batch → per-message outcomes. Groups (repositories) run in
+//!   parallel, in order within a group; consecutive pushes of a repo are coalesced into one
+//!   change set; a transient failure fails the rest of *that group only*; a poison message is
+//!   dead-lettered with its reason so its group moves on.
+//! - [`process`]: one change set: idempotency records, repo state (compare-and-set), the
+//!   orchestrator's plan, the agents, the docs write, the processing summary.
+//! - [`agents`]: the agent interface, the Orchestrator and the Historian.
+//! - [`sink`]: where docs are written (a directory locally).
+//! - [`poller`]: the long-running loop (`coderipple up` / `worker`) with graceful shutdown.
+//! - [`error`]: [`WorkerError`], transient (retry) or permanent (DLQ).
+
+pub mod agents;
+pub mod batch;
+pub mod error;
+pub mod poller;
+pub mod process;
+pub mod sink;
+
+use std::sync::Arc;
+
+use coderipple_core::blob::BlobStore;
+use coderipple_core::config::Settings;
+use coderipple_core::queue::Queue;
+use coderipple_core::store::Store;
+
+pub use batch::{BatchReport, Outcome, handle_batch};
+pub use error::WorkerError;
+
+/// What a worker needs, built once and shared by its tasks.
+#[derive(Debug)]
+pub struct WorkerContext {
+    /// The events queue (its DLQ is reached through [`Queue::dead_letter`]).
+    pub queue: Arc<dyn Queue>,
+    /// Idempotency records and repo state.
+    pub store: Arc<dyn Store>,
+    /// Claim-checked envelope bodies.
+    pub blobs: Arc<dyn BlobStore>,
+    /// Where docs go.
+    pub sink: Arc<dyn sink::DocsSink>,
+    /// The agents.
+    pub agents: agents::AgentSet,
+    /// Timeouts and limits.
+    pub settings: Settings,
+}

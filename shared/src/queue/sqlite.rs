@@ -99,7 +99,10 @@ impl Queue for SqliteQueue {
         let name = self.name.clone();
         let window = ms(self.settings.dedup_window);
         let messages = messages.to_vec();
-        let sweep = self.sends.fetch_add(1, Ordering::Relaxed) % 256 == 0;
+        let sweep = self
+            .sends
+            .fetch_add(1, Ordering::Relaxed)
+            .is_multiple_of(256);
         self.db
             .write(move |conn| {
                 let now = now_ms();

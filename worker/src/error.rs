@@ -1,0 +1,52 @@
+//! [`WorkerError`]: whether a failed message is retried or dead-lettered.
+
+use coderipple_core::Error;
+
+/// A failure while processing messages.
+#[derive(Debug, Clone, thiserror::Error, PartialEq, Eq)]
+pub enum WorkerError {
+    /// May succeed later (backend down, lost a compare-and-set, lease held elsewhere):
+    /// the message and every later message of its group go back to the queue.
+    #[error("transient: {0}")]
+    Transient(String),
+    /// Will never succeed (unreadable envelope, invariant violated): dead-lettered.
+    #[error("{class}: {reason}")]
+    Permanent {
+        /// Short machine-readable class, stored as the DLQ `error_class`.
+        class: &'static str,
+        /// What is wrong, stored as the DLQ `reason`.
+        reason: String,
+    },
+}
+
+impl WorkerError {
+    /// A permanent failure of class `invalid`.
+    pub fn invalid(reason: impl Into<String>) -> Self {
+        Self::Permanent {
+            class: "invalid",
+            reason: reason.into(),
+        }
+    }
+
+    /// Whether retrying may help.
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Transient(_))
+    }
+}
+
+impl From<Error> for WorkerError {
+    fn from(e: Error) -> Self {
+        if e.is_retryable() {
+            return Self::Transient(e.to_string());
+        }
+        let class = match e {
+            Error::Corrupt(_) => "corrupt",
+            Error::Config(_) => "config",
+            _ => "invalid",
+        };
+        Self::Permanent {
+            class,
+            reason: e.to_string(),
+        }
+    }
+}

@@ -1,0 +1,119 @@
+//! One change set (a coalesced run of one repository's events): idempotency records, the
+//! orchestrator's plan, the agents, repo state by compare-and-set, the docs write, and the
+//! processing summary. Order of effects: state, then docs, then "completed"; a crash between
+//! any two is repaired by the redelivery, because agents skip what state already holds and
+//! docs are rendered from state.
+
+use coderipple_core::envelope::Envelope;
+use coderipple_core::store::BeginOutcome;
+use serde_json::{Value, json};
+
+use crate::agents::ChangeSet;
+use crate::{WorkerContext, WorkerError};
+
+/// Processes `envelopes` (one repository, queue order) as one change set.
+/// On error every lease taken here is given back; the caller decides retry or DLQ.
+#[tracing::instrument(skip_all, fields(repo = %repo, deliveries = envelopes.len()))]
+pub async fn process_change_set(
+    ctx: &WorkerContext,
+    repo: &str,
+    envelopes: &[Envelope],
+) -> Result<Value, WorkerError> {
+    let lease = ctx.settings.visibility_timeout;
+    let ttl = ctx.settings.dedup_ttl;
+    let mut fresh = Vec::with_capacity(envelopes.len());
+    let mut already_completed = Vec::new();
+    for env in envelopes {
+        let begun = ctx
+            .store
+            .begin_processing(&env.delivery, repo, lease, ttl)
+            .await;
+        match begun {
+            Ok(BeginOutcome::Started) => fresh.push(env.clone()),
+            Ok(BeginOutcome::AlreadyCompleted) => {
+                tracing::info!(delivery = %env.delivery, "already completed; skipped");
+                already_completed.push(env.delivery.clone());
+            }
+            Ok(BeginOutcome::LeasedElsewhere { until_ms }) => {
+                release(ctx, &fresh).await;
+                return Err(WorkerError::Transient(format!(
+                    "delivery {} is leased by another worker until {until_ms}",
+                    env.delivery
+                )));
+            }
+            Err(e) => {
+                release(ctx, &fresh).await;
+                return Err(e.into());
+            }
+        }
+    }
+    if fresh.is_empty() {
+        return Ok(json!({"skipped_completed": already_completed}));
+    }
+    match apply(ctx, repo, &fresh).await {
+        Ok(mut summary) => {
+            summary["skipped_completed"] = json!(already_completed);
+            let ids: Vec<String> = fresh.iter().map(|e| e.delivery.clone()).collect();
+            ctx.store.complete_processing(&ids, &summary).await?;
+            tracing::info!(applied = ids.len(), "change set applied");
+            Ok(summary)
+        }
+        Err(e) => {
+            release(ctx, &fresh).await;
+            Err(e)
+        }
+    }
+}
+
+async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Value, WorkerError> {
+    let change = ChangeSet {
+        repo: repo.to_owned(),
+        events: fresh.to_vec(),
+    };
+    let plan = ctx.agents.orchestrator.plan(&change)?;
+    let current = ctx.store.repo_state(repo).await?;
+    let (version, mut state) = match current {
+        Some(s) => (Some(s.version), s.state),
+        None => (None, json!({})),
+    };
+    let slots = state
+        .as_object_mut()
+        .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
+    let mut runs = Vec::new();
+    let mut files = Vec::new();
+    for planned in &plan.runs {
+        let agent = ctx.agents.get(planned.agent).ok_or_else(|| {
+            WorkerError::invalid(format!("planned agent {} is not installed", planned.agent))
+        })?;
+        let slot = slots.entry(agent.name()).or_insert(Value::Null);
+        let run = agent.apply(&plan, slot)?;
+        files.extend(agent.render(repo, slot)?);
+        runs.push(json!({
+            "agent": agent.name(),
+            "reason": planned.reason,
+            "applied": run.applied,
+            "already_applied": run.already_applied,
+        }));
+    }
+    if !plan.runs.is_empty() {
+        ctx.store.put_repo_state(repo, version, &state).await?;
+        ctx.sink.write(repo, &files).await?;
+    }
+    Ok(json!({
+        "repo": repo,
+        "coalesced": fresh.len(),
+        "commits": plan.commits.len(),
+        "agents": runs,
+        "notes": plan.notes,
+        "docs": files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
+        "applied_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+    }))
+}
+
+async fn release(ctx: &WorkerContext, taken: &[Envelope]) {
+    for env in taken {
+        if let Err(e) = ctx.store.release_processing(&env.delivery).await {
+            tracing::warn!(delivery = %env.delivery, error = %e, "lease not released; it will expire");
+        }
+    }
+}

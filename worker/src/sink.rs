@@ -1,0 +1,107 @@
+//! Docs sinks: where rendered documentation files go.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use async_trait::async_trait;
+use coderipple_core::{Error, Result};
+
+/// One rendered file, relative to the repository's docs root.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocFile {
+    /// Relative path, e.g. `decisions/changelog.md`.
+    pub path: String,
+    /// Full contents.
+    pub contents: String,
+}
+
+/// Writes a repository's docs.
+#[async_trait]
+pub trait DocsSink: Send + Sync + std::fmt::Debug {
+    /// Writes (replaces) `files` under the docs root of `repo`.
+    async fn write(&self, repo: &str, files: &[DocFile]) -> Result<()>;
+}
+
+/// Docs under `<root>/<owner>/<repo>/`, each file replaced atomically (temp file + rename),
+/// untouched when its contents did not change.
+#[derive(Debug, Clone)]
+pub struct DirSink {
+    root: PathBuf,
+}
+
+impl DirSink {
+    /// A sink rooted at `root`.
+    pub fn new(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+}
+
+#[async_trait]
+impl DocsSink for DirSink {
+    async fn write(&self, repo: &str, files: &[DocFile]) -> Result<()> {
+        coderipple_core::webhook::validate_repo(repo)?;
+        let base = self.root.join(repo);
+        let files = files.to_vec();
+        tokio::task::spawn_blocking(move || {
+            for file in &files {
+                write_one(&base, file)?;
+            }
+            Ok(())
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("docs write task: {e}")))?
+    }
+}
+
+fn write_one(base: &Path, file: &DocFile) -> Result<()> {
+    let rel = Path::new(&file.path);
+    if rel.is_absolute()
+        || rel
+            .components()
+            .any(|c| !matches!(c, std::path::Component::Normal(_)))
+    {
+        return Err(Error::Corrupt(format!(
+            "doc path escapes its root: {}",
+            file.path
+        )));
+    }
+    let path = base.join(rel);
+    if std::fs::read(&path).is_ok_and(|old| old == file.contents.as_bytes()) {
+        return Ok(());
+    }
+    let io = |e: std::io::Error| Error::Unavailable(format!("docs {}: {e}", path.display()));
+    let dir = path.parent().unwrap_or(base);
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let tmp = dir.join(format!(
+        ".{}.tmp-{}",
+        path.file_name().and_then(|n| n.to_str()).unwrap_or("doc"),
+        uuid::Uuid::new_v4().simple()
+    ));
+    let mut f = std::fs::File::create(&tmp).map_err(io)?;
+    f.write_all(file.contents.as_bytes()).map_err(io)?;
+    f.sync_all().map_err(io)?;
+    std::fs::rename(&tmp, &path).map_err(io)?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn writes_under_the_repo_and_refuses_escapes() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = DirSink::new(dir.path());
+        let doc = |p: &str| DocFile {
+            path: p.into(),
+            contents: "x".into(),
+        };
+        sink.write("o/r", &[doc("decisions/changelog.md")])
+            .await
+            .unwrap();
+        assert!(dir.path().join("o/r/decisions/changelog.md").exists());
+        assert!(sink.write("o/r", &[doc("../../escape.md")]).await.is_err());
+        assert!(sink.write("../x", &[doc("a.md")]).await.is_err());
+        assert!(!dir.path().join("escape.md").exists());
+    }
+}

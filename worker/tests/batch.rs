@@ -1,0 +1,304 @@
+//! FIFO-aware batch handling against the real SQLite queue and store and a directory sink.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::Utc;
+use coderipple_core::blob::DirBlobStore;
+use coderipple_core::config::Settings;
+use coderipple_core::envelope::{Change, Commit, Envelope, PushChange, ReleaseChange};
+use coderipple_core::queue::sqlite::SqliteQueue;
+use coderipple_core::queue::{OutgoingMessage, Queue, QueueSettings};
+use coderipple_core::sqlite::{Durability, SqliteDb};
+use coderipple_core::store::DeliveryStatus;
+use coderipple_core::store::sqlite::SqliteStore;
+use coderipple_worker::agents::AgentSet;
+use coderipple_worker::sink::DirSink;
+use coderipple_worker::{Outcome, WorkerContext, handle_batch, poller};
+use tokio_util::sync::CancellationToken;
+
+struct Harness {
+    ctx: WorkerContext,
+    dlq: SqliteQueue,
+    dir: tempfile::TempDir,
+}
+
+fn harness() -> Harness {
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::open(dir.path().join("db.sqlite"), Durability::Normal).unwrap();
+    let queue = SqliteQueue::new(
+        db.clone(),
+        "events",
+        Some("events-dlq"),
+        QueueSettings::default(),
+    );
+    let dlq = queue.dead_letter_queue().unwrap();
+    let ctx = WorkerContext {
+        queue: Arc::new(queue),
+        store: Arc::new(SqliteStore::new(db)),
+        blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
+        sink: Arc::new(DirSink::new(dir.path().join("docs"))),
+        agents: AgentSet::builtin(),
+        settings: Settings::default(),
+    };
+    Harness { ctx, dlq, dir }
+}
+
+fn sha(n: u32) -> String {
+    format!("{n:040x}")
+}
+
+fn push(repo: &str, delivery: &str, commits: &[(String, &str)]) -> Envelope {
+    Envelope {
+        v: 1,
+        delivery: delivery.into(),
+        event: "push".into(),
+        repo: repo.into(),
+        received_at: Utc::now(),
+        change: Some(Change::Push(PushChange {
+            git_ref: "refs/heads/main".into(),
+            before: sha(0),
+            after: commits.last().map(|c| c.0.clone()).unwrap_or_default(),
+            default_branch: Some("main".into()),
+            repo_url: format!("https://github.com/{repo}"),
+            created: false,
+            deleted: false,
+            forced: false,
+            commits: commits
+                .iter()
+                .map(|(id, msg)| Commit {
+                    id: id.clone(),
+                    message: (*msg).into(),
+                    author: "Mona".into(),
+                    timestamp: String::new(),
+                    added: vec!["src/lib.rs".into()],
+                    modified: vec![],
+                    removed: vec![],
+                })
+                .collect(),
+        })),
+        change_ref: None,
+    }
+}
+
+fn release(repo: &str, delivery: &str) -> Envelope {
+    Envelope {
+        change: Some(Change::Release(ReleaseChange {
+            tag: "v1.0.0".into(),
+            name: "One".into(),
+            body: String::new(),
+            url: String::new(),
+            prerelease: false,
+            published_at: None,
+        })),
+        event: "release".into(),
+        ..push(repo, delivery, &[])
+    }
+}
+
+async fn send(h: &Harness, envs: &[Envelope]) {
+    for env in envs {
+        h.ctx
+            .queue
+            .send_batch(&[OutgoingMessage::new(
+                &env.repo,
+                &env.delivery,
+                env.to_json(),
+            )])
+            .await
+            .unwrap();
+    }
+}
+
+async fn receive_all(h: &Harness) -> Vec<coderipple_core::queue::ReceivedMessage> {
+    h.ctx
+        .queue
+        .receive(10, Duration::from_secs(30), Duration::ZERO)
+        .await
+        .unwrap()
+}
+
+fn outcome_of<'a>(report: &'a coderipple_worker::BatchReport, delivery: &str) -> &'a Outcome {
+    &report
+        .outcomes
+        .iter()
+        .find(|(m, _)| m.dedup_id == delivery)
+        .unwrap_or_else(|| panic!("no outcome for {delivery}"))
+        .1
+}
+
+fn changelog(h: &Harness, repo: &str) -> String {
+    std::fs::read_to_string(
+        h.dir
+            .path()
+            .join("docs")
+            .join(repo)
+            .join("decisions/changelog.md"),
+    )
+    .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn a_transient_failure_holds_back_only_its_own_group() {
+    let h = harness();
+    // Make o/broken's docs directory impossible to create: a file stands where it would go.
+    std::fs::create_dir_all(h.dir.path().join("docs/o")).unwrap();
+    std::fs::write(h.dir.path().join("docs/o/broken"), "not a directory").unwrap();
+    send(
+        &h,
+        &[
+            push("o/broken", "a1", &[(sha(1), "feat: one")]),
+            release("o/broken", "a2"),
+            push("o/fine", "b1", &[(sha(2), "fix: two")]),
+        ],
+    )
+    .await;
+    let batch = receive_all(&h).await;
+    assert_eq!(batch.len(), 3);
+    let report = handle_batch(&h.ctx, batch, &CancellationToken::new()).await;
+    assert!(matches!(outcome_of(&report, "a1"), Outcome::Retry(_)));
+    assert!(
+        matches!(outcome_of(&report, "a2"), Outcome::Retry(_)),
+        "a2 must not overtake a1"
+    );
+    assert_eq!(outcome_of(&report, "b1"), &Outcome::Done);
+    assert!(changelog(&h, "o/fine").contains("two"));
+    let a1 = h.ctx.store.delivery("a1").await.unwrap().unwrap();
+    assert_ne!(a1.status, DeliveryStatus::Completed);
+    assert!(
+        h.dlq.peek(10).await.unwrap().is_empty(),
+        "transient is not poison"
+    );
+}
+
+#[tokio::test]
+async fn poison_goes_to_the_dlq_with_its_reason_and_the_group_moves_on() {
+    let h = harness();
+    send(
+        &h,
+        &[
+            push("o/r", "ok-1", &[(sha(1), "feat: one")]),
+            push("o/r", "bad", &[("not-a-sha".into(), "feat: evil")]),
+            push("o/r", "ok-2", &[(sha(2), "fix: two")]),
+        ],
+    )
+    .await;
+    h.ctx
+        .queue
+        .send_batch(&[OutgoingMessage::new("o/r", "garbage", "{not an envelope")])
+        .await
+        .unwrap();
+    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    assert_eq!(outcome_of(&report, "ok-1"), &Outcome::Done);
+    assert_eq!(outcome_of(&report, "ok-2"), &Outcome::Done);
+    assert!(
+        matches!(outcome_of(&report, "bad"), Outcome::DeadLettered(r) if r.contains("not a hex sha"))
+    );
+    assert!(matches!(
+        outcome_of(&report, "garbage"),
+        Outcome::DeadLettered(_)
+    ));
+    let dead = h.dlq.peek(10).await.unwrap();
+    let reasons: Vec<(&str, &str)> = dead
+        .iter()
+        .map(|m| (m.dedup_id.as_str(), m.attributes["error_class"].as_str()))
+        .collect();
+    assert_eq!(reasons, vec![("bad", "invalid"), ("garbage", "corrupt")]);
+    assert!(dead[0].attributes["reason"].contains("not a hex sha"));
+    assert_eq!(
+        h.ctx.store.delivery("bad").await.unwrap().unwrap().status,
+        DeliveryStatus::Failed
+    );
+    let log = changelog(&h, "o/r");
+    assert!(log.contains("one") && log.contains("two") && !log.contains("evil"));
+}
+
+#[tokio::test]
+async fn consecutive_pushes_are_coalesced_into_one_state_write() {
+    let h = harness();
+    send(
+        &h,
+        &[
+            push("o/r", "p1", &[(sha(1), "feat: one")]),
+            push("o/r", "p2", &[(sha(2), "feat: two")]),
+            push("o/r", "p3", &[(sha(3), "feat: three")]),
+        ],
+    )
+    .await;
+    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    assert!(report.outcomes.iter().all(|(_, o)| *o == Outcome::Done));
+    let state = h.ctx.store.repo_state("o/r").await.unwrap().unwrap();
+    assert_eq!(state.version, 1, "one state write for the coalesced run");
+    let shas: Vec<&str> = state.state["historian"]["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["sha"].as_str().unwrap())
+        .collect();
+    assert_eq!(shas, vec![sha(1), sha(2), sha(3)], "applied in queue order");
+    let summary = h
+        .ctx
+        .store
+        .delivery("p2")
+        .await
+        .unwrap()
+        .unwrap()
+        .detail
+        .unwrap();
+    assert_eq!(summary["coalesced"], 3);
+    assert_eq!(summary["agents"][0]["agent"], "historian");
+    assert!(
+        summary["agents"][0]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("3 commit")
+    );
+}
+
+#[tokio::test]
+async fn a_redelivered_completed_delivery_is_skipped() {
+    let h = harness();
+    let first = push("o/r", "p1", &[(sha(1), "feat: one")]);
+    send(&h, std::slice::from_ref(&first)).await;
+    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    poller::settle(&h.ctx, &report).await;
+    let before = h.ctx.store.delivery("p1").await.unwrap().unwrap();
+    let log_before = changelog(&h, "o/r");
+    // The same delivery again (a replay, or a redelivery after the queue's dedup window).
+    h.ctx
+        .queue
+        .send_batch(&[OutgoingMessage::new("o/r", "p1#replay", first.to_json())])
+        .await
+        .unwrap();
+    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    assert_eq!(report.outcomes[0].1, Outcome::Done);
+    let after = h.ctx.store.delivery("p1").await.unwrap().unwrap();
+    assert_eq!(after.detail, before.detail, "not re-run: summary untouched");
+    assert_eq!(
+        h.ctx
+            .store
+            .repo_state("o/r")
+            .await
+            .unwrap()
+            .unwrap()
+            .version,
+        1
+    );
+    assert_eq!(changelog(&h, "o/r"), log_before);
+}
+
+#[tokio::test]
+async fn shutdown_releases_units_not_yet_started() {
+    let h = harness();
+    send(&h, &[push("o/r", "p1", &[(sha(1), "feat: one")])]).await;
+    let cancel = CancellationToken::new();
+    cancel.cancel();
+    let report = handle_batch(&h.ctx, receive_all(&h).await, &cancel).await;
+    assert_eq!(report.outcomes[0].1, Outcome::Released);
+    poller::settle(&h.ctx, &report).await;
+    assert_eq!(
+        receive_all(&h).await.len(),
+        1,
+        "released at once, not after the timeout"
+    );
+}
