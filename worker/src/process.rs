@@ -13,7 +13,7 @@ use crate::{WorkerContext, WorkerError};
 
 /// Processes `envelopes` (one repository, queue order) as one change set.
 /// On error every lease taken here is given back; the caller decides retry or DLQ.
-#[tracing::instrument(skip_all, fields(repo = %repo, deliveries = envelopes.len()))]
+#[tracing::instrument(skip_all, fields(repo = %repo, delivery = %delivery_ids(envelopes)))]
 pub async fn process_change_set(
     ctx: &WorkerContext,
     repo: &str,
@@ -108,6 +108,14 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
         "docs": files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
         "applied_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     }))
+}
+
+fn delivery_ids(envelopes: &[Envelope]) -> String {
+    envelopes
+        .iter()
+        .map(|e| e.delivery.as_str())
+        .collect::<Vec<_>>()
+        .join(",")
 }
 
 async fn release(ctx: &WorkerContext, taken: &[Envelope]) {

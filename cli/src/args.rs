@@ -1,0 +1,162 @@
+//! Commands and flags. Every flag that configures a long-running process can also be set
+//! through the `CODERIPPLE_*` variable named in its help.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// CodeRipple keeps a repository's documentation alive from its GitHub webhooks.
+#[derive(Debug, Parser)]
+#[command(name = "coderipple", version, about)]
+pub struct Cli {
+    /// Log format on stderr.
+    #[arg(long, global = true, env = "CODERIPPLE_LOG_FORMAT", value_enum, default_value_t = LogFormat::Text)]
+    pub log_format: LogFormat,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// The data directory of the embedded backend.
+#[derive(Debug, Clone, Args)]
+pub struct DataDir {
+    /// Where the database, claim-checked payloads, docs and the generated secret live.
+    #[arg(
+        long,
+        global = true,
+        env = "CODERIPPLE_DATA_DIR",
+        default_value = "./.coderipple"
+    )]
+    pub data_dir: PathBuf,
+}
+
+/// Worker pool options.
+#[derive(Debug, Clone, Args)]
+pub struct WorkerOpts {
+    /// Number of concurrent pollers (each handles batches of up to 10 messages).
+    #[arg(long, env = "CODERIPPLE_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    pub workers: u16,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run ingest (HTTP) and workers on the embedded backend.
+    Up {
+        /// Address to listen on (port 0 picks a free port).
+        #[arg(long, env = "CODERIPPLE_LISTEN", default_value = "127.0.0.1:8080")]
+        listen: SocketAddr,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        workers: WorkerOpts,
+    },
+    /// Run workers only, against an existing data dir.
+    Worker {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        workers: WorkerOpts,
+    },
+    /// Sign and post a webhook: a built-in sample of EVENT, or FILE.
+    Send {
+        /// The ingest URL.
+        #[arg(
+            long,
+            env = "CODERIPPLE_URL",
+            default_value = "http://127.0.0.1:8080/webhook"
+        )]
+        url: String,
+        /// The X-GitHub-Event to send.
+        #[arg(long, default_value = "push")]
+        event: String,
+        /// The X-GitHub-Delivery id (default: a new UUID).
+        #[arg(long)]
+        delivery: Option<String>,
+        /// Repository of the built-in sample.
+        #[arg(long, default_value = "octo-org/hello-world")]
+        repo: String,
+        /// Send as application/x-www-form-urlencoded (`payload=`) instead of JSON.
+        #[arg(long)]
+        form: bool,
+        /// Where the generated secret is (used when CODERIPPLE_WEBHOOK_SECRET is not set).
+        #[command(flatten)]
+        data: DataDir,
+        /// A payload file to send instead of the built-in sample.
+        file: Option<PathBuf>,
+    },
+    /// Queue depth, DLQ depth and deliveries by status.
+    Status {
+        #[command(flatten)]
+        data: DataDir,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// Show one delivery's record (status, summary, reasons).
+        #[arg(long)]
+        delivery: Option<String>,
+    },
+    /// Inspect, replay or purge the dead-letter queue.
+    Dlq {
+        #[command(flatten)]
+        data: DataDir,
+        #[command(subcommand)]
+        action: DlqAction,
+    },
+}
+
+/// Filters shared by the DLQ actions.
+#[derive(Debug, Clone, Args)]
+pub struct DlqFilter {
+    /// Only messages of this repository (owner/name).
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// Only this delivery id.
+    #[arg(long)]
+    pub delivery: Option<String>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum DlqAction {
+    /// List dead-lettered messages with their reasons.
+    List {
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+        /// At most this many.
+        #[arg(long, default_value_t = 100)]
+        limit: usize,
+    },
+    /// Show one dead-lettered message in full (by delivery id or message id).
+    Show {
+        /// Delivery id or message id.
+        id: String,
+    },
+    /// Send dead-lettered messages back to the events queue, in group order.
+    Replay {
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Only say what would be replayed.
+        #[arg(long)]
+        dry_run: bool,
+    },
+    /// Delete dead-lettered messages.
+    Purge {
+        #[command(flatten)]
+        filter: DlqFilter,
+        /// Do not ask for confirmation.
+        #[arg(long)]
+        yes: bool,
+    },
+}

@@ -1,0 +1,91 @@
+//! The embedded backend in a data dir: `coderipple.db` (queue, DLQ and store), `payloads/`
+//! (claim-checked envelopes), `docs/` (the docs sink) and `webhook-secret`.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use coderipple_core::blob::DirBlobStore;
+use coderipple_core::config::Settings;
+use coderipple_core::queue::sqlite::SqliteQueue;
+use coderipple_core::sqlite::{Durability, SqliteDb};
+use coderipple_core::store::sqlite::SqliteStore;
+use coderipple_worker::WorkerContext;
+use coderipple_worker::agents::AgentSet;
+use coderipple_worker::sink::DirSink;
+
+/// The database file inside the data dir.
+pub const DB_FILE: &str = "coderipple.db";
+/// The events queue.
+pub const QUEUE: &str = "events.fifo";
+/// Its dead-letter queue.
+pub const DLQ: &str = "events-dlq.fifo";
+
+/// Every part of the embedded backend, opened once.
+#[derive(Debug)]
+pub struct Local {
+    pub dir: PathBuf,
+    pub queue: SqliteQueue,
+    pub dlq: SqliteQueue,
+    pub store: SqliteStore,
+    pub settings: Settings,
+}
+
+impl Local {
+    /// Opens the data dir; with `create`, makes it when missing.
+    pub fn open(dir: &Path, create: bool) -> anyhow::Result<Self> {
+        let settings = Settings::from_env()?;
+        let db_path = dir.join(DB_FILE);
+        if !create && !db_path.exists() {
+            bail!(
+                "no CodeRipple data in {} (--data-dir / CODERIPPLE_DATA_DIR); run `coderipple up` first",
+                dir.display()
+            );
+        }
+        std::fs::create_dir_all(dir)
+            .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+        let db = SqliteDb::open(&db_path, durability()?)
+            .with_context(|| format!("cannot open {}", db_path.display()))?;
+        let queue = SqliteQueue::new(db.clone(), QUEUE, Some(DLQ), settings.queue());
+        let dlq = queue
+            .dead_letter_queue()
+            .context("the events queue has a DLQ")?;
+        Ok(Self {
+            dir: dir.to_path_buf(),
+            queue,
+            dlq,
+            store: SqliteStore::new(db),
+            settings,
+        })
+    }
+
+    /// Claim-check storage.
+    pub fn blobs(&self) -> DirBlobStore {
+        DirBlobStore::new(self.dir.join("payloads"))
+    }
+
+    /// Where docs are written.
+    pub fn docs_dir(&self) -> PathBuf {
+        self.dir.join("docs")
+    }
+
+    /// A worker context over this backend.
+    pub fn worker_context(&self) -> WorkerContext {
+        WorkerContext {
+            queue: Arc::new(self.queue.clone()),
+            store: Arc::new(self.store.clone()),
+            blobs: Arc::new(self.blobs()),
+            sink: Arc::new(DirSink::new(self.docs_dir())),
+            agents: AgentSet::builtin(),
+            settings: self.settings.clone(),
+        }
+    }
+}
+
+fn durability() -> anyhow::Result<Durability> {
+    match std::env::var("CODERIPPLE_SQLITE_SYNC").as_deref() {
+        Err(_) | Ok("full") => Ok(Durability::Full),
+        Ok("normal") => Ok(Durability::Normal),
+        Ok(other) => bail!("CODERIPPLE_SQLITE_SYNC must be `full` or `normal`, got {other:?}"),
+    }
+}

@@ -1,0 +1,116 @@
+//! The command line's own behaviour: configuration errors name what is wrong; the generated
+//! secret is private and shared with `send`.
+
+mod common;
+
+use std::os::unix::fs::PermissionsExt;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+
+fn run_with(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
+    let mut cmd = Command::new(bin());
+    cmd.args(args)
+        .env_remove("CODERIPPLE_WEBHOOK_SECRET")
+        .stdin(Stdio::null());
+    for (k, v) in envs {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[test]
+fn bad_configuration_fails_at_start_naming_the_variable_or_flag() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (ok, out) = run_with(
+        &["up", "--data-dir", d, "--listen", "127.0.0.1:0"],
+        &[("CODERIPPLE_MAX_RECEIVES", "many")],
+    );
+    assert!(!ok && out.contains("CODERIPPLE_MAX_RECEIVES"), "{out}");
+    let (ok, out) = run_with(&["up", "--data-dir", d, "--workers", "0"], &[]);
+    assert!(!ok && out.contains("--workers"), "{out}");
+    let (ok, out) = run_with(&["up", "--data-dir", d, "--listen", "nowhere"], &[]);
+    assert!(!ok && out.contains("--listen"), "{out}");
+    let (ok, out) = run_with(
+        &["up", "--data-dir", d],
+        &[("CODERIPPLE_WEBHOOK_SECRET", "")],
+    );
+    assert!(!ok && out.contains("CODERIPPLE_WEBHOOK_SECRET"), "{out}");
+    let (ok, out) = run_with(&["worker", "--data-dir", &format!("{d}/missing")], &[]);
+    assert!(!ok && out.contains("coderipple up"), "{out}");
+    let (ok, out) = run_with(
+        &["up", "--data-dir", d],
+        &[("CODERIPPLE_SQLITE_SYNC", "sometimes")],
+    );
+    assert!(!ok && out.contains("CODERIPPLE_SQLITE_SYNC"), "{out}");
+    assert!(
+        !dir.path().join("coderipple.db").exists()
+            || std::fs::metadata(dir.path().join("coderipple.db")).is_ok()
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_generated_secret_is_private_and_used_by_send() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+        .arg(dir.path())
+        .env_remove("CODERIPPLE_WEBHOOK_SECRET")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let url = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break format!("{addr}/webhook");
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let secret_file = dir.path().join("webhook-secret");
+    let mode = std::fs::metadata(&secret_file)
+        .unwrap()
+        .permissions()
+        .mode()
+        & 0o777;
+    assert_eq!(mode, 0o600);
+    assert_eq!(std::fs::read_to_string(&secret_file).unwrap().len(), 64);
+    for args in [
+        vec!["send", "--url", &url],
+        vec!["send", "--url", &url, "--form", "--event", "release"],
+    ] {
+        let out = Command::new(bin())
+            .args(&args)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .env_remove("CODERIPPLE_WEBHOOK_SECRET")
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(out.status.success() && text.starts_with("202"), "{text}");
+    }
+    // A wrong secret is refused by the server, and send says so with its exit code.
+    let out = Command::new(bin())
+        .args(["send", "--url", &url, "--data-dir"])
+        .arg(dir.path())
+        .env("CODERIPPLE_WEBHOOK_SECRET", "wrong")
+        .output()
+        .unwrap();
+    assert!(!out.status.success() && String::from_utf8_lossy(&out.stdout).starts_with("401"));
+    wait_drained(dir.path(), 2, Duration::from_secs(30));
+    assert!(changelog(dir.path(), "octo-org/hello-world").contains("add a sample command"));
+    let _ = child.kill();
+    let _ = child.wait();
+}

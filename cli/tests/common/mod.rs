@@ -1,0 +1,189 @@
+//! Shared harness for the end-to-end tests: the real `coderipple` binary on port 0.
+
+#![allow(dead_code)]
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use coderipple_core::signature::sign;
+use serde_json::Value;
+
+pub const SECRET: &str = "e2e-secret";
+
+pub fn bin() -> &'static str {
+    env!("CARGO_BIN_EXE_coderipple")
+}
+
+/// A running `coderipple up`.
+pub struct Server {
+    pub child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+}
+
+impl Server {
+    pub fn start(data_dir: &Path, envs: &[(&str, &str)]) -> Server {
+        let mut cmd = Command::new(bin());
+        cmd.args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "2",
+            "--data-dir",
+        ])
+        .arg(data_dir)
+        .env("CODERIPPLE_WEBHOOK_SECRET", SECRET)
+        .env("CODERIPPLE_SQLITE_SYNC", "normal")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit());
+        for (k, v) in envs {
+            cmd.env(k, v);
+        }
+        let mut child = cmd.spawn().expect("start coderipple up");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let url = loop {
+            let line = lines
+                .next()
+                .expect("coderipple up exited before listening")
+                .expect("read stdout");
+            if let Some(addr) = line.strip_prefix("listening on ") {
+                break format!("{addr}/webhook");
+            }
+        };
+        // Keep draining stdout so the child never blocks on a full pipe.
+        std::thread::spawn(move || for _ in lines {});
+        Server {
+            child,
+            url,
+            data_dir: data_dir.to_path_buf(),
+        }
+    }
+
+    pub fn kill9(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Runs a `coderipple` subcommand to completion; returns (exit ok, stdout, stderr).
+pub fn cli(data_dir: &Path, args: &[&str]) -> (bool, String, String) {
+    let out = Command::new(bin())
+        .args(args)
+        .arg("--data-dir")
+        .arg(data_dir)
+        .env("CODERIPPLE_WEBHOOK_SECRET", SECRET)
+        .stdin(Stdio::null())
+        .output()
+        .expect("run coderipple");
+    (
+        out.status.success(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+pub fn status(data_dir: &Path) -> Value {
+    let (ok, out, err) = cli(data_dir, &["status", "--json"]);
+    assert!(ok, "status failed: {err}");
+    serde_json::from_str(&out).expect("status json")
+}
+
+/// Waits until the queue is empty and `completed` deliveries reach `completed`.
+pub fn wait_drained(data_dir: &Path, completed: u64, limit: Duration) -> Value {
+    let start = Instant::now();
+    loop {
+        let s = status(data_dir);
+        let queue_empty = s["queue"]["visible"] == 0 && s["queue"]["in_flight"] == 0;
+        let done = s["deliveries"]["completed"].as_u64().unwrap_or(0);
+        if queue_empty && done >= completed {
+            return s;
+        }
+        assert!(start.elapsed() < limit, "not drained within {limit:?}: {s}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A distinct, sha-shaped id (its first 7 characters differ between calls, like real ones).
+pub fn sha(seed: u64, n: u64) -> String {
+    let x = ((seed << 32) | n).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+    format!("{x:016x}{:016x}{n:08x}", x.rotate_left(17) ^ seed)
+}
+
+pub fn push_body(repo: &str, commit_id: &str, message: &str) -> String {
+    serde_json::json!({
+        "ref": "refs/heads/main",
+        "before": "0".repeat(40),
+        "after": commit_id,
+        "repository": {"full_name": repo, "html_url": format!("https://github.com/{repo}"), "default_branch": "main"},
+        "commits": [{"id": commit_id, "message": message, "author": {"name": "E2E"}, "modified": ["src/lib.rs"]}],
+    })
+    .to_string()
+}
+
+/// Posts a signed push; returns (status, json body).
+pub async fn post(
+    client: &reqwest::Client,
+    url: &str,
+    event: &str,
+    delivery: &str,
+    body: &str,
+) -> reqwest::Result<(u16, Value)> {
+    let resp = client
+        .post(url)
+        .header("content-type", "application/json")
+        .header("x-github-event", event)
+        .header("x-github-delivery", delivery)
+        .header(
+            "x-hub-signature-256",
+            sign(SECRET.as_bytes(), body.as_bytes()),
+        )
+        .body(body.to_owned())
+        .send()
+        .await?;
+    let status = resp.status().as_u16();
+    let json = resp.json().await.unwrap_or(Value::Null);
+    Ok((status, json))
+}
+
+/// The Historian's entries for a repo, in application order, read from the store.
+pub async fn applied_shas(data_dir: &Path, repo: &str) -> Vec<String> {
+    use coderipple_core::sqlite::{Durability, SqliteDb};
+    use coderipple_core::store::Store;
+    use coderipple_core::store::sqlite::SqliteStore;
+    let db = SqliteDb::open(data_dir.join("coderipple.db"), Durability::Normal).unwrap();
+    let store = SqliteStore::new(db.clone());
+    let state = store.repo_state(repo).await.unwrap();
+    db.close();
+    state
+        .map(|s| {
+            s.state["historian"]["entries"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|e| e["sha"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+pub fn changelog(data_dir: &Path, repo: &str) -> String {
+    std::fs::read_to_string(
+        data_dir
+            .join("docs")
+            .join(repo)
+            .join("decisions/changelog.md"),
+    )
+    .unwrap_or_default()
+}
