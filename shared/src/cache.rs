@@ -78,7 +78,10 @@ impl Cache {
 
     fn local_put(&self, key: &str, value: serde_json::Value) {
         if let Ok(mut local) = self.local.lock() {
-            local.put(key.to_owned(), (value, now_ms() + ms(self.ttl)));
+            local.put(
+                key.to_owned(),
+                (value, now_ms().saturating_add(ms(self.ttl))),
+            );
         }
     }
 }

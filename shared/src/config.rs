@@ -77,6 +77,24 @@ impl Settings {
     }
 
     fn validate(&self) -> Result<()> {
+        const YEAR: Duration = Duration::from_secs(366 * 24 * 3600);
+        let too_long = [
+            ("CODERIPPLE_DEDUP_TTL_SECS", self.dedup_ttl),
+            (
+                "CODERIPPLE_VISIBILITY_TIMEOUT_SECS",
+                self.visibility_timeout,
+            ),
+            (
+                "CODERIPPLE_QUEUE_DEDUP_WINDOW_SECS",
+                self.queue_dedup_window,
+            ),
+            ("CODERIPPLE_RETRY_DELAY_SECS", self.retry_delay),
+        ];
+        for (name, d) in too_long {
+            if d > YEAR {
+                return Err(Error::Config(format!("{name} must be at most a year")));
+            }
+        }
         let positive = [
             ("CODERIPPLE_MAX_BODY_BYTES", self.max_body_bytes == 0),
             (
@@ -175,6 +193,10 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("CODERIPPLE_MAX_RECEIVES"), "{err}");
+        let err = from(&[("CODERIPPLE_DEDUP_TTL_SECS", "99999999999")])
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("CODERIPPLE_DEDUP_TTL_SECS"), "{err}");
         let err = from(&[("CODERIPPLE_VISIBILITY_TIMEOUT_SECS", "0")])
             .unwrap_err()
             .to_string();

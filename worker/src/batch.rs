@@ -6,6 +6,8 @@
 //! the group back (`Retry`); other groups are unaffected. A permanent failure is sent to the
 //! DLQ by the worker itself, with its reason, and the group goes on.
 
+use std::time::Duration;
+
 use coderipple_core::envelope::{Change, Envelope};
 use coderipple_core::queue::{DeadLetterReason, ReceivedMessage};
 use futures::future::join_all;
@@ -21,11 +23,39 @@ pub enum Outcome {
     /// Applied (or found already applied): delete it.
     Done,
     /// Failed transiently: leave it for another attempt (a Lambda `batchItemFailure`).
-    Retry(String),
+    Retry(Retry),
     /// Moved to the DLQ by the worker with its reason (already off the queue).
     DeadLettered(String),
     /// Not started because of shutdown: make it visible again now.
     Released,
+}
+
+/// Why a message goes back to the queue, and how soon it should be tried again.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    /// What failed.
+    pub reason: String,
+    /// When to try again.
+    pub after: Duration,
+}
+
+impl Retry {
+    fn from_error(ctx: &WorkerContext, err: &WorkerError) -> Self {
+        let after = match err {
+            // Waiting for the other worker's lease to end costs one receive, not several.
+            WorkerError::Leased { until_ms, .. } => {
+                let left = until_ms
+                    .saturating_sub(coderipple_core::time::now_ms())
+                    .max(0);
+                Duration::from_millis(left.unsigned_abs()) + Duration::from_millis(100)
+            }
+            _ => ctx.settings.retry_delay,
+        };
+        Self {
+            reason: err.to_string(),
+            after,
+        }
+    }
 }
 
 /// Outcomes for every message of a batch.
@@ -79,7 +109,7 @@ async fn handle_group(
 ) -> Vec<(ReceivedMessage, Outcome)> {
     let mut out = Vec::with_capacity(msgs.len());
     let mut ready: Vec<(ReceivedMessage, Envelope)> = Vec::new();
-    let mut blocked: Option<String> = None;
+    let mut blocked: Option<Retry> = None;
     for m in msgs {
         if let Some(why) = &blocked {
             out.push((m, Outcome::Retry(why.clone())));
@@ -87,7 +117,8 @@ async fn handle_group(
         }
         match decode(ctx, &m, &group).await {
             Ok(env) => ready.push((m, env)),
-            Err(WorkerError::Transient(why)) => {
+            Err(e) if e.is_retryable() => {
+                let why = Retry::from_error(ctx, &e);
                 blocked = Some(why.clone());
                 out.push((m, Outcome::Retry(why)));
             }
@@ -100,7 +131,7 @@ async fn handle_group(
             }
         }
     }
-    let mut stop: Option<String> = None;
+    let mut stop: Option<Retry> = None;
     for unit in coalesce(ready) {
         if let Some(why) = &stop {
             out.extend(
@@ -135,8 +166,9 @@ async fn run_unit(
     let envelopes: Vec<Envelope> = unit.iter().map(|(_, e)| e.clone()).collect();
     match process_change_set(ctx, group, &envelopes).await {
         Ok(_) => unit.into_iter().map(|(m, _)| (m, Outcome::Done)).collect(),
-        Err(WorkerError::Transient(why)) => {
-            tracing::warn!(%why, "transient failure; this group's remaining messages retry");
+        Err(e) if e.is_retryable() => {
+            let why = Retry::from_error(ctx, &e);
+            tracing::warn!(reason = %why.reason, "transient failure; this group's remaining messages retry");
             unit.into_iter()
                 .map(|(m, _)| (m, Outcome::Retry(why.clone())))
                 .collect()
@@ -148,7 +180,7 @@ async fn run_unit(
         }
         Err(_) => {
             let mut out = Vec::with_capacity(unit.len());
-            let mut stop: Option<String> = None;
+            let mut stop: Option<Retry> = None;
             for single in unit {
                 if let Some(why) = &stop {
                     out.push((single.0, Outcome::Retry(why.clone())));
@@ -212,9 +244,14 @@ async fn dead_letter(
 ) -> Outcome {
     let (class, reason) = match err {
         WorkerError::Permanent { class, reason } => (*class, reason.clone()),
-        WorkerError::Transient(r) => ("transient", r.clone()),
+        other => ("transient", other.to_string()),
     };
-    let delivery = delivery.unwrap_or(&m.dedup_id);
+    // Replayed copies carry `<delivery>.replay-<tag>` as their dedup id.
+    let delivery = delivery.unwrap_or_else(|| {
+        m.dedup_id
+            .split_once(".replay-")
+            .map_or(m.dedup_id.as_str(), |(d, _)| d)
+    });
     tracing::error!(delivery, class, %reason, "poison message; sending to the DLQ");
     let dl = DeadLetterReason {
         reason: reason.clone(),
@@ -230,7 +267,10 @@ async fn dead_letter(
         }
         Err(e) => {
             tracing::error!(error = %e, "could not dead-letter; the message will be retried");
-            Outcome::Retry(format!("dead-letter failed: {e}"))
+            Outcome::Retry(Retry {
+                reason: format!("dead-letter failed: {e}"),
+                after: ctx.settings.retry_delay,
+            })
         }
     }
 }

@@ -9,6 +9,14 @@ pub enum WorkerError {
     /// the message and every later message of its group go back to the queue.
     #[error("transient: {0}")]
     Transient(String),
+    /// Another worker holds the delivery's processing lease: retry once the lease ends.
+    #[error("transient: delivery {delivery} is leased by another worker until {until_ms}")]
+    Leased {
+        /// The leased delivery.
+        delivery: String,
+        /// Lease end (Unix ms).
+        until_ms: i64,
+    },
     /// Will never succeed (unreadable envelope, invariant violated): dead-lettered.
     #[error("{class}: {reason}")]
     Permanent {
@@ -30,7 +38,7 @@ impl WorkerError {
 
     /// Whether retrying may help.
     pub fn is_retryable(&self) -> bool {
-        matches!(self, Self::Transient(_))
+        matches!(self, Self::Transient(_) | Self::Leased { .. })
     }
 }
 

@@ -27,7 +27,7 @@ use coderipple_core::config::Settings;
 use coderipple_core::queue::Queue;
 use coderipple_core::store::Store;
 
-pub use batch::{BatchReport, Outcome, handle_batch};
+pub use batch::{BatchReport, Outcome, Retry, handle_batch};
 pub use error::WorkerError;
 
 /// What a worker needs, built once and shared by its tasks.

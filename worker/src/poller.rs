@@ -53,7 +53,7 @@ pub async fn settle(ctx: &WorkerContext, report: &BatchReport) {
     }
     for (m, outcome) in &report.outcomes {
         let delay = match outcome {
-            Outcome::Retry(_) => ctx.settings.retry_delay,
+            Outcome::Retry(retry) => retry.after,
             Outcome::Released => Duration::ZERO,
             Outcome::Done | Outcome::DeadLettered(_) => continue,
         };

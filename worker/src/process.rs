@@ -23,7 +23,13 @@ pub async fn process_change_set(
     let ttl = ctx.settings.dedup_ttl;
     let mut fresh = Vec::with_capacity(envelopes.len());
     let mut already_completed = Vec::new();
+    let mut seen = std::collections::HashSet::new();
     for env in envelopes {
+        // Two copies of one delivery in a unit (a double replay): the second is the same
+        // work, and taking its lease would collide with the first copy's.
+        if !seen.insert(env.delivery.as_str()) {
+            continue;
+        }
         let begun = ctx
             .store
             .begin_processing(&env.delivery, repo, lease, ttl)
@@ -36,10 +42,10 @@ pub async fn process_change_set(
             }
             Ok(BeginOutcome::LeasedElsewhere { until_ms }) => {
                 release(ctx, &fresh).await;
-                return Err(WorkerError::Transient(format!(
-                    "delivery {} is leased by another worker until {until_ms}",
-                    env.delivery
-                )));
+                return Err(WorkerError::Leased {
+                    delivery: env.delivery.clone(),
+                    until_ms,
+                });
             }
             Err(e) => {
                 release(ctx, &fresh).await;
@@ -54,7 +60,11 @@ pub async fn process_change_set(
         Ok(mut summary) => {
             summary["skipped_completed"] = json!(already_completed);
             let ids: Vec<String> = fresh.iter().map(|e| e.delivery.clone()).collect();
-            ctx.store.complete_processing(&ids, &summary).await?;
+            if let Err(e) = ctx.store.complete_processing(&ids, &summary).await {
+                // Applied but not recorded: the retry finds the work in state and skips it.
+                release(ctx, &fresh).await;
+                return Err(e.into());
+            }
             tracing::info!(applied = ids.len(), "change set applied");
             Ok(summary)
         }

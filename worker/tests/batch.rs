@@ -302,3 +302,45 @@ async fn shutdown_releases_units_not_yet_started() {
         "released at once, not after the timeout"
     );
 }
+
+#[tokio::test]
+async fn two_copies_of_one_delivery_in_a_batch_apply_once() {
+    let h = harness();
+    let env = push("o/r", "twice", &[(sha(1), "feat: once")]);
+    h.ctx
+        .queue
+        .send_batch(&[
+            OutgoingMessage::new("o/r", "twice", env.to_json()),
+            OutgoingMessage::new("o/r", "twice.replay-1", env.to_json()),
+        ])
+        .await
+        .unwrap();
+    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    assert!(
+        report.outcomes.iter().all(|(_, o)| *o == Outcome::Done),
+        "{report:?}"
+    );
+    assert_eq!(changelog(&h, "o/r").matches("once").count(), 1);
+}
+
+#[tokio::test]
+async fn a_delivery_leased_elsewhere_waits_for_the_lease_not_the_retry_delay() {
+    let h = harness();
+    send(&h, &[push("o/r", "leased", &[(sha(1), "feat: x")])]).await;
+    h.ctx
+        .store
+        .begin_processing(
+            "leased",
+            "o/r",
+            Duration::from_secs(30),
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let Outcome::Retry(retry) = &report.outcomes[0].1 else {
+        panic!("expected a retry: {report:?}")
+    };
+    assert!(retry.reason.contains("leased"), "{}", retry.reason);
+    assert!(retry.after > Duration::from_secs(20) && retry.after <= Duration::from_secs(31));
+}

@@ -170,7 +170,7 @@ impl Queue for SqliteQueue {
             .write(move |conn| {
                 let n = conn.execute(
                     "UPDATE queue_messages SET visible_at = ?1 WHERE seq = ?2 AND receipt = ?3",
-                    params![now_ms() + timeout, seq, &receipt],
+                    params![now_ms().saturating_add(timeout), seq, &receipt],
                 )?;
                 if n == 0 {
                     return Err(Error::InvalidReceipt(receipt));
@@ -305,7 +305,7 @@ fn send_one(
         "INSERT INTO queue_dedup (queue, dedup_id, expires_at) VALUES (?1, ?2, ?3)
          ON CONFLICT (queue, dedup_id) DO UPDATE SET expires_at = excluded.expires_at",
     )?
-    .execute(params![queue, &m.dedup_id, now + window])?;
+    .execute(params![queue, &m.dedup_id, now.saturating_add(window)])?;
     conn.prepare_cached(
         "INSERT INTO queue_messages (queue, group_id, dedup_id, body, attributes, sent_at, visible_at)
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?6)",
@@ -361,7 +361,7 @@ fn receive_tx(
                 "UPDATE queue_messages SET visible_at = ?1, receive_count = receive_count + 1,
                     receipt = ?2 WHERE seq = ?3",
             )?
-            .execute(params![now + visibility_ms, &receipt, c.seq])?;
+            .execute(params![now.saturating_add(visibility_ms), &receipt, c.seq])?;
             out.push(ReceivedMessage {
                 message_id: c.seq.to_string(),
                 receipt,

@@ -183,11 +183,14 @@ where
 
 fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
     conn.execute_batch("SAVEPOINT job")?;
-    match f(conn) {
-        Ok(v) => {
-            conn.execute_batch("RELEASE job")?;
-            Ok(v)
-        }
+    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
+        .unwrap_or_else(|_| Err(Error::Corrupt("a database write panicked".into())));
+    match outcome.and_then(|v| {
+        conn.execute_batch("RELEASE job")
+            .map(|()| v)
+            .map_err(Into::into)
+    }) {
+        Ok(v) => Ok(v),
         Err(e) => {
             conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
             Err(e)
@@ -211,11 +214,30 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
             }
             continue;
         }
-        let completions: Vec<Completion> = jobs.into_iter().map(|j| j.run(&conn)).collect();
-        let commit = conn.execute_batch("COMMIT").map_err(|e| {
-            let _ = conn.execute_batch("ROLLBACK");
-            Error::Unavailable(format!("sqlite: commit failed: {e}"))
-        });
+        let mut completions: Vec<Completion> = Vec::with_capacity(jobs.len());
+        let mut pending = jobs.into_iter();
+        let mut aborted = false;
+        for job in pending.by_ref() {
+            completions.push(job.run(&conn));
+            // Some errors (I/O, disk full) make SQLite roll back the whole transaction;
+            // nothing of this group may then be reported as stored.
+            if conn.is_autocommit() {
+                aborted = true;
+                break;
+            }
+        }
+        let commit = if aborted {
+            let err = Error::Unavailable("sqlite: transaction rolled back by an error".into());
+            for job in pending {
+                job.fail(err.clone());
+            }
+            Err(err)
+        } else {
+            conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                Error::Unavailable(format!("sqlite: commit failed: {e}"))
+            })
+        };
         for done in completions {
             done(commit.clone());
         }
@@ -255,5 +277,17 @@ mod tests {
             .await
             .unwrap();
         assert_eq!(rows, vec![1]);
+    }
+
+    #[tokio::test]
+    async fn a_panicking_write_fails_alone_and_the_writer_lives_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(dir.path().join("t.db"), Durability::Normal).unwrap();
+        let boom = db
+            .write(|_| -> Result<()> { panic!("bug in a write") })
+            .await;
+        assert!(matches!(boom, Err(Error::Corrupt(_))));
+        let n = db.write(|c| Ok(c.query_row("SELECT 41 + 1", [], |r| r.get::<_, i64>(0))?));
+        assert_eq!(n.await.unwrap(), 42);
     }
 }

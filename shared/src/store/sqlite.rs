@@ -57,7 +57,7 @@ impl Store for SqliteStore {
                     &claim.event,
                     claim.status.as_str(),
                     now,
-                    now + ttl
+                    now.saturating_add(ttl)
                 ])?;
                 Ok(ClaimOutcome::Claimed)
             })
@@ -120,7 +120,13 @@ impl Store for SqliteStore {
                         expires_at = MAX(expires_at, excluded.expires_at),
                         repo = COALESCE(repo, excluded.repo)",
                 )?
-                .execute(params![&id, &repo, now + lease, now, now + ttl])?;
+                .execute(params![
+                    &id,
+                    &repo,
+                    now.saturating_add(lease),
+                    now,
+                    now.saturating_add(ttl)
+                ])?;
                 Ok(BeginOutcome::Started)
             })
             .await
@@ -298,7 +304,7 @@ impl Store for SqliteStore {
             .write(move |conn| {
                 conn.execute(
                     "INSERT OR REPLACE INTO cache (key, value, expires_at) VALUES (?1, ?2, ?3)",
-                    params![&key, &value, now_ms() + ttl],
+                    params![&key, &value, now_ms().saturating_add(ttl)],
                 )?;
                 Ok(())
             })
