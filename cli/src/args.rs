@@ -43,8 +43,9 @@ pub struct DataDir {
 /// Worker pool options.
 #[derive(Debug, Clone, Args)]
 pub struct WorkerOpts {
-    /// Number of concurrent pollers (each handles batches of up to 10 messages).
-    #[arg(long, env = "CODERIPPLE_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(1..=256))]
+    /// Number of concurrent pollers (each handles batches of up to 10 messages); 0 runs
+    /// ingest only (`up`) with workers elsewhere (`coderipple worker`).
+    #[arg(long, env = "CODERIPPLE_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=256))]
     pub workers: u16,
 }
 

@@ -37,7 +37,9 @@ fn bad_configuration_fails_at_start_naming_the_variable_or_flag() {
         &[("CODERIPPLE_MAX_RECEIVES", "many")],
     );
     assert!(!ok && out.contains("CODERIPPLE_MAX_RECEIVES"), "{out}");
-    let (ok, out) = run_with(&["up", "--data-dir", d, "--workers", "0"], &[]);
+    let (ok, out) = run_with(&["up", "--data-dir", d, "--workers", "300"], &[]);
+    assert!(!ok && out.contains("--workers"), "{out}");
+    let (ok, out) = run_with(&["worker", "--data-dir", d, "--workers", "0"], &[]);
     assert!(!ok && out.contains("--workers"), "{out}");
     let (ok, out) = run_with(&["up", "--data-dir", d, "--listen", "nowhere"], &[]);
     assert!(!ok && out.contains("--listen"), "{out}");

@@ -90,6 +90,7 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
         .as_object_mut()
         .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
     let mut runs = Vec::new();
+    let mut write_once = Vec::new();
     let mut files = Vec::new();
     for planned in &plan.runs {
         let agent = ctx.agents.get(planned.agent).ok_or_else(|| {
@@ -104,10 +105,17 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
             "applied": run.applied,
             "already_applied": run.already_applied,
         }));
+        write_once.extend(run.write_once);
     }
     if !plan.runs.is_empty() {
+        // Write-once files first: the new state no longer holds what they hold. If the
+        // state write then loses, the retry computes the very same files again.
+        if !write_once.is_empty() {
+            ctx.sink.write(repo, &write_once).await?;
+        }
         ctx.store.put_repo_state(repo, version, &state).await?;
         ctx.sink.write(repo, &files).await?;
+        files.extend(write_once);
     }
     Ok(json!({
         "repo": repo,

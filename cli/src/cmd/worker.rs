@@ -10,6 +10,10 @@ use crate::local::Local;
 use crate::shutdown;
 
 pub async fn run(data_dir: &Path, workers: u16) -> anyhow::Result<ExitCode> {
+    anyhow::ensure!(
+        workers > 0,
+        "--workers must be at least 1 for `coderipple worker`"
+    );
     let local = Local::open(data_dir, false)?;
     let cancel = shutdown::on_signal();
     let ctx = Arc::new(local.worker_context());

@@ -4,6 +4,10 @@
 //! [`orchestrator`]) into its own part of the repository state, then renders its docs from
 //! that state alone. Applying an event twice changes nothing (entries carry the commit id),
 //! and rendering is a pure function of state, so a retry after any crash converges.
+//!
+//! State stays bounded (it is one record: 400 KB on DynamoDB): an agent that keeps history
+//! moves its oldest part out into *write-once* files that `apply` returns. Those are written
+//! before the state that forgets them, so nothing is lost between the two writes.
 
 pub mod historian;
 pub mod orchestrator;
@@ -26,12 +30,15 @@ pub struct ChangeSet {
 }
 
 /// What one agent run did.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct AgentRun {
     /// Entries newly applied.
     pub applied: usize,
     /// Entries found already applied (a redelivery).
     pub already_applied: usize,
+    /// Files moved out of state by this run, never to change again; written before the
+    /// new state is stored.
+    pub write_once: Vec<DocFile>,
 }
 
 /// A documentation agent.
