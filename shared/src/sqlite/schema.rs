@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
-const VERSION: i64 = 1;
+const VERSION: i64 = 2;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -54,6 +54,13 @@ CREATE TABLE IF NOT EXISTS cache (
 ) WITHOUT ROWID;
 "#;
 
+/// v2: receive walks a group's messages in `seq` order; an index led by `visible_at` made
+/// SQLite sort the whole backlog on every receive.
+const V2: &str = r#"
+DROP INDEX IF EXISTS queue_messages_order;
+CREATE INDEX IF NOT EXISTS queue_messages_seq ON queue_messages(queue, seq);
+"#;
+
 /// Brings the database to the current schema version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -65,6 +72,11 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     if current < 1 {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {V1} PRAGMA user_version = 1; COMMIT;"
+        ))?;
+    }
+    if current < 2 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {V2} PRAGMA user_version = 2; COMMIT;"
         ))?;
     }
     Ok(())
