@@ -96,9 +96,11 @@ pub(crate) async fn webhook(
     }
 }
 
-/// Claims the delivery and puts the envelope on the queue. A delivery is a duplicate only
-/// when its earlier copy is known to be on the queue; a claim whose enqueue never happened
-/// (crash or 503 in between) is sent again, and the queue's dedup id absorbs any overlap.
+/// Claims the delivery and puts the envelope on the queue: one conditional write and one
+/// send, both committed before the answer. A delivery seen before is a duplicate; if its
+/// claim never reached the queue-confirmed states (the earlier attempt may have failed
+/// between claim and send), the envelope is sent again first; the queue's dedup id and the
+/// worker's idempotency absorb any overlap, so a redelivery is never dropped.
 pub async fn accept_envelope(
     state: &IngestState,
     mut envelope: Envelope,
@@ -110,10 +112,11 @@ pub async fn accept_envelope(
         event: envelope.event.clone(),
         status: DeliveryStatus::Received,
     };
-    if let ClaimOutcome::Existing(status) = state
+    let outcome = state
         .store
         .claim_delivery(&claim, state.settings.dedup_ttl)
-        .await?
+        .await?;
+    if let ClaimOutcome::Existing(status) = outcome
         && status.confirms_enqueue()
     {
         return Ok(WebhookResponse::Duplicate(delivery));
@@ -134,16 +137,10 @@ pub async fn accept_envelope(
             body,
         )])
         .await?;
-    // Confirming the enqueue is not needed for safety (an unconfirmed claim is re-sent on
-    // redelivery), so it does not hold up the answer.
-    let store = state.store.clone();
-    let id = delivery.clone();
-    tokio::spawn(async move {
-        if let Err(e) = store.mark_queued(&[id]).await {
-            tracing::warn!(error = %e, "could not confirm enqueue; a redelivery will re-send");
-        }
-    });
-    Ok(WebhookResponse::Queued(delivery))
+    Ok(match outcome {
+        ClaimOutcome::Claimed => WebhookResponse::Queued(delivery),
+        ClaimOutcome::Existing(_) => WebhookResponse::Duplicate(delivery),
+    })
 }
 
 fn record_ignored(state: &IngestState, delivery: &str, event: &str, repo: Option<String>) {

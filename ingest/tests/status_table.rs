@@ -125,7 +125,12 @@ async fn accepted_push_is_queued_under_its_repo_and_delivery() {
         (env.event.as_str(), env.repo.as_str()),
         ("push", "octo/hello")
     );
-    wait_for_status(h.state.store.as_ref(), "d-1", DeliveryStatus::Queued).await;
+    let claim = h.state.store.delivery("d-1").await.unwrap().unwrap();
+    assert_eq!(
+        claim.status,
+        DeliveryStatus::Received,
+        "claimed before the 202"
+    );
 }
 
 #[tokio::test]
@@ -133,7 +138,6 @@ async fn redelivery_of_a_queued_delivery_is_a_duplicate() {
     let h = harness();
     let body = push_payload("octo/hello").to_string();
     call(&h.state, signed("push", "d-1", body.as_bytes(), SECRET)).await;
-    wait_for_status(h.state.store.as_ref(), "d-1", DeliveryStatus::Queued).await;
     let (status, json, _) = call(&h.state, signed("push", "d-1", body.as_bytes(), SECRET)).await;
     assert_eq!(status, StatusCode::OK);
     assert_eq!(json, json!({"delivery": "d-1", "status": "duplicate"}));
@@ -276,7 +280,7 @@ async fn unsupported_content_types_are_415() {
 }
 
 #[tokio::test]
-async fn queue_down_is_503_and_the_redelivery_is_not_a_duplicate() {
+async fn queue_down_is_503_and_the_redelivery_still_reaches_the_queue() {
     let h = harness();
     let body = push_payload("octo/hello").to_string();
     h.queue_db.close();
@@ -287,13 +291,22 @@ async fn queue_down_is_503_and_the_redelivery_is_not_a_duplicate() {
         !json.to_string().contains("sqlite"),
         "5xx bodies stay opaque"
     );
-    // The queue comes back; GitHub redelivers the same id: it must be queued, not dropped.
+    // The queue comes back; GitHub redelivers the same id. The claim exists, but its send
+    // never happened: the redelivery must put it on the queue, not drop it as a duplicate.
     let queue_db = SqliteDb::open(h.queue_db.path(), Durability::Normal).unwrap();
     let state = state_over(&queue_db, &h.store_db, &h.dir, Settings::default());
+    assert!(queued(&state).await.is_empty());
     let (status, json, _) = call(&state, signed("push", "q-1", body.as_bytes(), SECRET)).await;
-    assert_eq!(status, StatusCode::ACCEPTED);
-    assert_eq!(json["status"], "queued");
-    assert_eq!(queued(&state).await.len(), 1);
+    assert_eq!(status, StatusCode::OK);
+    assert_eq!(json["status"], "duplicate");
+    assert_eq!(
+        queued(&state).await.len(),
+        1,
+        "the redelivery is on the queue"
+    );
+    let (_, json, _) = call(&state, signed("push", "q-1", body.as_bytes(), SECRET)).await;
+    assert_eq!(json["status"], "duplicate");
+    assert_eq!(queued(&state).await.len(), 1, "and only once");
 }
 
 #[tokio::test]

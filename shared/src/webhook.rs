@@ -115,60 +115,80 @@ pub fn parse(
             "X-GitHub-Event is empty or too long".into(),
         ));
     }
-    let value: serde_json::Value = serde_json::from_slice(payload)
-        .map_err(|e| Error::BadRequest(format!("invalid JSON payload: {e}")))?;
-    if !value.is_object() {
-        return Err(Error::BadRequest("payload is not a JSON object".into()));
+    let starts_as_object = payload
+        .iter()
+        .find(|b| !b.is_ascii_whitespace())
+        .is_some_and(|b| *b == b'{');
+    if !starts_as_object {
+        return Err(Error::BadRequest(
+            "invalid JSON payload: not a JSON object".into(),
+        ));
     }
     if event == "ping" {
+        serde_json::from_slice::<serde::de::IgnoredAny>(payload)
+            .map_err(|e| Error::BadRequest(format!("invalid JSON payload: {e}")))?;
         return Ok(Parsed::Ping);
     }
-    let repo = repo_of(&value)?;
-    let ignored = |reason: String| {
+    let ignored = |reason: String, repo: Option<RawRepo>| {
+        let repo = repo.map(|r| validate_repo(&r.full_name).map(|()| r.full_name));
         Ok(Parsed::Ignored {
             reason,
-            repo: repo.as_ref().map(|r| r.full_name.clone()),
+            repo: repo.transpose()?,
         })
     };
-    let change = match event {
-        "push" => push(typed::<PushPayload>(event, value)?),
+    let (change, repo) = match event {
+        "push" => {
+            let p = typed::<PushPayload>(event, payload)?;
+            let repo = p.repository.clone();
+            (push(p), repo)
+        }
         "pull_request" => {
-            let p = typed::<PullRequestPayload>(event, value)?;
+            let p = typed::<PullRequestPayload>(event, payload)?;
             if p.action != "closed" {
-                return ignored(format!(
-                    "pull_request action '{}' is not processed",
-                    p.action
-                ));
+                let reason = format!("pull_request action '{}' is not processed", p.action);
+                return ignored(reason, p.repository);
             }
             if !p.pull_request.merged {
-                return ignored("pull_request closed without merge".into());
+                return ignored("pull_request closed without merge".into(), p.repository);
             }
-            pull_request(p.pull_request)
+            (pull_request(p.pull_request), p.repository)
         }
         "release" => {
-            let p = typed::<ReleasePayload>(event, value)?;
+            let p = typed::<ReleasePayload>(event, payload)?;
             if p.action != "published" {
-                return ignored(format!("release action '{}' is not processed", p.action));
+                let reason = format!("release action '{}' is not processed", p.action);
+                return ignored(reason, p.repository);
             }
-            release(p.release)
+            (release(p.release), p.repository)
         }
         "create" => {
-            let p = typed::<CreatePayload>(event, value)?;
+            let p = typed::<CreatePayload>(event, payload)?;
             if p.ref_type != "tag" {
-                return ignored(format!("create of a {} is not processed", p.ref_type));
+                let reason = format!("create of a {} is not processed", p.ref_type);
+                return ignored(reason, p.repository);
             }
-            Change::Tag(TagChange {
-                tag: p.git_ref,
-                repo_url: repo
-                    .as_ref()
-                    .map(|r| r.html_url.clone())
-                    .unwrap_or_default(),
-            })
+            let repo_url = p
+                .repository
+                .as_ref()
+                .map(|r| r.html_url.clone())
+                .unwrap_or_default();
+            (
+                Change::Tag(TagChange {
+                    tag: p.git_ref,
+                    repo_url,
+                }),
+                p.repository,
+            )
         }
-        other => return ignored(format!("event '{}' is not processed", truncate(other, 64))),
+        other => {
+            let head = typed::<Head>(event, payload)?;
+            let reason = format!("event '{}' is not processed", truncate(other, 64));
+            return ignored(reason, head.repository);
+        }
     };
     let repo = repo
         .ok_or_else(|| Error::BadRequest(format!("{event} payload has no repository.full_name")))?;
+    validate_repo(&repo.full_name)?;
     Ok(Parsed::Event(Box::new(Envelope {
         v: ENVELOPE_VERSION,
         delivery: delivery.to_owned(),
@@ -180,24 +200,16 @@ pub fn parse(
     })))
 }
 
-fn typed<T: for<'de> Deserialize<'de>>(event: &str, value: serde_json::Value) -> Result<T> {
-    serde_json::from_value(value).map_err(|e| Error::BadRequest(format!("{event} payload: {e}")))
-}
-
-fn repo_of(value: &serde_json::Value) -> Result<Option<RawRepo>> {
-    match value.get("repository") {
-        None | Some(serde_json::Value::Null) => Ok(None),
-        Some(r) => {
-            let repo: RawRepo = serde_json::from_value(r.clone())
-                .map_err(|e| Error::BadRequest(format!("repository: {e}")))?;
-            validate_repo(&repo.full_name)?;
-            Ok(Some(repo))
-        }
-    }
+/// Parses the payload straight into the event's own shape (no intermediate tree).
+fn typed<T: for<'de> Deserialize<'de>>(event: &str, payload: &[u8]) -> Result<T> {
+    serde_json::from_slice(payload).map_err(|e| match e.classify() {
+        serde_json::error::Category::Data => Error::BadRequest(format!("{event} payload: {e}")),
+        _ => Error::BadRequest(format!("invalid JSON payload: {e}")),
+    })
 }
 
 fn push(p: PushPayload) -> Change {
-    let repo = p.repository;
+    let repo = p.repository.unwrap_or_default();
     Change::Push(PushChange {
         git_ref: p.git_ref,
         before: p.before,
@@ -252,6 +264,12 @@ fn truncate(s: &str, max: usize) -> String {
 }
 
 #[derive(Deserialize)]
+struct Head {
+    #[serde(default)]
+    repository: Option<RawRepo>,
+}
+
+#[derive(Deserialize, Clone, Default)]
 struct RawRepo {
     full_name: String,
     #[serde(default)]
@@ -276,7 +294,8 @@ struct PushPayload {
     forced: bool,
     #[serde(default)]
     commits: Vec<RawCommit>,
-    repository: RawRepo,
+    #[serde(default)]
+    repository: Option<RawRepo>,
 }
 
 #[derive(Deserialize)]
@@ -305,6 +324,8 @@ struct RawAuthor {
 struct PullRequestPayload {
     action: String,
     pull_request: RawPullRequest,
+    #[serde(default)]
+    repository: Option<RawRepo>,
 }
 
 #[derive(Deserialize)]
@@ -343,6 +364,8 @@ struct RawLabel {
 struct ReleasePayload {
     action: String,
     release: RawRelease,
+    #[serde(default)]
+    repository: Option<RawRepo>,
 }
 
 #[derive(Deserialize)]
@@ -365,6 +388,8 @@ struct CreatePayload {
     #[serde(rename = "ref")]
     git_ref: String,
     ref_type: String,
+    #[serde(default)]
+    repository: Option<RawRepo>,
 }
 
 #[cfg(test)]

@@ -50,7 +50,7 @@ where
     assert_eq!(won, 1);
 }
 
-/// A claim reports the status of the earlier delivery; queued confirms the enqueue.
+/// A claim reports the status of the earlier delivery as it moves on.
 pub async fn claim_status_follows_the_delivery<F, Fut>(make: F)
 where
     F: Fn() -> Fut,
@@ -58,24 +58,31 @@ where
 {
     let f = make().await;
     let id = unique("d");
+    let c = claim(&id);
+    let again = || f.store.claim_delivery(&c, TTL);
+    assert_eq!(again().await.unwrap(), ClaimOutcome::Claimed);
     assert_eq!(
-        f.store.claim_delivery(&claim(&id), TTL).await.unwrap(),
-        ClaimOutcome::Claimed
-    );
-    assert_eq!(
-        f.store.claim_delivery(&claim(&id), TTL).await.unwrap(),
+        again().await.unwrap(),
         ClaimOutcome::Existing(DeliveryStatus::Received)
     );
     f.store
-        .mark_queued(std::slice::from_ref(&id))
+        .begin_processing(&id, "o/r", LEASE, TTL)
         .await
         .unwrap();
     assert_eq!(
-        f.store.claim_delivery(&claim(&id), TTL).await.unwrap(),
-        ClaimOutcome::Existing(DeliveryStatus::Queued)
+        again().await.unwrap(),
+        ClaimOutcome::Existing(DeliveryStatus::InProgress)
+    );
+    f.store
+        .complete_processing(std::slice::from_ref(&id), &json!({}))
+        .await
+        .unwrap();
+    assert_eq!(
+        again().await.unwrap(),
+        ClaimOutcome::Existing(DeliveryStatus::Completed)
     );
     let record = f.store.delivery(&id).await.unwrap().unwrap();
-    assert_eq!(record.status, DeliveryStatus::Queued);
+    assert_eq!(record.status, DeliveryStatus::Completed);
     assert_eq!(record.repo.as_deref(), Some("o/r"));
     assert!(f.store.delivery(&unique("none")).await.unwrap().is_none());
 }

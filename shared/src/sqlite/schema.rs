@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
-const VERSION: i64 = 2;
+const VERSION: i64 = 3;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -38,7 +38,6 @@ CREATE TABLE IF NOT EXISTS deliveries (
     updated_at  INTEGER NOT NULL,
     expires_at  INTEGER NOT NULL
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS deliveries_status ON deliveries(status);
 
 CREATE TABLE IF NOT EXISTS repo_state (
     repo       TEXT PRIMARY KEY,
@@ -61,6 +60,10 @@ DROP INDEX IF EXISTS queue_messages_order;
 CREATE INDEX IF NOT EXISTS queue_messages_seq ON queue_messages(queue, seq);
 "#;
 
+/// v3: no index on delivery status; it cost an index write on every claim and status
+/// change, for a count that only `coderipple status` asks for.
+const V3: &str = "DROP INDEX IF EXISTS deliveries_status;";
+
 /// Brings the database to the current schema version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -77,6 +80,11 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     if current < 2 {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {V2} PRAGMA user_version = 2; COMMIT;"
+        ))?;
+    }
+    if current < 3 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {V3} PRAGMA user_version = 3; COMMIT;"
         ))?;
     }
     Ok(())

@@ -59,8 +59,9 @@ impl DeliveryStatus {
         })
     }
 
-    /// Whether the queue is known to hold (or have held) the delivery: a redelivery of it is
-    /// a duplicate. `Received` is not: its enqueue may not have happened.
+    /// Whether the queue is known to hold (or have held) the delivery. `Received` is not:
+    /// a worker has not seen it yet, and its enqueue may not have happened, so ingest sends
+    /// a redelivery of it again (idempotently) before calling it a duplicate.
     pub fn confirms_enqueue(self) -> bool {
         !matches!(self, Self::Received)
     }
@@ -133,9 +134,6 @@ pub struct RepoState {
 pub trait Store: Send + Sync + std::fmt::Debug {
     /// Claims a delivery id for `ttl`, unless a live record exists.
     async fn claim_delivery(&self, claim: &DeliveryClaim, ttl: Duration) -> Result<ClaimOutcome>;
-
-    /// Moves `Received` records to `Queued` (others are left alone).
-    async fn mark_queued(&self, ids: &[String]) -> Result<()>;
 
     /// Takes the processing lease of a delivery, unless it completed or is leased elsewhere.
     /// Creates the record when there is none (e.g. messages replayed after its TTL).

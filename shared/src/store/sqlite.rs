@@ -64,23 +64,6 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn mark_queued(&self, ids: &[String]) -> Result<()> {
-        let ids = ids.to_vec();
-        self.db
-            .write(move |conn| {
-                let mut stmt = conn.prepare_cached(
-                    "UPDATE deliveries SET status = 'queued', updated_at = ?2
-                     WHERE id = ?1 AND status = 'received'",
-                )?;
-                let now = now_ms();
-                for id in &ids {
-                    stmt.execute(params![id, now])?;
-                }
-                Ok(())
-            })
-            .await
-    }
-
     async fn begin_processing(
         &self,
         id: &str,
