@@ -21,6 +21,8 @@ use crate::{Error, Result};
 
 /// At most this many writes share one transaction.
 const MAX_GROUP: usize = 512;
+/// How often the WAL is checkpointed.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
 
 /// How SQLite syncs commits to disk.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -42,6 +44,8 @@ struct Inner {
     path: PathBuf,
     writer: Mutex<Option<mpsc::Sender<Box<dyn WriteJob>>>>,
     reader: Mutex<Connection>,
+    /// Dropped with the last handle, which ends the checkpoint thread.
+    _checkpointer: mpsc::Sender<()>,
 }
 
 impl std::fmt::Debug for SqliteDb {
@@ -62,17 +66,28 @@ impl SqliteDb {
         }
         let writer_conn = connect(&path, durability)?;
         schema::migrate(&writer_conn)?;
+        // Checkpoints run on their own thread, so the writer never stalls copying the WAL
+        // back into the database.
+        writer_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
+        let checkpoint_conn = connect(&path, durability)?;
         let reader = connect(&path, durability)?;
         let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
+        let spawn_err = |e| Error::Unavailable(format!("cannot start a database thread: {e}"));
         thread::Builder::new()
             .name("sqlite-writer".into())
             .spawn(move || writer_loop(writer_conn, rx))
-            .map_err(|e| Error::Unavailable(format!("cannot start writer thread: {e}")))?;
+            .map_err(spawn_err)?;
+        let (stop, stopped) = mpsc::channel::<()>();
+        thread::Builder::new()
+            .name("sqlite-checkpoint".into())
+            .spawn(move || checkpoint_loop(checkpoint_conn, stopped))
+            .map_err(spawn_err)?;
         Ok(Self {
             inner: Arc::new(Inner {
                 path,
                 writer: Mutex::new(Some(tx)),
                 reader: Mutex::new(reader),
+                _checkpointer: stop,
             }),
         })
     }
@@ -140,6 +155,8 @@ fn connect(path: &Path, durability: Durability) -> Result<Connection> {
     )
     .map_err(|e| Error::Unavailable(format!("cannot open {}: {e}", path.display())))?;
     conn.busy_timeout(Duration::from_secs(5))?;
+    // Queue, store and transaction statements together exceed the default 16.
+    conn.set_prepared_statement_cache_capacity(128);
     conn.pragma_update(None, "journal_mode", "WAL")?;
     let sync = match durability {
         Durability::Full => "FULL",
@@ -147,6 +164,8 @@ fn connect(path: &Path, durability: Durability) -> Result<Connection> {
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
+    conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB of page cache
+    conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(conn)
 }
 
@@ -182,18 +201,31 @@ where
 }
 
 fn in_savepoint<T>(conn: &Connection, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
-    conn.execute_batch("SAVEPOINT job")?;
+    run_cached(conn, "SAVEPOINT job")?;
     let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| f(conn)))
         .unwrap_or_else(|_| Err(Error::Corrupt("a database write panicked".into())));
-    match outcome.and_then(|v| {
-        conn.execute_batch("RELEASE job")
-            .map(|()| v)
-            .map_err(Into::into)
-    }) {
+    match outcome.and_then(|v| run_cached(conn, "RELEASE job").map(|()| v)) {
         Ok(v) => Ok(v),
         Err(e) => {
-            conn.execute_batch("ROLLBACK TO job; RELEASE job")?;
+            run_cached(conn, "ROLLBACK TO job")?;
+            run_cached(conn, "RELEASE job")?;
             Err(e)
+        }
+    }
+}
+
+/// Runs a parameterless statement through the statement cache (no re-parsing per write).
+fn run_cached(conn: &Connection, sql: &str) -> Result<()> {
+    conn.prepare_cached(sql)?.execute([])?;
+    Ok(())
+}
+
+/// Copies the WAL back into the database every so often (PASSIVE: never blocks the
+/// writer or readers), until the database handle is dropped.
+fn checkpoint_loop(conn: Connection, stopped: mpsc::Receiver<()>) {
+    while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!(error = %e, "WAL checkpoint failed; will retry");
         }
     }
 }
@@ -207,7 +239,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
                 Err(_) => break,
             }
         }
-        if let Err(e) = conn.execute_batch("BEGIN IMMEDIATE") {
+        if let Err(e) = run_cached(&conn, "BEGIN IMMEDIATE") {
             let err = Error::Unavailable(format!("sqlite: cannot begin: {e}"));
             for job in jobs {
                 job.fail(err.clone());
@@ -233,7 +265,7 @@ fn writer_loop(conn: Connection, rx: mpsc::Receiver<Box<dyn WriteJob>>) {
             }
             Err(err)
         } else {
-            conn.execute_batch("COMMIT").map_err(|e| {
+            run_cached(&conn, "COMMIT").map_err(|e| {
                 let _ = conn.execute_batch("ROLLBACK");
                 Error::Unavailable(format!("sqlite: commit failed: {e}"))
             })
