@@ -96,11 +96,13 @@ pub(crate) async fn webhook(
     }
 }
 
-/// Claims the delivery and puts the envelope on the queue: one conditional write and one
-/// send, both committed before the answer. A delivery seen before is a duplicate; if its
-/// claim never reached the queue-confirmed states (the earlier attempt may have failed
-/// between claim and send), the envelope is sent again first; the queue's dedup id and the
-/// worker's idempotency absorb any overlap, so a redelivery is never dropped.
+/// Claims the delivery and puts the envelope on the queue through the [`Intake`]
+/// (committed before the answer). A delivery seen before is a duplicate; if no worker has
+/// seen it yet (its earlier attempt may have failed between claim and send), the intake
+/// sends it again first, and the queue's dedup id and the worker's idempotency absorb any
+/// overlap, so a redelivery is never dropped.
+///
+/// [`Intake`]: coderipple_core::intake::Intake
 pub async fn accept_envelope(
     state: &IngestState,
     mut envelope: Envelope,
@@ -112,30 +114,19 @@ pub async fn accept_envelope(
         event: envelope.event.clone(),
         status: DeliveryStatus::Received,
     };
-    let outcome = state
-        .store
-        .claim_delivery(&claim, state.settings.dedup_ttl)
-        .await?;
-    if let ClaimOutcome::Existing(status) = outcome
-        && status.confirms_enqueue()
-    {
-        return Ok(WebhookResponse::Duplicate(delivery));
-    }
     let mut body = envelope.to_json();
     if body.len() > state.settings.max_message_bytes {
+        // Stored first, under the delivery id: a repeat overwrites it with the same bytes.
         let change = serde_json::to_vec(&envelope.change)
             .map_err(|e| Error::Corrupt(format!("envelope: {e}")))?;
         envelope.change_ref = Some(state.blobs.put(&delivery, change).await?);
         envelope.change = None;
         body = envelope.to_json();
     }
-    state
-        .queue
-        .send_batch(&[OutgoingMessage::new(
-            envelope.repo.clone(),
-            delivery.clone(),
-            body,
-        )])
+    let message = OutgoingMessage::new(envelope.repo.clone(), delivery.clone(), body);
+    let outcome = state
+        .intake
+        .claim_and_send(&claim, state.settings.dedup_ttl, message)
         .await?;
     Ok(match outcome {
         ClaimOutcome::Claimed => WebhookResponse::Queued(delivery),

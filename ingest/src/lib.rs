@@ -21,6 +21,7 @@ use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
 use coderipple_core::blob::BlobStore;
 use coderipple_core::config::Settings;
+use coderipple_core::intake::Intake;
 use coderipple_core::queue::Queue;
 use coderipple_core::signature::Secrets;
 use coderipple_core::store::Store;
@@ -33,9 +34,11 @@ pub use handler::{WebhookResponse, accept_envelope};
 pub struct IngestState {
     /// Accepted webhook secrets.
     pub secrets: Secrets,
-    /// Where envelopes go.
+    /// Claims deliveries and enqueues envelopes (the durable step before any 202).
+    pub intake: Arc<dyn Intake>,
+    /// The queue (health checks).
     pub queue: Arc<dyn Queue>,
-    /// Dedup claims.
+    /// The store (ignored deliveries, health checks).
     pub store: Arc<dyn Store>,
     /// Claim-check storage for large envelopes.
     pub blobs: Arc<dyn BlobStore>,

@@ -9,6 +9,7 @@ use axum::body::Body;
 use axum::http::Request;
 use coderipple_core::blob::DirBlobStore;
 use coderipple_core::config::Settings;
+use coderipple_core::intake::SqliteIntake;
 use coderipple_core::queue::QueueSettings;
 use coderipple_core::queue::sqlite::SqliteQueue;
 use coderipple_core::signature::{Secrets, sign};
@@ -57,6 +58,7 @@ async fn every_real_payload_is_accepted_and_exactly_the_processed_ones_are_queue
     let queue = SqliteQueue::new(db.clone(), "events", Some("dlq"), QueueSettings::default());
     let state = Arc::new(IngestState {
         secrets: Secrets::new("s", None).unwrap(),
+        intake: Arc::new(SqliteIntake::new(queue.clone())),
         queue: Arc::new(queue),
         store: Arc::new(SqliteStore::new(db)),
         blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),

@@ -10,8 +10,9 @@ use axum::response::Response;
 use coderipple_core::blob::DirBlobStore;
 use coderipple_core::config::Settings;
 use coderipple_core::envelope::Envelope;
-use coderipple_core::queue::QueueSettings;
+use coderipple_core::intake::ClaimThenSend;
 use coderipple_core::queue::sqlite::SqliteQueue;
+use coderipple_core::queue::{Queue, QueueSettings};
 use coderipple_core::signature::{Secrets, sign};
 use coderipple_core::sqlite::{Durability, SqliteDb};
 use coderipple_core::store::sqlite::SqliteStore;
@@ -53,15 +54,23 @@ fn state_over(
     dir: &tempfile::TempDir,
     settings: Settings,
 ) -> Arc<IngestState> {
+    // Queue and store in separate databases: the intake is the generic claim-then-send,
+    // so either can fail on its own.
+    let queue: Arc<dyn Queue> = Arc::new(SqliteQueue::new(
+        queue_db.clone(),
+        "events",
+        Some("events-dlq"),
+        QueueSettings::default(),
+    ));
+    let store: Arc<dyn Store> = Arc::new(SqliteStore::new(store_db.clone()));
     Arc::new(IngestState {
         secrets: Secrets::new(SECRET, Some("old-secret")).unwrap(),
-        queue: Arc::new(SqliteQueue::new(
-            queue_db.clone(),
-            "events",
-            Some("events-dlq"),
-            QueueSettings::default(),
-        )),
-        store: Arc::new(SqliteStore::new(store_db.clone())),
+        intake: Arc::new(ClaimThenSend {
+            store: store.clone(),
+            queue: queue.clone(),
+        }),
+        queue,
+        store,
         blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
         settings,
         backend: "sqlite".into(),

@@ -11,6 +11,7 @@
 //!   idempotency, repo state with compare-and-set, cache) and its backends.
 //! - [`sqlite`]: the embedded backend shared by queue and store: one WAL database, one writer
 //!   thread that commits concurrent writes together (group commit).
+//! - [`intake`]: ingest's durable step (claim + send), atomic on SQLite.
 //! - [`blob`]: claim-check storage for envelopes too large for a queue message.
 //! - [`config`]: settings shared by ingest and worker, validated with errors naming the variable.
 //! - [`contract`] (feature `contract`): the backend contract suite, written once, run against
@@ -21,6 +22,7 @@ pub mod cache;
 pub mod config;
 pub mod envelope;
 pub mod error;
+pub mod intake;
 pub mod queue;
 pub mod signature;
 pub mod sqlite;

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
+use coderipple_core::intake::SqliteIntake;
 use coderipple_ingest::{IngestState, router};
 use coderipple_worker::poller;
 
@@ -17,6 +18,7 @@ pub async fn run(listen: SocketAddr, data_dir: &Path, workers: u16) -> anyhow::R
     let (secrets, source) = secret::for_server(data_dir)?;
     let state = Arc::new(IngestState {
         secrets,
+        intake: Arc::new(SqliteIntake::new(local.queue.clone())),
         queue: Arc::new(local.queue.clone()),
         store: Arc::new(local.store.clone()),
         blobs: Arc::new(local.blobs()),

@@ -73,6 +73,28 @@ impl SqliteQueue {
         })
     }
 
+    /// Sends inside the caller's transaction (shared with [`crate::intake`]); call
+    /// [`SqliteQueue::announce`] after that transaction committed.
+    pub(crate) fn send_tx(&self, conn: &Connection, m: &OutgoingMessage) -> Result<()> {
+        send_one(
+            conn,
+            &self.name,
+            m,
+            now_ms(),
+            ms(self.settings.dedup_window),
+        )
+    }
+
+    /// Wakes long polls of this process after a send committed elsewhere.
+    pub(crate) fn announce(&self) {
+        self.arrivals.notify_waiters();
+    }
+
+    /// The database the queue lives in.
+    pub(crate) fn db(&self) -> &SqliteDb {
+        &self.db
+    }
+
     async fn try_receive(&self, max: usize, visibility: Duration) -> Result<Vec<ReceivedMessage>> {
         let name = self.name.clone();
         let dlq = self.dlq.clone();

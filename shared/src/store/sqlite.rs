@@ -4,7 +4,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use rusqlite::{OptionalExtension, params};
+use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, RepoState, Store,
@@ -26,6 +26,37 @@ impl SqliteStore {
     }
 }
 
+/// Claims a delivery inside the caller's transaction (shared with [`crate::intake`]).
+pub(crate) fn claim_tx(
+    conn: &Connection,
+    claim: &DeliveryClaim,
+    ttl_ms: i64,
+) -> Result<ClaimOutcome> {
+    let now = now_ms();
+    let existing: Option<(String, i64)> = conn
+        .prepare_cached("SELECT status, expires_at FROM deliveries WHERE id = ?1")?
+        .query_row([&claim.id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    if let Some((status, expires)) = existing
+        && expires > now
+    {
+        return Ok(ClaimOutcome::Existing(status_of(&status)?));
+    }
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO deliveries (id, repo, event, status, lease_until, detail, updated_at, expires_at)
+         VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5, ?6)",
+    )?
+    .execute(params![
+        &claim.id,
+        &claim.repo,
+        &claim.event,
+        claim.status.as_str(),
+        now,
+        now.saturating_add(ttl_ms)
+    ])?;
+    Ok(ClaimOutcome::Claimed)
+}
+
 fn status_of(raw: &str) -> Result<DeliveryStatus> {
     DeliveryStatus::parse(raw).ok_or_else(|| Error::Corrupt(format!("unknown status {raw}")))
 }
@@ -35,33 +66,7 @@ impl Store for SqliteStore {
     async fn claim_delivery(&self, claim: &DeliveryClaim, ttl: Duration) -> Result<ClaimOutcome> {
         let claim = claim.clone();
         let ttl = ms(ttl);
-        self.db
-            .write(move |conn| {
-                let now = now_ms();
-                let existing: Option<(String, i64)> = conn
-                    .prepare_cached("SELECT status, expires_at FROM deliveries WHERE id = ?1")?
-                    .query_row([&claim.id], |r| Ok((r.get(0)?, r.get(1)?)))
-                    .optional()?;
-                if let Some((status, expires)) = existing
-                    && expires > now
-                {
-                    return Ok(ClaimOutcome::Existing(status_of(&status)?));
-                }
-                conn.prepare_cached(
-                    "INSERT OR REPLACE INTO deliveries (id, repo, event, status, lease_until, detail, updated_at, expires_at)
-                     VALUES (?1, ?2, ?3, ?4, 0, NULL, ?5, ?6)",
-                )?
-                .execute(params![
-                    &claim.id,
-                    &claim.repo,
-                    &claim.event,
-                    claim.status.as_str(),
-                    now,
-                    now.saturating_add(ttl)
-                ])?;
-                Ok(ClaimOutcome::Claimed)
-            })
-            .await
+        self.db.write(move |conn| claim_tx(conn, &claim, ttl)).await
     }
 
     async fn begin_processing(
