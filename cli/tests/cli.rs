@@ -116,3 +116,51 @@ async fn a_generated_secret_is_private_and_used_by_send() {
     let _ = child.kill();
     let _ = child.wait();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_logs_carry_the_delivery_and_the_repo() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = Command::new(bin())
+        .args([
+            "--log-format",
+            "json",
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--data-dir",
+        ])
+        .arg(dir.path())
+        .env("CODERIPPLE_WEBHOOK_SECRET", SECRET)
+        .env("RUST_LOG", "info")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stdout = child.stdout.take().unwrap();
+    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
+    let url = loop {
+        let line = lines.next().unwrap().unwrap();
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break format!("{addr}/webhook");
+        }
+    };
+    std::thread::spawn(move || for _ in lines {});
+    let client = reqwest::Client::new();
+    let body = push_body("acme/logs", &sha(3, 3), "feat: logged");
+    let (status, _) = post(&client, &url, "push", "log-1", &body).await.unwrap();
+    assert_eq!(status, 202);
+    wait_drained(dir.path(), 1, Duration::from_secs(30));
+    let _ = child.kill();
+    let out = child.wait_with_output().unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let applied = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        .find(|v| v["fields"]["message"] == "change set applied")
+        .unwrap_or_else(|| panic!("no JSON log line for the change set:\n{stderr}"));
+    let span = applied["span"].to_string();
+    assert!(
+        span.contains("acme/logs") && span.contains("log-1"),
+        "{applied}"
+    );
+}

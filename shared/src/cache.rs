@@ -85,3 +85,35 @@ impl Cache {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::{Durability, SqliteDb};
+    use crate::store::sqlite::SqliteStore;
+    use serde_json::json;
+
+    #[tokio::test]
+    async fn values_come_from_the_lru_then_the_store_until_they_expire() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(dir.path().join("c.db"), Durability::Normal).unwrap();
+        let store: Arc<dyn Store> = Arc::new(SqliteStore::new(db));
+        let ttl = Duration::from_secs(1);
+        let writer = Cache::new(store.clone(), NonZeroUsize::new(8).unwrap(), ttl);
+        writer.put("blob:abc", json!({"lines": 3})).await.unwrap();
+        assert_eq!(
+            writer.get("blob:abc").await.unwrap(),
+            Some((json!({"lines": 3}), Hit::Local))
+        );
+        // Another process (a fresh cache) finds it in the store, then in its own LRU.
+        let reader = Cache::new(store, NonZeroUsize::new(8).unwrap(), ttl);
+        assert_eq!(reader.get("blob:abc").await.unwrap().unwrap().1, Hit::Store);
+        assert_eq!(reader.get("blob:abc").await.unwrap().unwrap().1, Hit::Local);
+        assert!(reader.get("blob:other").await.unwrap().is_none());
+        tokio::time::sleep(Duration::from_millis(1300)).await;
+        assert!(
+            reader.get("blob:abc").await.unwrap().is_none(),
+            "expired everywhere"
+        );
+    }
+}
