@@ -64,23 +64,12 @@ fn bad_configuration_fails_at_start_naming_the_variable_or_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_generated_secret_is_private_and_used_by_send() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
+    let mut cmd = Command::new(bin());
+    cmd.args(["up", "--listen", "127.0.0.1:0", "--data-dir"])
         .arg(dir.path())
         .env_remove("CODERIPPLE_WEBHOOK_SECRET")
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let url = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break format!("{addr}/webhook");
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+        .env("RUST_LOG", "warn");
+    let (mut child, url) = spawn_up(cmd);
     let secret_file = dir.path().join("webhook-secret");
     let mode = std::fs::metadata(&secret_file)
         .unwrap()
@@ -120,31 +109,20 @@ async fn a_generated_secret_is_private_and_used_by_send() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn json_logs_carry_the_delivery_and_the_repo() {
     let dir = tempfile::tempdir().unwrap();
-    let mut child = Command::new(bin())
-        .args([
-            "--log-format",
-            "json",
-            "up",
-            "--listen",
-            "127.0.0.1:0",
-            "--data-dir",
-        ])
-        .arg(dir.path())
-        .env("CODERIPPLE_WEBHOOK_SECRET", SECRET)
-        .env("RUST_LOG", "info")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let stdout = child.stdout.take().unwrap();
-    let mut lines = std::io::BufRead::lines(std::io::BufReader::new(stdout));
-    let url = loop {
-        let line = lines.next().unwrap().unwrap();
-        if let Some(addr) = line.strip_prefix("listening on ") {
-            break format!("{addr}/webhook");
-        }
-    };
-    std::thread::spawn(move || for _ in lines {});
+    let mut cmd = Command::new(bin());
+    cmd.args([
+        "--log-format",
+        "json",
+        "up",
+        "--listen",
+        "127.0.0.1:0",
+        "--data-dir",
+    ])
+    .arg(dir.path())
+    .env("CODERIPPLE_WEBHOOK_SECRET", SECRET)
+    .env("RUST_LOG", "info")
+    .stderr(Stdio::piped());
+    let (mut child, url) = spawn_up(cmd);
     let client = reqwest::Client::new();
     let body = push_body("acme/logs", &sha(3, 3), "feat: logged");
     let (status, _) = post(&client, &url, "push", "log-1", &body).await.unwrap();

@@ -38,25 +38,11 @@ impl Server {
         .env("CODERIPPLE_WEBHOOK_SECRET", SECRET)
         .env("CODERIPPLE_SQLITE_SYNC", "normal")
         .env("RUST_LOG", "warn")
-        .stdout(Stdio::piped())
         .stderr(Stdio::inherit());
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let mut child = cmd.spawn().expect("start coderipple up");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            let line = lines
-                .next()
-                .expect("coderipple up exited before listening")
-                .expect("read stdout");
-            if let Some(addr) = line.strip_prefix("listening on ") {
-                break format!("{addr}/webhook");
-            }
-        };
-        // Keep draining stdout so the child never blocks on a full pipe.
-        std::thread::spawn(move || for _ in lines {});
+        let (child, url) = spawn_up(cmd);
         Server {
             child,
             url,
@@ -75,6 +61,29 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Spawns a prepared `coderipple … up --listen 127.0.0.1:0 …` command and waits until it
+/// listens; returns the child and its webhook URL. Its stdout keeps being drained.
+pub fn spawn_up(mut cmd: Command) -> (Child, String) {
+    let mut child = cmd
+        .stdout(Stdio::piped())
+        .spawn()
+        .expect("start coderipple up");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let url = loop {
+        let line = lines
+            .next()
+            .expect("coderipple up exited before listening")
+            .expect("read stdout");
+        if let Some(addr) = line.strip_prefix("listening on ") {
+            break format!("{addr}/webhook");
+        }
+    };
+    // Keep draining stdout so the child never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    (child, url)
 }
 
 /// Runs a `coderipple` subcommand to completion; returns (exit ok, stdout, stderr).
