@@ -5,23 +5,15 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use coderipple_core::contract::store::claim;
 use coderipple_core::intake::{ClaimThenSend, Intake, SqliteIntake};
 use coderipple_core::queue::sqlite::SqliteQueue;
 use coderipple_core::queue::{OutgoingMessage, Queue, QueueSettings};
 use coderipple_core::sqlite::{Durability, SqliteDb};
 use coderipple_core::store::sqlite::SqliteStore;
-use coderipple_core::store::{ClaimOutcome, DeliveryClaim, DeliveryStatus, Store};
+use coderipple_core::store::{ClaimOutcome, DeliveryStatus, Store};
 
 const TTL: Duration = Duration::from_secs(3600);
-
-fn claim(id: &str) -> DeliveryClaim {
-    DeliveryClaim {
-        id: id.into(),
-        repo: Some("o/r".into()),
-        event: "push".into(),
-        status: DeliveryStatus::Received,
-    }
-}
 
 fn message(id: &str) -> OutgoingMessage {
     OutgoingMessage::new("o/r", id, format!("body-{id}"))

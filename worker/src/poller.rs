@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coderipple_core::queue::MAX_BATCH;
+use coderipple_core::queue::{MAX_BATCH, Queue};
 use tokio_util::sync::CancellationToken;
 
 use crate::WorkerContext;
@@ -33,10 +33,34 @@ pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken, worker_id: 
         if batch.is_empty() {
             continue;
         }
+        let receipts: Vec<String> = batch.iter().map(|m| m.receipt.clone()).collect();
+        let heartbeat = keep_invisible(ctx.queue.clone(), receipts, visibility);
         let report = handle_batch(&ctx, batch, &cancel).await;
+        heartbeat.abort();
         settle(&ctx, &report).await;
     }
     tracing::debug!("poller stopped");
+}
+
+/// Keeps received messages invisible while their batch is being handled: every half
+/// visibility timeout their timeout is renewed, so a slow batch is never handed to a second
+/// worker. Abort the returned task when the batch is done.
+pub fn keep_invisible(
+    queue: Arc<dyn Queue>,
+    receipts: Vec<String>,
+    visibility: Duration,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(visibility / 2).await;
+            for receipt in &receipts {
+                // A message already deleted or dead-lettered has no receipt any more: fine.
+                if let Err(e) = queue.change_visibility(receipt, visibility).await {
+                    tracing::debug!(error = %e, "visibility not renewed");
+                }
+            }
+        }
+    })
 }
 
 /// Deletes what is done, delays what must be retried, releases what was not started.

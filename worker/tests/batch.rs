@@ -344,3 +344,34 @@ async fn a_delivery_leased_elsewhere_waits_for_the_lease_not_the_retry_delay() {
     assert!(retry.reason.contains("leased"), "{}", retry.reason);
     assert!(retry.after > Duration::from_secs(20) && retry.after <= Duration::from_secs(31));
 }
+
+#[tokio::test]
+async fn a_batch_in_hand_stays_invisible_past_its_timeout() {
+    let h = harness();
+    send(&h, &[push("o/r", "slow", &[(sha(1), "feat: slow")])]).await;
+    let vis = Duration::from_secs(1);
+    let got = h.ctx.queue.receive(10, vis, Duration::ZERO).await.unwrap();
+    let heartbeat = poller::keep_invisible(
+        h.ctx.queue.clone(),
+        got.iter().map(|m| m.receipt.clone()).collect(),
+        vis,
+    );
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        h.ctx
+            .queue
+            .receive(10, vis, Duration::ZERO)
+            .await
+            .unwrap()
+            .is_empty(),
+        "renewed: nobody else gets it"
+    );
+    heartbeat.abort();
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    let again = h.ctx.queue.receive(10, vis, Duration::ZERO).await.unwrap();
+    assert_eq!(
+        again.len(),
+        1,
+        "without the heartbeat the timeout applies again"
+    );
+}

@@ -13,7 +13,8 @@ use crate::store::{BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryStatus};
 const TTL: Duration = Duration::from_secs(3600);
 const LEASE: Duration = Duration::from_secs(60);
 
-fn claim(id: &str) -> DeliveryClaim {
+/// A `Received` claim of delivery `id` for repo `o/r` (shared by the intake tests).
+pub fn claim(id: &str) -> DeliveryClaim {
     DeliveryClaim {
         id: id.into(),
         repo: Some("o/r".into()),
