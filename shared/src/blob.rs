@@ -51,8 +51,7 @@ impl BlobStore for DirBlobStore {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<String> {
         let reference = format!("file:{key}.json");
         let path = self.path_of(&reference)?;
-        let root = self.root.clone();
-        tokio::task::spawn_blocking(move || write_durably(&root, &path, &bytes))
+        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
             .await
             .map_err(|e| Error::Unavailable(format!("blob write task: {e}")))??;
         Ok(reference)
@@ -70,15 +69,23 @@ impl BlobStore for DirBlobStore {
     }
 }
 
-fn write_durably(root: &Path, path: &Path, bytes: &[u8]) -> Result<()> {
-    let io = |e: std::io::Error| Error::Unavailable(format!("blob write {}: {e}", path.display()));
-    std::fs::create_dir_all(root).map_err(io)?;
-    let tmp = path.with_extension(format!("tmp-{}", uuid::Uuid::new_v4().simple()));
+/// Replaces `path` with `bytes` so that a reader sees the old file or the new one, never
+/// half of one, and the new one survives a crash once this returns: a hidden temporary file
+/// in the same directory, synced, renamed over `path`, then the directory synced.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    let io = |e: std::io::Error| Error::Unavailable(format!("write {}: {e}", path.display()));
+    let dir = path
+        .parent()
+        .filter(|d| !d.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(io)?;
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
+    let tmp = dir.join(format!(".{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
     let mut file = std::fs::File::create(&tmp).map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
-    std::fs::File::open(root)
+    std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
         .map_err(io)?;
     Ok(())

@@ -1,9 +1,9 @@
 //! Docs sinks: where rendered documentation files go.
 
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
+use coderipple_core::blob::write_atomically;
 use coderipple_core::{Error, Result};
 
 /// One rendered file, relative to the repository's docs root.
@@ -69,19 +69,7 @@ fn write_one(base: &Path, file: &DocFile) -> Result<()> {
     if std::fs::read(&path).is_ok_and(|old| old == file.contents.as_bytes()) {
         return Ok(());
     }
-    let io = |e: std::io::Error| Error::Unavailable(format!("docs {}: {e}", path.display()));
-    let dir = path.parent().unwrap_or(base);
-    std::fs::create_dir_all(dir).map_err(io)?;
-    let tmp = dir.join(format!(
-        ".{}.tmp-{}",
-        path.file_name().and_then(|n| n.to_str()).unwrap_or("doc"),
-        uuid::Uuid::new_v4().simple()
-    ));
-    let mut f = std::fs::File::create(&tmp).map_err(io)?;
-    f.write_all(file.contents.as_bytes()).map_err(io)?;
-    f.sync_all().map_err(io)?;
-    std::fs::rename(&tmp, &path).map_err(io)?;
-    Ok(())
+    write_atomically(&path, file.contents.as_bytes())
 }
 
 #[cfg(test)]
