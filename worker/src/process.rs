@@ -1,8 +1,8 @@
 //! One change set (a coalesced run of one repository's events): idempotency records, the
 //! orchestrator's plan, the agents, repo state by compare-and-set, the docs write, and the
-//! processing summary. Order of effects: state, then docs, then "completed"; a crash between
-//! any two is repaired by the redelivery, because agents skip what state already holds and
-//! docs are rendered from state.
+//! processing summary. Order of effects: write-once docs (history moved out of state), state,
+//! the other docs, then "completed"; a crash between any two is repaired by the redelivery,
+//! because agents skip what state already holds and docs are rendered from state.
 
 use coderipple_core::envelope::Envelope;
 use coderipple_core::store::BeginOutcome;

@@ -101,11 +101,25 @@ pub struct DeadLetterReason {
 impl DeadLetterReason {
     /// The attributes a dead-lettered message carries.
     pub fn attributes(&self, message: &ReceivedMessage) -> BTreeMap<String, String> {
-        let mut attrs = message.attributes.clone();
+        self.attributes_over(
+            message.attributes.clone(),
+            message.receive_count,
+            &message.group_id,
+        )
+    }
+
+    /// `attrs` plus the dead-letter attributes, for a message of `group` received `attempts`
+    /// times (also used where a backend redrives a message itself).
+    pub fn attributes_over(
+        &self,
+        mut attrs: BTreeMap<String, String>,
+        attempts: u32,
+        group: &str,
+    ) -> BTreeMap<String, String> {
         attrs.insert("reason".into(), self.reason.clone());
         attrs.insert("error_class".into(), self.error_class.clone());
-        attrs.insert("attempts".into(), message.receive_count.to_string());
-        attrs.insert("original_group".into(), message.group_id.clone());
+        attrs.insert("attempts".into(), attempts.to_string());
+        attrs.insert("original_group".into(), group.to_owned());
         attrs.insert(
             "dead_lettered_at".into(),
             chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),

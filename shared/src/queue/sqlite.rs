@@ -431,18 +431,11 @@ fn select_candidates(
 }
 
 fn redrive(conn: &Connection, dlq: &str, c: &Candidate, now: i64) -> Result<()> {
-    let mut attrs = parse_attrs(&c.attributes)?;
-    attrs.insert(
-        "reason".into(),
-        format!("received {} times without success", c.receive_count),
-    );
-    attrs.insert("error_class".into(), "max_receives".into());
-    attrs.insert("attempts".into(), c.receive_count.to_string());
-    attrs.insert("original_group".into(), c.group_id.clone());
-    attrs.insert(
-        "dead_lettered_at".into(),
-        chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    );
+    let reason = DeadLetterReason {
+        reason: format!("received {} times without success", c.receive_count),
+        error_class: "max_receives".into(),
+    };
+    let attrs = reason.attributes_over(parse_attrs(&c.attributes)?, c.receive_count, &c.group_id);
     conn.execute(
         "UPDATE queue_messages SET queue = ?1, attributes = ?2, visible_at = ?3,
             receive_count = 0, receipt = NULL WHERE seq = ?4",
@@ -462,4 +455,44 @@ fn parse_receipt(receipt: &str) -> Result<i64> {
 
 fn parse_attrs(raw: &str) -> Result<BTreeMap<String, String>> {
     Ok(serde_json::from_str(raw)?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::sqlite::Durability;
+
+    #[tokio::test]
+    async fn a_redriven_message_says_why_in_its_attributes() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(dir.path().join("q.db"), Durability::Normal).unwrap();
+        let settings = QueueSettings {
+            max_receives: 1,
+            ..QueueSettings::default()
+        };
+        let queue = SqliteQueue::new(db, "events", Some("dlq"), settings);
+        queue
+            .send_batch(&[OutgoingMessage::new("o/r", "m1", "body")])
+            .await
+            .unwrap();
+        let vis = Duration::from_millis(200);
+        assert_eq!(
+            queue.receive(1, vis, Duration::ZERO).await.unwrap().len(),
+            1
+        );
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert!(
+            queue
+                .receive(1, vis, Duration::ZERO)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let dead = queue.dead_letter_queue().unwrap().peek(10).await.unwrap();
+        let attrs = &dead[0].attributes;
+        assert_eq!(attrs["error_class"], "max_receives");
+        assert_eq!(attrs["attempts"], "1");
+        assert_eq!(attrs["original_group"], "o/r");
+        assert!(attrs["reason"].contains("received 1 times"));
+    }
 }
