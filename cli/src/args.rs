@@ -40,6 +40,23 @@ pub struct DataDir {
     pub data_dir: PathBuf,
 }
 
+/// Which backend a command runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BackendKind {
+    /// The embedded default: SQLite, payloads and docs in the data dir.
+    Sqlite,
+    /// SQS FIFO + DynamoDB + S3 (standard AWS_* variables; CODERIPPLE_QUEUE_*, _TABLE, _BUCKET).
+    Aws,
+}
+
+/// The backend option shared by `up`, `worker`, `status`, `dlq` and `init`.
+#[derive(Debug, Clone, Args)]
+pub struct BackendOpt {
+    /// Backend to run on.
+    #[arg(long, env = "CODERIPPLE_BACKEND", value_enum, default_value_t = BackendKind::Sqlite)]
+    pub backend: BackendKind,
+}
+
 /// Worker pool options.
 #[derive(Debug, Clone, Args)]
 pub struct WorkerOpts {
@@ -51,8 +68,10 @@ pub struct WorkerOpts {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run ingest (HTTP) and workers on the embedded backend.
+    /// Run ingest (HTTP) and workers (embedded backend by default).
     Up {
+        #[command(flatten)]
+        backend: BackendOpt,
         /// Address to listen on (port 0 picks a free port).
         #[arg(long, env = "CODERIPPLE_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
@@ -61,8 +80,10 @@ pub enum Command {
         #[command(flatten)]
         workers: WorkerOpts,
     },
-    /// Run workers only, against an existing data dir.
+    /// Run workers only (long-running pollers), against an existing backend.
     Worker {
+        #[command(flatten)]
+        backend: BackendOpt,
         #[command(flatten)]
         data: DataDir,
         #[command(flatten)]
@@ -98,6 +119,8 @@ pub enum Command {
     /// Queue depth, DLQ depth and deliveries by status.
     Status {
         #[command(flatten)]
+        backend: BackendOpt,
+        #[command(flatten)]
         data: DataDir,
         /// Print JSON.
         #[arg(long)]
@@ -106,8 +129,20 @@ pub enum Command {
         #[arg(long)]
         delivery: Option<String>,
     },
+    /// Create the backend's resources (data dir; or queue, DLQ, table and bucket on AWS),
+    /// idempotently.
+    Init {
+        #[command(flatten)]
+        backend: BackendOpt,
+        #[command(flatten)]
+        data: DataDir,
+    },
+    /// Run as a Lambda function (what `bootstrap` does): `_HANDLER` = `ingest` or `worker`.
+    Lambda,
     /// Inspect, replay or purge the dead-letter queue.
     Dlq {
+        #[command(flatten)]
+        backend: BackendOpt,
         #[command(flatten)]
         data: DataDir,
         #[command(subcommand)]

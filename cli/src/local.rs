@@ -2,7 +2,6 @@
 //! (claim-checked envelopes), `docs/` (the docs sink) and `webhook-secret`.
 
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use coderipple_core::blob::DirBlobStore;
@@ -10,9 +9,6 @@ use coderipple_core::config::Settings;
 use coderipple_core::queue::sqlite::SqliteQueue;
 use coderipple_core::sqlite::{Durability, SqliteDb};
 use coderipple_core::store::sqlite::SqliteStore;
-use coderipple_worker::WorkerContext;
-use coderipple_worker::agents::AgentSet;
-use coderipple_worker::sink::DirSink;
 
 /// The database file inside the data dir.
 pub const DB_FILE: &str = "coderipple.db";
@@ -67,18 +63,6 @@ impl Local {
     /// Where docs are written.
     pub fn docs_dir(&self) -> PathBuf {
         self.dir.join("docs")
-    }
-
-    /// A worker context over this backend.
-    pub fn worker_context(&self) -> WorkerContext {
-        WorkerContext {
-            queue: Arc::new(self.queue.clone()),
-            store: Arc::new(self.store.clone()),
-            blobs: Arc::new(self.blobs()),
-            sink: Arc::new(DirSink::new(self.docs_dir())),
-            agents: AgentSet::builtin(),
-            settings: self.settings.clone(),
-        }
     }
 }
 

@@ -4,11 +4,17 @@
 //! once, call the libraries.
 //!
 //! - `args`: every command and flag (each flag also reads a `CODERIPPLE_*` variable).
+//! - `backend`: the backend a command runs on (embedded, or AWS), opened once.
 //! - `local`: the embedded backend in a data dir (SQLite, payloads, docs, secret).
-//! - `cmd/`: one file per command: `up`, `worker`, `send`, `status`, `dlq`.
+//! - `lambda`: the Lambda entry (`coderipple lambda`, or the binary named `bootstrap`).
+//! - `cloudwatch`: recent metrics for `status --backend aws`.
+//! - `cmd/`: one file per command: `up`, `worker`, `init`, `send`, `status`, `dlq`.
 
 mod args;
+mod backend;
+mod cloudwatch;
 mod cmd;
+mod lambda;
 mod local;
 mod logging;
 mod samples;
@@ -18,7 +24,20 @@ mod shutdown;
 use clap::Parser;
 
 fn main() -> std::process::ExitCode {
-    let cli = args::Cli::parse();
+    // Lambda runs `/opt/bootstrap` with no arguments: that name means `coderipple lambda`.
+    let as_bootstrap = std::env::args_os()
+        .next()
+        .and_then(|a| {
+            std::path::Path::new(&a)
+                .file_name()
+                .map(|n| n == "bootstrap")
+        })
+        .unwrap_or(false);
+    let cli = if as_bootstrap {
+        args::Cli::parse_from(["coderipple", "--log-format", "json", "lambda"])
+    } else {
+        args::Cli::parse()
+    };
     logging::init(cli.log_format);
     let runtime = match tokio::runtime::Runtime::new() {
         Ok(rt) => rt,

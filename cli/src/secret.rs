@@ -1,5 +1,6 @@
-//! The webhook secret in local mode: `CODERIPPLE_WEBHOOK_SECRET` (+ `_PREVIOUS`) when set,
-//! otherwise one generated once and kept in `<data-dir>/webhook-secret` (mode 0600), which
+//! The webhook secret of a server: from `CODERIPPLE_WEBHOOK_SECRET_PARAM` (SSM parameter or
+//! Secrets Manager ARN) when set; else `CODERIPPLE_WEBHOOK_SECRET` (+ `_PREVIOUS`); else one
+//! generated once and kept in `<data-dir>/webhook-secret` (mode 0600), which
 //! `coderipple send` reads too. Never an unsigned mode.
 
 use std::io::Write;
@@ -7,20 +8,41 @@ use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
 use std::path::{Path, PathBuf};
 
 use anyhow::{Context, bail};
+use coderipple_core::aws::{AwsClients, SdkRetries};
 use coderipple_core::config::secrets_from_env;
 use coderipple_core::signature::Secrets;
 
+use crate::backend::Backend;
+
 pub const SECRET_FILE: &str = "webhook-secret";
+/// Names the SSM parameter or Secrets Manager secret holding the webhook secret(s).
+pub const PARAM_VAR: &str = "CODERIPPLE_WEBHOOK_SECRET_PARAM";
 
 /// Where the server's secret came from.
 #[derive(Debug)]
 pub enum Source {
+    Param(String),
     Env,
     File(PathBuf),
     Generated(PathBuf),
 }
 
-/// The secrets `up` verifies with.
+/// The secrets `up` verifies with, on `backend`.
+pub async fn for_backend(backend: &Backend, dir: &Path) -> anyhow::Result<(Secrets, Source)> {
+    if let Ok(param) = std::env::var(PARAM_VAR) {
+        let clients = match &backend.aws {
+            Some(c) => c.clone(),
+            None => AwsClients::from_env(SdkRetries::Standard).await,
+        };
+        let secrets = coderipple_core::aws::secrets::load(&clients, &param).await?;
+        return Ok((secrets, Source::Param(param)));
+    }
+    std::fs::create_dir_all(dir)
+        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    for_server(dir)
+}
+
+/// The secrets `up` verifies with (environment or data dir).
 pub fn for_server(dir: &Path) -> anyhow::Result<(Secrets, Source)> {
     if let Some(secrets) = secrets_from_env(|k| std::env::var(k).ok())? {
         return Ok((secrets, Source::Env));

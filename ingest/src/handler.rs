@@ -3,6 +3,7 @@
 //! enqueue, and only then the 202.
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use axum::Json;
 use axum::body::{Body, Bytes};
@@ -11,6 +12,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use coderipple_core::envelope::Envelope;
+use coderipple_core::metrics::{MetricSet, Unit};
 use coderipple_core::queue::OutgoingMessage;
 use coderipple_core::signature::SIGNATURE_HEADER;
 use coderipple_core::store::{ClaimOutcome, DeliveryClaim, DeliveryStatus};
@@ -55,10 +57,45 @@ impl IntoResponse for WebhookResponse {
     }
 }
 
-#[tracing::instrument(skip_all, fields(delivery, event, repo))]
+/// The route: the webhook flow, then one metrics record for the request.
 pub(crate) async fn webhook(
     State(state): State<Arc<IngestState>>,
     headers: HeaderMap,
+    body: Body,
+) -> Result<WebhookResponse, IngestError> {
+    let started = Instant::now();
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    let result = handle(&state, &headers, body).await;
+    let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
+    let mut m = MetricSet::for_function("ingest");
+    m.count("WebhooksReceived", 1);
+    m.millis("IngestLatency", elapsed_ms);
+    if let Some(bytes) = declared {
+        m.add("PayloadBytes", Unit::Bytes, bytes as f64);
+    }
+    let outcome = match &result {
+        Ok(WebhookResponse::Queued(_)) => {
+            m.millis("EnqueueLatency", elapsed_ms);
+            "WebhooksQueued"
+        }
+        Ok(WebhookResponse::Duplicate(_)) => "WebhooksDuplicate",
+        Ok(WebhookResponse::Pong) => "Pings",
+        Ok(WebhookResponse::Ignored(_)) => "WebhooksIgnored",
+        Err(e) if e.status().is_client_error() => "WebhooksRejected",
+        Err(_) => "WebhooksUnavailable",
+    };
+    m.count(outcome, 1);
+    state.metrics.emit(&m);
+    result
+}
+
+#[tracing::instrument(skip_all, fields(delivery, event, repo))]
+async fn handle(
+    state: &Arc<IngestState>,
+    headers: &HeaderMap,
     body: Body,
 ) -> Result<WebhookResponse, IngestError> {
     let limit = state.settings.max_body_bytes;
@@ -69,14 +106,14 @@ pub(crate) async fn webhook(
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(Error::PayloadTooLarge { limit }.into());
     }
-    let kind = webhook::content_kind(text(&headers, header::CONTENT_TYPE.as_str()))?;
+    let kind = webhook::content_kind(text(headers, header::CONTENT_TYPE.as_str()))?;
     let raw = read_limited(body, limit).await?;
     state
         .secrets
-        .verify(text(&headers, SIGNATURE_HEADER), &raw)?;
-    let event = text(&headers, "x-github-event")
+        .verify(text(headers, SIGNATURE_HEADER), &raw)?;
+    let event = text(headers, "x-github-event")
         .ok_or_else(|| Error::BadRequest("missing X-GitHub-Event header".into()))?;
-    let delivery = text(&headers, "x-github-delivery")
+    let delivery = text(headers, "x-github-delivery")
         .ok_or_else(|| Error::BadRequest("missing X-GitHub-Delivery header".into()))?;
     let span = tracing::Span::current();
     span.record("delivery", delivery);
@@ -85,13 +122,13 @@ pub(crate) async fn webhook(
     match webhook::parse(event, delivery, &payload, Utc::now())? {
         Parsed::Ping => Ok(WebhookResponse::Pong),
         Parsed::Ignored { reason, repo } => {
-            record_ignored(&state, delivery, event, repo);
+            record_ignored(state, delivery, event, repo);
             tracing::debug!(%reason, "event ignored");
             Ok(WebhookResponse::Ignored(reason))
         }
         Parsed::Event(envelope) => {
             span.record("repo", envelope.repo.as_str());
-            Ok(accept_envelope(&state, *envelope).await?)
+            Ok(accept_envelope(state, *envelope).await?)
         }
     }
 }

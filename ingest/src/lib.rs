@@ -22,6 +22,7 @@ use axum::routing::{get, post};
 use coderipple_core::blob::BlobStore;
 use coderipple_core::config::Settings;
 use coderipple_core::intake::Intake;
+use coderipple_core::metrics::Metrics;
 use coderipple_core::queue::Queue;
 use coderipple_core::signature::Secrets;
 use coderipple_core::store::Store;
@@ -46,6 +47,8 @@ pub struct IngestState {
     pub settings: Settings,
     /// Backend name shown by `/health` (`sqlite`, `aws`).
     pub backend: String,
+    /// Where one metrics record per request goes (EMF on stdout in Lambda).
+    pub metrics: Metrics,
 }
 
 /// The ingest router: `POST /webhook`, `POST /` and `GET /health`.

@@ -64,6 +64,7 @@ async fn every_real_payload_is_accepted_and_exactly_the_processed_ones_are_queue
         blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
         settings: Settings::default(),
         backend: "sqlite".into(),
+        metrics: coderipple_core::metrics::Metrics::off(),
     });
     let (mut total, mut expected_queued, mut queued) = (0, 0, 0);
     for kind in &index {

@@ -74,6 +74,7 @@ fn state_over(
         blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
         settings,
         backend: "sqlite".into(),
+        metrics: coderipple_core::metrics::Metrics::off(),
     })
 }
 

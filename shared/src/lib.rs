@@ -9,6 +9,8 @@
 //! - [`queue`]: the [`queue::Queue`] trait (FIFO groups, visibility, receive counts, DLQ,
 //!   dedup window) and its backends; [`store`]: the [`store::Store`] trait (delivery dedup,
 //!   idempotency, repo state with compare-and-set, cache) and its backends.
+//! - [`aws`]: the AWS backends (SQS FIFO, DynamoDB, S3), provisioning and secrets.
+//! - [`metrics`]: CloudWatch Embedded Metric Format records on stdout.
 //! - [`sqlite`]: the embedded backend shared by queue and store: one WAL database, one writer
 //!   thread that commits concurrent writes together (group commit).
 //! - [`intake`]: ingest's durable step (claim + send), atomic on SQLite.
@@ -17,12 +19,14 @@
 //! - [`contract`] (feature `contract`): the backend contract suite, written once, run against
 //!   every backend.
 
+pub mod aws;
 pub mod blob;
 pub mod cache;
 pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod intake;
+pub mod metrics;
 pub mod queue;
 pub mod signature;
 pub mod sqlite;

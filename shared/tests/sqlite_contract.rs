@@ -21,6 +21,7 @@ async fn queue(settings: QueueSettings) -> QueueFixture {
     QueueFixture {
         queue: Arc::new(queue),
         dlq: Arc::new(dlq),
+        gaps: Default::default(),
         keep: Box::new(dir),
     }
 }

@@ -9,6 +9,7 @@
 use std::time::Duration;
 
 use coderipple_core::envelope::{Change, Envelope};
+use coderipple_core::metrics::MetricSet;
 use coderipple_core::queue::{DeadLetterReason, ReceivedMessage};
 use futures::future::join_all;
 use serde_json::json;
@@ -76,12 +77,25 @@ impl BatchReport {
     }
 }
 
-/// Handles a batch; never fails as a whole.
+/// Handles a batch; never fails as a whole. Processing leases last the visibility timeout.
 pub async fn handle_batch(
     ctx: &WorkerContext,
     messages: Vec<ReceivedMessage>,
     cancel: &CancellationToken,
 ) -> BatchReport {
+    handle_batch_with_lease(ctx, messages, cancel, ctx.settings.visibility_timeout).await
+}
+
+/// [`handle_batch`] with processing leases of `lease` (in Lambda: the invocation's remaining
+/// time, so a lease never outlives the invocation that holds it). Emits one metrics record.
+pub async fn handle_batch_with_lease(
+    ctx: &WorkerContext,
+    messages: Vec<ReceivedMessage>,
+    cancel: &CancellationToken,
+    lease: Duration,
+) -> BatchReport {
+    let started = std::time::Instant::now();
+    let size = messages.len();
     let mut groups: Vec<(String, Vec<ReceivedMessage>)> = Vec::new();
     for m in messages {
         match groups.iter_mut().find(|(g, _)| *g == m.group_id) {
@@ -92,12 +106,43 @@ pub async fn handle_batch(
     let handled = join_all(
         groups
             .into_iter()
-            .map(|(group, msgs)| handle_group(ctx, group, msgs, cancel)),
+            .map(|(group, msgs)| handle_group(ctx, group, msgs, cancel, lease)),
     )
     .await;
-    BatchReport {
+    let groups = handled.len();
+    let report = BatchReport {
         outcomes: handled.into_iter().flatten().collect(),
+    };
+    ctx.metrics
+        .emit(&batch_metrics(&report, size, groups, started.elapsed()));
+    report
+}
+
+fn batch_metrics(report: &BatchReport, size: usize, groups: usize, took: Duration) -> MetricSet {
+    let mut m = MetricSet::for_function("worker");
+    m.count("BatchSize", size as u64);
+    m.count("GroupsPerBatch", groups as u64);
+    m.millis("BatchLatency", took.as_secs_f64() * 1000.0);
+    let now = coderipple_core::time::now_ms();
+    let (mut done, mut retried, mut dead, mut released) = (0, 0, 0, 0);
+    for (msg, outcome) in &report.outcomes {
+        match outcome {
+            Outcome::Done => {
+                done += 1;
+                if msg.sent_at_ms > 0 {
+                    m.millis("EndToEndLatency", (now - msg.sent_at_ms).max(0) as f64);
+                }
+            }
+            Outcome::Retry(_) => retried += 1,
+            Outcome::DeadLettered(_) => dead += 1,
+            Outcome::Released => released += 1,
+        }
     }
+    m.count("MessagesProcessed", done);
+    m.count("MessagesFailed", retried);
+    m.count("MessagesDeadLettered", dead);
+    m.count("MessagesReleased", released);
+    m
 }
 
 #[tracing::instrument(skip_all, fields(repo = %group, messages = msgs.len()))]
@@ -106,6 +151,7 @@ async fn handle_group(
     group: String,
     msgs: Vec<ReceivedMessage>,
     cancel: &CancellationToken,
+    lease: Duration,
 ) -> Vec<(ReceivedMessage, Outcome)> {
     let mut out = Vec::with_capacity(msgs.len());
     let mut ready: Vec<(ReceivedMessage, Envelope)> = Vec::new();
@@ -144,7 +190,7 @@ async fn handle_group(
             out.extend(unit.into_iter().map(|(m, _)| (m, Outcome::Released)));
             continue;
         }
-        let outcomes = run_unit(ctx, &group, unit).await;
+        let outcomes = run_unit(ctx, &group, unit, lease).await;
         if let Some((_, Outcome::Retry(why))) = outcomes
             .iter()
             .find(|(_, o)| matches!(o, Outcome::Retry(_)))
@@ -162,9 +208,10 @@ async fn run_unit(
     ctx: &WorkerContext,
     group: &str,
     unit: Vec<(ReceivedMessage, Envelope)>,
+    lease: Duration,
 ) -> Vec<(ReceivedMessage, Outcome)> {
     let envelopes: Vec<Envelope> = unit.iter().map(|(_, e)| e.clone()).collect();
-    match process_change_set(ctx, group, &envelopes).await {
+    match process_change_set(ctx, group, &envelopes, lease).await {
         Ok(_) => unit.into_iter().map(|(m, _)| (m, Outcome::Done)).collect(),
         Err(e) if e.is_retryable() => {
             let why = Retry::from_error(ctx, &e);
@@ -186,7 +233,7 @@ async fn run_unit(
                     out.push((single.0, Outcome::Retry(why.clone())));
                     continue;
                 }
-                let outcomes = Box::pin(run_unit(ctx, group, vec![single])).await;
+                let outcomes = Box::pin(run_unit(ctx, group, vec![single], lease)).await;
                 if let Some((_, Outcome::Retry(why))) = outcomes.first() {
                     stop = Some(why.clone());
                 }

@@ -9,13 +9,18 @@
 //! - [`process`]: one change set: idempotency records, repo state (compare-and-set), the
 //!   orchestrator's plan, the agents, the docs write, the processing summary.
 //! - [`agents`]: the agent interface, the Orchestrator and the Historian.
-//! - [`sink`]: where docs are written (a directory locally).
+//! - [`sink`]: where docs are written (a directory locally, S3 on AWS).
+//! - [`lambda`]: the Lambda worker handler: `SqsEvent` in, `SqsBatchResponse` out, with
+//!   FIFO-aware `batchItemFailures`.
+//! - [`esm`]: a local stand-in for Lambda's SQS event source mapping (tests, `infra/`).
 //! - [`poller`]: the long-running loop (`coderipple up` / `worker`) with graceful shutdown.
 //! - [`error`]: [`WorkerError`], transient (retry) or permanent (DLQ).
 
 pub mod agents;
 pub mod batch;
 pub mod error;
+pub mod esm;
+pub mod lambda;
 pub mod poller;
 pub mod process;
 pub mod sink;
@@ -24,10 +29,11 @@ use std::sync::Arc;
 
 use coderipple_core::blob::BlobStore;
 use coderipple_core::config::Settings;
+use coderipple_core::metrics::Metrics;
 use coderipple_core::queue::Queue;
 use coderipple_core::store::Store;
 
-pub use batch::{BatchReport, Outcome, Retry, handle_batch};
+pub use batch::{BatchReport, Outcome, Retry, handle_batch, handle_batch_with_lease};
 pub use error::WorkerError;
 
 /// What a worker needs, built once and shared by its tasks.
@@ -45,4 +51,6 @@ pub struct WorkerContext {
     pub agents: agents::AgentSet,
     /// Timeouts and limits.
     pub settings: Settings,
+    /// Where one metrics record per batch goes.
+    pub metrics: Metrics,
 }

@@ -18,8 +18,8 @@ pub async fn process_change_set(
     ctx: &WorkerContext,
     repo: &str,
     envelopes: &[Envelope],
+    lease: std::time::Duration,
 ) -> Result<Value, WorkerError> {
-    let lease = ctx.settings.visibility_timeout;
     let ttl = ctx.settings.dedup_ttl;
     let mut fresh = Vec::with_capacity(envelopes.len());
     let mut already_completed = Vec::new();

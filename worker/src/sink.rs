@@ -53,7 +53,8 @@ impl DocsSink for DirSink {
     }
 }
 
-fn write_one(base: &Path, file: &DocFile) -> Result<()> {
+/// Refuses a doc path that is absolute or leaves the repository's docs root.
+fn checked(file: &DocFile) -> Result<&Path> {
     let rel = Path::new(&file.path);
     if rel.is_absolute()
         || rel
@@ -65,11 +66,72 @@ fn write_one(base: &Path, file: &DocFile) -> Result<()> {
             file.path
         )));
     }
-    let path = base.join(rel);
+    Ok(rel)
+}
+
+fn write_one(base: &Path, file: &DocFile) -> Result<()> {
+    let path = base.join(checked(file)?);
     if std::fs::read(&path).is_ok_and(|old| old == file.contents.as_bytes()) {
         return Ok(());
     }
     write_atomically(&path, file.contents.as_bytes())
+}
+
+/// Docs in S3 under `<prefix><owner>/<repo>/<path>` (AWS mode). Each `PutObject` replaces
+/// the object whole, so readers never see half a file.
+#[derive(Debug, Clone)]
+pub struct S3Sink {
+    client: aws_sdk_s3::Client,
+    bucket: String,
+    prefix: String,
+}
+
+impl S3Sink {
+    /// Docs in `bucket` under `prefix` (e.g. `docs/`).
+    pub fn new(
+        client: aws_sdk_s3::Client,
+        bucket: impl Into<String>,
+        prefix: impl Into<String>,
+    ) -> Self {
+        Self {
+            client,
+            bucket: bucket.into(),
+            prefix: prefix.into(),
+        }
+    }
+
+    /// The object key of `path` in `repo`'s docs.
+    pub fn key(&self, repo: &str, path: &str) -> String {
+        format!("{}{repo}/{path}", self.prefix)
+    }
+}
+
+#[async_trait]
+impl DocsSink for S3Sink {
+    async fn write(&self, repo: &str, files: &[DocFile]) -> Result<()> {
+        coderipple_core::webhook::validate_repo(repo)?;
+        for file in files {
+            checked(file)?;
+        }
+        for file in files {
+            self.client
+                .put_object()
+                .bucket(&self.bucket)
+                .key(self.key(repo, &file.path))
+                .content_type("text/markdown; charset=utf-8")
+                .body(file.contents.clone().into_bytes().into())
+                .send()
+                .await
+                .map_err(|e| {
+                    Error::Unavailable(format!(
+                        "put docs {}: {}",
+                        file.path,
+                        aws_sdk_s3::error::DisplayErrorContext(e)
+                    ))
+                })?;
+        }
+        Ok(())
+    }
 }
 
 #[cfg(test)]

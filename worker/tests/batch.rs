@@ -40,6 +40,7 @@ fn harness() -> Harness {
         sink: Arc::new(DirSink::new(dir.path().join("docs"))),
         agents: AgentSet::builtin(),
         settings: Settings::default(),
+        metrics: coderipple_core::metrics::Metrics::off(),
     };
     Harness { ctx, dlq, dir }
 }
@@ -374,4 +375,49 @@ async fn a_batch_in_hand_stays_invisible_past_its_timeout() {
         1,
         "without the heartbeat the timeout applies again"
     );
+}
+
+/// The Lambda handler over the same batch: applied and dead-lettered messages are successes,
+/// and units that would start too close to the deadline are handed back as failures.
+#[tokio::test]
+async fn lambda_handler_reports_only_unfinished_messages_as_failures() {
+    use coderipple_worker::esm::sqs_event_json;
+    use coderipple_worker::lambda::{DEADLINE_MARGIN, handle_sqs_event};
+    use std::time::SystemTime;
+
+    let h = harness();
+    send(&h, &[push("o/a", "late-1", &[(sha(1), "feat: one")])]).await;
+    let event = |msgs| {
+        serde_json::from_value(sqs_event_json(msgs, "arn:aws:sqs:us-east-1:1:q.fifo")).unwrap()
+    };
+    // Inside the safety margin: nothing is started, the message is a failure.
+    let received = receive_all(&h).await;
+    let close = SystemTime::now() + DEADLINE_MARGIN / 2;
+    let response = handle_sqs_event(&h.ctx, event(&received), Some(close)).await;
+    let failed: Vec<_> = response
+        .batch_item_failures
+        .iter()
+        .map(|f| f.item_identifier.clone())
+        .collect();
+    assert_eq!(failed, vec![received[0].message_id.clone()]);
+    assert!(changelog(&h, "o/a").is_empty(), "nothing applied");
+
+    // With time left: applied, and a poison message is dead-lettered, not failed.
+    h.ctx
+        .queue
+        .change_visibility(&received[0].receipt, Duration::ZERO)
+        .await
+        .unwrap();
+    h.ctx
+        .queue
+        .send_batch(&[OutgoingMessage::new("o/b", "poison-1", "{broken")])
+        .await
+        .unwrap();
+    let received = receive_all(&h).await;
+    assert_eq!(received.len(), 2);
+    let later = SystemTime::now() + Duration::from_secs(60);
+    let response = handle_sqs_event(&h.ctx, event(&received), Some(later)).await;
+    assert!(response.batch_item_failures.is_empty(), "{response:?}");
+    assert!(changelog(&h, "o/a").contains(&sha(1)[..7]));
+    assert_eq!(h.dlq.peek(10).await.unwrap().len(), 1);
 }

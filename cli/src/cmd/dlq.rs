@@ -18,25 +18,29 @@ use coderipple_core::queue::{MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, R
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
-use crate::args::{DlqAction, DlqFilter};
-use crate::local::Local;
+use crate::args::{BackendKind, DlqAction, DlqFilter};
+use crate::backend::Backend;
 
 /// How long messages stay held while a replay or purge pass runs.
 const HOLD: Duration = Duration::from_secs(120);
 const ALL: usize = 1_000_000;
 
-pub async fn run(data_dir: &Path, action: DlqAction) -> anyhow::Result<ExitCode> {
-    let local = Local::open(data_dir, false)?;
+pub async fn run(
+    kind: BackendKind,
+    data_dir: &Path,
+    action: DlqAction,
+) -> anyhow::Result<ExitCode> {
+    let local = Backend::open(kind, data_dir, false).await?;
     match action {
         DlqAction::List {
             filter,
             json,
             limit,
-        } => list(&local.dlq, &filter, json, limit).await,
-        DlqAction::Show { id } => show(&local.dlq, &id).await,
+        } => list(local.dlq.as_ref(), &filter, json, limit).await,
+        DlqAction::Show { id } => show(local.dlq.as_ref(), &id).await,
         DlqAction::Replay { filter, dry_run } => {
             if dry_run {
-                let matching = matching_peeked(&local.dlq, &filter).await?;
+                let matching = matching_peeked(local.dlq.as_ref(), &filter).await?;
                 for m in &matching {
                     println!(
                         "would replay {} ({}, delivery {})",
@@ -52,15 +56,21 @@ pub async fn run(data_dir: &Path, action: DlqAction) -> anyhow::Result<ExitCode>
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let total = matching_peeked(&local.dlq, &filter).await?.len() as u64;
+            let total = matching_peeked(local.dlq.as_ref(), &filter).await?.len() as u64;
             let bar = progress(total, "replaying");
-            let replayed = transfer(&local.dlq, Some(&local.queue), &filter, &bar).await?;
+            let replayed = transfer(
+                local.dlq.as_ref(),
+                Some(local.queue.as_ref()),
+                &filter,
+                &bar,
+            )
+            .await?;
             bar.finish_and_clear();
             println!("replayed {replayed} message(s) to {}", local.queue.name());
-            report_unreached(&local.dlq, &filter).await
+            report_unreached(local.dlq.as_ref(), &filter).await
         }
         DlqAction::Purge { filter, yes } => {
-            let total = matching_peeked(&local.dlq, &filter).await?.len();
+            let total = matching_peeked(local.dlq.as_ref(), &filter).await?.len();
             if total == 0 {
                 println!("nothing to purge");
                 return Ok(ExitCode::SUCCESS);
@@ -73,12 +83,12 @@ pub async fn run(data_dir: &Path, action: DlqAction) -> anyhow::Result<ExitCode>
                 local.dlq.purge().await?
             } else {
                 let bar = progress(total as u64, "purging");
-                let n = transfer(&local.dlq, None, &filter, &bar).await?;
+                let n = transfer(local.dlq.as_ref(), None, &filter, &bar).await?;
                 bar.finish_and_clear();
                 n
             };
             println!("purged {purged} message(s) from {}", local.dlq.name());
-            report_unreached(&local.dlq, &filter).await
+            report_unreached(local.dlq.as_ref(), &filter).await
         }
     }
 }

@@ -1,6 +1,7 @@
 //! One module per command.
 
 mod dlq;
+mod init;
 mod send;
 mod status;
 mod up;
@@ -13,11 +14,18 @@ use crate::args::Command;
 pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
         Command::Up {
+            backend,
             listen,
             data,
             workers,
-        } => up::run(listen, &data.data_dir, workers.workers).await,
-        Command::Worker { data, workers } => worker::run(&data.data_dir, workers.workers).await,
+        } => up::run(backend.backend, listen, &data.data_dir, workers.workers).await,
+        Command::Worker {
+            backend,
+            data,
+            workers,
+        } => worker::run(backend.backend, &data.data_dir, workers.workers).await,
+        Command::Init { backend, data } => init::run(backend.backend, &data.data_dir).await,
+        Command::Lambda => crate::lambda::run().await,
         Command::Send {
             url,
             event,
@@ -39,10 +47,15 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             .await
         }
         Command::Status {
+            backend,
             data,
             json,
             delivery,
-        } => status::run(&data.data_dir, json, delivery.as_deref()).await,
-        Command::Dlq { data, action } => dlq::run(&data.data_dir, action).await,
+        } => status::run(backend.backend, &data.data_dir, json, delivery.as_deref()).await,
+        Command::Dlq {
+            backend,
+            data,
+            action,
+        } => dlq::run(backend.backend, &data.data_dir, action).await,
     }
 }

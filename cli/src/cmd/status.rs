@@ -3,18 +3,18 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use coderipple_core::queue::Queue;
-use coderipple_core::store::Store;
 use serde_json::json;
 
-use crate::local::Local;
+use crate::args::BackendKind;
+use crate::backend::Backend;
 
 pub async fn run(
+    kind: BackendKind,
     data_dir: &Path,
     as_json: bool,
     delivery: Option<&str>,
 ) -> anyhow::Result<ExitCode> {
-    let local = Local::open(data_dir, false)?;
+    let local = Backend::open(kind, data_dir, false).await?;
     if let Some(id) = delivery {
         let Some(record) = local.store.delivery(id).await? else {
             eprintln!("no record of delivery {id}");
@@ -39,12 +39,20 @@ pub async fn run(
         local.store.delivery_counts()
     )?;
     let count = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let recent = match &local.aws {
+        Some(clients) => Some(crate::cloudwatch::recent(clients).await),
+        None => None,
+    };
     if as_json {
-        let report = json!({
+        let mut report = json!({
+            "backend": local.kind,
             "queue": {"name": local.queue.name(), "visible": queue.visible, "in_flight": queue.in_flight},
             "dlq": {"name": local.dlq.name(), "depth": dlq.visible + dlq.in_flight},
             "deliveries": counts,
         });
+        if let Some(recent) = &recent {
+            report["metrics_last_hour"] = recent.to_json();
+        }
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         println!(
@@ -66,6 +74,9 @@ pub async fn run(
             count("queued") + count("received"),
             count("in_progress"),
         );
+        if let Some(recent) = &recent {
+            recent.print();
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -1,4 +1,5 @@
-//! `coderipple up`: ingest on an HTTP port and a pool of workers, on the embedded backend.
+//! `coderipple up`: ingest on an HTTP port and a pool of workers (embedded backend by
+//! default; `--backend aws` serves the same router in front of SQS + DynamoDB).
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -6,41 +7,45 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use anyhow::Context;
-use coderipple_core::intake::SqliteIntake;
-use coderipple_ingest::{IngestState, router};
+use coderipple_core::metrics::Metrics;
+use coderipple_ingest::router;
 use coderipple_worker::poller;
 
-use crate::local::Local;
+use crate::args::BackendKind;
+use crate::backend::Backend;
 use crate::{secret, shutdown};
 
-pub async fn run(listen: SocketAddr, data_dir: &Path, workers: u16) -> anyhow::Result<ExitCode> {
-    let local = Local::open(data_dir, true)?;
-    let (secrets, source) = secret::for_server(data_dir)?;
-    let state = Arc::new(IngestState {
-        secrets,
-        intake: Arc::new(SqliteIntake::new(local.queue.clone())),
-        queue: Arc::new(local.queue.clone()),
-        store: Arc::new(local.store.clone()),
-        blobs: Arc::new(local.blobs()),
-        settings: local.settings.clone(),
-        backend: "sqlite".into(),
-    });
+pub async fn run(
+    kind: BackendKind,
+    listen: SocketAddr,
+    data_dir: &Path,
+    workers: u16,
+) -> anyhow::Result<ExitCode> {
+    let backend = Backend::open(kind, data_dir, true).await?;
+    let (secrets, source) = secret::for_backend(&backend, data_dir).await?;
+    let metrics = Metrics::from_env()?;
+    let state = Arc::new(backend.ingest_state(secrets, metrics.clone()));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (--listen / CODERIPPLE_LISTEN)"))?;
     let addr = listener.local_addr()?;
     let cancel = shutdown::on_signal();
-    let ctx = Arc::new(local.worker_context());
+    let ctx = Arc::new(backend.worker_context(metrics));
     let pool: Vec<_> = (0..usize::from(workers))
         .map(|i| tokio::spawn(poller::run(ctx.clone(), cancel.clone(), i)))
         .collect();
 
     let dir = data_dir.display();
-    println!("CodeRipple is up (embedded backend, {workers} worker(s))");
+    let which = match backend.kind {
+        "aws" => "AWS backend",
+        _ => "embedded backend",
+    };
+    println!("CodeRipple is up ({which}, {workers} worker(s))");
     println!("listening on http://{addr}");
     println!("webhook URL: http://{addr}/webhook");
     match source {
         secret::Source::Env => println!("webhook secret: from CODERIPPLE_WEBHOOK_SECRET"),
+        secret::Source::Param(p) => println!("webhook secret: from {p}"),
         secret::Source::File(p) => println!("webhook secret: {}", p.display()),
         secret::Source::Generated(p) => {
             let value = std::fs::read_to_string(&p).unwrap_or_default();
@@ -50,7 +55,7 @@ pub async fn run(listen: SocketAddr, data_dir: &Path, workers: u16) -> anyhow::R
             );
         }
     }
-    println!("docs: {}", local.docs_dir().display());
+    println!("docs: {}", backend.docs_location);
     println!("send a test event: coderipple send --url http://{addr}/webhook --data-dir {dir}");
 
     let stop = cancel.clone();

@@ -1,23 +1,30 @@
-//! `coderipple worker`: workers only, against an existing data dir.
+//! `coderipple worker`: long-running pollers only, against an existing data dir or, with
+//! `--backend aws`, against SQS + DynamoDB (fleets on ECS/EC2).
 
 use std::path::Path;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+use coderipple_core::metrics::Metrics;
 use coderipple_worker::poller;
 
-use crate::local::Local;
+use crate::args::BackendKind;
+use crate::backend::Backend;
 use crate::shutdown;
 
-pub async fn run(data_dir: &Path, workers: u16) -> anyhow::Result<ExitCode> {
+pub async fn run(kind: BackendKind, data_dir: &Path, workers: u16) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         workers > 0,
         "--workers must be at least 1 for `coderipple worker`"
     );
-    let local = Local::open(data_dir, false)?;
+    let backend = Backend::open(kind, data_dir, false).await?;
     let cancel = shutdown::on_signal();
-    let ctx = Arc::new(local.worker_context());
-    println!("CodeRipple workers: {workers} on {}", data_dir.display());
+    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?));
+    let on = match backend.kind {
+        "aws" => backend.queue.name().to_owned(),
+        _ => data_dir.display().to_string(),
+    };
+    println!("CodeRipple workers: {workers} on {on}");
     let pool: Vec<_> = (0..usize::from(workers))
         .map(|i| tokio::spawn(poller::run(ctx.clone(), cancel.clone(), i)))
         .collect();

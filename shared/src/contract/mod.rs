@@ -12,6 +12,7 @@
 //! Every test states one behaviour of `DESIGN.md` §3 and fails if a backend lacks it.
 //! Timeouts are real (about one second), because emulators keep real clocks.
 
+pub mod aws;
 pub mod queue;
 pub mod store;
 
@@ -21,12 +22,23 @@ use std::sync::Arc;
 use crate::queue::Queue;
 use crate::store::Store;
 
+/// Behaviours an emulator is known to lack. A test that meets one says so on stderr and
+/// checks everything else; the README's testing section lists each with its reason.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EmulatorGaps {
+    /// moto compares a new dedup id only with messages still in the queue, so a deleted
+    /// message's id no longer suppresses a resend inside the 5-minute window (SQS's does).
+    pub dedup_forgets_deleted: bool,
+}
+
 /// A fresh queue and its DLQ; `keep` holds whatever must outlive the test (a temp dir).
 pub struct QueueFixture {
     /// The queue under test (redrives to `dlq`).
     pub queue: Arc<dyn Queue>,
     /// Its dead-letter queue.
     pub dlq: Arc<dyn Queue>,
+    /// What the backend under test is known to lack (none for a real backend).
+    pub gaps: EmulatorGaps,
     /// Kept alive for the test's duration.
     pub keep: Box<dyn Any + Send + Sync>,
 }

@@ -166,6 +166,10 @@ where
         .await
         .unwrap();
     f.queue.send_batch(&[msg("o/a", "d1")]).await.unwrap();
+    if f.gaps.dedup_forgets_deleted {
+        eprintln!("emulator gap: dedup ids of deleted messages are forgotten; not checked here");
+        return;
+    }
     assert!(
         f.queue.receive(10, VIS, NO_WAIT).await.unwrap().is_empty(),
         "still inside the window after delete"

@@ -1,0 +1,132 @@
+//! The backend a command runs on, opened once: the embedded default (SQLite in a data dir)
+//! or AWS (SQS FIFO + DynamoDB + S3, from the standard `AWS_*` variables and the
+//! `CODERIPPLE_QUEUE_*`, `CODERIPPLE_TABLE`, `CODERIPPLE_BUCKET` names).
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use coderipple_core::aws::dynamo::DynamoStore;
+use coderipple_core::aws::s3::S3BlobStore;
+use coderipple_core::aws::sqs::SqsQueue;
+use coderipple_core::aws::{AwsClients, AwsNames, SdkRetries};
+use coderipple_core::blob::BlobStore;
+use coderipple_core::config::Settings;
+use coderipple_core::intake::{ClaimThenSend, Intake, SqliteIntake};
+use coderipple_core::metrics::Metrics;
+use coderipple_core::queue::Queue;
+use coderipple_core::signature::Secrets;
+use coderipple_core::store::Store;
+use coderipple_ingest::IngestState;
+use coderipple_worker::WorkerContext;
+use coderipple_worker::agents::AgentSet;
+use coderipple_worker::sink::{DirSink, DocsSink, S3Sink};
+
+use crate::args::BackendKind;
+use crate::local::Local;
+
+/// The key prefix of docs in the bucket (AWS mode).
+pub const DOCS_PREFIX: &str = "docs/";
+
+/// Every part a command may need.
+#[derive(Debug)]
+pub struct Backend {
+    /// `sqlite` or `aws`.
+    pub kind: &'static str,
+    pub queue: Arc<dyn Queue>,
+    pub dlq: Arc<dyn Queue>,
+    pub store: Arc<dyn Store>,
+    pub intake: Arc<dyn Intake>,
+    pub blobs: Arc<dyn BlobStore>,
+    pub sink: Arc<dyn DocsSink>,
+    pub settings: Settings,
+    /// Where docs go, for people (`./.coderipple/docs`, `s3://bucket/docs/`).
+    pub docs_location: String,
+    /// The AWS clients (AWS mode), for what else a command needs.
+    pub aws: Option<AwsClients>,
+}
+
+impl Backend {
+    /// Opens `kind`; the embedded backend lives in `data_dir` (made when `create`).
+    pub async fn open(kind: BackendKind, data_dir: &Path, create: bool) -> anyhow::Result<Self> {
+        match kind {
+            BackendKind::Sqlite => Ok(Self::local(Local::open(data_dir, create)?)),
+            BackendKind::Aws => Self::aws(AwsClients::from_env(SdkRetries::Standard).await).await,
+        }
+    }
+
+    fn local(local: Local) -> Self {
+        Self {
+            kind: "sqlite",
+            queue: Arc::new(local.queue.clone()),
+            dlq: Arc::new(local.dlq.clone()),
+            store: Arc::new(local.store.clone()),
+            intake: Arc::new(SqliteIntake::new(local.queue.clone())),
+            blobs: Arc::new(local.blobs()),
+            sink: Arc::new(DirSink::new(local.docs_dir())),
+            docs_location: local.docs_dir().display().to_string(),
+            settings: local.settings,
+            aws: None,
+        }
+    }
+
+    /// The AWS backend over `clients` (queue URLs resolved once, here).
+    pub async fn aws(clients: AwsClients) -> anyhow::Result<Self> {
+        let settings = Settings::from_env()?;
+        let names = AwsNames::from_env()?;
+        let queue_url = SqsQueue::resolve(&clients.sqs, &names.queue)
+            .await
+            .context("events queue (CODERIPPLE_QUEUE_URL / CODERIPPLE_QUEUE_NAME)")?;
+        let dlq_url = SqsQueue::resolve(&clients.sqs, &names.dlq)
+            .await
+            .context("dead-letter queue (CODERIPPLE_DLQ_URL / CODERIPPLE_DLQ_NAME)")?;
+        let dlq = SqsQueue::new(clients.sqs.clone(), dlq_url, None);
+        let queue = SqsQueue::new(clients.sqs.clone(), queue_url, Some(dlq));
+        let dlq: Arc<dyn Queue> = Arc::new(queue.dead_letter_queue().context("dlq")?);
+        let queue: Arc<dyn Queue> = Arc::new(queue);
+        let store: Arc<dyn Store> =
+            Arc::new(DynamoStore::new(clients.dynamodb.clone(), &names.table));
+        Ok(Self {
+            kind: "aws",
+            intake: Arc::new(ClaimThenSend {
+                store: store.clone(),
+                queue: queue.clone(),
+            }),
+            queue,
+            dlq,
+            store,
+            blobs: Arc::new(S3BlobStore::new(clients.s3.clone(), &names.bucket)),
+            sink: Arc::new(S3Sink::new(clients.s3.clone(), &names.bucket, DOCS_PREFIX)),
+            docs_location: format!("s3://{}/{DOCS_PREFIX}", names.bucket),
+            settings,
+            aws: Some(clients),
+        })
+    }
+
+    /// A worker context over this backend.
+    pub fn worker_context(&self, metrics: Metrics) -> WorkerContext {
+        WorkerContext {
+            queue: self.queue.clone(),
+            store: self.store.clone(),
+            blobs: self.blobs.clone(),
+            sink: self.sink.clone(),
+            agents: AgentSet::builtin(),
+            settings: self.settings.clone(),
+            metrics,
+        }
+    }
+
+    /// The ingest router's state over this backend.
+    pub fn ingest_state(&self, secrets: Secrets, metrics: Metrics) -> IngestState {
+        IngestState {
+            secrets,
+            intake: self.intake.clone(),
+            queue: self.queue.clone(),
+            store: self.store.clone(),
+            blobs: self.blobs.clone(),
+            settings: self.settings.clone(),
+            backend: self.kind.into(),
+            metrics,
+        }
+    }
+}

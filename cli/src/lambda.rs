@@ -1,0 +1,111 @@
+//! The Lambda entry point: `coderipple lambda`, or the binary run as `bootstrap` (the
+//! runtime layer's `/opt/bootstrap`). `_HANDLER` picks the role:
+//!
+//! - `ingest`: the ingest router behind `lambda_http` (Function URL / API Gateway v2 events).
+//! - `worker`: `SqsEvent` → `SqsBatchResponse` with FIFO-aware `batchItemFailures`.
+//!
+//! Everything is built once per container, before the first event: configuration, SDK
+//! clients, queue URLs, the webhook secret (`CODERIPPLE_WEBHOOK_SECRET_PARAM`, read once).
+//! A bad `_HANDLER` or configuration fails the init with a clear message, reported to the
+//! Runtime API's init-error endpoint as well as on stderr.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use aws_lambda_events::sqs::SqsEvent;
+use coderipple_core::aws::{AwsClients, SdkRetries};
+use coderipple_core::config::secrets_from_env;
+use coderipple_core::metrics::Metrics;
+use coderipple_core::signature::Secrets;
+use coderipple_worker::lambda::handle_sqs_event;
+use lambda_runtime::{LambdaEvent, service_fn};
+
+use crate::backend::Backend;
+use crate::secret::PARAM_VAR;
+
+/// The roles `_HANDLER` may name.
+const ROLES: &str = "`ingest` or `worker`";
+
+/// Runs the role `_HANDLER` names until the runtime stops the process.
+pub async fn run() -> anyhow::Result<ExitCode> {
+    let role = std::env::var("_HANDLER").unwrap_or_default();
+    let started = match role.as_str() {
+        "ingest" => ingest().await,
+        "worker" => worker().await,
+        other => Err(anyhow::anyhow!(
+            "unknown _HANDLER {other:?}: set the function's handler to {ROLES}"
+        )),
+    };
+    match started {
+        Ok(()) => Ok(ExitCode::SUCCESS),
+        Err(e) => {
+            report_init_error(&e).await;
+            Err(e)
+        }
+    }
+}
+
+async fn ingest() -> anyhow::Result<()> {
+    let clients = AwsClients::from_env(SdkRetries::Standard).await;
+    let secrets = secrets(&clients).await?;
+    let backend = Backend::aws(clients).await?;
+    let state = Arc::new(backend.ingest_state(secrets, Metrics::from_env()?));
+    tracing::info!(queue = backend.queue.name(), "ingest ready");
+    lambda_http::run(coderipple_ingest::router(state))
+        .await
+        .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+}
+
+async fn worker() -> anyhow::Result<()> {
+    let backend = Backend::aws(AwsClients::from_env(SdkRetries::Standard).await).await?;
+    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?));
+    tracing::info!(queue = backend.queue.name(), "worker ready");
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
+        let ctx = ctx.clone();
+        async move {
+            let deadline = event.context.deadline();
+            Ok::<_, std::convert::Infallible>(
+                handle_sqs_event(&ctx, event.payload, Some(deadline)).await,
+            )
+        }
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+}
+
+/// The secret from the parameter store (production) or the environment (development).
+async fn secrets(clients: &AwsClients) -> anyhow::Result<Secrets> {
+    if let Ok(param) = std::env::var(PARAM_VAR) {
+        return coderipple_core::aws::secrets::load(clients, &param)
+            .await
+            .context("reading the webhook secret");
+    }
+    match secrets_from_env(|k| std::env::var(k).ok())? {
+        Some(secrets) => Ok(secrets),
+        None => bail!(
+            "no webhook secret: set {PARAM_VAR} (an SSM SecureString name or a Secrets Manager ARN), or CODERIPPLE_WEBHOOK_SECRET for development"
+        ),
+    }
+}
+
+/// Tells the Runtime API why init failed (best effort: stderr has it too).
+async fn report_init_error(err: &anyhow::Error) {
+    let Ok(api) = std::env::var("AWS_LAMBDA_RUNTIME_API") else {
+        return;
+    };
+    let body = serde_json::json!({
+        "errorMessage": format!("{err:#}"),
+        "errorType": "Runtime.InitError",
+    });
+    let url = format!("http://{api}/2018-06-01/runtime/init/error");
+    let sent = reqwest::Client::new()
+        .post(url)
+        .header("Lambda-Runtime-Function-Error-Type", "Runtime.InitError")
+        .json(&body)
+        .send()
+        .await;
+    if let Err(e) = sent {
+        tracing::debug!(error = %e, "init error not reported to the runtime API");
+    }
+}

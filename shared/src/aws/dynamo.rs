@@ -1,0 +1,431 @@
+//! [`DynamoStore`]: the [`Store`] trait on one DynamoDB table (`pk`, `sk`, TTL `expires_at`).
+//!
+//! | item | `pk` | `sk` | attributes |
+//! |---|---|---|---|
+//! | delivery | `DELIVERY#<id>` | `DELIVERY` | `status`, `repo`, `event`, `detail` (JSON), `lease_until` (ms), `updated_at` (ms) |
+//! | repo state | `REPO#<owner/repo>` | `STATE` | `version`, `state` (JSON), `updated_at` |
+//! | cache | `CACHE#<key>` | `CACHE` | `value` (JSON) |
+//!
+//! Expiring items carry `expires_at` (seconds, the table's TTL attribute) and `expires_ms`
+//! (milliseconds). DynamoDB deletes expired items up to days late (moto never does), so every
+//! read and every condition compares `expires_ms` with the clock itself. Claims and leases are
+//! conditional writes that return the old item when they lose (`ReturnValuesOnConditionCheckFailure`),
+//! so a duplicate costs one request, not two.
+
+use std::collections::{BTreeMap, HashMap};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use aws_sdk_dynamodb::types::{
+    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
+};
+
+use super::error::{code, sdk_error};
+use crate::store::{
+    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, RepoState, Store,
+};
+use crate::time::{ms, now_ms};
+use crate::{Error, Result};
+
+type Item = HashMap<String, AttributeValue>;
+
+/// Expiry given to a delivery record written by a worker when no claim made one.
+const DEFAULT_RECORD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
+/// Items in one `TransactWriteItems` call.
+const MAX_TRANSACT: usize = 100;
+const CONDITION_FAILED: &str = "ConditionalCheckFailedException";
+
+/// The store on a DynamoDB table.
+#[derive(Debug, Clone)]
+pub struct DynamoStore {
+    client: aws_sdk_dynamodb::Client,
+    table: String,
+}
+
+impl DynamoStore {
+    /// The store in `table`.
+    pub fn new(client: aws_sdk_dynamodb::Client, table: impl Into<String>) -> Self {
+        Self {
+            client,
+            table: table.into(),
+        }
+    }
+
+    /// The table's name.
+    pub fn table(&self) -> &str {
+        &self.table
+    }
+
+    async fn get(&self, pk: String, sk: &str) -> Result<Option<Item>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(pk, sk)))
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("get item", e))?;
+        Ok(out.item)
+    }
+
+    fn delivery_update(&self, id: &str, status: DeliveryStatus, detail: String) -> Update {
+        let now = now_ms();
+        let expires = now.saturating_add(ms(DEFAULT_RECORD_TTL));
+        let values = HashMap::from([
+            (":s".to_owned(), s(status.as_str())),
+            (":d".to_owned(), s(&detail)),
+            (":zero".to_owned(), n(0)),
+            (":now".to_owned(), n(now)),
+            (":exp".to_owned(), n(expires / 1000)),
+            (":expms".to_owned(), n(expires)),
+        ]);
+        let expression = "SET #s = :s, lease_until = :zero, updated_at = :now, detail = :d, \
+             expires_at = if_not_exists(expires_at, :exp), expires_ms = if_not_exists(expires_ms, :expms)";
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(delivery_pk(id), "DELIVERY")))
+            .update_expression(expression)
+            .expression_attribute_names("#s", "status")
+            .set_expression_attribute_values(Some(values))
+            .build()
+            .expect("table, key and expression are set")
+    }
+
+    async fn run_update(&self, update: Update) -> Result<()> {
+        self.client
+            .update_item()
+            .table_name(update.table_name)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
+            .send()
+            .await
+            .map_err(|e| sdk_error("update item", e))?;
+        Ok(())
+    }
+}
+
+fn key(pk: String, sk: &str) -> Item {
+    HashMap::from([
+        ("pk".to_owned(), AttributeValue::S(pk)),
+        ("sk".to_owned(), s(sk)),
+    ])
+}
+
+fn delivery_pk(id: &str) -> String {
+    format!("DELIVERY#{id}")
+}
+
+fn s(v: &str) -> AttributeValue {
+    AttributeValue::S(v.to_owned())
+}
+
+fn n(v: i64) -> AttributeValue {
+    AttributeValue::N(v.to_string())
+}
+
+fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
+    item.get(name)
+        .and_then(|v| v.as_s().ok())
+        .map(String::as_str)
+}
+
+fn get_n(item: &Item, name: &str) -> Option<i64> {
+    item.get(name)
+        .and_then(|v| v.as_n().ok())
+        .and_then(|v| v.parse().ok())
+}
+
+fn is_live(item: &Item, now: i64) -> bool {
+    get_n(item, "expires_ms").is_none_or(|e| e > now)
+}
+
+fn status_of(item: &Item) -> Result<DeliveryStatus> {
+    let raw = get_s(item, "status").unwrap_or("");
+    DeliveryStatus::parse(raw).ok_or_else(|| Error::Corrupt(format!("unknown status {raw:?}")))
+}
+
+fn json_of(item: &Item, name: &str) -> Result<Option<serde_json::Value>> {
+    get_s(item, name)
+        .map(serde_json::from_str)
+        .transpose()
+        .map_err(Error::from)
+}
+
+#[async_trait]
+impl Store for DynamoStore {
+    async fn claim_delivery(&self, claim: &DeliveryClaim, ttl: Duration) -> Result<ClaimOutcome> {
+        let now = now_ms();
+        let expires = now.saturating_add(ms(ttl));
+        let mut item = key(delivery_pk(&claim.id), "DELIVERY");
+        item.insert("status".into(), s(claim.status.as_str()));
+        item.insert("event".into(), s(&claim.event));
+        if let Some(repo) = &claim.repo {
+            item.insert("repo".into(), s(repo));
+        }
+        item.insert("lease_until".into(), n(0));
+        item.insert("updated_at".into(), n(now));
+        item.insert("expires_at".into(), n(expires / 1000 + 1));
+        item.insert("expires_ms".into(), n(expires));
+        let result = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .condition_expression("attribute_not_exists(pk) OR expires_ms <= :now")
+            .expression_attribute_values(":now", n(now))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(ClaimOutcome::Claimed),
+            Err(e) if code(&e) == Some(CONDITION_FAILED) => {
+                let old = match e.into_service_error() {
+                    aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item,
+                    _ => None,
+                };
+                let old = match old {
+                    Some(item) => item,
+                    None => self
+                        .get(delivery_pk(&claim.id), "DELIVERY")
+                        .await?
+                        .ok_or_else(|| Error::Conflict(format!("claim of {} raced", claim.id)))?,
+                };
+                Ok(ClaimOutcome::Existing(status_of(&old)?))
+            }
+            Err(e) => Err(sdk_error("claim delivery", e)),
+        }
+    }
+
+    async fn begin_processing(
+        &self,
+        id: &str,
+        repo: &str,
+        lease: Duration,
+        ttl: Duration,
+    ) -> Result<BeginOutcome> {
+        let now = now_ms();
+        let expires = now.saturating_add(ms(ttl));
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(delivery_pk(id), "DELIVERY")))
+            .update_expression(
+                "SET #s = :inp, lease_until = :lease, updated_at = :now, expires_at = :exp, \
+                 expires_ms = :expms, repo = if_not_exists(repo, :repo)",
+            )
+            .condition_expression(
+                "attribute_not_exists(pk) OR expires_ms <= :now \
+                 OR (#s <> :done AND (#s <> :inp OR lease_until <= :now))",
+            )
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":inp", s(DeliveryStatus::InProgress.as_str()))
+            .expression_attribute_values(":done", s(DeliveryStatus::Completed.as_str()))
+            .expression_attribute_values(":lease", n(now.saturating_add(ms(lease))))
+            .expression_attribute_values(":now", n(now))
+            .expression_attribute_values(":exp", n(expires / 1000 + 1))
+            .expression_attribute_values(":expms", n(expires))
+            .expression_attribute_values(":repo", s(repo))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(BeginOutcome::Started),
+            Err(e) if code(&e) == Some(CONDITION_FAILED) => {
+                let old = match e.into_service_error() {
+                    aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item,
+                    _ => None,
+                };
+                let old = match old {
+                    Some(item) => item,
+                    None => self
+                        .get(delivery_pk(id), "DELIVERY")
+                        .await?
+                        .ok_or_else(|| Error::Conflict(format!("lease of {id} raced")))?,
+                };
+                match status_of(&old)? {
+                    DeliveryStatus::Completed => Ok(BeginOutcome::AlreadyCompleted),
+                    _ => Ok(BeginOutcome::LeasedElsewhere {
+                        until_ms: get_n(&old, "lease_until").unwrap_or(now),
+                    }),
+                }
+            }
+            Err(e) => Err(sdk_error("begin processing", e)),
+        }
+    }
+
+    async fn complete_processing(&self, ids: &[String], summary: &serde_json::Value) -> Result<()> {
+        let summary = serde_json::to_string(summary)?;
+        let mut unique: Vec<&String> = ids.iter().collect();
+        unique.sort();
+        unique.dedup();
+        if let [only] = unique.as_slice() {
+            let update = self.delivery_update(only, DeliveryStatus::Completed, summary);
+            return self.run_update(update).await;
+        }
+        for chunk in unique.chunks(MAX_TRANSACT) {
+            let items: Vec<TransactWriteItem> = chunk
+                .iter()
+                .map(|id| {
+                    let update =
+                        self.delivery_update(id, DeliveryStatus::Completed, summary.clone());
+                    TransactWriteItem::builder().update(update).build()
+                })
+                .collect();
+            self.client
+                .transact_write_items()
+                .set_transact_items(Some(items))
+                .send()
+                .await
+                .map_err(|e| sdk_error("complete processing", e))?;
+        }
+        Ok(())
+    }
+
+    async fn fail_processing(&self, id: &str, reason: &serde_json::Value) -> Result<()> {
+        let update =
+            self.delivery_update(id, DeliveryStatus::Failed, serde_json::to_string(reason)?);
+        self.run_update(update).await
+    }
+
+    async fn release_processing(&self, id: &str) -> Result<()> {
+        let result = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .set_key(Some(key(delivery_pk(id), "DELIVERY")))
+            .update_expression("SET #s = :queued, lease_until = :zero, updated_at = :now")
+            .condition_expression("#s = :inp")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":queued", s(DeliveryStatus::Queued.as_str()))
+            .expression_attribute_values(":inp", s(DeliveryStatus::InProgress.as_str()))
+            .expression_attribute_values(":zero", n(0))
+            .expression_attribute_values(":now", n(now_ms()))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(()),
+            Err(e) if code(&e) == Some(CONDITION_FAILED) => Ok(()),
+            Err(e) => Err(sdk_error("release processing", e)),
+        }
+    }
+
+    async fn delivery(&self, id: &str) -> Result<Option<DeliveryRecord>> {
+        let Some(item) = self.get(delivery_pk(id), "DELIVERY").await? else {
+            return Ok(None);
+        };
+        if !is_live(&item, now_ms()) {
+            return Ok(None);
+        }
+        Ok(Some(DeliveryRecord {
+            id: id.to_owned(),
+            repo: get_s(&item, "repo").map(str::to_owned),
+            event: get_s(&item, "event").map(str::to_owned),
+            status: status_of(&item)?,
+            detail: json_of(&item, "detail")?,
+            updated_at_ms: get_n(&item, "updated_at").unwrap_or(0),
+        }))
+    }
+
+    /// A scan of the table (paginated): fine for an operator's `status`, not for a hot path.
+    async fn delivery_counts(&self) -> Result<BTreeMap<String, u64>> {
+        let now = now_ms();
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .filter_expression("begins_with(pk, :p) AND expires_ms > :now")
+            .projection_expression("#s")
+            .expression_attribute_names("#s", "status")
+            .expression_attribute_values(":p", s("DELIVERY#"))
+            .expression_attribute_values(":now", n(now))
+            .into_paginator()
+            .send();
+        let mut out = BTreeMap::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error("scan deliveries", e))?;
+            for item in page.items.unwrap_or_default() {
+                let status = get_s(&item, "status").unwrap_or("unknown").to_owned();
+                *out.entry(status).or_insert(0) += 1;
+            }
+        }
+        Ok(out)
+    }
+
+    async fn repo_state(&self, repo: &str) -> Result<Option<RepoState>> {
+        let Some(item) = self.get(format!("REPO#{repo}"), "STATE").await? else {
+            return Ok(None);
+        };
+        let version = get_n(&item, "version")
+            .and_then(|v| u64::try_from(v).ok())
+            .ok_or_else(|| Error::Corrupt(format!("state of {repo} has no valid version")))?;
+        let state = json_of(&item, "state")?
+            .ok_or_else(|| Error::Corrupt(format!("state of {repo} has no state")))?;
+        Ok(Some(RepoState { version, state }))
+    }
+
+    async fn put_repo_state(
+        &self,
+        repo: &str,
+        expected: Option<u64>,
+        state: &serde_json::Value,
+    ) -> Result<u64> {
+        let next = expected.map_or(1, |v| v + 1);
+        let mut item = key(format!("REPO#{repo}"), "STATE");
+        item.insert("version".into(), n(i64::try_from(next).unwrap_or(i64::MAX)));
+        item.insert("state".into(), s(&serde_json::to_string(state)?));
+        item.insert("updated_at".into(), n(now_ms()));
+        let request = self
+            .client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item));
+        let request = match expected {
+            None => request.condition_expression("attribute_not_exists(pk)"),
+            Some(v) => request
+                .condition_expression("version = :v")
+                .expression_attribute_values(":v", n(i64::try_from(v).unwrap_or(i64::MAX))),
+        };
+        match request.send().await {
+            Ok(_) => Ok(next),
+            Err(e) if code(&e) == Some(CONDITION_FAILED) => Err(Error::Conflict(format!(
+                "state of {repo} changed since version {expected:?}"
+            ))),
+            Err(e) => Err(sdk_error("put repo state", e)),
+        }
+    }
+
+    async fn cache_get(&self, key_: &str) -> Result<Option<serde_json::Value>> {
+        let Some(item) = self.get(format!("CACHE#{key_}"), "CACHE").await? else {
+            return Ok(None);
+        };
+        if !is_live(&item, now_ms()) {
+            return Ok(None);
+        }
+        json_of(&item, "value")
+    }
+
+    async fn cache_put(&self, key_: &str, value: &serde_json::Value, ttl: Duration) -> Result<()> {
+        let expires = now_ms().saturating_add(ms(ttl));
+        let mut item = key(format!("CACHE#{key_}"), "CACHE");
+        item.insert("value".into(), s(&serde_json::to_string(value)?));
+        item.insert("expires_at".into(), n(expires / 1000 + 1));
+        item.insert("expires_ms".into(), n(expires));
+        self.client
+            .put_item()
+            .table_name(&self.table)
+            .set_item(Some(item))
+            .send()
+            .await
+            .map_err(|e| sdk_error("cache put", e))?;
+        Ok(())
+    }
+
+    async fn health(&self) -> Result<()> {
+        self.get("HEALTH#probe".into(), "HEALTH").await.map(|_| ())
+    }
+}
