@@ -53,7 +53,7 @@ pub enum BackendKind {
 #[derive(Debug, Clone, Args)]
 pub struct BackendOpt {
     /// Backend to run on.
-    #[arg(long, env = "CODERIPPLE_BACKEND", value_enum, default_value_t = BackendKind::Sqlite)]
+    #[arg(long, global = true, env = "CODERIPPLE_BACKEND", value_enum, default_value_t = BackendKind::Sqlite)]
     pub backend: BackendKind,
 }
 

@@ -63,12 +63,14 @@ pub async fn recent(clients: &AwsClients) -> Recent {
 
 async fn read(clients: &AwsClients) -> Result<BTreeMap<String, f64>, String> {
     let cw = aws_sdk_cloudwatch::Client::new(&clients.config);
-    let now = std::time::SystemTime::now();
-    let hour_ago = now - std::time::Duration::from_secs(3600);
+    // One hour-long period ending a minute from now: the end is exclusive and whole seconds,
+    // so a datapoint from this very second still counts.
+    let end = std::time::SystemTime::now() + std::time::Duration::from_secs(60);
+    let start = end - std::time::Duration::from_secs(3600);
     let mut request = cw
         .get_metric_data()
-        .start_time(DateTime::from(hour_ago))
-        .end_time(DateTime::from(now));
+        .start_time(DateTime::from(start))
+        .end_time(DateTime::from(end));
     for (i, (function, name)) in COUNTERS.iter().enumerate() {
         let metric = Metric::builder()
             .namespace(NAMESPACE)

@@ -21,37 +21,39 @@ pub async fn process_change_set(
     lease: std::time::Duration,
 ) -> Result<Value, WorkerError> {
     let ttl = ctx.settings.dedup_ttl;
-    let mut fresh = Vec::with_capacity(envelopes.len());
-    let mut already_completed = Vec::new();
+    // Two copies of one delivery in a unit (a double replay) are the same work; taking the
+    // second's lease would collide with the first's.
     let mut seen = std::collections::HashSet::new();
-    for env in envelopes {
-        // Two copies of one delivery in a unit (a double replay): the second is the same
-        // work, and taking its lease would collide with the first copy's.
-        if !seen.insert(env.delivery.as_str()) {
-            continue;
-        }
-        let begun = ctx
-            .store
-            .begin_processing(&env.delivery, repo, lease, ttl)
-            .await;
-        match begun {
-            Ok(BeginOutcome::Started) => fresh.push(env.clone()),
-            Ok(BeginOutcome::AlreadyCompleted) => {
+    let unique: Vec<&Envelope> = envelopes
+        .iter()
+        .filter(|env| seen.insert(env.delivery.as_str()))
+        .collect();
+    let ids: Vec<String> = unique.iter().map(|e| e.delivery.clone()).collect();
+    let outcomes = ctx
+        .store
+        .begin_processing_many(&ids, repo, lease, ttl)
+        .await?;
+    let mut fresh = Vec::with_capacity(unique.len());
+    let mut already_completed = Vec::new();
+    let mut leased: Option<WorkerError> = None;
+    for (env, outcome) in unique.into_iter().zip(outcomes) {
+        match outcome {
+            BeginOutcome::Started => fresh.push(env.clone()),
+            BeginOutcome::AlreadyCompleted => {
                 tracing::info!(delivery = %env.delivery, "already completed; skipped");
                 already_completed.push(env.delivery.clone());
             }
-            Ok(BeginOutcome::LeasedElsewhere { until_ms }) => {
-                release(ctx, &fresh).await;
-                return Err(WorkerError::Leased {
+            BeginOutcome::LeasedElsewhere { until_ms } => {
+                leased.get_or_insert(WorkerError::Leased {
                     delivery: env.delivery.clone(),
                     until_ms,
                 });
             }
-            Err(e) => {
-                release(ctx, &fresh).await;
-                return Err(e.into());
-            }
         }
+    }
+    if let Some(err) = leased {
+        release(ctx, &fresh).await;
+        return Err(err);
     }
     if fresh.is_empty() {
         return Ok(json!({"skipped_completed": already_completed}));

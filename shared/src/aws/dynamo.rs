@@ -92,6 +92,43 @@ impl DynamoStore {
             .expect("table, key and expression are set")
     }
 
+    /// The conditional update that takes a delivery's processing lease.
+    fn begin_update(
+        &self,
+        id: &str,
+        repo: &str,
+        lease: Duration,
+        ttl: Duration,
+        now: i64,
+    ) -> Update {
+        let expires = now.saturating_add(ms(ttl));
+        let values = HashMap::from([
+            (":inp".to_owned(), s(DeliveryStatus::InProgress.as_str())),
+            (":done".to_owned(), s(DeliveryStatus::Completed.as_str())),
+            (":lease".to_owned(), n(now.saturating_add(ms(lease)))),
+            (":now".to_owned(), n(now)),
+            (":exp".to_owned(), n(expires / 1000 + 1)),
+            (":expms".to_owned(), n(expires)),
+            (":repo".to_owned(), s(repo)),
+        ]);
+        Update::builder()
+            .table_name(&self.table)
+            .set_key(Some(key(delivery_pk(id), "DELIVERY")))
+            .update_expression(
+                "SET #s = :inp, lease_until = :lease, updated_at = :now, expires_at = :exp, \
+                 expires_ms = :expms, repo = if_not_exists(repo, :repo)",
+            )
+            .condition_expression(
+                "attribute_not_exists(pk) OR expires_ms <= :now \
+                 OR (#s <> :done AND (#s <> :inp OR lease_until <= :now))",
+            )
+            .expression_attribute_names("#s", "status")
+            .set_expression_attribute_values(Some(values))
+            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
+            .build()
+            .expect("table, key and expression are set")
+    }
+
     async fn run_update(&self, update: Update) -> Result<()> {
         self.client
             .update_item()
@@ -207,28 +244,16 @@ impl Store for DynamoStore {
         ttl: Duration,
     ) -> Result<BeginOutcome> {
         let now = now_ms();
-        let expires = now.saturating_add(ms(ttl));
+        let update = self.begin_update(id, repo, lease, ttl, now);
         let result = self
             .client
             .update_item()
-            .table_name(&self.table)
-            .set_key(Some(key(delivery_pk(id), "DELIVERY")))
-            .update_expression(
-                "SET #s = :inp, lease_until = :lease, updated_at = :now, expires_at = :exp, \
-                 expires_ms = :expms, repo = if_not_exists(repo, :repo)",
-            )
-            .condition_expression(
-                "attribute_not_exists(pk) OR expires_ms <= :now \
-                 OR (#s <> :done AND (#s <> :inp OR lease_until <= :now))",
-            )
-            .expression_attribute_names("#s", "status")
-            .expression_attribute_values(":inp", s(DeliveryStatus::InProgress.as_str()))
-            .expression_attribute_values(":done", s(DeliveryStatus::Completed.as_str()))
-            .expression_attribute_values(":lease", n(now.saturating_add(ms(lease))))
-            .expression_attribute_values(":now", n(now))
-            .expression_attribute_values(":exp", n(expires / 1000 + 1))
-            .expression_attribute_values(":expms", n(expires))
-            .expression_attribute_values(":repo", s(repo))
+            .table_name(update.table_name)
+            .set_key(Some(update.key))
+            .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
+            .set_expression_attribute_names(update.expression_attribute_names)
+            .set_expression_attribute_values(update.expression_attribute_values)
             .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
             .send()
             .await;
@@ -254,6 +279,50 @@ impl Store for DynamoStore {
                 }
             }
             Err(e) => Err(sdk_error("begin processing", e)),
+        }
+    }
+
+    /// One `TransactWriteItems` for the whole change set. If any lease cannot be taken the
+    /// transaction changes nothing, and each delivery is then begun on its own to learn why.
+    async fn begin_processing_many(
+        &self,
+        ids: &[String],
+        repo: &str,
+        lease: Duration,
+        ttl: Duration,
+    ) -> Result<Vec<BeginOutcome>> {
+        if ids.len() < 2 || ids.len() > MAX_TRANSACT {
+            let mut out = Vec::with_capacity(ids.len());
+            for id in ids {
+                out.push(self.begin_processing(id, repo, lease, ttl).await?);
+            }
+            return Ok(out);
+        }
+        let now = now_ms();
+        let items: Vec<TransactWriteItem> = ids
+            .iter()
+            .map(|id| {
+                TransactWriteItem::builder()
+                    .update(self.begin_update(id, repo, lease, ttl, now))
+                    .build()
+            })
+            .collect();
+        let result = self
+            .client
+            .transact_write_items()
+            .set_transact_items(Some(items))
+            .send()
+            .await;
+        match result {
+            Ok(_) => Ok(vec![BeginOutcome::Started; ids.len()]),
+            Err(e) if code(&e) == Some("TransactionCanceledException") => {
+                let mut out = Vec::with_capacity(ids.len());
+                for id in ids {
+                    out.push(self.begin_processing(id, repo, lease, ttl).await?);
+                }
+                Ok(out)
+            }
+            Err(e) => Err(sdk_error("begin processing (transaction)", e)),
         }
     }
 

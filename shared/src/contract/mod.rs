@@ -106,6 +106,7 @@ macro_rules! store_contract_tests {
             claim_status_follows_the_delivery,
             expired_claims_can_be_claimed_again,
             processing_lease_lifecycle,
+            batch_begin_reports_each_delivery,
             repo_state_compare_and_set,
             concurrent_repo_writers_one_wins,
             cache_entries_expire,

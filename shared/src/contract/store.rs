@@ -251,3 +251,47 @@ where
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(f.store.cache_get(&key).await.unwrap(), None);
 }
+
+/// Beginning several deliveries at once gives each its own outcome; a failed batch keeps
+/// no lease, a successful one holds every lease.
+pub async fn batch_begin_reports_each_delivery<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let s = &f.store;
+    let (done, held, fresh) = (unique("done"), unique("held"), unique("fresh"));
+    s.begin_processing(&done, "o/r", LEASE, TTL).await.unwrap();
+    s.complete_processing(std::slice::from_ref(&done), &json!({}))
+        .await
+        .unwrap();
+    s.begin_processing(&held, "o/r", LEASE, TTL).await.unwrap();
+    let ids = vec![done.clone(), held.clone(), fresh.clone()];
+    let outcomes = s
+        .begin_processing_many(&ids, "o/r", LEASE, TTL)
+        .await
+        .unwrap();
+    assert_eq!(outcomes[0], BeginOutcome::AlreadyCompleted);
+    assert!(matches!(outcomes[1], BeginOutcome::LeasedElsewhere { .. }));
+    assert_eq!(outcomes[2], BeginOutcome::Started);
+
+    let all_new = vec![unique("a"), unique("b"), unique("c")];
+    let outcomes = s
+        .begin_processing_many(&all_new, "o/r", LEASE, TTL)
+        .await
+        .unwrap();
+    assert_eq!(outcomes, vec![BeginOutcome::Started; 3]);
+    for id in &all_new {
+        assert!(
+            matches!(
+                s.begin_processing(id, "o/r", LEASE, TTL).await.unwrap(),
+                BeginOutcome::LeasedElsewhere { .. }
+            ),
+            "{id} is leased by the batch"
+        );
+        let record = s.delivery(id).await.unwrap().unwrap();
+        assert_eq!(record.status, DeliveryStatus::InProgress);
+        assert_eq!(record.repo.as_deref(), Some("o/r"));
+    }
+}

@@ -145,6 +145,34 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         ttl: Duration,
     ) -> Result<BeginOutcome>;
 
+    /// [`Store::begin_processing`] for several deliveries of one repository (a coalesced
+    /// change set), one outcome per id in order. Backends may do it in one request; if it
+    /// fails, no lease taken by this call is kept.
+    async fn begin_processing_many(
+        &self,
+        ids: &[String],
+        repo: &str,
+        lease: Duration,
+        ttl: Duration,
+    ) -> Result<Vec<BeginOutcome>> {
+        let mut outcomes = Vec::with_capacity(ids.len());
+        for id in ids {
+            match self.begin_processing(id, repo, lease, ttl).await {
+                Ok(outcome) => outcomes.push(outcome),
+                Err(e) => {
+                    for (started, outcome) in ids.iter().zip(&outcomes) {
+                        if *outcome == BeginOutcome::Started {
+                            // Best effort: an unreleased lease only delays a retry until it ends.
+                            let _ = self.release_processing(started).await;
+                        }
+                    }
+                    return Err(e);
+                }
+            }
+        }
+        Ok(outcomes)
+    }
+
     /// Marks deliveries completed with a summary. Final.
     async fn complete_processing(&self, ids: &[String], summary: &serde_json::Value) -> Result<()>;
 
