@@ -6,7 +6,7 @@
 #                         setting picks the role; the code is in the runtime layer)
 #   manifest.json         every artifact's size and sha256, the git commit, the glibc needed
 #
-# By default the binary is built with `cargo lambda build --release` (`pip install
+# By default the binary is built with `cargo lambda build --profile lambda` (release, size-optimized; `pip install
 # cargo-lambda` brings zig). `--bootstrap PATH` packages an existing Linux x86_64 binary
 # instead (the emulator tests use the one the test run built; the sizes in BENCHMARKS.md come
 # from the release build). Either way the binary must need no newer glibc than the runtime's.
@@ -32,7 +32,7 @@ if [ -z "$bootstrap" ]; then
     echo "cargo-lambda is not installed: pip install cargo-lambda (it brings zig), or pass --bootstrap PATH" >&2
     exit 1
   fi
-  (cd "$root" && cargo lambda build --release --locked --bin coderipple --target x86_64-unknown-linux-gnu)
+  (cd "$root" && cargo lambda build --profile lambda --locked --bin coderipple --target x86_64-unknown-linux-gnu)
   bootstrap="$root/target/lambda/coderipple/bootstrap"
 fi
 [ -f "$bootstrap" ] || { echo "no binary at $bootstrap" >&2; exit 1; }
