@@ -10,19 +10,18 @@ use axum::body::Body;
 use axum::http::Request;
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::{AwsBackends, fresh_backends};
-use coderipple_core::intake::ClaimThenSend;
 use coderipple_core::metrics::{Capture, Metrics};
 use coderipple_core::queue::{OutgoingMessage, Queue};
 use coderipple_core::signature::{Secrets, sign};
 use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_ingest::{IngestState, router};
 use coderipple_worker::WorkerContext;
-use coderipple_worker::agents::AgentSet;
 use coderipple_worker::esm::{EventSourceMapping, Round};
 use coderipple_worker::lambda::handle_sqs_event;
-use coderipple_worker::sink::S3Sink;
 use serde_json::{Value, json};
 use tower::ServiceExt;
+
+mod common;
 
 const SECRET: &str = "aws-e2e-secret";
 
@@ -60,37 +59,11 @@ struct Pipeline {
 async fn pipeline() -> Pipeline {
     let settings = settings();
     let aws = fresh_backends(&settings).await;
-    let ingest = Arc::new(IngestState {
-        secrets: Secrets::new(SECRET, None).unwrap(),
-        intake: Arc::new(ClaimThenSend {
-            store: aws.store.clone(),
-            queue: aws.queue.clone(),
-        }),
-        queue: aws.queue.clone(),
-        store: aws.store.clone(),
-        blobs: aws.blobs.clone(),
-        settings: settings.clone(),
-        backend: "aws".into(),
-        metrics: Metrics::off(),
-    });
     let metrics = Capture::default();
-    let worker = WorkerContext {
-        queue: aws.queue.clone(),
-        store: aws.store.clone(),
-        blobs: aws.blobs.clone(),
-        sink: Arc::new(S3Sink::new(
-            aws.clients.s3.clone(),
-            &aws.resources.bucket,
-            "docs/",
-        )),
-        agents: AgentSet::builtin(),
-        settings,
-        metrics: Metrics::to_writer(metrics.clone()),
-    };
     Pipeline {
+        ingest: common::aws::ingest_state(&aws, Secrets::new(SECRET, None).unwrap(), &settings),
+        worker: common::aws::worker_context(&aws, &settings, Metrics::to_writer(metrics.clone())),
         aws,
-        ingest,
-        worker,
         metrics,
     }
 }

@@ -12,19 +12,18 @@ use axum::http::Request;
 use coderipple_core::aws::counter::RequestCounter;
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::{AwsBackends, backends_with, counted_clients};
-use coderipple_core::intake::ClaimThenSend;
 use coderipple_core::metrics::Metrics;
 use coderipple_core::queue::Queue;
 use coderipple_core::signature::{Secrets, sign};
 use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_ingest::{IngestState, router};
 use coderipple_worker::WorkerContext;
-use coderipple_worker::agents::AgentSet;
 use coderipple_worker::esm::EventSourceMapping;
 use coderipple_worker::lambda::handle_sqs_event;
-use coderipple_worker::sink::S3Sink;
 use serde_json::json;
 use tower::ServiceExt;
+
+mod common;
 
 const SECRET: &str = "count-secret";
 
@@ -39,32 +38,8 @@ async fn counted() -> Counted {
     let counter = RequestCounter::default();
     let settings = Settings::default();
     let aws = backends_with(counted_clients(&counter).await, &settings).await;
-    let ingest = Arc::new(IngestState {
-        secrets: Secrets::new(SECRET, None).unwrap(),
-        intake: Arc::new(ClaimThenSend {
-            store: aws.store.clone(),
-            queue: aws.queue.clone(),
-        }),
-        queue: aws.queue.clone(),
-        store: aws.store.clone(),
-        blobs: aws.blobs.clone(),
-        settings: settings.clone(),
-        backend: "aws".into(),
-        metrics: Metrics::off(),
-    });
-    let worker = WorkerContext {
-        queue: aws.queue.clone(),
-        store: aws.store.clone(),
-        blobs: aws.blobs.clone(),
-        sink: Arc::new(S3Sink::new(
-            aws.clients.s3.clone(),
-            &aws.resources.bucket,
-            "docs/",
-        )),
-        agents: AgentSet::builtin(),
-        settings,
-        metrics: Metrics::off(),
-    };
+    let ingest = common::aws::ingest_state(&aws, Secrets::new(SECRET, None).unwrap(), &settings);
+    let worker = common::aws::worker_context(&aws, &settings, Metrics::off());
     counter.take();
     Counted {
         aws,

@@ -13,24 +13,23 @@ use std::time::{Duration, SystemTime};
 use axum::body::Body;
 use axum::http::Request;
 use coderipple_core::aws::dynamo::DynamoStore;
+use coderipple_core::aws::provision::Provisioned;
 use coderipple_core::aws::s3::S3BlobStore;
 use coderipple_core::aws::sqs::SqsQueue;
 use coderipple_core::aws::{AwsNames, QueueRef};
 use coderipple_core::config::Settings;
-use coderipple_core::contract::aws::clients;
-use coderipple_core::intake::ClaimThenSend;
+use coderipple_core::contract::aws::{AwsBackends, clients};
 use coderipple_core::metrics::Metrics;
 use coderipple_core::queue::{OutgoingMessage, Queue};
 use coderipple_core::signature::sign;
 use coderipple_core::store::{DeliveryStatus, Store};
-use coderipple_ingest::{IngestState, router};
-use coderipple_worker::WorkerContext;
-use coderipple_worker::agents::AgentSet;
+use coderipple_ingest::router;
 use coderipple_worker::esm::EventSourceMapping;
 use coderipple_worker::lambda::handle_sqs_event;
-use coderipple_worker::sink::S3Sink;
 use serde_json::json;
 use tower::ServiceExt;
+
+mod common;
 
 fn url(queue: &QueueRef) -> String {
     match queue {
@@ -48,26 +47,26 @@ async fn the_pipeline_runs_on_the_stacks_queue_table_and_bucket() {
     let secret = std::env::var("STACK_TEST_SECRET").expect("the secret stored in that parameter");
     let c = clients().await;
     let dlq = SqsQueue::new(c.sqs.clone(), url(&names.dlq), None);
-    let queue = Arc::new(SqsQueue::new(c.sqs.clone(), url(&names.queue), Some(dlq)));
-    let dlq = queue.dead_letter_queue().unwrap();
-    let store = Arc::new(DynamoStore::new(c.dynamodb.clone(), &names.table));
-    let blobs = Arc::new(S3BlobStore::new(c.s3.clone(), &names.bucket));
+    let queue = SqsQueue::new(c.sqs.clone(), url(&names.queue), Some(dlq));
     let settings = Settings::default();
-    let ingest = Arc::new(IngestState {
-        secrets: coderipple_core::aws::secrets::load(&c, &param)
-            .await
-            .unwrap(),
-        intake: Arc::new(ClaimThenSend {
-            store: store.clone(),
-            queue: queue.clone(),
-        }),
-        queue: queue.clone(),
-        store: store.clone(),
-        blobs: blobs.clone(),
-        settings: settings.clone(),
-        backend: "aws".into(),
-        metrics: Metrics::off(),
-    });
+    let aws = AwsBackends {
+        dlq: Arc::new(queue.dead_letter_queue().unwrap()),
+        queue: Arc::new(queue),
+        store: Arc::new(DynamoStore::new(c.dynamodb.clone(), &names.table)),
+        blobs: Arc::new(S3BlobStore::new(c.s3.clone(), &names.bucket)),
+        resources: Provisioned {
+            queue_url: url(&names.queue),
+            dlq_url: url(&names.dlq),
+            table: names.table.clone(),
+            bucket: names.bucket.clone(),
+        },
+        clients: c.clone(),
+    };
+    let stack_secret = coderipple_core::aws::secrets::load(&c, &param)
+        .await
+        .unwrap();
+    let ingest = common::aws::ingest_state(&aws, stack_secret, &settings);
+    let (queue, dlq, store) = (aws.queue.clone(), aws.dlq.clone(), aws.store.clone());
     let run = uuid::Uuid::new_v4().simple().to_string();
     let repo = format!("stack/demo-{}", &run[..8]);
     let commit = format!("{:0>40}", &run[..12]);
@@ -104,15 +103,7 @@ async fn the_pipeline_runs_on_the_stacks_queue_table_and_bucket() {
         .await
         .unwrap();
 
-    let worker = WorkerContext {
-        queue: queue.clone(),
-        store: store.clone(),
-        blobs,
-        sink: Arc::new(S3Sink::new(c.s3.clone(), &names.bucket, "docs/")),
-        agents: AgentSet::builtin(),
-        settings,
-        metrics: Metrics::off(),
-    };
+    let worker = common::aws::worker_context(&aws, &settings, Metrics::off());
     let mapping = EventSourceMapping::new(
         queue.clone(),
         queue.arn().await.unwrap(),

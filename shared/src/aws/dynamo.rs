@@ -69,6 +69,18 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// The delivery record a failed condition found: as returned with the error, or read
+    /// again where a service does not return it.
+    async fn delivery_behind_condition(&self, id: &str, returned: Option<Item>) -> Result<Item> {
+        match returned {
+            Some(item) => Ok(item),
+            None => self
+                .get(delivery_pk(id), "DELIVERY")
+                .await?
+                .ok_or_else(|| Error::Conflict(format!("delivery {id} changed while it was read"))),
+        }
+    }
+
     fn delivery_update(&self, id: &str, status: DeliveryStatus, detail: String) -> Update {
         let now = now_ms();
         let expires = now.saturating_add(ms(DEFAULT_RECORD_TTL));
@@ -219,17 +231,11 @@ impl Store for DynamoStore {
         match result {
             Ok(_) => Ok(ClaimOutcome::Claimed),
             Err(e) if code(&e) == Some(CONDITION_FAILED) => {
-                let old = match e.into_service_error() {
+                let returned = match e.into_service_error() {
                     aws_sdk_dynamodb::operation::put_item::PutItemError::ConditionalCheckFailedException(c) => c.item,
                     _ => None,
                 };
-                let old = match old {
-                    Some(item) => item,
-                    None => self
-                        .get(delivery_pk(&claim.id), "DELIVERY")
-                        .await?
-                        .ok_or_else(|| Error::Conflict(format!("claim of {} raced", claim.id)))?,
-                };
+                let old = self.delivery_behind_condition(&claim.id, returned).await?;
                 Ok(ClaimOutcome::Existing(status_of(&old)?))
             }
             Err(e) => Err(sdk_error("claim delivery", e)),
@@ -260,17 +266,11 @@ impl Store for DynamoStore {
         match result {
             Ok(_) => Ok(BeginOutcome::Started),
             Err(e) if code(&e) == Some(CONDITION_FAILED) => {
-                let old = match e.into_service_error() {
+                let returned = match e.into_service_error() {
                     aws_sdk_dynamodb::operation::update_item::UpdateItemError::ConditionalCheckFailedException(c) => c.item,
                     _ => None,
                 };
-                let old = match old {
-                    Some(item) => item,
-                    None => self
-                        .get(delivery_pk(id), "DELIVERY")
-                        .await?
-                        .ok_or_else(|| Error::Conflict(format!("lease of {id} raced")))?,
-                };
+                let old = self.delivery_behind_condition(id, returned).await?;
                 match status_of(&old)? {
                     DeliveryStatus::Completed => Ok(BeginOutcome::AlreadyCompleted),
                     _ => Ok(BeginOutcome::LeasedElsewhere {

@@ -16,9 +16,10 @@ use aws_sdk_s3::types::{
 };
 use aws_sdk_sqs::types::QueueAttributeName;
 
-use super::AwsClients;
 use super::error::{code, sdk_error};
 use super::s3::CLAIM_CHECK_PREFIX;
+use super::sqs::SqsQueue;
+use super::{AwsClients, QueueRef};
 use crate::config::Settings;
 use crate::{Error, Result};
 
@@ -138,15 +139,7 @@ async fn ensure_queue(
             .ok_or_else(|| Error::Unavailable(format!("create queue {name}: no URL"))),
         // Exists with other attributes: bring them up to date.
         Err(e) if matches!(code(&e), Some("QueueAlreadyExists" | "QueueNameExists")) => {
-            let url = clients
-                .sqs
-                .get_queue_url()
-                .queue_name(name)
-                .send()
-                .await
-                .map_err(|e| sdk_error(&format!("queue {name}"), e))?
-                .queue_url
-                .unwrap_or_default();
+            let url = SqsQueue::resolve(&clients.sqs, &QueueRef::Name(name.to_owned())).await?;
             let mut set = clients.sqs.set_queue_attributes().queue_url(&url);
             for (k, v) in attributes {
                 if *k != QueueAttributeName::FifoQueue {

@@ -1,0 +1,48 @@
+//! The AWS pipeline's parts over a set of backends (moto resources or a deployed stack's):
+//! the ingest router's state and the Lambda worker's context, as the functions build them.
+
+use std::sync::Arc;
+
+use coderipple_core::config::Settings;
+use coderipple_core::contract::aws::AwsBackends;
+use coderipple_core::intake::ClaimThenSend;
+use coderipple_core::metrics::Metrics;
+use coderipple_core::signature::Secrets;
+use coderipple_ingest::IngestState;
+use coderipple_worker::WorkerContext;
+use coderipple_worker::agents::AgentSet;
+use coderipple_worker::sink::S3Sink;
+
+/// The ingest state over `aws`: claim in DynamoDB, then send to SQS.
+pub fn ingest_state(aws: &AwsBackends, secrets: Secrets, settings: &Settings) -> Arc<IngestState> {
+    Arc::new(IngestState {
+        secrets,
+        intake: Arc::new(ClaimThenSend {
+            store: aws.store.clone(),
+            queue: aws.queue.clone(),
+        }),
+        queue: aws.queue.clone(),
+        store: aws.store.clone(),
+        blobs: aws.blobs.clone(),
+        settings: settings.clone(),
+        backend: "aws".into(),
+        metrics: Metrics::off(),
+    })
+}
+
+/// The worker context over `aws`, docs to `docs/` in its bucket.
+pub fn worker_context(aws: &AwsBackends, settings: &Settings, metrics: Metrics) -> WorkerContext {
+    WorkerContext {
+        queue: aws.queue.clone(),
+        store: aws.store.clone(),
+        blobs: aws.blobs.clone(),
+        sink: Arc::new(S3Sink::new(
+            aws.clients.s3.clone(),
+            &aws.resources.bucket,
+            "docs/",
+        )),
+        agents: AgentSet::builtin(),
+        settings: settings.clone(),
+        metrics,
+    }
+}
