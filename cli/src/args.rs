@@ -49,6 +49,16 @@ pub enum BackendKind {
     Aws,
 }
 
+impl BackendKind {
+    /// The name `/health` and `status` show.
+    pub fn name(self) -> &'static str {
+        match self {
+            BackendKind::Sqlite => "sqlite",
+            BackendKind::Aws => "aws",
+        }
+    }
+}
+
 /// The backend option shared by `up`, `worker`, `status`, `dlq` and `init`.
 #[derive(Debug, Clone, Args)]
 pub struct BackendOpt {

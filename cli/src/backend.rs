@@ -31,8 +31,8 @@ pub const DOCS_PREFIX: &str = "docs/";
 /// Every part a command may need.
 #[derive(Debug)]
 pub struct Backend {
-    /// `sqlite` or `aws`.
-    pub kind: &'static str,
+    /// Which backend this is.
+    pub kind: BackendKind,
     pub queue: Arc<dyn Queue>,
     pub dlq: Arc<dyn Queue>,
     pub store: Arc<dyn Store>,
@@ -57,7 +57,7 @@ impl Backend {
 
     fn local(local: Local) -> Self {
         Self {
-            kind: "sqlite",
+            kind: BackendKind::Sqlite,
             queue: Arc::new(local.queue.clone()),
             dlq: Arc::new(local.dlq.clone()),
             store: Arc::new(local.store.clone()),
@@ -87,7 +87,7 @@ impl Backend {
         let store: Arc<dyn Store> =
             Arc::new(DynamoStore::new(clients.dynamodb.clone(), &names.table));
         Ok(Self {
-            kind: "aws",
+            kind: BackendKind::Aws,
             intake: Arc::new(ClaimThenSend {
                 store: store.clone(),
                 queue: queue.clone(),
@@ -125,7 +125,7 @@ impl Backend {
             store: self.store.clone(),
             blobs: self.blobs.clone(),
             settings: self.settings.clone(),
-            backend: self.kind.into(),
+            backend: self.kind.name().into(),
             metrics,
         }
     }

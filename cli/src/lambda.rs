@@ -12,10 +12,9 @@
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use anyhow::{Context, bail};
+use anyhow::bail;
 use aws_lambda_events::sqs::SqsEvent;
 use coderipple_core::aws::{AwsClients, SdkRetries};
-use coderipple_core::config::secrets_from_env;
 use coderipple_core::metrics::Metrics;
 use coderipple_core::signature::Secrets;
 use coderipple_worker::lambda::handle_sqs_event;
@@ -76,13 +75,8 @@ async fn worker() -> anyhow::Result<()> {
 
 /// The secret from the parameter store (production) or the environment (development).
 async fn secrets(clients: &AwsClients) -> anyhow::Result<Secrets> {
-    if let Ok(param) = std::env::var(PARAM_VAR) {
-        return coderipple_core::aws::secrets::load(clients, &param)
-            .await
-            .context("reading the webhook secret");
-    }
-    match secrets_from_env(|k| std::env::var(k).ok())? {
-        Some(secrets) => Ok(secrets),
+    match crate::secret::configured(Some(clients)).await? {
+        Some((secrets, _)) => Ok(secrets),
         None => bail!(
             "no webhook secret: set {PARAM_VAR} (an SSM SecureString name or a Secrets Manager ARN), or CODERIPPLE_WEBHOOK_SECRET for development"
         ),

@@ -27,26 +27,35 @@ pub enum Source {
     Generated(PathBuf),
 }
 
-/// The secrets `up` verifies with, on `backend`.
-pub async fn for_backend(backend: &Backend, dir: &Path) -> anyhow::Result<(Secrets, Source)> {
+/// The configured secrets: from the parameter named by `CODERIPPLE_WEBHOOK_SECRET_PARAM`
+/// (read with `clients`, or clients from the environment), else `CODERIPPLE_WEBHOOK_SECRET`;
+/// `None` when neither is set.
+pub async fn configured(clients: Option<&AwsClients>) -> anyhow::Result<Option<(Secrets, Source)>> {
     if let Ok(param) = std::env::var(PARAM_VAR) {
-        let clients = match &backend.aws {
+        let clients = match clients {
             Some(c) => c.clone(),
             None => AwsClients::from_env(SdkRetries::Standard).await,
         };
-        let secrets = coderipple_core::aws::secrets::load(&clients, &param).await?;
-        return Ok((secrets, Source::Param(param)));
+        let secrets = coderipple_core::aws::secrets::load(&clients, &param)
+            .await
+            .context("reading the webhook secret")?;
+        return Ok(Some((secrets, Source::Param(param))));
+    }
+    Ok(secrets_from_env(|k| std::env::var(k).ok())?.map(|s| (s, Source::Env)))
+}
+
+/// The secrets `up` verifies with, on `backend`.
+pub async fn for_backend(backend: &Backend, dir: &Path) -> anyhow::Result<(Secrets, Source)> {
+    if let Some(found) = configured(backend.aws.as_ref()).await? {
+        return Ok(found);
     }
     std::fs::create_dir_all(dir)
         .with_context(|| format!("cannot create data dir {}", dir.display()))?;
-    for_server(dir)
+    from_data_dir(dir)
 }
 
-/// The secrets `up` verifies with (environment or data dir).
-pub fn for_server(dir: &Path) -> anyhow::Result<(Secrets, Source)> {
-    if let Some(secrets) = secrets_from_env(|k| std::env::var(k).ok())? {
-        return Ok((secrets, Source::Env));
-    }
+/// The secret kept in the data dir, generated on first use.
+fn from_data_dir(dir: &Path) -> anyhow::Result<(Secrets, Source)> {
     let path = dir.join(SECRET_FILE);
     if path.exists() {
         let secret = read(&path)?;

@@ -68,7 +68,7 @@ pub(crate) async fn webhook(
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.parse::<u64>().ok());
-    let result = handle(&state, &headers, body).await;
+    let result = handle(&state, &headers, declared, body).await;
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     let mut m = MetricSet::for_function("ingest");
     m.count("WebhooksReceived", 1);
@@ -96,13 +96,10 @@ pub(crate) async fn webhook(
 async fn handle(
     state: &Arc<IngestState>,
     headers: &HeaderMap,
+    declared: Option<u64>,
     body: Body,
 ) -> Result<WebhookResponse, IngestError> {
     let limit = state.settings.max_body_bytes;
-    let declared = headers
-        .get(header::CONTENT_LENGTH)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
         return Err(Error::PayloadTooLarge { limit }.into());
     }

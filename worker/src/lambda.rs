@@ -73,7 +73,7 @@ pub fn received(m: SqsMessage) -> ReceivedMessage {
         .filter_map(|(k, v)| v.string_value.clone().map(|s| (k.clone(), s)))
         .collect();
     let dedup_id = attributes
-        .get("original_dedup_id")
+        .get(coderipple_core::aws::sqs::ORIGINAL_DEDUP)
         .cloned()
         .or_else(|| attr("MessageDeduplicationId"))
         .unwrap_or_default();

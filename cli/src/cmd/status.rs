@@ -45,7 +45,7 @@ pub async fn run(
     };
     if as_json {
         let mut report = json!({
-            "backend": local.kind,
+            "backend": local.kind.name(),
             "queue": {"name": local.queue.name(), "visible": queue.visible, "in_flight": queue.in_flight},
             "dlq": {"name": local.dlq.name(), "depth": dlq.visible + dlq.in_flight},
             "deliveries": counts,

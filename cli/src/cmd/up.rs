@@ -37,8 +37,8 @@ pub async fn run(
 
     let dir = data_dir.display();
     let which = match backend.kind {
-        "aws" => "AWS backend",
-        _ => "embedded backend",
+        BackendKind::Aws => "AWS backend",
+        BackendKind::Sqlite => "embedded backend",
     };
     println!("CodeRipple is up ({which}, {workers} worker(s))");
     println!("listening on http://{addr}");

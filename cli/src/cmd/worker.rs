@@ -21,8 +21,8 @@ pub async fn run(kind: BackendKind, data_dir: &Path, workers: u16) -> anyhow::Re
     let cancel = shutdown::on_signal();
     let ctx = Arc::new(backend.worker_context(Metrics::from_env()?));
     let on = match backend.kind {
-        "aws" => backend.queue.name().to_owned(),
-        _ => data_dir.display().to_string(),
+        BackendKind::Aws => backend.queue.name().to_owned(),
+        BackendKind::Sqlite => data_dir.display().to_string(),
     };
     println!("CodeRipple workers: {workers} on {on}");
     let pool: Vec<_> = (0..usize::from(workers))

@@ -141,6 +141,21 @@ impl DynamoStore {
             .expect("table, key and expression are set")
     }
 
+    /// Begins each delivery with its own request, in order.
+    async fn begin_each(
+        &self,
+        ids: &[String],
+        repo: &str,
+        lease: Duration,
+        ttl: Duration,
+    ) -> Result<Vec<BeginOutcome>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for id in ids {
+            out.push(self.begin_processing(id, repo, lease, ttl).await?);
+        }
+        Ok(out)
+    }
+
     async fn run_update(&self, update: Update) -> Result<()> {
         self.client
             .update_item()
@@ -292,11 +307,7 @@ impl Store for DynamoStore {
         ttl: Duration,
     ) -> Result<Vec<BeginOutcome>> {
         if ids.len() < 2 || ids.len() > MAX_TRANSACT {
-            let mut out = Vec::with_capacity(ids.len());
-            for id in ids {
-                out.push(self.begin_processing(id, repo, lease, ttl).await?);
-            }
-            return Ok(out);
+            return self.begin_each(ids, repo, lease, ttl).await;
         }
         let now = now_ms();
         let items: Vec<TransactWriteItem> = ids
@@ -316,11 +327,7 @@ impl Store for DynamoStore {
         match result {
             Ok(_) => Ok(vec![BeginOutcome::Started; ids.len()]),
             Err(e) if code(&e) == Some("TransactionCanceledException") => {
-                let mut out = Vec::with_capacity(ids.len());
-                for id in ids {
-                    out.push(self.begin_processing(id, repo, lease, ttl).await?);
-                }
-                Ok(out)
+                self.begin_each(ids, repo, lease, ttl).await
             }
             Err(e) => Err(sdk_error("begin processing (transaction)", e)),
         }

@@ -34,7 +34,7 @@ use crate::{Error, Result};
 /// kept so the same code works on every region and emulator).
 const MAX_BATCH_BYTES: usize = 256 * 1024;
 /// The attribute that keeps a dead-lettered message's own dedup id.
-const ORIGINAL_DEDUP: &str = "original_dedup_id";
+pub const ORIGINAL_DEDUP: &str = "original_dedup_id";
 /// How long [`SqsQueue::peek`] holds what it has seen before releasing it.
 const PEEK_HOLD: Duration = Duration::from_secs(30);
 /// SQS's longest long-poll wait.
@@ -153,31 +153,6 @@ impl SqsQueue {
         }
         Ok(())
     }
-
-    async fn receive_raw(
-        &self,
-        max: usize,
-        visibility: Duration,
-        wait: Duration,
-    ) -> Result<Vec<ReceivedMessage>> {
-        let out = self
-            .client
-            .receive_message()
-            .queue_url(&self.url)
-            .max_number_of_messages(i32::try_from(max.clamp(1, MAX_BATCH)).unwrap_or(10))
-            .visibility_timeout(secs(visibility, MAX_VISIBILITY_SECS))
-            .wait_time_seconds(secs(wait, MAX_WAIT_SECS))
-            .message_system_attribute_names(MessageSystemAttributeName::All)
-            .message_attribute_names("All")
-            .send()
-            .await
-            .map_err(|e| sdk_error("receive message", e))?;
-        out.messages
-            .unwrap_or_default()
-            .into_iter()
-            .map(|m| received(m, self.is_dlq))
-            .collect()
-    }
 }
 
 /// Whole seconds, rounded up, capped at `max`.
@@ -285,7 +260,23 @@ impl Queue for SqsQueue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>> {
-        self.receive_raw(max, visibility, wait).await
+        let out = self
+            .client
+            .receive_message()
+            .queue_url(&self.url)
+            .max_number_of_messages(i32::try_from(max.clamp(1, MAX_BATCH)).unwrap_or(10))
+            .visibility_timeout(secs(visibility, MAX_VISIBILITY_SECS))
+            .wait_time_seconds(secs(wait, MAX_WAIT_SECS))
+            .message_system_attribute_names(MessageSystemAttributeName::All)
+            .message_attribute_names("All")
+            .send()
+            .await
+            .map_err(|e| sdk_error("receive message", e))?;
+        out.messages
+            .unwrap_or_default()
+            .into_iter()
+            .map(|m| received(m, self.is_dlq))
+            .collect()
     }
 
     async fn delete_batch(&self, receipts: &[String]) -> Result<()> {
@@ -390,7 +381,7 @@ impl Queue for SqsQueue {
         let result = async {
             while seen.len() < limit {
                 let batch = self
-                    .receive_raw(
+                    .receive(
                         (limit - seen.len()).min(MAX_BATCH),
                         PEEK_HOLD,
                         Duration::ZERO,
