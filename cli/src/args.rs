@@ -74,6 +74,14 @@ pub struct WorkerOpts {
     /// ingest only (`up`) with workers elsewhere (`coderipple worker`).
     #[arg(long, env = "CODERIPPLE_WORKERS", default_value_t = 2, value_parser = clap::value_parser!(u16).range(0..=256))]
     pub workers: u16,
+    /// A local checkout the agents read README and manifests from, at each event's commit:
+    /// `owner/repo=PATH` (repeatable; comma-separated in the variable).
+    #[arg(
+        long = "repo-root",
+        env = "CODERIPPLE_REPO_ROOTS",
+        value_delimiter = ','
+    )]
+    pub repo_roots: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -149,6 +157,22 @@ pub enum Command {
     },
     /// Run as a Lambda function (what `bootstrap` does): `_HANDLER` = `ingest` or `worker`.
     Lambda,
+    /// Build complete initial docs for a repository joining mid-life, from a checkout's
+    /// current tree and its history (idempotent: running it again changes nothing).
+    Bootstrap {
+        #[command(flatten)]
+        backend: BackendOpt,
+        #[command(flatten)]
+        data: DataDir,
+        /// The repository (owner/name).
+        repo: String,
+        /// Its local checkout (the history of HEAD is read).
+        #[arg(long)]
+        repo_root: PathBuf,
+        /// Web URL the docs link commits to (default https://github.com/OWNER/NAME).
+        #[arg(long)]
+        repo_url: Option<String>,
+    },
     /// Inspect, replay or purge the dead-letter queue.
     Dlq {
         #[command(flatten)]

@@ -2,8 +2,10 @@
 //! or AWS (SQS FIFO + DynamoDB + S3, from the standard `AWS_*` variables and the
 //! `CODERIPPLE_QUEUE_*`, `CODERIPPLE_TABLE`, `CODERIPPLE_BUCKET` names).
 
+use std::num::NonZeroUsize;
 use std::path::Path;
 use std::sync::Arc;
+use std::time::Duration;
 
 use anyhow::Context;
 use coderipple_core::aws::dynamo::DynamoStore;
@@ -11,6 +13,7 @@ use coderipple_core::aws::s3::S3BlobStore;
 use coderipple_core::aws::sqs::SqsQueue;
 use coderipple_core::aws::{AwsClients, AwsNames, SdkRetries};
 use coderipple_core::blob::BlobStore;
+use coderipple_core::cache::Cache;
 use coderipple_core::config::Settings;
 use coderipple_core::intake::{ClaimThenSend, Intake, SqliteIntake};
 use coderipple_core::metrics::Metrics;
@@ -18,15 +21,20 @@ use coderipple_core::queue::Queue;
 use coderipple_core::signature::Secrets;
 use coderipple_core::store::Store;
 use coderipple_ingest::IngestState;
-use coderipple_worker::WorkerContext;
 use coderipple_worker::agents::AgentSet;
+use coderipple_worker::content::git::GitCheckouts;
 use coderipple_worker::sink::{DirSink, DocsSink, S3Sink};
+use coderipple_worker::{ContentAccess, WorkerContext};
 
 use crate::args::BackendKind;
 use crate::local::Local;
 
 /// The key prefix of docs in the bucket (AWS mode).
 pub const DOCS_PREFIX: &str = "docs/";
+
+/// How long analyses of file contents stay in the store cache (they are keyed by blob sha
+/// and pack version, so they never go stale; the TTL only bounds the store).
+const CONTENT_CACHE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Every part a command may need.
 #[derive(Debug)]
@@ -103,17 +111,38 @@ impl Backend {
         })
     }
 
-    /// A worker context over this backend.
-    pub fn worker_context(&self, metrics: Metrics) -> WorkerContext {
-        WorkerContext {
+    /// A worker context over this backend: the agent pack named by `CODERIPPLE_AGENT_PACK`
+    /// (or the built-in one), and the checkouts of `repo_roots` as content source.
+    pub fn worker_context(
+        &self,
+        metrics: Metrics,
+        repo_roots: &[String],
+    ) -> anyhow::Result<WorkerContext> {
+        let agents = AgentSet::from_env()?;
+        tracing::info!(
+            pack = agents.pack.version(),
+            source = agents.pack.source(),
+            "agent pack"
+        );
+        let checkouts = GitCheckouts::parse(repo_roots)?;
+        let content = (!checkouts.is_empty()).then(|| ContentAccess {
+            source: Arc::new(checkouts),
+            cache: Arc::new(Cache::new(
+                self.store.clone(),
+                NonZeroUsize::new(1024).expect("non-zero"),
+                CONTENT_CACHE_TTL,
+            )),
+        });
+        Ok(WorkerContext {
             queue: self.queue.clone(),
             store: self.store.clone(),
             blobs: self.blobs.clone(),
             sink: self.sink.clone(),
-            agents: AgentSet::builtin(),
+            agents,
             settings: self.settings.clone(),
             metrics,
-        }
+            content,
+        })
     }
 
     /// The ingest router's state over this backend.

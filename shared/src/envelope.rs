@@ -70,6 +70,8 @@ pub enum Change {
     Release(ReleaseChange),
     /// A tag created (`create` with `ref_type=tag`).
     Tag(TagChange),
+    /// The whole tree at one commit (made by `coderipple bootstrap`, never by ingest).
+    Snapshot(SnapshotChange),
 }
 
 /// A push. Only branch pushes with commits are analysed; tag pushes and deletions are recorded.
@@ -194,6 +196,18 @@ pub struct TagChange {
     /// The repository's web URL.
     #[serde(default)]
     pub repo_url: String,
+}
+
+/// The whole tree of a repository at one commit.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SnapshotChange {
+    /// The commit.
+    pub commit: String,
+    /// The repository's web URL.
+    #[serde(default)]
+    pub repo_url: String,
+    /// Every path of the tree.
+    pub paths: Vec<String>,
 }
 
 #[cfg(test)]

@@ -36,6 +36,11 @@ impl WorkerError {
         }
     }
 
+    /// A failure that may pass on a retry.
+    pub fn transient(reason: impl Into<String>) -> Self {
+        Self::Transient(reason.into())
+    }
+
     /// Whether retrying may help.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Self::Transient(_) | Self::Leased { .. })

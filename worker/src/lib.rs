@@ -8,7 +8,11 @@
 //!   dead-lettered with its reason so its group moves on.
 //! - [`process`]: one change set: idempotency records, repo state (compare-and-set), the
 //!   orchestrator's plan, the agents, the docs write, the processing summary.
-//! - [`agents`]: the agent interface, the Orchestrator and the Historian.
+//! - [`agents`]: the agent interface, the Orchestrator, the Building Inspector, the Tourist
+//!   Guide and the Historian.
+//! - [`pack`]: the agent pack (TOML rules, minijinja templates), built in or from a directory.
+//! - [`content`]: optional file contents (a local git checkout), analysed and cached.
+//! - [`bootstrap`]: initial docs for a repository joining mid-life, from a checkout's history.
 //! - [`sink`]: where docs are written (a directory locally, S3 on AWS).
 //! - [`lambda`]: the Lambda worker handler: `SqsEvent` in, `SqsBatchResponse` out, with
 //!   FIFO-aware `batchItemFailures`.
@@ -18,9 +22,12 @@
 
 pub mod agents;
 pub mod batch;
+pub mod bootstrap;
+pub mod content;
 pub mod error;
 pub mod esm;
 pub mod lambda;
+pub mod pack;
 pub mod poller;
 pub mod process;
 pub mod sink;
@@ -53,4 +60,15 @@ pub struct WorkerContext {
     pub settings: Settings,
     /// Where one metrics record per batch goes.
     pub metrics: Metrics,
+    /// File contents for the agents, when a content source is configured.
+    pub content: Option<ContentAccess>,
+}
+
+/// A content source and the cache its analyses go through.
+#[derive(Debug, Clone)]
+pub struct ContentAccess {
+    /// Where file contents come from.
+    pub source: Arc<dyn content::ContentSource>,
+    /// Analyses by blob sha and pack version.
+    pub cache: Arc<coderipple_core::cache::Cache>,
 }

@@ -8,7 +8,7 @@ use coderipple_core::envelope::Envelope;
 use coderipple_core::store::BeginOutcome;
 use serde_json::{Value, json};
 
-use crate::agents::ChangeSet;
+use crate::agents::{AgentInput, ChangeSet};
 use crate::{WorkerContext, WorkerError};
 
 /// Processes `envelopes` (one repository, queue order) as one change set.
@@ -82,8 +82,17 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
         repo: repo.to_owned(),
         events: fresh.to_vec(),
     };
-    let plan = ctx.agents.orchestrator.plan(&change)?;
+    let pack = &ctx.agents.pack;
+    let mut plan = ctx.agents.orchestrator.plan(&change, pack)?;
+    let content = match &ctx.content {
+        Some(c) if !plan.runs.is_empty() => {
+            let stats = crate::content::enrich(&*c.source, &c.cache, pack, repo, &mut plan).await?;
+            json!({"analysed": stats.analysed, "cached": stats.cached, "missing": stats.missing})
+        }
+        _ => Value::Null,
+    };
     let current = ctx.store.repo_state(repo).await?;
+    let first = current.is_none();
     let (version, mut state) = match current {
         Some(s) => (Some(s.version), s.state),
         None => (None, json!({})),
@@ -93,21 +102,45 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
         .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
     let mut runs = Vec::new();
     let mut write_once = Vec::new();
-    let mut files = Vec::new();
+    let mut findings = Vec::new();
+    let mut changed = Vec::new();
+    let mut redelivered = false;
     for planned in &plan.runs {
         let agent = ctx.agents.get(planned.agent).ok_or_else(|| {
             WorkerError::invalid(format!("planned agent {} is not installed", planned.agent))
         })?;
         let slot = slots.entry(agent.name()).or_insert(Value::Null);
-        let run = agent.apply(&plan, slot)?;
-        files.extend(agent.render(repo, slot)?);
+        let run = agent.apply(
+            AgentInput {
+                plan: &plan,
+                findings: &findings,
+            },
+            slot,
+        )?;
         runs.push(json!({
             "agent": agent.name(),
             "reason": planned.reason,
             "applied": run.applied,
             "already_applied": run.already_applied,
         }));
+        redelivered |= run.already_applied > 0;
+        if run.applied > 0 {
+            changed.push(agent.name());
+        }
+        findings.extend(run.findings);
         write_once.extend(run.write_once);
+    }
+    // Docs are rendered from state alone, so only agents whose state changed need it; a
+    // redelivery (something already applied) re-renders every agent planned, in case the
+    // first attempt stored state and died before its docs were written. A repository's
+    // first change renders every agent, so each doc exists from the start.
+    let mut files = Vec::new();
+    for agent in &ctx.agents.agents {
+        let planned = plan.runs_agent(agent.name());
+        if first || changed.contains(&agent.name()) || (redelivered && planned) {
+            let slot = slots.get(agent.name()).unwrap_or(&Value::Null);
+            files.extend(agent.render(repo, slot)?);
+        }
     }
     if !plan.runs.is_empty() {
         // Write-once files first: the new state no longer holds what they hold. If the
@@ -119,12 +152,21 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
         ctx.sink.write(repo, &files).await?;
         files.extend(write_once);
     }
+    let findings: Vec<String> = findings
+        .iter()
+        .take(20)
+        .map(|f| f.what.describe())
+        .collect();
     Ok(json!({
         "repo": repo,
         "coalesced": fresh.len(),
-        "commits": plan.commits.len(),
+        "commits": plan.commits().count(),
+        "classification": plan.classification(),
         "agents": runs,
+        "findings": findings,
         "notes": plan.notes,
+        "content": content,
+        "pack": pack.version(),
         "docs": files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
         "applied_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
     }))

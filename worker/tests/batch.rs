@@ -41,6 +41,7 @@ fn harness() -> Harness {
         agents: AgentSet::builtin(),
         settings: Settings::default(),
         metrics: coderipple_core::metrics::Metrics::off(),
+        content: None,
     };
     Harness { ctx, dlq, dir }
 }
@@ -230,7 +231,7 @@ async fn consecutive_pushes_are_coalesced_into_one_state_write() {
     assert!(report.outcomes.iter().all(|(_, o)| *o == Outcome::Done));
     let state = h.ctx.store.repo_state("o/r").await.unwrap().unwrap();
     assert_eq!(state.version, 1, "one state write for the coalesced run");
-    let shas: Vec<&str> = state.state["historian"]["entries"]
+    let shas: Vec<&str> = state.state["historian"]["changelog"]["entries"]
         .as_array()
         .unwrap()
         .iter()
@@ -247,13 +248,20 @@ async fn consecutive_pushes_are_coalesced_into_one_state_write() {
         .detail
         .unwrap();
     assert_eq!(summary["coalesced"], 3);
-    assert_eq!(summary["agents"][0]["agent"], "historian");
+    let agents: Vec<&str> = summary["agents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["agent"].as_str().unwrap())
+        .collect();
+    assert_eq!(agents, ["building_inspector", "tourist_guide", "historian"]);
     assert!(
-        summary["agents"][0]["reason"]
+        summary["agents"][2]["reason"]
             .as_str()
             .unwrap()
-            .contains("3 commit")
+            .contains("3 commit(s) for the changelog")
     );
+    assert_eq!(summary["classification"][0]["type"], "feat");
 }
 
 #[tokio::test]

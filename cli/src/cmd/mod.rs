@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod bootstrap;
 mod dlq;
 mod init;
 mod send;
@@ -18,12 +19,29 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             listen,
             data,
             workers,
-        } => up::run(backend.backend, listen, &data.data_dir, workers.workers).await,
+        } => {
+            up::run(
+                backend.backend,
+                listen,
+                &data.data_dir,
+                workers.workers,
+                &workers.repo_roots,
+            )
+            .await
+        }
         Command::Worker {
             backend,
             data,
             workers,
-        } => worker::run(backend.backend, &data.data_dir, workers.workers).await,
+        } => {
+            worker::run(
+                backend.backend,
+                &data.data_dir,
+                workers.workers,
+                &workers.repo_roots,
+            )
+            .await
+        }
         Command::Init { backend, data } => init::run(backend.backend, &data.data_dir).await,
         Command::Lambda => crate::lambda::run().await,
         Command::Send {
@@ -52,6 +70,22 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             json,
             delivery,
         } => status::run(backend.backend, &data.data_dir, json, delivery.as_deref()).await,
+        Command::Bootstrap {
+            backend,
+            data,
+            repo,
+            repo_root,
+            repo_url,
+        } => {
+            bootstrap::run(
+                backend.backend,
+                &data.data_dir,
+                &repo,
+                &repo_root,
+                repo_url.as_deref(),
+            )
+            .await
+        }
         Command::Dlq {
             backend,
             data,

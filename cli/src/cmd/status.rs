@@ -28,6 +28,7 @@ pub async fn run(
                 println!("repo:     {repo}");
             }
             if let Some(detail) = &record.detail {
+                print_decisions(detail);
                 println!("detail:   {}", serde_json::to_string_pretty(detail)?);
             }
         }
@@ -79,4 +80,23 @@ pub async fn run(
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The orchestrator's decisions of a processing summary, one line per agent.
+fn print_decisions(detail: &serde_json::Value) {
+    let Some(runs) = detail.get("agents").and_then(|a| a.as_array()) else {
+        return;
+    };
+    for run in runs {
+        println!(
+            "agent:    {} — {} (applied {}, already applied {})",
+            run["agent"].as_str().unwrap_or("?"),
+            run["reason"].as_str().unwrap_or(""),
+            run["applied"],
+            run["already_applied"],
+        );
+    }
+    for note in detail["notes"].as_array().into_iter().flatten() {
+        println!("note:     {}", note.as_str().unwrap_or(""));
+    }
 }

@@ -20,17 +20,18 @@ pub async fn run(
     listen: SocketAddr,
     data_dir: &Path,
     workers: u16,
+    repo_roots: &[String],
 ) -> anyhow::Result<ExitCode> {
     let backend = Backend::open(kind, data_dir, true).await?;
     let (secrets, source) = secret::for_backend(&backend, data_dir).await?;
     let metrics = Metrics::from_env()?;
+    let ctx = Arc::new(backend.worker_context(metrics.clone(), repo_roots)?);
     let state = Arc::new(backend.ingest_state(secrets, metrics.clone()));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen} (--listen / CODERIPPLE_LISTEN)"))?;
     let addr = listener.local_addr()?;
     let cancel = shutdown::on_signal();
-    let ctx = Arc::new(backend.worker_context(metrics));
     let pool: Vec<_> = (0..usize::from(workers))
         .map(|i| tokio::spawn(poller::run(ctx.clone(), cancel.clone(), i)))
         .collect();

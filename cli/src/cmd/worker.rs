@@ -12,14 +12,19 @@ use crate::args::BackendKind;
 use crate::backend::Backend;
 use crate::shutdown;
 
-pub async fn run(kind: BackendKind, data_dir: &Path, workers: u16) -> anyhow::Result<ExitCode> {
+pub async fn run(
+    kind: BackendKind,
+    data_dir: &Path,
+    workers: u16,
+    repo_roots: &[String],
+) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         workers > 0,
         "--workers must be at least 1 for `coderipple worker`"
     );
     let backend = Backend::open(kind, data_dir, false).await?;
     let cancel = shutdown::on_signal();
-    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?));
+    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?, repo_roots)?);
     let on = match backend.kind {
         BackendKind::Aws => backend.queue.name().to_owned(),
         BackendKind::Sqlite => data_dir.display().to_string(),

@@ -44,5 +44,6 @@ pub fn worker_context(aws: &AwsBackends, settings: &Settings, metrics: Metrics) 
         agents: AgentSet::builtin(),
         settings: settings.clone(),
         metrics,
+        content: None,
     }
 }

@@ -1,313 +1,526 @@
-//! The Historian (first cut): `decisions/changelog.md`, one line per commit, naming its
-//! short sha and linking the full one, grouped by Conventional Commits type, newest first.
+//! The Historian (why it became so). Append-only:
 //!
-//! State stays small whatever the history: it holds the current page of entries (in the
-//! order they were applied) and the shas of recently archived ones. When the page reaches
-//! `2 × PAGE` entries, its oldest `PAGE` entries become a write-once page
-//! `decisions/changelog/page-NNNN.md`, linked from the changelog. A commit already present
-//! (in the page or recently archived) is not applied again, so redeliveries and replays
-//! change nothing.
+//! - `decisions/changelog.md`: one line per commit (short sha linking the full one), cut at
+//!   each release or tag, grouped by type (the pack's sections), newest first.
+//! - `decisions/architecture_decisions.md`: ADR-style records for breaking changes, new or
+//!   removed components, added/removed manifests, infrastructure changes, and commits or
+//!   pull requests that state a decision; numbered in order, never rewritten.
+//! - `decisions/refactoring_history.md`: refactorings, renames and moves, removed components.
+//!
+//! Each list is a [`Journal`]: when it reaches `2 × PAGE` entries its oldest `PAGE` become a
+//! write-once page (`decisions/<doc>/page-NNNN.md`), linked from the main file; state keeps
+//! the recently archived keys, so redeliveries and replays change nothing.
 
-use std::collections::HashSet;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
-use minijinja::Environment;
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::{Agent, AgentRun, ClassifiedCommit, Plan};
+use super::journal::{Journal, Keyed};
+use super::{
+    Agent, AgentInput, AgentRun, ClassifiedCommit, Finding, FindingKind, PlanItem, ReleaseInfo,
+    read_state, record_release, write_state,
+};
 use crate::WorkerError;
+use crate::pack::AgentPack;
 use crate::sink::DocFile;
 
-const CHANGELOG: &str = "decisions/changelog.md";
+/// The agent's name.
+pub const NAME: &str = "historian";
 /// Entries per archived page.
 pub const PAGE: usize = 100;
-/// Archived shas remembered for idempotency.
-const RECENT_ARCHIVED: usize = 2_000;
+const RELEASES: usize = 200;
+const DETAILS: usize = 20;
 
-const TEMPLATE: &str = r#"# {{ title }}
+/// A changelog line.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogEntry {
+    /// Commit.
+    pub sha: String,
+    /// Type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Scope.
+    #[serde(default)]
+    pub scope: Option<String>,
+    /// Breaking.
+    #[serde(default)]
+    pub breaking: bool,
+    /// Summary.
+    pub summary: String,
+    /// Author.
+    #[serde(default)]
+    pub author: String,
+    /// Link.
+    pub url: String,
+    /// The release it shipped in (none: unreleased).
+    #[serde(default)]
+    pub release: Option<String>,
+}
 
-Kept by CodeRipple's Historian: one line per commit, grouped by Conventional Commits type,
-newest first within each group.
-{% for section in sections %}
-## {{ section.title }}
+/// An architecture decision record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Adr {
+    /// Commit sha or `pr-N`.
+    pub key: String,
+    /// Sequence number.
+    pub number: u32,
+    /// Title.
+    pub title: String,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// Short id shown.
+    pub short: String,
+    /// Link.
+    pub url: String,
+    /// Author.
+    #[serde(default)]
+    pub author: String,
+    /// Why it is significant.
+    pub reasons: Vec<String>,
+    /// The decision, as the author wrote it.
+    pub decision: String,
+    /// What follows from it.
+    #[serde(default)]
+    pub consequences: Vec<String>,
+}
 
-{% for e in section.entries -%}
-- {% if e.breaking %}**BREAKING** {% endif %}{% if e.scope %}**{{ e.scope }}:** {% endif %}{{ e.summary }} ([`{{ e.sha[:7] }}`]({{ e.url }})){% if e.author %} — {{ e.author }}{% endif %}
-{% endfor %}{% endfor %}{% if pages %}
-## Older changes
+/// A refactoring-history entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Refactoring {
+    /// Commit.
+    pub sha: String,
+    /// Summary.
+    pub summary: String,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// Link.
+    pub url: String,
+    /// Author.
+    #[serde(default)]
+    pub author: String,
+    /// Moves, removals.
+    #[serde(default)]
+    pub details: Vec<String>,
+}
 
-{% for p in pages -%}
-- [page {{ p }}](changelog/page-{{ "%04d"|format(p) }}.md)
-{% endfor %}{% endif %}"#;
-
-/// Section order and titles; anything else goes under "Other Changes".
-const SECTIONS: &[(&str, &str)] = &[
-    ("feat", "Features"),
-    ("fix", "Bug Fixes"),
-    ("perf", "Performance"),
-    ("refactor", "Refactoring"),
-    ("docs", "Documentation"),
-    ("test", "Tests"),
-    ("build", "Build"),
-    ("ci", "Continuous Integration"),
-    ("chore", "Chores"),
-    ("style", "Style"),
-    ("revert", "Reverts"),
-];
+impl Keyed for LogEntry {
+    fn key(&self) -> &str {
+        &self.sha
+    }
+}
+impl Keyed for Adr {
+    fn key(&self) -> &str {
+        &self.key
+    }
+}
+impl Keyed for Refactoring {
+    fn key(&self) -> &str {
+        &self.sha
+    }
+}
 
 /// The Historian's part of the repository state.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct HistorianState {
-    /// The current page, in application order.
+    /// The changelog.
     #[serde(default)]
-    pub entries: Vec<ClassifiedCommit>,
-    /// Number of archived pages.
+    pub changelog: Journal<LogEntry>,
+    /// Releases and tags seen, oldest first.
     #[serde(default)]
-    pub pages: u32,
-    /// Shas of the most recently archived entries, oldest first.
+    pub releases: Vec<ReleaseInfo>,
+    /// Architecture decisions.
     #[serde(default)]
-    pub archived: Vec<String>,
+    pub adrs: Journal<Adr>,
+    /// ADRs numbered so far.
+    #[serde(default)]
+    pub adr_count: u32,
+    /// Refactoring history.
+    #[serde(default)]
+    pub refactorings: Journal<Refactoring>,
 }
 
 /// The Historian agent.
 #[derive(Debug)]
 pub struct Historian {
-    env: Environment<'static>,
-}
-
-impl Default for Historian {
-    fn default() -> Self {
-        Self::new()
-    }
+    pack: Arc<AgentPack>,
 }
 
 impl Historian {
-    /// The Historian with its built-in template.
-    pub fn new() -> Self {
-        let mut env = Environment::new();
-        env.add_template("changelog.md", TEMPLATE)
-            .expect("built-in changelog template parses");
-        Self { env }
+    /// The Historian rendering with `pack`.
+    pub fn new(pack: Arc<AgentPack>) -> Self {
+        Self { pack }
     }
 
-    fn render_page(
+    fn render_changelog(
         &self,
         title: &str,
-        entries: &[ClassifiedCommit],
+        entries: &[LogEntry],
+        releases: &[ReleaseInfo],
         pages: u32,
+        archived: bool,
     ) -> Result<String, WorkerError> {
-        let known: HashSet<&str> = SECTIONS.iter().map(|(k, _)| *k).collect();
-        let mut sections: Vec<Section<'_>> = SECTIONS
+        let sections = &self.pack.rules.changelog;
+        let known: HashMap<&str, usize> = sections
             .iter()
-            .map(|(kind, title)| Section {
-                title,
-                entries: entries.iter().rev().filter(|e| e.kind == *kind).collect(),
-            })
+            .enumerate()
+            .map(|(i, s)| (s.kind.as_str(), i))
             .collect();
-        sections.push(Section {
-            title: "Other Changes",
-            entries: entries
+        // Release order: unreleased first, then newest release first.
+        let mut order: Vec<Option<&str>> = vec![None];
+        order.extend(releases.iter().rev().map(|r| Some(r.tag.as_str())));
+        for e in entries {
+            if !order.contains(&e.release.as_deref()) {
+                order.push(e.release.as_deref());
+            }
+        }
+        let mut out = Vec::new();
+        for release in order {
+            let mut groups: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+            for e in entries
                 .iter()
                 .rev()
-                .filter(|e| !known.contains(e.kind.as_str()))
-                .collect(),
-        });
-        sections.retain(|s| !s.entries.is_empty());
+                .filter(|e| e.release.as_deref() == release)
+            {
+                let i = known
+                    .get(e.kind.as_str())
+                    .copied()
+                    .unwrap_or(sections.len());
+                groups.entry(i).or_default().push(json!({
+                    "summary": e.summary, "scope": e.scope, "breaking": e.breaking,
+                    "author": e.author, "url": e.url, "short": &e.sha[..7.min(e.sha.len())],
+                }));
+            }
+            if groups.is_empty() {
+                continue;
+            }
+            let sections: Vec<Value> = groups
+                .into_iter()
+                .map(|(i, entries)| {
+                    let title = sections
+                        .get(i)
+                        .map_or("Other Changes", |s| s.title.as_str());
+                    json!({"title": title, "entries": entries})
+                })
+                .collect();
+            let info = release.and_then(|tag| releases.iter().find(|r| r.tag == tag));
+            let heading = match (release, info) {
+                (None, _) if archived => "Not yet released when archived".to_owned(),
+                (None, _) => "Unreleased".to_owned(),
+                (Some(_), Some(r)) => r.title.clone(),
+                (Some(tag), None) => tag.to_owned(),
+            };
+            out.push(json!({
+                "title": heading,
+                "url": info.map(|r| r.url.as_str()).unwrap_or(""),
+                "date": info.and_then(|r| r.date.clone()),
+                "sections": sections,
+            }));
+        }
         let pages: Vec<u32> = (1..=pages).rev().collect();
-        self.env
-            .get_template("changelog.md")
-            .and_then(|t| t.render(minijinja::context! { title, sections, pages }))
-            .map_err(|e| WorkerError::invalid(format!("changelog template: {e}")))
+        self.pack.render(
+            "changelog.md",
+            minijinja::context! { title, releases => out, pages },
+        )
+    }
+
+    fn render_adrs(&self, title: &str, adrs: &[Adr], pages: u32) -> Result<String, WorkerError> {
+        let pages: Vec<u32> = (1..=pages).collect();
+        self.pack.render(
+            "architecture_decisions.md",
+            minijinja::context! { title, adrs, pages },
+        )
+    }
+
+    fn render_refactorings(
+        &self,
+        title: &str,
+        entries: &[Refactoring],
+        pages: u32,
+    ) -> Result<String, WorkerError> {
+        let entries: Vec<Value> = entries
+            .iter()
+            .map(|e| {
+                json!({"summary": e.summary, "date": e.date, "url": e.url, "author": e.author,
+                       "details": e.details, "short": &e.sha[..7.min(e.sha.len())]})
+            })
+            .collect();
+        let pages: Vec<u32> = (1..=pages).collect();
+        self.pack.render(
+            "refactoring_history.md",
+            minijinja::context! { title, entries, pages },
+        )
     }
 }
 
-#[derive(Serialize)]
-struct Section<'a> {
-    title: &'static str,
-    entries: Vec<&'a ClassifiedCommit>,
+/// The ADR for a commit, if it is significant.
+fn adr_for(c: &ClassifiedCommit, findings: &[&Finding]) -> Option<Adr> {
+    if c.kind == "merge" {
+        return None;
+    }
+    let mut reasons = Vec::new();
+    let mut consequences = Vec::new();
+    if c.breaking {
+        reasons.push("a breaking change".to_owned());
+        if let Some(note) = &c.breaking_note {
+            consequences.push(format!("Breaking: {note}"));
+        }
+    }
+    if c.decision {
+        reasons.push("the commit states a decision".to_owned());
+    }
+    for f in findings {
+        match &f.what {
+            FindingKind::Renamed { .. } => {}
+            other => consequences.push(capitalize(&other.describe())),
+        }
+    }
+    let structural = findings
+        .iter()
+        .any(|f| !matches!(f.what, FindingKind::Renamed { .. }));
+    if structural {
+        reasons.push("the structure changed (components, manifests or infrastructure)".to_owned());
+    }
+    if reasons.is_empty() {
+        return None;
+    }
+    consequences.truncate(DETAILS);
+    let body_paragraph = c.body.split("\n\n").next().unwrap_or("").trim();
+    let decision = if body_paragraph.is_empty() {
+        format!("{}.", capitalize(&c.summary).trim_end_matches('.'))
+    } else {
+        body_paragraph.replace('\n', " ")
+    };
+    Some(Adr {
+        key: c.sha.clone(),
+        number: 0,
+        title: capitalize(&c.summary),
+        date: c.date(),
+        short: c.short().to_owned(),
+        url: c.url.clone(),
+        author: c.author.clone(),
+        reasons,
+        decision,
+        consequences,
+    })
 }
 
-fn read_state(state: &Value) -> Result<HistorianState, WorkerError> {
-    if state.is_null() {
-        return Ok(HistorianState::default());
+fn capitalize(s: &str) -> String {
+    let mut chars = s.chars();
+    match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => String::new(),
     }
-    HistorianState::deserialize(state)
-        .map_err(|e| WorkerError::invalid(format!("historian state unreadable: {e}")))
+}
+
+/// Reads the Historian's state; the first cut's (`{entries, pages, archived}`: the changelog
+/// alone) becomes the changelog journal.
+fn read_historian(state: &Value) -> Result<HistorianState, WorkerError> {
+    if state.get("entries").is_some() && state.get("changelog").is_none() {
+        let changelog: Journal<LogEntry> = read_state(NAME, state)?;
+        return Ok(HistorianState {
+            changelog,
+            ..HistorianState::default()
+        });
+    }
+    read_state(NAME, state)
 }
 
 impl Agent for Historian {
     fn name(&self) -> &'static str {
-        "historian"
+        NAME
     }
 
-    fn apply(&self, plan: &Plan, state: &mut Value) -> Result<AgentRun, WorkerError> {
-        let mut mine = read_state(state)?;
-        let mut seen: HashSet<String> = mine
-            .entries
-            .iter()
-            .map(|e| e.sha.clone())
-            .chain(mine.archived.iter().cloned())
-            .collect();
+    fn apply(&self, input: AgentInput<'_>, state: &mut Value) -> Result<AgentRun, WorkerError> {
+        let mut mine = read_historian(state)?;
+        let mut logged = mine.changelog.keys();
+        let mut recorded = mine.adrs.keys();
+        let mut refactored = mine.refactorings.keys();
+        let mut by_commit: HashMap<&str, Vec<&Finding>> = HashMap::new();
+        for f in input.findings {
+            by_commit.entry(f.sha.as_str()).or_default().push(f);
+        }
         let mut run = AgentRun::default();
-        for commit in &plan.commits {
-            if seen.insert(commit.sha.clone()) {
-                mine.entries.push(commit.clone());
-                run.applied += 1;
-            } else {
-                run.already_applied += 1;
+        for item in &input.plan.items {
+            match item {
+                PlanItem::Commit(c) => {
+                    let findings = by_commit
+                        .get(c.sha.as_str())
+                        .map(Vec::as_slice)
+                        .unwrap_or(&[]);
+                    let mut applied = false;
+                    if c.kind != "merge" && logged.insert(c.sha.clone()) {
+                        mine.changelog.entries.push(LogEntry {
+                            sha: c.sha.clone(),
+                            kind: c.kind.clone(),
+                            scope: c.scope.clone(),
+                            breaking: c.breaking,
+                            summary: c.summary.clone(),
+                            author: c.author.clone(),
+                            url: c.url.clone(),
+                            release: None,
+                        });
+                        applied = true;
+                    }
+                    if let Some(mut adr) = adr_for(c, findings)
+                        && recorded.insert(adr.key.clone())
+                    {
+                        mine.adr_count += 1;
+                        adr.number = mine.adr_count;
+                        mine.adrs.entries.push(adr);
+                        applied = true;
+                    }
+                    let details: Vec<String> = findings
+                        .iter()
+                        .filter(|f| {
+                            matches!(
+                                f.what,
+                                FindingKind::Renamed { .. } | FindingKind::ComponentRemoved { .. }
+                            )
+                        })
+                        .take(DETAILS)
+                        .map(|f| capitalize(&f.what.describe()))
+                        .collect();
+                    if c.kind != "merge"
+                        && (c.kind == "refactor" || !details.is_empty())
+                        && refactored.insert(c.sha.clone())
+                    {
+                        mine.refactorings.entries.push(Refactoring {
+                            sha: c.sha.clone(),
+                            summary: capitalize(&c.summary),
+                            date: c.date(),
+                            url: c.url.clone(),
+                            author: c.author.clone(),
+                            details,
+                        });
+                        applied = true;
+                    }
+                    if applied {
+                        run.applied += 1;
+                    } else {
+                        run.already_applied += 1;
+                    }
+                }
+                PlanItem::Release(r) => {
+                    if record_release(&mut mine.releases, r, RELEASES) {
+                        for e in mine
+                            .changelog
+                            .entries
+                            .iter_mut()
+                            .filter(|e| e.release.is_none())
+                        {
+                            e.release = Some(r.tag.clone());
+                        }
+                        run.applied += 1;
+                    } else {
+                        run.already_applied += 1;
+                    }
+                }
+                PlanItem::PullRequest(p) if p.breaking || p.decision => {
+                    let key = format!("pr-{}", p.number);
+                    if !recorded.insert(key.clone()) {
+                        run.already_applied += 1;
+                        continue;
+                    }
+                    let mut reasons = Vec::new();
+                    if p.breaking {
+                        reasons.push("a breaking change (pull request)".to_owned());
+                    }
+                    if p.decision {
+                        reasons.push("the pull request states a decision".to_owned());
+                    }
+                    mine.adr_count += 1;
+                    mine.adrs.entries.push(Adr {
+                        key,
+                        number: mine.adr_count,
+                        title: capitalize(&p.title),
+                        date: p.date.clone(),
+                        short: format!("#{}", p.number),
+                        url: p.url.clone(),
+                        author: String::new(),
+                        reasons,
+                        decision: p
+                            .body
+                            .split("\n\n")
+                            .next()
+                            .unwrap_or("")
+                            .trim()
+                            .replace('\n', " "),
+                        consequences: Vec::new(),
+                    });
+                    run.applied += 1;
+                }
+                _ => {}
             }
         }
-        while mine.entries.len() >= 2 * PAGE {
-            let page: Vec<ClassifiedCommit> = mine.entries.drain(..PAGE).collect();
-            mine.pages += 1;
-            let title = format!("Changelog — page {}", mine.pages);
+        let repo_less = |doc: &str, n: u32| format!("{doc} — page {n}");
+        for (n, page) in mine.changelog.page_out(PAGE) {
             run.write_once.push(DocFile {
-                path: format!("decisions/changelog/page-{:04}.md", mine.pages),
-                contents: self.render_page(&title, &page, 0)?,
+                path: format!("decisions/changelog/page-{n:04}.md"),
+                contents: self.render_changelog(
+                    &repo_less("Changelog", n),
+                    &page,
+                    &mine.releases,
+                    0,
+                    true,
+                )?,
             });
-            mine.archived.extend(page.into_iter().map(|e| e.sha));
-            let excess = mine.archived.len().saturating_sub(RECENT_ARCHIVED);
-            mine.archived.drain(..excess);
         }
-        *state = serde_json::to_value(&mine)
-            .map_err(|e| WorkerError::invalid(format!("historian state: {e}")))?;
+        for (n, page) in mine.adrs.page_out(PAGE) {
+            run.write_once.push(DocFile {
+                path: format!("decisions/architecture_decisions/page-{n:04}.md"),
+                contents: self.render_adrs(&repo_less("Architecture decisions", n), &page, 0)?,
+            });
+        }
+        for (n, page) in mine.refactorings.page_out(PAGE) {
+            run.write_once.push(DocFile {
+                path: format!("decisions/refactoring_history/page-{n:04}.md"),
+                contents: self.render_refactorings(
+                    &repo_less("Refactoring history", n),
+                    &page,
+                    0,
+                )?,
+            });
+        }
+        *state = write_state(NAME, &mine)?;
         Ok(run)
     }
 
     fn render(&self, repo: &str, state: &Value) -> Result<Vec<DocFile>, WorkerError> {
-        let mine = read_state(state)?;
-        let contents =
-            self.render_page(&format!("Changelog — {repo}"), &mine.entries, mine.pages)?;
-        Ok(vec![DocFile {
-            path: CHANGELOG.into(),
-            contents,
-        }])
+        let mine = read_historian(state)?;
+        Ok(vec![
+            DocFile {
+                path: "decisions/changelog.md".into(),
+                contents: self.render_changelog(
+                    &format!("Changelog — {repo}"),
+                    &mine.changelog.entries,
+                    &mine.releases,
+                    mine.changelog.pages,
+                    false,
+                )?,
+            },
+            DocFile {
+                path: "decisions/architecture_decisions.md".into(),
+                contents: self.render_adrs(
+                    &format!("Architecture decisions — {repo}"),
+                    &mine.adrs.entries,
+                    mine.adrs.pages,
+                )?,
+            },
+            DocFile {
+                path: "decisions/refactoring_history.md".into(),
+                contents: self.render_refactorings(
+                    &format!("Refactoring history — {repo}"),
+                    &mine.refactorings.entries,
+                    mine.refactorings.pages,
+                )?,
+            },
+        ])
     }
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn entry_with_sha(sha: String, kind: &str, summary: &str) -> ClassifiedCommit {
-        ClassifiedCommit {
-            url: format!("https://github.com/o/r/commit/{sha}"),
-            sha,
-            kind: kind.into(),
-            scope: None,
-            breaking: false,
-            summary: summary.into(),
-            conventional: true,
-            author: "Mona".into(),
-            timestamp: String::new(),
-            delivery: "d".into(),
-        }
-    }
-
-    fn entry(sha_char: char, kind: &str, summary: &str) -> ClassifiedCommit {
-        entry_with_sha(std::iter::repeat_n(sha_char, 40).collect(), kind, summary)
-    }
-
-    #[test]
-    fn changelog_groups_by_type_with_short_and_full_sha() {
-        let h = Historian::new();
-        let plan = Plan {
-            commits: vec![
-                entry('a', "feat", "first feature"),
-                entry('b', "fix", "a fix"),
-                entry('c', "feat", "second feature"),
-                entry('d', "wip", "odd one"),
-            ],
-            ..Plan::default()
-        };
-        let mut state = Value::Null;
-        assert_eq!(h.apply(&plan, &mut state).unwrap().applied, 4);
-        let doc = &h.render("o/r", &state).unwrap()[0];
-        assert_eq!(doc.path, "decisions/changelog.md");
-        let text = &doc.contents;
-        let line = format!(
-            "- first feature ([`aaaaaaa`](https://github.com/o/r/commit/{})) — Mona",
-            "a".repeat(40)
-        );
-        assert!(text.contains(&line), "{text}");
-        let features = text.find("## Features").unwrap();
-        let fixes = text.find("## Bug Fixes").unwrap();
-        let other = text.find("## Other Changes").unwrap();
-        assert!(features < fixes && fixes < other);
-        assert!(
-            text.find("second feature").unwrap() < text.find("first feature").unwrap(),
-            "newest first"
-        );
-        assert!(!text.contains("Older changes"));
-    }
-
-    #[test]
-    fn applying_the_same_commits_again_changes_nothing() {
-        let h = Historian::new();
-        let plan = Plan {
-            commits: vec![entry('a', "feat", "x")],
-            ..Plan::default()
-        };
-        let mut state = Value::Null;
-        h.apply(&plan, &mut state).unwrap();
-        let before = h.render("o/r", &state).unwrap();
-        let again = h.apply(&plan, &mut state).unwrap();
-        assert_eq!((again.applied, again.already_applied), (0, 1));
-        assert_eq!(h.render("o/r", &state).unwrap(), before);
-    }
-
-    #[test]
-    fn long_histories_move_into_write_once_pages_and_state_stays_bounded() {
-        let h = Historian::new();
-        let mut state = Value::Null;
-        let mut pages = Vec::new();
-        let sha = |i: usize| format!("{i:040x}");
-        for batch in 0..30 {
-            let plan = Plan {
-                commits: (0..25)
-                    .map(|i| {
-                        entry_with_sha(
-                            sha(batch * 25 + i),
-                            "feat",
-                            &format!("change {}", batch * 25 + i),
-                        )
-                    })
-                    .collect(),
-                ..Plan::default()
-            };
-            pages.extend(h.apply(&plan, &mut state).unwrap().write_once);
-        }
-        let mine = read_state(&state).unwrap();
-        assert!(mine.entries.len() < 2 * PAGE, "{}", mine.entries.len());
-        assert_eq!(mine.pages as usize, pages.len());
-        assert_eq!(pages[0].path, "decisions/changelog/page-0001.md");
-        assert!(
-            pages[0].contents.contains("change 0 ") && pages[0].contents.contains("change 99 ")
-        );
-        assert!(!pages[0].contents.contains("change 100 "));
-        let main = &h.render("o/r", &state).unwrap()[0].contents;
-        assert!(main.contains("](changelog/page-0001.md)"), "{main}");
-        assert!(main.contains("change 749 "));
-        // Every commit is on exactly one page.
-        for i in 0..750 {
-            let s = sha(i);
-            let count = pages
-                .iter()
-                .chain(std::iter::once(&DocFile {
-                    path: String::new(),
-                    contents: main.clone(),
-                }))
-                .filter(|p| p.contents.contains(&s))
-                .count();
-            assert_eq!(count, 1, "commit {i}");
-        }
-        // An archived commit delivered again is still recognised.
-        let replay = Plan {
-            commits: vec![entry_with_sha(sha(5), "feat", "change 5")],
-            ..Plan::default()
-        };
-        let run = h.apply(&replay, &mut state).unwrap();
-        assert_eq!((run.applied, run.already_applied), (0, 1));
-        assert!(serde_json::to_string(&state).unwrap().len() < 100_000);
-    }
-}
+mod tests;

@@ -1,24 +1,38 @@
 //! The agent interface and the agents.
 //!
-//! An agent folds a [`ChangeSet`] (already planned and classified by the
-//! [`orchestrator`]) into its own part of the repository state, then renders its docs from
-//! that state alone. Applying an event twice changes nothing (entries carry the commit id),
-//! and rendering is a pure function of state, so a retry after any crash converges.
+//! An agent folds a planned change (already classified by the [`orchestrator`]) into its own
+//! part of the repository state, then renders its docs from that state alone, through the
+//! [`AgentPack`](crate::pack::AgentPack)'s templates. Applying an event twice changes
+//! nothing (entries carry the commit id), and rendering is a pure function of state, so a
+//! retry after any crash converges and the same events give byte-identical docs.
+//!
+//! Agents run in plan order: the [`inspector`] first (its [`Finding`]s — new or removed
+//! components, manifests, renames — feed the others), then the [`tourist`] guide, then the
+//! [`historian`].
 //!
 //! State stays bounded (it is one record: 400 KB on DynamoDB): an agent that keeps history
 //! moves its oldest part out into *write-once* files that `apply` returns. Those are written
 //! before the state that forgets them, so nothing is lost between the two writes.
 
 pub mod historian;
+pub mod inspector;
+pub mod journal;
 pub mod orchestrator;
+#[cfg(test)]
+mod testkit;
+pub mod tourist;
+
+use std::sync::Arc;
 
 use coderipple_core::envelope::Envelope;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use crate::WorkerError;
+use crate::pack::AgentPack;
 use crate::sink::DocFile;
 
-pub use orchestrator::{ClassifiedCommit, Orchestrator, Plan};
+pub use orchestrator::{ClassifiedCommit, Orchestrator, Plan, PlanItem, ReleaseMark};
 
 /// The events of one repository handled together, oldest first (changes resolved).
 #[derive(Debug, Clone)]
@@ -27,6 +41,82 @@ pub struct ChangeSet {
     pub repo: String,
     /// The envelopes, in queue order.
     pub events: Vec<Envelope>,
+}
+
+/// Something structural one agent noticed, for the agents after it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Finding {
+    /// The commit it came with.
+    pub sha: String,
+    /// What happened.
+    pub what: FindingKind,
+}
+
+/// Kinds of [`Finding`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FindingKind {
+    /// A top-level component appeared.
+    ComponentAdded {
+        /// Its name (top-level directory).
+        name: String,
+    },
+    /// A top-level component's last file went.
+    ComponentRemoved {
+        /// Its name.
+        name: String,
+    },
+    /// A manifest or tool file was added.
+    ToolAdded {
+        /// Tool name.
+        tool: String,
+        /// The file.
+        path: String,
+    },
+    /// A manifest or tool file was removed.
+    ToolRemoved {
+        /// Tool name.
+        tool: String,
+        /// The file.
+        path: String,
+    },
+    /// An infrastructure, CI or container file changed.
+    InfraChanged {
+        /// Tool name.
+        tool: String,
+        /// The file.
+        path: String,
+    },
+    /// A file moved (same name removed and added in one commit).
+    Renamed {
+        /// Old path.
+        from: String,
+        /// New path.
+        to: String,
+    },
+}
+
+impl FindingKind {
+    /// One line for the docs.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::ComponentAdded { name } => format!("new component `{name}/`"),
+            Self::ComponentRemoved { name } => format!("component `{name}/` removed"),
+            Self::ToolAdded { tool, path } => format!("{tool} added (`{path}`)"),
+            Self::ToolRemoved { tool, path } => format!("{tool} removed (`{path}`)"),
+            Self::InfraChanged { tool, path } => format!("{tool} changed (`{path}`)"),
+            Self::Renamed { from, to } => format!("`{from}` moved to `{to}`"),
+        }
+    }
+}
+
+/// What an agent gets: the plan and the findings of the agents before it.
+#[derive(Debug, Clone, Copy)]
+pub struct AgentInput<'a> {
+    /// The orchestrator's plan.
+    pub plan: &'a Plan,
+    /// Findings so far.
+    pub findings: &'a [Finding],
 }
 
 /// What one agent run did.
@@ -39,6 +129,8 @@ pub struct AgentRun {
     /// Files moved out of state by this run, never to change again; written before the
     /// new state is stored.
     pub write_once: Vec<DocFile>,
+    /// What this run noticed, for the agents after it.
+    pub findings: Vec<Finding>,
 }
 
 /// A documentation agent.
@@ -47,28 +139,45 @@ pub trait Agent: Send + Sync + std::fmt::Debug {
     fn name(&self) -> &'static str;
 
     /// Folds the planned change into `state` (this agent's part, `null` at first).
-    fn apply(&self, plan: &Plan, state: &mut Value) -> Result<AgentRun, WorkerError>;
+    fn apply(&self, input: AgentInput<'_>, state: &mut Value) -> Result<AgentRun, WorkerError>;
 
     /// Renders this agent's docs from its state.
     fn render(&self, repo: &str, state: &Value) -> Result<Vec<DocFile>, WorkerError>;
 }
 
-/// The orchestrator and the agents it may call, built once per worker.
+/// The orchestrator, the pack and the agents, built once per worker.
 #[derive(Debug)]
 pub struct AgentSet {
     /// Plans and classifies.
     pub orchestrator: Orchestrator,
+    /// Rules and templates.
+    pub pack: Arc<AgentPack>,
     /// The agents, in the order they run.
     pub agents: Vec<Box<dyn Agent>>,
 }
 
 impl AgentSet {
-    /// The built-in agents.
+    /// The built-in agents with the built-in pack.
     pub fn builtin() -> Self {
+        Self::with_pack(Arc::new(AgentPack::builtin()))
+    }
+
+    /// The built-in agents with `pack`.
+    pub fn with_pack(pack: Arc<AgentPack>) -> Self {
         Self {
             orchestrator: Orchestrator,
-            agents: vec![Box::new(historian::Historian::new())],
+            agents: vec![
+                Box::new(inspector::BuildingInspector::new(pack.clone())),
+                Box::new(tourist::TouristGuide::new(pack.clone())),
+                Box::new(historian::Historian::new(pack.clone())),
+            ],
+            pack,
         }
+    }
+
+    /// The agents with the pack named by `CODERIPPLE_AGENT_PACK` (or the built-in one).
+    pub fn from_env() -> Result<Self, WorkerError> {
+        Ok(Self::with_pack(Arc::new(AgentPack::from_env()?)))
     }
 
     /// An agent by name.
@@ -78,4 +187,75 @@ impl AgentSet {
             .find(|a| a.name() == name)
             .map(AsRef::as_ref)
     }
+}
+
+/// A release or tag as the docs show it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReleaseInfo {
+    /// The tag (identity).
+    pub tag: String,
+    /// Heading: the release name and tag, or the tag.
+    pub title: String,
+    /// Link.
+    #[serde(default)]
+    pub url: String,
+    /// `YYYY-MM-DD`.
+    #[serde(default)]
+    pub date: Option<String>,
+    /// Release notes (first paragraph).
+    #[serde(default)]
+    pub notes: String,
+}
+
+/// Records `mark` in `releases` (oldest first, at most `keep`); returns whether the tag is
+/// new (a cut). A release seen after its bare tag updates the title, link and notes.
+pub fn record_release(releases: &mut Vec<ReleaseInfo>, mark: &ReleaseMark, keep: usize) -> bool {
+    let title = if mark.name.is_empty() || mark.name == mark.tag {
+        mark.tag.clone()
+    } else {
+        format!("{} ({})", mark.name, mark.tag)
+    };
+    let notes = mark
+        .notes
+        .split("\n\n")
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_owned();
+    if let Some(known) = releases.iter_mut().find(|r| r.tag == mark.tag) {
+        if mark.is_release {
+            known.title = title;
+            known.url = mark.url.clone();
+            known.notes = notes;
+            known.date = mark.date.clone().or(known.date.take());
+        }
+        return false;
+    }
+    releases.push(ReleaseInfo {
+        tag: mark.tag.clone(),
+        title,
+        url: mark.url.clone(),
+        date: mark.date.clone(),
+        notes,
+    });
+    let excess = releases.len().saturating_sub(keep);
+    releases.drain(..excess);
+    true
+}
+
+/// Reads an agent's part of the state (`null` → default).
+pub fn read_state<T: for<'de> Deserialize<'de> + Default>(
+    agent: &str,
+    state: &Value,
+) -> Result<T, WorkerError> {
+    if state.is_null() {
+        return Ok(T::default());
+    }
+    T::deserialize(state)
+        .map_err(|e| WorkerError::invalid(format!("{agent} state unreadable: {e}")))
+}
+
+/// Writes an agent's part of the state.
+pub fn write_state<T: Serialize>(agent: &str, value: &T) -> Result<Value, WorkerError> {
+    serde_json::to_value(value).map_err(|e| WorkerError::invalid(format!("{agent} state: {e}")))
 }

@@ -1,0 +1,260 @@
+use super::*;
+use crate::agents::AgentSet;
+use crate::agents::testkit::{commit, plan, pull_request, push, release, render, run, sha, tag};
+use serde_json::json;
+
+fn log_of(state: &Value) -> String {
+    render(&AgentSet::builtin(), state, "decisions/changelog.md")
+}
+
+#[test]
+fn changelog_groups_by_type_with_short_and_full_sha() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let text = run(
+        &set,
+        &mut state,
+        vec![push(
+            "d",
+            vec![
+                commit(1, "feat: first feature", &["a"], &[], &[]),
+                commit(2, "fix: a fix", &["a"], &[], &[]),
+                commit(3, "feat(api): second feature", &["a"], &[], &[]),
+                commit(4, "wip: odd one", &["a"], &[], &[]),
+                commit(5, "Merge branch 'x'", &["a"], &[], &[]),
+            ],
+        )],
+        "decisions/changelog.md",
+    );
+    let line = format!(
+        "- first feature ([`{}`](https://github.com/o/r/commit/{})) — Mona",
+        &sha(1)[..7],
+        sha(1)
+    );
+    assert!(text.contains(&line), "{text}");
+    assert!(text.contains("- **api:** second feature"), "{text}");
+    let features = text.find("### Features").unwrap();
+    let fixes = text.find("### Bug Fixes").unwrap();
+    let other = text.find("### Other Changes").unwrap();
+    assert!(features < fixes && fixes < other);
+    assert!(
+        text.find("second feature").unwrap() < text.find("first feature").unwrap(),
+        "newest first"
+    );
+    assert!(!text.contains("Merge branch"), "merges are not listed");
+    assert!(!text.contains("Older changes"));
+}
+
+#[test]
+fn releases_and_tags_cut_the_changelog_once() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    run(
+        &set,
+        &mut state,
+        vec![
+            push("d1", vec![commit(1, "feat: one", &["a"], &[], &[])]),
+            tag("t", "v1.0"),
+        ],
+        "decisions/changelog.md",
+    );
+    // The release of an existing tag names the cut; it does not cut again.
+    let text = run(
+        &set,
+        &mut state,
+        vec![
+            push("d2", vec![commit(2, "fix: two", &["a"], &[], &[])]),
+            release("r", "v1.0", "Notes"),
+        ],
+        "decisions/changelog.md",
+    );
+    assert!(text.contains("## Unreleased"), "{text}");
+    assert!(
+        text.contains(
+            "## [Release v1.0 (v1.0)](https://github.com/o/r/releases/tag/v1.0) — 2026-01-20"
+        ),
+        "{text}"
+    );
+    assert!(text.find("- two (").unwrap() < text.find("## [Release").unwrap());
+    assert!(text.find("- one (").unwrap() > text.find("## [Release").unwrap());
+}
+
+#[test]
+fn significant_changes_become_numbered_decision_records() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let text = run(
+        &set,
+        &mut state,
+        vec![
+            push(
+                "d",
+                vec![
+                    commit(
+                        1,
+                        "feat: add a queue\n\nWe decided to use SQS instead of polling.",
+                        &["queue/mod.rs"],
+                        &[],
+                        &[],
+                    ),
+                    commit(2, "fix: typo", &[], &["queue/mod.rs"], &[]),
+                    commit(
+                        3,
+                        "feat!: new config format\n\nBREAKING CHANGE: TOML instead of INI",
+                        &[],
+                        &["src/config.rs"],
+                        &[],
+                    ),
+                    commit(4, "chore: add terraform", &["infra/main.tf"], &[], &[]),
+                ],
+            ),
+            pull_request(
+                "p",
+                9,
+                &[],
+                "Switch to tokio.\n\nWe chose tokio over async-std.",
+            ),
+        ],
+        "decisions/architecture_decisions.md",
+    );
+    assert!(text.contains("## ADR-0001: Add a queue"), "{text}");
+    assert!(
+        text.contains("**Decision.** We decided to use SQS instead of polling."),
+        "{text}"
+    );
+    assert!(text.contains("- New component `queue/`"), "{text}");
+    assert!(text.contains("## ADR-0002: New config format"), "{text}");
+    assert!(text.contains("- Breaking: TOML instead of INI"), "{text}");
+    assert!(text.contains("## ADR-0003: Add terraform"), "{text}");
+    assert!(
+        text.contains("- Terraform added (`infra/main.tf`)"),
+        "{text}"
+    );
+    assert!(text.contains("## ADR-0004: PR 9"), "{text}");
+    assert!(!text.contains("Typo"), "{text}");
+    // Replayed: nothing new, numbers unchanged.
+    let again = run(
+        &set,
+        &mut state,
+        vec![push(
+            "d",
+            vec![commit(
+                3,
+                "feat!: new config format",
+                &[],
+                &["src/config.rs"],
+                &[],
+            )],
+        )],
+        "decisions/architecture_decisions.md",
+    );
+    assert_eq!(again, text);
+}
+
+#[test]
+fn refactorings_and_moves_are_appended_in_order() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    run(
+        &set,
+        &mut state,
+        vec![push(
+            "d1",
+            vec![commit(1, "feat: x", &["old/a.rs", "old/b.rs"], &[], &[])],
+        )],
+        "decisions/refactoring_history.md",
+    );
+    let text = run(
+        &set,
+        &mut state,
+        vec![push(
+            "d2",
+            vec![
+                commit(2, "refactor: split parser", &[], &["old/a.rs"], &[]),
+                commit(3, "chore: move a", &["new/a.rs"], &[], &["old/a.rs"]),
+            ],
+        )],
+        "decisions/refactoring_history.md",
+    );
+    let split = text.find("Split parser").expect("refactor listed");
+    let moved = text
+        .find("- `old/a.rs` moved to `new/a.rs`")
+        .expect("move listed");
+    assert!(split < moved, "oldest first: {text}");
+    assert!(!text.contains("## 2026-01-02 — X"), "{text}");
+}
+
+#[test]
+fn long_histories_move_into_write_once_pages_and_state_stays_bounded() {
+    let set = AgentSet::builtin();
+    let historian = set.get(NAME).unwrap();
+    let mut state = Value::Null;
+    let mut pages = Vec::new();
+    for batch in 0..30u32 {
+        let commits = (0..25)
+            .map(|i| {
+                commit(
+                    batch * 25 + i,
+                    &format!("feat: change {}", batch * 25 + i),
+                    &[],
+                    &[],
+                    &[],
+                )
+            })
+            .collect();
+        let p = plan(&set, vec![push("d", commits)]);
+        pages.extend(
+            historian
+                .apply(
+                    AgentInput {
+                        plan: &p,
+                        findings: &[],
+                    },
+                    &mut state,
+                )
+                .unwrap()
+                .write_once,
+        );
+    }
+    let mine = read_historian(&state).unwrap();
+    assert!(mine.changelog.entries.len() < 2 * PAGE);
+    assert_eq!(mine.changelog.pages as usize, pages.len());
+    assert_eq!(pages[0].path, "decisions/changelog/page-0001.md");
+    assert!(pages[0].contents.contains("change 0 ") && pages[0].contents.contains("change 99 "));
+    assert!(!pages[0].contents.contains("change 100 "));
+    let main = historian.render("o/r", &state).unwrap()[0].contents.clone();
+    assert!(main.contains("](changelog/page-0001.md)"), "{main}");
+    for i in 0..750 {
+        let count = pages
+            .iter()
+            .map(|p| &p.contents)
+            .chain([&main])
+            .filter(|c| c.contains(&sha(i)))
+            .count();
+        assert_eq!(count, 1, "commit {i}");
+    }
+    let p = plan(
+        &set,
+        vec![push("d", vec![commit(5, "feat: change 5", &[], &[], &[])])],
+    );
+    let replay = historian
+        .apply(
+            AgentInput {
+                plan: &p,
+                findings: &[],
+            },
+            &mut state,
+        )
+        .unwrap();
+    assert_eq!((replay.applied, replay.already_applied), (0, 1));
+    assert!(serde_json::to_string(&state).unwrap().len() < 100_000);
+}
+
+#[test]
+fn the_first_cuts_state_is_read_as_the_changelog() {
+    let old = json!({"entries": [{"sha": sha(1), "type": "feat", "scope": null, "breaking": false,
+        "summary": "old entry", "conventional": true, "author": "Mona", "timestamp": "",
+        "url": "https://github.com/o/r/commit/x", "delivery": "d"}], "pages": 0, "archived": []});
+    let state = json!({ NAME: old });
+    assert!(log_of(&state).contains("- old entry"));
+}

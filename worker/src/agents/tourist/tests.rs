@@ -1,0 +1,184 @@
+use super::*;
+use crate::agents::AgentSet;
+use crate::agents::testkit::{
+    apply_all, commit, plan, pull_request, push, release, render, run, sha,
+};
+use crate::content::FileFacts;
+use serde_json::json;
+
+#[test]
+fn whats_new_lists_user_visible_changes_under_their_release() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    run(
+        &set,
+        &mut state,
+        vec![
+            push(
+                "d1",
+                vec![
+                    commit(1, "feat: export to CSV", &["src/export.rs"], &[], &[]),
+                    commit(2, "test: cover export", &["tests/export.rs"], &[], &[]),
+                    commit(3, "chore: tidy", &["src/a.rs"], &[], &[]),
+                ],
+            ),
+            release("r1", "v1.0.0", "First release.\n\nDetails."),
+        ],
+        "user/whats_new.md",
+    );
+    let doc = run(
+        &set,
+        &mut state,
+        vec![push(
+            "d2",
+            vec![commit(4, "fix: CSV quoting", &["src/export.rs"], &[], &[])],
+        )],
+        "user/whats_new.md",
+    );
+    assert!(doc.contains("## Unreleased"), "{doc}");
+    assert!(
+        doc.contains(
+            "## [Release v1.0.0 (v1.0.0)](https://github.com/o/r/releases/tag/v1.0.0) — 2026-01-20"
+        ),
+        "{doc}"
+    );
+    assert!(doc.contains("First release."), "{doc}");
+    assert!(!doc.contains("Details."), "{doc}");
+    let fix = doc.find("Bug Fixes: CSV quoting").expect("fix listed");
+    let feat = doc.find("Features: export to CSV").expect("feat listed");
+    assert!(fix < doc.find("## [Release").unwrap() && feat > doc.find("## [Release").unwrap());
+    assert!(
+        !doc.contains("cover export") && !doc.contains("tidy"),
+        "{doc}"
+    );
+    assert!(doc.contains(&format!(
+        "[`{}`](https://github.com/o/r/commit/{})",
+        &sha(4)[..7],
+        sha(4)
+    )));
+}
+
+#[test]
+fn upgrading_keeps_every_breaking_change_with_its_commit() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let doc = run(
+        &set,
+        &mut state,
+        vec![
+            push(
+                "d1",
+                vec![commit(
+                    1,
+                    "feat(cli)!: rename --out\n\nBREAKING CHANGE: use --output instead of --out",
+                    &["src/cli.rs"],
+                    &[],
+                    &[],
+                )],
+            ),
+            pull_request(
+                "p",
+                5,
+                &["semver-major"],
+                "Moves config.\n\nBREAKING CHANGE: config lives in ~/.config now",
+            ),
+        ],
+        "user/upgrading.md",
+    );
+    assert!(
+        doc.contains(
+            "### rename --out\n\nuse --output instead of --out\n\nIntroduced by [`0000000`]"
+        ),
+        "{doc}"
+    );
+    assert!(
+        doc.contains("### PR 5\n\nconfig lives in ~/.config now"),
+        "{doc}"
+    );
+    let empty = render(&set, &json!({}), "user/upgrading.md");
+    assert!(empty.contains("No breaking changes recorded."), "{empty}");
+}
+
+#[test]
+fn getting_started_follows_readme_cli_and_config() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let mut p = plan(
+        &set,
+        vec![push(
+            "d",
+            vec![commit(
+                1,
+                "feat: cli",
+                &[
+                    "README.md",
+                    "cli/src/main.rs",
+                    "config.example.toml",
+                    "Cargo.toml",
+                ],
+                &[],
+                &[],
+            )],
+        )],
+    );
+    p.contents.insert(
+        "README.md".into(),
+        FileFacts::Readme(crate::content::ReadmeFacts {
+            title: Some("Widget".into()),
+            description: Some("Turns gears.".into()),
+            install: Some("cargo install widget".into()),
+            usage: None,
+        }),
+    );
+    apply_all(&set, &p, &mut state);
+    let doc = render(&set, &state, "user/getting_started.md");
+    assert!(doc.starts_with("# Getting started with Widget\n"), "{doc}");
+    assert!(
+        doc.contains("## Install\n\ncargo install widget\n"),
+        "{doc}"
+    );
+    assert!(
+        doc.contains("## Entry points\n\n- `cli/src/main.rs`\n"),
+        "{doc}"
+    );
+    assert!(doc.contains("- `Cargo.toml`"), "{doc}");
+    assert!(doc.contains("- cli ([`0000000`]"), "{doc}");
+    let empty = render(&set, &json!({}), "user/getting_started.md");
+    assert!(empty.contains("Nothing known yet"), "{empty}");
+}
+
+#[test]
+fn the_same_events_twice_change_nothing() {
+    let set = AgentSet::builtin();
+    let events = || {
+        vec![
+            push(
+                "d",
+                vec![commit(
+                    1,
+                    "feat: a\n\nBREAKING CHANGE: b",
+                    &["README.md"],
+                    &[],
+                    &[],
+                )],
+            ),
+            release("r", "v1", ""),
+        ]
+    };
+    let mut state = json!({});
+    let p = plan(&set, events());
+    apply_all(&set, &p, &mut state);
+    let once = state.clone();
+    let guide = set.get(NAME).unwrap();
+    let again = guide
+        .apply(
+            AgentInput {
+                plan: &p,
+                findings: &[],
+            },
+            state.get_mut(NAME).unwrap(),
+        )
+        .unwrap();
+    assert_eq!((again.applied, again.already_applied), (0, 2));
+    assert_eq!(state, once);
+}

@@ -1,0 +1,136 @@
+//! Content sources: file contents at a commit, to enrich the analysis beyond webhook data.
+//!
+//! None by default (agents work from the webhook alone); a local checkout per repository
+//! ([`git::GitCheckouts`], `--repo-root owner/repo=PATH`) read through `git` at the event's
+//! commit. What is read (README, manifests) is reduced to small [`FileFacts`], cached in the
+//! Store cache under the blob sha and the pack version, so a file is analysed once whatever
+//! the number of commits, workers or replays that see it.
+
+pub mod facts;
+pub mod git;
+
+use std::collections::BTreeMap;
+
+use async_trait::async_trait;
+use coderipple_core::cache::Cache;
+
+pub use facts::{FileFacts, ManifestFacts, ReadmeFacts};
+
+use crate::WorkerError;
+use crate::agents::{Plan, PlanItem};
+use crate::pack::AgentPack;
+
+/// Largest file read (bytes); larger ones are skipped.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+/// Most files read per change set.
+pub const MAX_FILES: usize = 64;
+
+/// Where file contents come from.
+#[async_trait]
+pub trait ContentSource: Send + Sync + std::fmt::Debug {
+    /// Whether this source knows `repo`.
+    fn covers(&self, repo: &str) -> bool;
+
+    /// The blob id of `path` at `commit`; `None` when the path or the commit is unknown.
+    async fn blob_id(
+        &self,
+        repo: &str,
+        commit: &str,
+        path: &str,
+    ) -> Result<Option<String>, WorkerError>;
+
+    /// The contents of a blob.
+    async fn read_blob(&self, repo: &str, blob: &str) -> Result<Vec<u8>, WorkerError>;
+}
+
+/// What `enrich` did, for the processing summary and metrics.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EnrichStats {
+    /// Files analysed now.
+    pub analysed: usize,
+    /// Files found in the cache.
+    pub cached: usize,
+    /// Files the source did not have at that commit.
+    pub missing: usize,
+}
+
+/// The files of the plan worth reading (README, manifests), each at the last commit that
+/// added or changed it; removed ones are dropped.
+pub fn wanted(pack: &AgentPack, plan: &Plan) -> BTreeMap<String, String> {
+    let mut want = BTreeMap::new();
+    let interesting = |p: &str| facts::is_readme(p) || facts::manifest_tool(pack, p).is_some();
+    for item in &plan.items {
+        match item {
+            PlanItem::Commit(c) => {
+                for p in c.paths.added.iter().chain(&c.paths.modified) {
+                    if interesting(p) {
+                        want.insert(p.clone(), c.sha.clone());
+                    }
+                }
+                for p in &c.paths.removed {
+                    want.remove(p);
+                }
+            }
+            PlanItem::Snapshot(s) => {
+                want.clear();
+                for p in s.paths.iter().filter(|p| interesting(p)) {
+                    want.insert(p.clone(), s.sha.clone());
+                }
+            }
+            _ => {}
+        }
+    }
+    // Shallow paths first (the root README and manifests matter most).
+    let mut list: Vec<(String, String)> = want.into_iter().collect();
+    list.sort_by_key(|(p, _)| (p.matches('/').count(), p.clone()));
+    list.truncate(MAX_FILES);
+    list.into_iter().collect()
+}
+
+/// Reads and analyses the plan's README and manifests into `plan.contents`.
+pub async fn enrich(
+    source: &dyn ContentSource,
+    cache: &Cache,
+    pack: &AgentPack,
+    repo: &str,
+    plan: &mut Plan,
+) -> Result<EnrichStats, WorkerError> {
+    let mut stats = EnrichStats::default();
+    if !source.covers(repo) {
+        return Ok(stats);
+    }
+    for (path, commit) in wanted(pack, plan) {
+        let Some(blob) = source.blob_id(repo, &commit, &path).await? else {
+            tracing::debug!(%path, %commit, "not in the checkout");
+            stats.missing += 1;
+            continue;
+        };
+        let key = format!(
+            "facts:{}:{}:{blob}",
+            pack.version(),
+            facts::kind_key(pack, &path)
+        );
+        if let Some((value, _)) = cache.get(&key).await? {
+            if let Ok(f) = serde_json::from_value::<FileFacts>(value) {
+                stats.cached += 1;
+                plan.contents.insert(path, f);
+                continue;
+            }
+        }
+        let bytes = source.read_blob(repo, &blob).await?;
+        if bytes.len() > MAX_FILE_BYTES {
+            stats.missing += 1;
+            continue;
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let Some(f) = facts::analyse(pack, &path, &text) else {
+            continue;
+        };
+        let value = serde_json::to_value(&f)
+            .map_err(|e| WorkerError::invalid(format!("facts of {path}: {e}")))?;
+        cache.put(&key, value).await?;
+        stats.analysed += 1;
+        plan.contents.insert(path, f);
+    }
+    Ok(stats)
+}

@@ -1,0 +1,456 @@
+//! The agent pack: the rules (TOML) and templates (minijinja) the agents work with.
+//!
+//! Built in from `worker/pack/`; a directory named by `CODERIPPLE_AGENT_PACK` (on AWS, the
+//! agent pack layer at `/opt/agent-pack`) overrides it file by file. The pack's version is
+//! its name, its declared version and a hash of every file, and is part of every cache key,
+//! so a changed rule never reads an analysis made under the old one.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+
+use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use minijinja::Environment;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::WorkerError;
+
+/// The variable that names an agent pack directory.
+pub const PACK_VAR: &str = "CODERIPPLE_AGENT_PACK";
+
+/// The pack's files: (relative path, built-in contents).
+const BUILTIN: &[(&str, &str)] = &[
+    ("pack.toml", include_str!("../pack/pack.toml")),
+    ("rules.toml", include_str!("../pack/rules.toml")),
+    (
+        "templates/architecture.md.j2",
+        include_str!("../pack/templates/architecture.md.j2"),
+    ),
+    (
+        "templates/architecture_decisions.md.j2",
+        include_str!("../pack/templates/architecture_decisions.md.j2"),
+    ),
+    (
+        "templates/changelog.md.j2",
+        include_str!("../pack/templates/changelog.md.j2"),
+    ),
+    (
+        "templates/getting_started.md.j2",
+        include_str!("../pack/templates/getting_started.md.j2"),
+    ),
+    (
+        "templates/refactoring_history.md.j2",
+        include_str!("../pack/templates/refactoring_history.md.j2"),
+    ),
+    (
+        "templates/tech_stack.md.j2",
+        include_str!("../pack/templates/tech_stack.md.j2"),
+    ),
+    (
+        "templates/upgrading.md.j2",
+        include_str!("../pack/templates/upgrading.md.j2"),
+    ),
+    (
+        "templates/whats_new.md.j2",
+        include_str!("../pack/templates/whats_new.md.j2"),
+    ),
+];
+
+/// Templates and compiled rules, loaded once per worker.
+#[derive(Debug)]
+pub struct AgentPack {
+    version: String,
+    source: String,
+    env: Environment<'static>,
+    /// The compiled rules.
+    pub rules: Rules,
+}
+
+#[derive(Debug, Deserialize)]
+struct PackFile {
+    name: String,
+    version: String,
+}
+
+impl AgentPack {
+    /// The built-in pack.
+    pub fn builtin() -> Self {
+        Self::from_files("built-in", BUILTIN.iter().map(|(p, s)| (*p, s.to_string())))
+            .expect("the built-in agent pack is valid")
+    }
+
+    /// The pack named by `CODERIPPLE_AGENT_PACK`, or the built-in one.
+    pub fn from_env() -> Result<Self, WorkerError> {
+        match std::env::var_os(PACK_VAR) {
+            Some(dir) if !dir.is_empty() => Self::load_dir(Path::new(&dir)),
+            _ => Ok(Self::builtin()),
+        }
+    }
+
+    /// The pack in `dir`: each file it has replaces the built-in one.
+    pub fn load_dir(dir: &Path) -> Result<Self, WorkerError> {
+        if !dir.is_dir() {
+            return Err(WorkerError::invalid(format!(
+                "{PACK_VAR}: {} is not a directory",
+                dir.display()
+            )));
+        }
+        let mut files = Vec::with_capacity(BUILTIN.len());
+        for (rel, builtin) in BUILTIN {
+            let path: PathBuf = dir.join(rel);
+            let text = match std::fs::read_to_string(&path) {
+                Ok(text) => text,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin.to_string(),
+                Err(e) => {
+                    return Err(WorkerError::invalid(format!(
+                        "{PACK_VAR}: cannot read {}: {e}",
+                        path.display()
+                    )));
+                }
+            };
+            files.push((*rel, text));
+        }
+        Self::from_files(&dir.display().to_string(), files)
+    }
+
+    fn from_files(
+        source: &str,
+        files: impl IntoIterator<Item = (&'static str, String)>,
+    ) -> Result<Self, WorkerError> {
+        let bad = |rel: &str, e: &dyn std::fmt::Display| {
+            WorkerError::invalid(format!("agent pack {source}: {rel}: {e}"))
+        };
+        let mut env = Environment::new();
+        env.set_trim_blocks(true);
+        env.set_lstrip_blocks(true);
+        env.set_keep_trailing_newline(true);
+        let mut hash = Sha256::new();
+        let mut meta = None;
+        let mut rules = None;
+        for (rel, text) in files {
+            hash.update(rel.as_bytes());
+            hash.update([0]);
+            hash.update(text.as_bytes());
+            hash.update([0]);
+            match rel {
+                "pack.toml" => {
+                    meta = Some(toml::from_str::<PackFile>(&text).map_err(|e| bad(rel, &e))?)
+                }
+                "rules.toml" => {
+                    let file: RulesFile = toml::from_str(&text).map_err(|e| bad(rel, &e))?;
+                    rules = Some(Rules::compile(file).map_err(|e| bad(rel, &e))?);
+                }
+                _ => {
+                    let name = rel
+                        .trim_start_matches("templates/")
+                        .trim_end_matches(".j2")
+                        .to_owned();
+                    env.add_template_owned(name, text)
+                        .map_err(|e| bad(rel, &e))?;
+                }
+            }
+        }
+        let meta = meta.ok_or_else(|| bad("pack.toml", &"missing"))?;
+        let digest = hex::encode(hash.finalize());
+        Ok(Self {
+            version: format!("{}-{}+{}", meta.name, meta.version, &digest[..12]),
+            source: source.to_owned(),
+            env,
+            rules: rules.ok_or_else(|| bad("rules.toml", &"missing"))?,
+        })
+    }
+
+    /// `name-version+hash`: changes whenever any file of the pack changes.
+    pub fn version(&self) -> &str {
+        &self.version
+    }
+
+    /// Where the pack came from (`built-in` or a directory).
+    pub fn source(&self) -> &str {
+        &self.source
+    }
+
+    /// Renders template `name` (e.g. `changelog.md`) with `ctx`.
+    pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, WorkerError> {
+        self.env
+            .get_template(name)
+            .and_then(|t| t.render(ctx))
+            .map_err(|e| WorkerError::invalid(format!("template {name} ({}): {e}", self.source)))
+    }
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RulesFile {
+    categories: BTreeMap<String, Vec<String>>,
+    heuristics: BTreeMap<String, Vec<String>>,
+    signals: Signals,
+    tourist: TouristFile,
+    changelog: Vec<ChangelogSection>,
+    languages: BTreeMap<String, String>,
+    tools: Vec<ToolRule>,
+    entry_points: EntryPointsFile,
+}
+
+/// Phrases that mark a message breaking or stating a decision.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Signals {
+    /// Phrases (lower case) that make a free-form message breaking.
+    pub breaking: Vec<String>,
+    /// Phrases (lower case) that make a commit state a decision.
+    pub decision: Vec<String>,
+    /// Pull request labels that mark a breaking change.
+    pub breaking_labels: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TouristFile {
+    user_visible_types: Vec<String>,
+    user_visible_categories: Vec<String>,
+    getting_started: Vec<String>,
+    whats_new_entries: usize,
+    upgrading_entries: usize,
+}
+
+/// A changelog section: commits of `type` under `title`.
+#[derive(Debug, Clone, Deserialize, Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ChangelogSection {
+    /// Commit type.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Heading.
+    pub title: String,
+}
+
+/// A manifest or tool recognized by path.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ToolRule {
+    /// Display name.
+    pub name: String,
+    /// `manifest`, `build`, `ci`, `container`, `iac` or `config`.
+    pub kind: String,
+    /// Globs.
+    pub patterns: Vec<String>,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EntryPointsFile {
+    patterns: Vec<String>,
+}
+
+/// The Tourist Guide's rules.
+#[derive(Debug)]
+pub struct TouristRules {
+    /// Commit types that are user-visible.
+    pub user_visible_types: Vec<String>,
+    /// Path categories that make a free-form commit user-visible.
+    pub user_visible_categories: Vec<String>,
+    /// Paths that keep getting started in step.
+    pub getting_started: GlobSet,
+    /// What's-new entries kept.
+    pub whats_new_entries: usize,
+    /// Upgrade notes kept.
+    pub upgrading_entries: usize,
+}
+
+/// The rules, compiled.
+#[derive(Debug)]
+pub struct Rules {
+    categories: Vec<(String, GlobSet)>,
+    heuristics: HashMap<String, String>,
+    /// Breaking and decision phrases.
+    pub signals: Signals,
+    /// The Tourist Guide's rules.
+    pub tourist: TouristRules,
+    /// Changelog sections, in order.
+    pub changelog: Vec<ChangelogSection>,
+    languages: HashMap<String, String>,
+    /// Tools, in declaration order.
+    pub tools: Vec<ToolRule>,
+    tool_globs: GlobSet,
+    tool_of_glob: Vec<usize>,
+    entry_points: GlobSet,
+}
+
+fn globs(patterns: &[String]) -> Result<GlobSet, globset::Error> {
+    let mut set = GlobSetBuilder::new();
+    for p in patterns {
+        set.add(GlobBuilder::new(p).literal_separator(true).build()?);
+    }
+    set.build()
+}
+
+impl Rules {
+    fn compile(file: RulesFile) -> Result<Self, globset::Error> {
+        let categories = file
+            .categories
+            .iter()
+            .map(|(name, pats)| Ok((name.clone(), globs(pats)?)))
+            .collect::<Result<_, globset::Error>>()?;
+        let heuristics = file
+            .heuristics
+            .iter()
+            .flat_map(|(kind, words)| {
+                words
+                    .iter()
+                    .map(move |w| (w.to_ascii_lowercase(), kind.clone()))
+            })
+            .collect();
+        let mut tool_globs = GlobSetBuilder::new();
+        let mut tool_of_glob = Vec::new();
+        for (i, tool) in file.tools.iter().enumerate() {
+            for p in &tool.patterns {
+                tool_globs.add(GlobBuilder::new(p).literal_separator(true).build()?);
+                tool_of_glob.push(i);
+            }
+        }
+        let lower = |v: Vec<String>| v.into_iter().map(|s| s.to_lowercase()).collect();
+        Ok(Self {
+            categories,
+            heuristics,
+            signals: Signals {
+                breaking: lower(file.signals.breaking),
+                decision: lower(file.signals.decision),
+                breaking_labels: lower(file.signals.breaking_labels),
+            },
+            tourist: TouristRules {
+                getting_started: globs(&file.tourist.getting_started)?,
+                user_visible_types: file.tourist.user_visible_types,
+                user_visible_categories: file.tourist.user_visible_categories,
+                whats_new_entries: file.tourist.whats_new_entries.max(1),
+                upgrading_entries: file.tourist.upgrading_entries.max(1),
+            },
+            changelog: file.changelog,
+            languages: file
+                .languages
+                .into_iter()
+                .map(|(ext, lang)| (ext.to_ascii_lowercase(), lang))
+                .collect(),
+            tools: file.tools,
+            tool_globs: tool_globs.build()?,
+            tool_of_glob,
+            entry_points: globs(&file.entry_points.patterns)?,
+        })
+    }
+
+    /// The categories `path` falls into, in name order.
+    pub fn categories_of<'a>(&'a self, path: &'a str) -> impl Iterator<Item = &'a str> + 'a {
+        let candidate = globset::Candidate::new(path);
+        self.categories
+            .iter()
+            .filter(move |(_, set)| set.is_match_candidate(&candidate))
+            .map(|(name, _)| name.as_str())
+    }
+
+    /// The type a free-form message's first word suggests.
+    pub fn heuristic_kind(&self, first_word: &str) -> Option<&str> {
+        self.heuristics
+            .get(&first_word.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The language of `path`, by extension.
+    pub fn language_of(&self, path: &str) -> Option<&str> {
+        let name = path.rsplit('/').next().unwrap_or(path);
+        let (stem, ext) = name.rsplit_once('.')?;
+        if stem.is_empty() {
+            return None;
+        }
+        self.languages
+            .get(&ext.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    /// The tool `path` belongs to (the first declared that matches).
+    pub fn tool_of(&self, path: &str) -> Option<&ToolRule> {
+        self.tool_globs
+            .matches(path)
+            .into_iter()
+            .map(|g| self.tool_of_glob[g])
+            .min()
+            .map(|i| &self.tools[i])
+    }
+
+    /// Whether `path` is an entry point.
+    pub fn is_entry_point(&self, path: &str) -> bool {
+        self.entry_points.is_match(path)
+    }
+
+    /// Whether `text` (any case) contains one of `phrases` (lower case).
+    pub fn mentions(text: &str, phrases: &[String]) -> bool {
+        let text = text.to_lowercase();
+        phrases.iter().any(|p| text.contains(p.as_str()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn builtin_rules_categorize_paths_and_recognize_tools() {
+        let pack = AgentPack::builtin();
+        let r = &pack.rules;
+        let cats = |p: &str| r.categories_of(p).map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(cats("README.md"), ["docs", "user_facing"]);
+        assert_eq!(cats("src/lib.rs"), ["core"]);
+        assert_eq!(cats("worker/tests/batch.rs"), ["tests"]);
+        assert!(cats("Cargo.toml").iter().any(|c| c == "config_infra"));
+        assert!(
+            cats(".github/workflows/ci.yml")
+                .iter()
+                .any(|c| c == "config_infra")
+        );
+        assert_eq!(r.tool_of("cli/Cargo.toml").unwrap().name, "Cargo");
+        assert_eq!(r.tool_of(".github/workflows/ci.yml").unwrap().kind, "ci");
+        assert_eq!(r.tool_of("infra/main.tf").unwrap().name, "Terraform");
+        assert!(r.tool_of("src/main.rs").is_none());
+        assert_eq!(r.language_of("a/b.RS"), Some("Rust"));
+        assert_eq!(r.language_of(".gitignore"), None);
+        assert!(r.is_entry_point("cli/src/main.rs") && !r.is_entry_point("cli/src/lib.rs"));
+        assert_eq!(r.heuristic_kind("Fixes"), Some("fix"));
+        assert!(pack.version().starts_with("coderipple-builtin-1+"));
+    }
+
+    #[test]
+    fn a_directory_overrides_file_by_file_and_changes_the_version() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        std::fs::write(
+            dir.path().join("templates/whats_new.md.j2"),
+            "custom {{ repo }}\n",
+        )
+        .unwrap();
+        let pack = AgentPack::load_dir(dir.path()).unwrap();
+        assert_ne!(pack.version(), AgentPack::builtin().version());
+        assert_eq!(
+            pack.render("whats_new.md", minijinja::context! { repo => "o/r" })
+                .unwrap(),
+            "custom o/r\n"
+        );
+        // The other files are the built-in ones.
+        assert!(pack.rules.tool_of("Cargo.toml").is_some());
+    }
+
+    #[test]
+    fn a_broken_pack_is_refused_with_the_file_named() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("rules.toml"), "categories = 3\n").unwrap();
+        let err = AgentPack::load_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("rules.toml"), "{err}");
+        std::fs::remove_file(dir.path().join("rules.toml")).unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        std::fs::write(dir.path().join("templates/changelog.md.j2"), "{% for %}").unwrap();
+        let err = AgentPack::load_dir(dir.path()).unwrap_err().to_string();
+        assert!(err.contains("changelog.md.j2"), "{err}");
+        let missing = AgentPack::load_dir(&dir.path().join("nope"))
+            .unwrap_err()
+            .to_string();
+        assert!(missing.contains(PACK_VAR), "{missing}");
+    }
+}
