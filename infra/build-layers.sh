@@ -77,7 +77,7 @@ with open(bootstrap, "rb") as f:
 artifacts = [make("runtime-layer.zip", [("bootstrap", binary, 0o755)])]
 
 pack_dir = os.path.join(root, "worker", "pack")
-pack = [("agent-pack/PACK", b"coderipple agent pack; built-in templates and rules are compiled into the binary\n", 0o644)]
+pack = []
 if os.path.isdir(pack_dir):
     for dirpath, _, names in os.walk(pack_dir):
         for n in names:

@@ -142,3 +142,86 @@ async fn json_logs_carry_the_delivery_and_the_repo() {
         "{applied}"
     );
 }
+
+fn git(dir: &std::path::Path, args: &[&str]) {
+    let ok = Command::new("git")
+        .current_dir(dir)
+        .args(args)
+        .env("GIT_AUTHOR_NAME", "Mona")
+        .env("GIT_AUTHOR_EMAIL", "mona@example.com")
+        .env("GIT_COMMITTER_NAME", "Mona")
+        .env("GIT_COMMITTER_EMAIL", "mona@example.com")
+        .env("GIT_CONFIG_GLOBAL", "/dev/null")
+        .status()
+        .unwrap()
+        .success();
+    assert!(ok, "git {args:?}");
+}
+
+#[test]
+fn bootstrap_builds_the_docs_of_a_checkout_once_and_a_bad_pack_is_refused() {
+    let repo = tempfile::tempdir().unwrap();
+    let r = repo.path();
+    git(r, &["init", "-q", "-b", "main"]);
+    std::fs::write(
+        r.join("README.md"),
+        "# Tool\n\nDoes things.\n\n## Install\n\nmake install\n",
+    )
+    .unwrap();
+    std::fs::write(r.join("Cargo.toml"), "[package]\nname = \"tool\"\n").unwrap();
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-q", "-m", "feat: first"]);
+    std::fs::create_dir(r.join("src")).unwrap();
+    std::fs::write(r.join("src/main.rs"), "fn main() {}\n").unwrap();
+    git(r, &["add", "-A"]);
+    git(r, &["commit", "-q", "-m", "fix: second"]);
+    git(r, &["tag", "v1.0.0"]);
+
+    let data = tempfile::tempdir().unwrap();
+    let d = data.path().to_str().unwrap();
+    let root = r.to_str().unwrap();
+    let (ok, out) = run_with(
+        &["bootstrap", "o/tool", "--repo-root", root, "--data-dir", d],
+        &[],
+    );
+    assert!(ok, "{out}");
+    assert!(
+        out.contains("bootstrapped o/tool: 2 commit(s), 1 tag(s), 3 path(s)"),
+        "{out}"
+    );
+    let docs = data.path().join("docs/o/tool");
+    let read = |p: &str| std::fs::read_to_string(docs.join(p)).unwrap();
+    assert!(read("decisions/changelog.md").contains("## [v1.0.0]"));
+    assert!(read("user/getting_started.md").contains("## Install\n\nmake install"));
+    assert!(read("system/tech_stack.md").contains("— tool"));
+    let before = read("decisions/changelog.md");
+    let (ok, out) = run_with(
+        &["bootstrap", "o/tool", "--repo-root", root, "--data-dir", d],
+        &[],
+    );
+    assert!(ok, "{out}");
+    assert_eq!(read("decisions/changelog.md"), before);
+
+    // Not a checkout; a pack that does not parse: clear errors, nothing written.
+    let empty = tempfile::tempdir().unwrap();
+    let (ok, out) = run_with(
+        &[
+            "bootstrap",
+            "o/x",
+            "--repo-root",
+            empty.path().to_str().unwrap(),
+            "--data-dir",
+            d,
+        ],
+        &[],
+    );
+    assert!(!ok && out.contains("is not a git checkout"), "{out}");
+    let pack = tempfile::tempdir().unwrap();
+    std::fs::write(pack.path().join("rules.toml"), "nonsense = [").unwrap();
+    let (ok, out) = run_with(
+        &["bootstrap", "o/y", "--repo-root", root, "--data-dir", d],
+        &[("CODERIPPLE_AGENT_PACK", pack.path().to_str().unwrap())],
+    );
+    assert!(!ok && out.contains("rules.toml"), "{out}");
+    assert!(!data.path().join("docs/o/x").exists() && !data.path().join("docs/o/y").exists());
+}

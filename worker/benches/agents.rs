@@ -1,1 +1,116 @@
-fn main() {}
+//! One agent run on a coalesced change set of 10 commits × 20 files, on a repository that
+//! already has 150 commits of history (`cargo bench -p coderipple-worker --bench agents`).
+
+use chrono::Utc;
+use coderipple_core::envelope::{Change, Commit, Envelope, PushChange};
+use coderipple_worker::agents::{AgentInput, AgentSet, ChangeSet, Plan};
+use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
+use serde_json::{Value, json};
+
+fn change_set(first: u32, commits: u32, files: u32) -> ChangeSet {
+    let commits = (first..first + commits)
+        .map(|n| Commit {
+            id: format!("{n:040x}"),
+            message: if n % 3 == 0 {
+                format!("fix(core): handle case {n}")
+            } else {
+                format!("feat(api): add endpoint {n}\n\nSome body text.")
+            },
+            author: "Mona".into(),
+            timestamp: "2026-03-01T09:00:00Z".into(),
+            added: (0..files / 2)
+                .map(|f| format!("crate{}/src/m{n}_{f}.rs", f % 4))
+                .collect(),
+            modified: (0..files / 2)
+                .map(|f| format!("crate{}/src/lib{f}.rs", f % 4))
+                .collect(),
+            removed: vec![],
+        })
+        .collect();
+    ChangeSet {
+        repo: "o/r".into(),
+        events: vec![Envelope {
+            v: 1,
+            delivery: format!("d{first}"),
+            event: "push".into(),
+            repo: "o/r".into(),
+            received_at: Utc::now(),
+            change: Some(Change::Push(PushChange {
+                git_ref: "refs/heads/main".into(),
+                before: String::new(),
+                after: String::new(),
+                default_branch: Some("main".into()),
+                repo_url: "https://github.com/o/r".into(),
+                created: false,
+                deleted: false,
+                forced: false,
+                commits,
+            })),
+            change_ref: None,
+        }],
+    }
+}
+
+fn apply(set: &AgentSet, plan: &Plan, state: &mut Value, only: Option<&str>) {
+    let mut findings = Vec::new();
+    for agent in &set.agents {
+        if only.is_some_and(|o| o != agent.name()) || !plan.runs_agent(agent.name()) {
+            continue;
+        }
+        let slot = state
+            .as_object_mut()
+            .unwrap()
+            .entry(agent.name())
+            .or_insert(Value::Null);
+        let run = agent
+            .apply(
+                AgentInput {
+                    plan,
+                    findings: &findings,
+                },
+                slot,
+            )
+            .unwrap();
+        findings.extend(run.findings);
+        std::hint::black_box(agent.render("o/r", slot).unwrap());
+    }
+}
+
+fn bench(c: &mut Criterion) {
+    let set = AgentSet::builtin();
+    let mut history = json!({});
+    for i in 0..15 {
+        let plan = set
+            .orchestrator
+            .plan(&change_set(i * 10 + 1, 10, 20), &set.pack)
+            .unwrap();
+        apply(&set, &plan, &mut history, None);
+    }
+    let change = change_set(10_000, 10, 20);
+    let plan = set.orchestrator.plan(&change, &set.pack).unwrap();
+    c.bench_function("orchestrator plan, 10 commits x 20 files", |b| {
+        b.iter(|| set.orchestrator.plan(&change, &set.pack).unwrap())
+    });
+    for agent in ["building_inspector", "tourist_guide", "historian"] {
+        c.bench_function(
+            &format!("{agent} apply+render, 10 commits x 20 files"),
+            |b| {
+                b.iter_batched(
+                    || history.clone(),
+                    |mut state| apply(&set, &plan, &mut state, Some(agent)),
+                    BatchSize::SmallInput,
+                )
+            },
+        );
+    }
+    c.bench_function("all agents apply+render, 10 commits x 20 files", |b| {
+        b.iter_batched(
+            || history.clone(),
+            |mut state| apply(&set, &plan, &mut state, None),
+            BatchSize::SmallInput,
+        )
+    });
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

@@ -264,13 +264,13 @@ fn adr_for(c: &ClassifiedCommit, findings: &[&Finding]) -> Option<Adr> {
     let mut reasons = Vec::new();
     let mut consequences = Vec::new();
     if c.breaking {
-        reasons.push("a breaking change".to_owned());
+        reasons.push("A breaking change".to_owned());
         if let Some(note) = &c.breaking_note {
             consequences.push(format!("Breaking: {note}"));
         }
     }
     if c.decision {
-        reasons.push("the commit states a decision".to_owned());
+        reasons.push("The commit states a decision".to_owned());
     }
     for f in findings {
         match &f.what {
@@ -282,7 +282,7 @@ fn adr_for(c: &ClassifiedCommit, findings: &[&Finding]) -> Option<Adr> {
         .iter()
         .any(|f| !matches!(f.what, FindingKind::Renamed { .. }));
     if structural {
-        reasons.push("the structure changed (components, manifests or infrastructure)".to_owned());
+        reasons.push("The structure changed (components, manifests or infrastructure)".to_owned());
     }
     if reasons.is_empty() {
         return None;
@@ -427,10 +427,10 @@ impl Agent for Historian {
                     }
                     let mut reasons = Vec::new();
                     if p.breaking {
-                        reasons.push("a breaking change (pull request)".to_owned());
+                        reasons.push("A breaking change (pull request)".to_owned());
                     }
                     if p.decision {
-                        reasons.push("the pull request states a decision".to_owned());
+                        reasons.push("The pull request states a decision".to_owned());
                     }
                     mine.adr_count += 1;
                     mine.adrs.entries.push(Adr {

@@ -95,8 +95,10 @@ impl InspectorState {
     }
 
     fn remove(&mut self, path: &str) {
-        if !self.paths.remove(path) {
-            if let Some(n) = self.untracked.get_mut(component(path)) {
+        if !self.paths.remove(path)
+            && let Some(n) = self.untracked.get_mut(component(path))
+        {
+            {
                 *n = n.saturating_sub(1);
                 if *n == 0 {
                     self.untracked.remove(component(path));

@@ -139,6 +139,7 @@ pub struct TreeSnapshot {
 /// One step of a plan, in event order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "item", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // commits are by far the most common item
 pub enum PlanItem {
     /// A commit on the default branch.
     Commit(ClassifiedCommit),
@@ -417,11 +418,7 @@ pub fn user_visible(rules: &Rules, c: &ClassifiedCommit) -> bool {
         return false;
     }
     c.breaking
-        || rules
-            .tourist
-            .user_visible_types
-            .iter()
-            .any(|t| *t == c.kind)
+        || rules.tourist.user_visible_types.contains(&c.kind)
         || (!c.conventional
             && c.kind != "test"
             && c.kind != "docs"
@@ -573,6 +570,7 @@ pub fn classify(
             .filter(|d| *d != cc.description())
             .map(|d| d.trim().to_owned());
         c.summary = cc.description().to_owned();
+        c.body = cc.body().unwrap_or("").trim().to_owned();
         c.conventional = true;
     } else {
         let first = subject

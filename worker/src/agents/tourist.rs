@@ -136,7 +136,10 @@ impl TouristGuide {
                     && !rules.is_entry_point(p)
                     && !p.contains("/cli/")
                     && !p.contains("/cmd/"));
-            if config && mine.config_files.len() < GUIDE_FILES {
+            if config
+                && !crate::content::facts::is_readme(p)
+                && mine.config_files.len() < GUIDE_FILES
+            {
                 mine.config_files.insert(p.clone());
             }
         }

@@ -279,14 +279,13 @@ fn go_mod(text: &str) -> ManifestFacts {
             in_require = true;
         } else if in_require && line == ")" {
             in_require = false;
-        } else if let Some(dep) = line.strip_prefix("require ").or(in_require.then_some(line)) {
-            if let Some(name) = dep
+        } else if let Some(dep) = line.strip_prefix("require ").or(in_require.then_some(line))
+            && let Some(name) = dep
                 .split_whitespace()
                 .next()
                 .filter(|n| !n.starts_with("//"))
-            {
-                facts.dependencies.push(name.to_owned());
-            }
+        {
+            facts.dependencies.push(name.to_owned());
         }
     }
     facts

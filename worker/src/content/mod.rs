@@ -110,12 +110,12 @@ pub async fn enrich(
             pack.version(),
             facts::kind_key(pack, &path)
         );
-        if let Some((value, _)) = cache.get(&key).await? {
-            if let Ok(f) = serde_json::from_value::<FileFacts>(value) {
-                stats.cached += 1;
-                plan.contents.insert(path, f);
-                continue;
-            }
+        if let Some((value, _)) = cache.get(&key).await?
+            && let Ok(f) = serde_json::from_value::<FileFacts>(value)
+        {
+            stats.cached += 1;
+            plan.contents.insert(path, f);
+            continue;
         }
         let bytes = source.read_blob(repo, &blob).await?;
         if bytes.len() > MAX_FILE_BYTES {
