@@ -265,7 +265,7 @@ async fn a_transient_failure_fails_the_rest_of_its_group_only() {
         );
     }
     let state = p.aws.store.repo_state("o/a").await.unwrap().unwrap();
-    let shas: Vec<&str> = state.state["historian"]["entries"]
+    let shas: Vec<&str> = state.state["historian"]["changelog"]["entries"]
         .as_array()
         .unwrap()
         .iter()

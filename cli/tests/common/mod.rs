@@ -179,7 +179,7 @@ pub async fn applied_shas(data_dir: &Path, repo: &str) -> Vec<String> {
     db.close();
     state
         .map(|s| {
-            s.state["historian"]["entries"]
+            s.state["historian"]["changelog"]["entries"]
                 .as_array()
                 .unwrap()
                 .iter()
