@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use coderipple_core::envelope::{Change, Commit, Envelope, PushChange};
-use coderipple_worker::agents::{AgentInput, AgentSet, ChangeSet, Plan};
+use coderipple_worker::agents::{AgentSet, ChangeSet, Plan};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
@@ -51,29 +51,19 @@ fn change_set(first: u32, commits: u32, files: u32) -> ChangeSet {
     }
 }
 
-fn apply(set: &AgentSet, plan: &Plan, state: &mut Value, only: Option<&str>) {
-    let mut findings = Vec::new();
-    for agent in &set.agents {
-        if only.is_some_and(|o| o != agent.name()) || !plan.runs_agent(agent.name()) {
-            continue;
-        }
-        let slot = state
-            .as_object_mut()
-            .unwrap()
-            .entry(agent.name())
-            .or_insert(Value::Null);
-        let run = agent
-            .apply(
-                AgentInput {
-                    plan,
-                    findings: &findings,
-                },
-                slot,
-            )
-            .unwrap();
-        findings.extend(run.findings);
-        std::hint::black_box(agent.render("o/r", slot).unwrap());
-    }
+/// Applies the planned agents and renders their docs.
+fn apply(set: &AgentSet, plan: &Plan, state: &mut Value) {
+    let slots = state.as_object_mut().unwrap();
+    let applied = set.apply(plan, slots).unwrap();
+    std::hint::black_box(set.render("o/r", slots, |a| plan.runs_agent(a)).unwrap());
+    std::hint::black_box(applied);
+}
+
+/// `plan` with only `agent` planned.
+fn only(plan: &Plan, agent: &str) -> Plan {
+    let mut plan = plan.clone();
+    plan.runs.retain(|r| r.agent == agent);
+    plan
 }
 
 fn bench(c: &mut Criterion) {
@@ -84,7 +74,7 @@ fn bench(c: &mut Criterion) {
             .orchestrator
             .plan(&change_set(i * 10 + 1, 10, 20), &set.pack)
             .unwrap();
-        apply(&set, &plan, &mut history, None);
+        apply(&set, &plan, &mut history);
     }
     let change = change_set(10_000, 10, 20);
     let plan = set.orchestrator.plan(&change, &set.pack).unwrap();
@@ -92,12 +82,13 @@ fn bench(c: &mut Criterion) {
         b.iter(|| set.orchestrator.plan(&change, &set.pack).unwrap())
     });
     for agent in ["building_inspector", "tourist_guide", "historian"] {
+        let one = only(&plan, agent);
         c.bench_function(
             &format!("{agent} apply+render, 10 commits x 20 files"),
             |b| {
                 b.iter_batched(
                     || history.clone(),
-                    |mut state| apply(&set, &plan, &mut state, Some(agent)),
+                    |mut state| apply(&set, &one, &mut state),
                     BatchSize::SmallInput,
                 )
             },
@@ -106,7 +97,7 @@ fn bench(c: &mut Criterion) {
     c.bench_function("all agents apply+render, 10 commits x 20 files", |b| {
         b.iter_batched(
             || history.clone(),
-            |mut state| apply(&set, &plan, &mut state, None),
+            |mut state| apply(&set, &plan, &mut state),
             BatchSize::SmallInput,
         )
     });

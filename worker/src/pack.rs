@@ -368,12 +368,16 @@ impl Rules {
 
     /// The tool `path` belongs to (the first declared that matches).
     pub fn tool_of(&self, path: &str) -> Option<&ToolRule> {
+        self.tool_index(path).map(|i| &self.tools[i])
+    }
+
+    /// The index in [`Rules::tools`] of the tool `path` belongs to.
+    pub fn tool_index(&self, path: &str) -> Option<usize> {
         self.tool_globs
             .matches(path)
             .into_iter()
             .map(|g| self.tool_of_glob[g])
             .min()
-            .map(|i| &self.tools[i])
     }
 
     /// Whether `path` is an entry point.

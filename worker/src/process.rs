@@ -8,7 +8,7 @@ use coderipple_core::envelope::Envelope;
 use coderipple_core::store::BeginOutcome;
 use serde_json::{Value, json};
 
-use crate::agents::{AgentInput, ChangeSet};
+use crate::agents::ChangeSet;
 use crate::{WorkerContext, WorkerError};
 
 /// Processes `envelopes` (one repository, queue order) as one change set.
@@ -100,48 +100,15 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
     let slots = state
         .as_object_mut()
         .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
-    let mut runs = Vec::new();
-    let mut write_once = Vec::new();
-    let mut findings = Vec::new();
-    let mut changed = Vec::new();
-    let mut redelivered = false;
-    for planned in &plan.runs {
-        let agent = ctx.agents.get(planned.agent).ok_or_else(|| {
-            WorkerError::invalid(format!("planned agent {} is not installed", planned.agent))
-        })?;
-        let slot = slots.entry(agent.name()).or_insert(Value::Null);
-        let run = agent.apply(
-            AgentInput {
-                plan: &plan,
-                findings: &findings,
-            },
-            slot,
-        )?;
-        runs.push(json!({
-            "agent": agent.name(),
-            "reason": planned.reason,
-            "applied": run.applied,
-            "already_applied": run.already_applied,
-        }));
-        redelivered |= run.already_applied > 0;
-        if run.applied > 0 {
-            changed.push(agent.name());
-        }
-        findings.extend(run.findings);
-        write_once.extend(run.write_once);
-    }
+    let applied = ctx.agents.apply(&plan, slots)?;
     // Docs are rendered from state alone, so only agents whose state changed need it; a
     // redelivery (something already applied) re-renders every agent planned, in case the
     // first attempt stored state and died before its docs were written. A repository's
     // first change renders every agent, so each doc exists from the start.
-    let mut files = Vec::new();
-    for agent in &ctx.agents.agents {
-        let planned = plan.runs_agent(agent.name());
-        if first || changed.contains(&agent.name()) || (redelivered && planned) {
-            let slot = slots.get(agent.name()).unwrap_or(&Value::Null);
-            files.extend(agent.render(repo, slot)?);
-        }
-    }
+    let mut files = ctx.agents.render(repo, slots, |agent| {
+        first || applied.changed(agent) || (applied.redelivered() && plan.runs_agent(agent))
+    })?;
+    let write_once = applied.write_once;
     if !plan.runs.is_empty() {
         // Write-once files first: the new state no longer holds what they hold. If the
         // state write then loses, the retry computes the very same files again.
@@ -152,7 +119,16 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
         ctx.sink.write(repo, &files).await?;
         files.extend(write_once);
     }
-    let findings: Vec<String> = findings
+    let runs: Vec<Value> = plan
+        .runs
+        .iter()
+        .zip(&applied.runs)
+        .map(|(planned, (agent, done, again))| {
+            json!({"agent": agent, "reason": planned.reason, "applied": done, "already_applied": again})
+        })
+        .collect();
+    let findings: Vec<String> = applied
+        .findings
         .iter()
         .take(20)
         .map(|f| f.what.describe())

@@ -12,7 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use super::journal::remember;
+use super::journal::{keep_last, remember};
 use super::{Agent, AgentInput, AgentRun, Finding, FindingKind, PlanItem, read_state, write_state};
 use crate::WorkerError;
 use crate::content::{FileFacts, ManifestFacts};
@@ -207,8 +207,7 @@ impl BuildingInspector {
                 });
             }
         }
-        let excess = mine.recent.len().saturating_sub(RECENT);
-        mine.recent.drain(..excess);
+        keep_last(&mut mine.recent, RECENT);
         mine.head = Some((c.sha.clone(), c.url.clone()));
         findings.extend(new_findings);
     }
@@ -377,12 +376,8 @@ impl View {
             if rules.is_entry_point(path) && view.entry_points.len() < 6 {
                 view.entry_points.push(path.clone());
             }
-            if let Some(tool) = rules.tool_of(path) {
-                let index = rules
-                    .tools
-                    .iter()
-                    .position(|t| t.name == tool.name)
-                    .unwrap_or(0);
+            if let Some(index) = rules.tool_index(path) {
+                let tool = &rules.tools[index];
                 let t = tools.entry(index).or_insert_with(|| ToolView {
                     name: tool.name.clone(),
                     kind: tool.kind.clone(),

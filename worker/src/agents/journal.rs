@@ -59,8 +59,7 @@ impl<T: Keyed> Journal<T> {
             self.pages += 1;
             self.archived
                 .extend(moved.iter().map(|e| e.key().to_owned()));
-            let excess = self.archived.len().saturating_sub(RECENT_ARCHIVED);
-            self.archived.drain(..excess);
+            keep_last(&mut self.archived, RECENT_ARCHIVED);
             out.push((self.pages, moved));
         }
         out
@@ -70,6 +69,11 @@ impl<T: Keyed> Journal<T> {
 /// Keeps the last `keep` keys of a bounded "seen" list after appending `new`.
 pub fn remember(seen: &mut Vec<String>, new: impl IntoIterator<Item = String>, keep: usize) {
     seen.extend(new);
-    let excess = seen.len().saturating_sub(keep);
-    seen.drain(..excess);
+    keep_last(seen, keep);
+}
+
+/// Drops the oldest (first) items of `list` beyond the last `keep`.
+pub fn keep_last<T>(list: &mut Vec<T>, keep: usize) {
+    let excess = list.len().saturating_sub(keep);
+    list.drain(..excess);
 }

@@ -187,6 +187,73 @@ impl AgentSet {
             .find(|a| a.name() == name)
             .map(AsRef::as_ref)
     }
+
+    /// Applies the planned agents, in plan order, to their parts of `state`; each gets the
+    /// findings of those before it.
+    pub fn apply(
+        &self,
+        plan: &Plan,
+        state: &mut serde_json::Map<String, Value>,
+    ) -> Result<AppliedPlan, WorkerError> {
+        let mut applied = AppliedPlan::default();
+        for planned in &plan.runs {
+            let agent = self.get(planned.agent).ok_or_else(|| {
+                WorkerError::invalid(format!("planned agent {} is not installed", planned.agent))
+            })?;
+            let slot = state.entry(agent.name()).or_insert(Value::Null);
+            let run = agent.apply(
+                AgentInput {
+                    plan,
+                    findings: &applied.findings,
+                },
+                slot,
+            )?;
+            applied.findings.extend(run.findings);
+            applied.write_once.extend(run.write_once);
+            applied
+                .runs
+                .push((agent.name(), run.applied, run.already_applied));
+        }
+        Ok(applied)
+    }
+
+    /// Renders the docs of the agents `wanted` selects by name, from `state`.
+    pub fn render(
+        &self,
+        repo: &str,
+        state: &serde_json::Map<String, Value>,
+        wanted: impl Fn(&str) -> bool,
+    ) -> Result<Vec<DocFile>, WorkerError> {
+        let mut files = Vec::new();
+        for agent in self.agents.iter().filter(|a| wanted(a.name())) {
+            let slot = state.get(agent.name()).unwrap_or(&Value::Null);
+            files.extend(agent.render(repo, slot)?);
+        }
+        Ok(files)
+    }
+}
+
+/// What [`AgentSet::apply`] did.
+#[derive(Debug, Default)]
+pub struct AppliedPlan {
+    /// Per agent run, in order: (agent, entries applied, entries already applied).
+    pub runs: Vec<(&'static str, usize, usize)>,
+    /// Everything the agents noticed.
+    pub findings: Vec<Finding>,
+    /// Write-once files to store before the state.
+    pub write_once: Vec<DocFile>,
+}
+
+impl AppliedPlan {
+    /// Whether `agent` changed its state.
+    pub fn changed(&self, agent: &str) -> bool {
+        self.runs.iter().any(|(a, n, _)| *a == agent && *n > 0)
+    }
+
+    /// Whether some agent found entries already applied (a redelivery).
+    pub fn redelivered(&self) -> bool {
+        self.runs.iter().any(|(_, _, again)| *again > 0)
+    }
 }
 
 /// A release or tag as the docs show it.
@@ -238,8 +305,7 @@ pub fn record_release(releases: &mut Vec<ReleaseInfo>, mark: &ReleaseMark, keep:
         date: mark.date.clone(),
         notes,
     });
-    let excess = releases.len().saturating_sub(keep);
-    releases.drain(..excess);
+    journal::keep_last(releases, keep);
     true
 }
 

@@ -6,7 +6,7 @@ use coderipple_core::envelope::{
 };
 use serde_json::Value;
 
-use super::{AgentInput, AgentSet, ChangeSet, Plan};
+use super::{AgentSet, ChangeSet, Plan};
 use crate::sink::DocFile;
 
 pub fn sha(n: u32) -> String {
@@ -122,45 +122,21 @@ pub fn plan(set: &AgentSet, events: Vec<Envelope>) -> Plan {
         .unwrap()
 }
 
-/// Applies every agent (planned or not) to `state` in order, as `process` does for planned
-/// ones; returns the docs of all agents and the runs' write-once files.
+/// Applies the planned agents to `state` as `process` does; returns their write-once files.
 pub fn apply_all(set: &AgentSet, plan: &Plan, state: &mut Value) -> Vec<DocFile> {
-    let mut findings = Vec::new();
-    let mut write_once = Vec::new();
-    for agent in &set.agents {
-        if !plan.runs_agent(agent.name()) {
-            continue;
-        }
-        let slot = state
-            .as_object_mut()
-            .unwrap()
-            .entry(agent.name())
-            .or_insert(Value::Null);
-        let run = agent
-            .apply(
-                AgentInput {
-                    plan,
-                    findings: &findings,
-                },
-                slot,
-            )
-            .unwrap();
-        findings.extend(run.findings);
-        write_once.extend(run.write_once);
-    }
-    write_once
+    set.apply(plan, state.as_object_mut().unwrap())
+        .unwrap()
+        .write_once
 }
 
 pub fn render(set: &AgentSet, state: &Value, path: &str) -> String {
-    for agent in &set.agents {
-        let slot = state.get(agent.name()).unwrap_or(&Value::Null);
-        for doc in agent.render("o/r", slot).unwrap() {
-            if doc.path == path {
-                return doc.contents;
-            }
-        }
-    }
-    panic!("no doc {path}")
+    let empty = serde_json::Map::new();
+    set.render("o/r", state.as_object().unwrap_or(&empty), |_| true)
+        .unwrap()
+        .into_iter()
+        .find(|doc| doc.path == path)
+        .unwrap_or_else(|| panic!("no doc {path}"))
+        .contents
 }
 
 /// Plans and applies `events` on `state`; returns the doc at `path`.

@@ -10,7 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::journal::remember;
+use super::journal::{keep_last, remember};
 use super::orchestrator::user_visible;
 use super::{
     Agent, AgentInput, AgentRun, ClassifiedCommit, PlanItem, ReleaseInfo, read_state,
@@ -264,9 +264,9 @@ impl Agent for TouristGuide {
             }
         }
         let t = &self.pack.rules.tourist;
-        trim_front(&mut mine.news, t.whats_new_entries);
-        trim_front(&mut mine.upgrades, t.upgrading_entries);
-        trim_front(&mut mine.guide_changes, RECENT_GUIDE);
+        keep_last(&mut mine.news, t.whats_new_entries);
+        keep_last(&mut mine.upgrades, t.upgrading_entries);
+        keep_last(&mut mine.guide_changes, RECENT_GUIDE);
         remember(&mut mine.seen, fresh, SEEN);
         *state = write_state(NAME, &mine)?;
         Ok(run)
@@ -371,11 +371,6 @@ impl Agent for TouristGuide {
             },
         ])
     }
-}
-
-fn trim_front<T>(list: &mut Vec<T>, keep: usize) {
-    let excess = list.len().saturating_sub(keep);
-    list.drain(..excess);
 }
 
 /// The `BREAKING CHANGE:` paragraph of a PR body, or its first paragraph.

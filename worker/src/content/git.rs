@@ -49,9 +49,8 @@ impl GitCheckouts {
     }
 }
 
-/// Runs `git -C root args…`; `Ok(None)` when git exits non-zero (an unknown object).
-pub async fn git(root: &Path, args: &[&str]) -> Result<Option<Vec<u8>>, WorkerError> {
-    let out = tokio::process::Command::new("git")
+async fn output(root: &Path, args: &[&str]) -> Result<std::process::Output, WorkerError> {
+    tokio::process::Command::new("git")
         .arg("-C")
         .arg(root)
         .args(args)
@@ -59,20 +58,18 @@ pub async fn git(root: &Path, args: &[&str]) -> Result<Option<Vec<u8>>, WorkerEr
         .kill_on_drop(true)
         .output()
         .await
-        .map_err(|e| WorkerError::transient(format!("cannot run git: {e}")))?;
+        .map_err(|e| WorkerError::transient(format!("cannot run git: {e}")))
+}
+
+/// Runs `git -C root args…`; `Ok(None)` when git exits non-zero (an unknown object).
+pub async fn git(root: &Path, args: &[&str]) -> Result<Option<Vec<u8>>, WorkerError> {
+    let out = output(root, args).await?;
     Ok(out.status.success().then_some(out.stdout))
 }
 
 /// Like [`git`], but a failure is an error naming the command.
 pub async fn git_ok(root: &Path, args: &[&str]) -> Result<String, WorkerError> {
-    let out = tokio::process::Command::new("git")
-        .arg("-C")
-        .arg(root)
-        .args(args)
-        .kill_on_drop(true)
-        .output()
-        .await
-        .map_err(|e| WorkerError::transient(format!("cannot run git: {e}")))?;
+    let out = output(root, args).await?;
     if !out.status.success() {
         return Err(WorkerError::invalid(format!(
             "git {} in {}: {}",
