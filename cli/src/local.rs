@@ -6,16 +6,10 @@ use std::path::{Path, PathBuf};
 use anyhow::{Context, bail};
 use coderipple_core::blob::DirBlobStore;
 use coderipple_core::config::Settings;
+use coderipple_core::local::LocalParts;
 use coderipple_core::queue::sqlite::SqliteQueue;
-use coderipple_core::sqlite::{Durability, SqliteDb};
+use coderipple_core::sqlite::Durability;
 use coderipple_core::store::sqlite::SqliteStore;
-
-/// The database file inside the data dir.
-pub const DB_FILE: &str = "coderipple.db";
-/// The events queue.
-pub const QUEUE: &str = "events.fifo";
-/// Its dead-letter queue.
-pub const DLQ: &str = "events-dlq.fifo";
 
 /// Every part of the embedded backend, opened once.
 #[derive(Debug)]
@@ -31,7 +25,7 @@ impl Local {
     /// Opens the data dir; with `create`, makes it when missing.
     pub fn open(dir: &Path, create: bool) -> anyhow::Result<Self> {
         let settings = Settings::from_env()?;
-        let db_path = dir.join(DB_FILE);
+        let db_path = LocalParts::db_path(dir);
         if !create && !db_path.exists() {
             bail!(
                 "no CodeRipple data in {} (--data-dir / CODERIPPLE_DATA_DIR); run `coderipple up` first",
@@ -40,17 +34,13 @@ impl Local {
         }
         std::fs::create_dir_all(dir)
             .with_context(|| format!("cannot create data dir {}", dir.display()))?;
-        let db = SqliteDb::open(&db_path, durability()?)
+        let parts = LocalParts::open(dir, durability()?, settings.queue())
             .with_context(|| format!("cannot open {}", db_path.display()))?;
-        let queue = SqliteQueue::new(db.clone(), QUEUE, Some(DLQ), settings.queue());
-        let dlq = queue
-            .dead_letter_queue()
-            .context("the events queue has a DLQ")?;
         Ok(Self {
             dir: dir.to_path_buf(),
-            queue,
-            dlq,
-            store: SqliteStore::new(db),
+            queue: parts.queue,
+            dlq: parts.dlq,
+            store: parts.store,
             settings,
         })
     }

@@ -26,6 +26,7 @@ pub mod config;
 pub mod envelope;
 pub mod error;
 pub mod intake;
+pub mod local;
 pub mod metrics;
 pub mod queue;
 pub mod signature;

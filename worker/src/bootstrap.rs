@@ -50,24 +50,7 @@ pub async fn history(
         .await?
         .trim()
         .to_owned();
-    let log = git_ok(
-        root,
-        &[
-            "-c",
-            "core.quotepath=off",
-            "log",
-            "--first-parent",
-            "--diff-merges=first-parent",
-            "--reverse",
-            "--root",
-            "--no-renames",
-            "--name-status",
-            "--format=%x1e%H%x1f%an%x1f%aI%x1f%B%x1f",
-            "HEAD",
-        ],
-    )
-    .await?;
-    let commits = parse_log(&log)?;
+    let commits = first_parent_commits(root).await?;
     let tags = tags_by_commit(root).await?;
     let branch = if branch == "HEAD" {
         "main".to_owned()
@@ -144,6 +127,29 @@ pub async fn history(
         }),
     ));
     Ok(events)
+}
+
+/// The first-parent history of `root`'s HEAD, oldest first, with each commit's paths (a
+/// merge lists what it brought to the first parent).
+pub async fn first_parent_commits(root: &Path) -> Result<Vec<Commit>, WorkerError> {
+    let log = git_ok(
+        root,
+        &[
+            "-c",
+            "core.quotepath=off",
+            "log",
+            "--first-parent",
+            "--diff-merges=first-parent",
+            "--reverse",
+            "--root",
+            "--no-renames",
+            "--name-status",
+            "--format=%x1e%H%x1f%an%x1f%aI%x1f%B%x1f",
+            "HEAD",
+        ],
+    )
+    .await?;
+    parse_log(&log)
 }
 
 /// Runs the history of `root` through the processing path of `ctx`.

@@ -258,3 +258,18 @@ fn the_first_cuts_state_is_read_as_the_changelog() {
     let state = json!({ NAME: old });
     assert!(log_of(&state).contains("- old entry"));
 }
+
+#[test]
+fn applied_commits_are_the_archived_keys_then_the_current_page() {
+    let entry = |sha: &str| json!({"sha": sha, "type": "feat", "summary": "s", "url": "u"});
+    let state = json!({"historian": {"changelog": {
+        "entries": [entry("c3"), entry("c4")], "pages": 1, "archived": ["c1", "c2"]
+    }}});
+    assert_eq!(applied_commits(&state).unwrap(), ["c1", "c2", "c3", "c4"]);
+    // The first layout (a bare journal) reads the same; no Historian state is no commits.
+    let old = json!({"historian": {"entries": [entry("c1")]}});
+    assert_eq!(applied_commits(&old).unwrap(), ["c1"]);
+    assert!(applied_commits(&json!({})).unwrap().is_empty());
+    let broken = json!({"historian": {"changelog": {"entries": "not a list"}}});
+    assert!(applied_commits(&broken).is_err());
+}

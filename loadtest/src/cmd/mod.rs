@@ -1,0 +1,29 @@
+//! Commands and flags.
+
+pub mod run;
+
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+/// Load tests for CodeRipple: signed webhook traffic through the real pipeline, with proof
+/// that nothing was lost.
+#[derive(Debug, Parser)]
+#[command(name = "coderipple-loadtest", version)]
+pub struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Send traffic, wait for the drain, verify the outcome, report.
+    Run(Box<run::RunArgs>),
+}
+
+/// Runs the command.
+pub async fn dispatch(cli: Cli) -> anyhow::Result<ExitCode> {
+    match cli.command {
+        Command::Run(args) => run::run(*args).await,
+    }
+}

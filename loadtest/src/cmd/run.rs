@@ -1,0 +1,461 @@
+//! `coderipple-loadtest run`.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use clap::Args;
+use coderipple_core::blob::DirBlobStore;
+use coderipple_core::config::Settings;
+use coderipple_core::intake::SqliteIntake;
+use coderipple_core::local::LocalParts;
+use coderipple_core::metrics::Metrics;
+use coderipple_core::signature::Secrets;
+use coderipple_core::sqlite::Durability;
+use coderipple_ingest::IngestState;
+use coderipple_loadtest::outage;
+use coderipple_loadtest::pipeline::{Pipeline, PipelineConfig};
+use coderipple_loadtest::report::{Limits, Report, RunInfo, html};
+use coderipple_loadtest::runner::{self, RunOptions};
+use coderipple_loadtest::schedule::{Model, parse_shape};
+use coderipple_loadtest::target::Target;
+use coderipple_loadtest::traffic::{self, Faults, Synth};
+use coderipple_loadtest::verify::{self, Backends};
+use indicatif::ProgressBar;
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Start the local pipeline (`coderipple up --workers 0` + `coderipple worker`) in
+    /// --data-dir (a temporary dir when not given), and stop it at the end.
+    #[arg(long)]
+    spawn: bool,
+    /// The `coderipple` binary for --spawn (default: next to this binary, else on PATH).
+    #[arg(long)]
+    coderipple: Option<PathBuf>,
+    /// The ingest URL (HTTP target) of a pipeline you started yourself.
+    #[arg(long, conflicts_with = "queue")]
+    url: Option<String>,
+    /// Send straight to the queue through ingest's intake step (no HTTP, no signature).
+    #[arg(long)]
+    queue: bool,
+    /// The embedded backend's data dir: read for verification, written by --queue.
+    #[arg(long, env = "CODERIPPLE_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    /// The webhook secret (with --spawn, given to ingest).
+    #[arg(long, env = "CODERIPPLE_WEBHOOK_SECRET", hide_env_values = true)]
+    secret: Option<String>,
+    /// Worker tasks of the spawned worker process.
+    #[arg(long, default_value_t = 2)]
+    workers: u16,
+
+    /// Repositories the synthesized pushes are spread over.
+    #[arg(long, default_value_t = 10)]
+    repos: usize,
+    /// Synthesized push events.
+    #[arg(long, default_value_t = 100)]
+    events: usize,
+    /// Commits per push (also per push with --from-git).
+    #[arg(long, default_value_t = 1)]
+    commits: usize,
+    /// Files per synthesized commit.
+    #[arg(long, default_value_t = 4)]
+    files: usize,
+    /// Replay this repository's first-parent history as its push events, in order,
+    /// instead of synthesized pushes.
+    #[arg(long)]
+    from_git: Option<PathBuf>,
+    /// The repository name for --from-git (default: `git-<run>/<dir name>`).
+    #[arg(long)]
+    repo_name: Option<String>,
+    /// Also send every example of @octokit/webhooks-examples (its `api.github.com/index.json`).
+    #[arg(long)]
+    octokit: Option<PathBuf>,
+
+    /// Open model: `burst`, `rate:R` (per second), `ramp:FROM:TO`, `bursts:N:MSms`.
+    #[arg(long, default_value = "burst", value_parser = parse_shape)]
+    arrival: coderipple_loadtest::schedule::Shape,
+    /// Closed model instead: N concurrent senders.
+    #[arg(long)]
+    concurrency: Option<usize>,
+    /// Attempts per request on 503 / no answer before it counts as never acknowledged.
+    #[arg(long, default_value_t = 30)]
+    max_attempts: usize,
+
+    /// Redeliver every N-th push (0: none).
+    #[arg(long, default_value_t = 0)]
+    redeliver_every: usize,
+    /// Extra copies per redelivered push: all but one right away, the last after the drain.
+    #[arg(long, default_value_t = 3)]
+    redeliveries: u32,
+    /// Poison events (accepted by ingest, refused by the worker).
+    #[arg(long, default_value_t = 0)]
+    poison: usize,
+    /// Requests over ingest's body limit.
+    #[arg(long, default_value_t = 0)]
+    oversize: usize,
+    /// Ingest's body limit, to exceed with --oversize.
+    #[arg(long, env = "CODERIPPLE_MAX_BODY_BYTES", default_value_t = 25 * 1024 * 1024)]
+    body_limit: usize,
+    /// Badly signed requests.
+    #[arg(long, default_value_t = 0)]
+    bad_signature: usize,
+    /// Kill the spawned worker with SIGKILL this many ms into the run...
+    #[arg(long, requires = "spawn")]
+    kill_worker_after_ms: Option<u64>,
+    /// ...and start a new one this many ms later.
+    #[arg(long, default_value_t = 500)]
+    restart_after_ms: u64,
+    /// Lock the SQLite file this many ms into the run...
+    #[arg(long)]
+    outage_after_ms: Option<u64>,
+    /// ...for this long (ingest's busy timeout is 5 s; longer makes it answer 503).
+    #[arg(long, default_value_t = 6_500)]
+    outage_ms: u64,
+
+    /// Skip the drain and the outcome checks (ingest alone).
+    #[arg(long)]
+    no_verify: bool,
+    /// How long to wait for the drain.
+    #[arg(long, default_value_t = 300)]
+    drain_timeout_s: u64,
+    /// Write the JSON report here.
+    #[arg(long)]
+    json: Option<PathBuf>,
+    /// Write the HTML report here.
+    #[arg(long)]
+    html: Option<PathBuf>,
+    /// No progress bars.
+    #[arg(long)]
+    quiet: bool,
+    /// Threshold: end-to-end p99 (ms).
+    #[arg(long)]
+    max_p99_ms: Option<f64>,
+    /// Threshold: ingest p99 (ms).
+    #[arg(long)]
+    max_ingest_p99_ms: Option<f64>,
+    /// Threshold: share of requests answered as expected (0..1).
+    #[arg(long)]
+    min_success: Option<f64>,
+    /// Threshold: lost deliveries tolerated.
+    #[arg(long, default_value_t = 0)]
+    max_lost: usize,
+}
+
+pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
+    let tag = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into()?);
+    let run_prefix = format!("lt-{tag:08x}");
+    if let Some(min) = args.min_success
+        && !(0.0..=1.0).contains(&min)
+    {
+        bail!("--min-success is a share between 0 and 1, got {min}");
+    }
+    let (traffic, description) = build_traffic(&args, tag).await?;
+    let temp = tempdir_if(args.spawn && args.data_dir.is_none())?;
+    let data_dir: Option<PathBuf> = args
+        .data_dir
+        .clone()
+        .or_else(|| temp.as_ref().map(|t| t.0.clone()));
+    let secret = match (&args.secret, args.spawn) {
+        (Some(s), _) => s.clone(),
+        (None, true) => format!("loadtest-{tag:08x}"),
+        (None, false) if args.queue => String::new(),
+        (None, false) => bail!("--secret / CODERIPPLE_WEBHOOK_SECRET is needed to sign requests"),
+    };
+    if !args.no_verify && data_dir.is_none() {
+        bail!(
+            "verification reads the embedded backend: give --data-dir (or --spawn), or --no-verify"
+        );
+    }
+    if args.outage_after_ms.is_some() && data_dir.is_none() {
+        bail!("--outage-after-ms locks the SQLite file of --data-dir (or --spawn)");
+    }
+
+    let pipeline = if args.spawn {
+        let dir = data_dir.clone().context("a data dir")?;
+        let pipeline = Pipeline::start(PipelineConfig {
+            bin: coderipple_bin(args.coderipple.as_deref())?,
+            data_dir: dir,
+            secret: secret.clone(),
+            workers: args.workers,
+            ingest: !args.queue,
+            env: vec![(
+                "CODERIPPLE_MAX_BODY_BYTES".into(),
+                args.body_limit.to_string(),
+            )],
+        })?;
+        Some(Arc::new(Mutex::new(pipeline)))
+    } else {
+        None
+    };
+    let local = match &data_dir {
+        Some(dir) => {
+            anyhow::ensure!(
+                LocalParts::db_path(dir).exists(),
+                "no CodeRipple data in {} (run `coderipple up` there first, or use --spawn)",
+                dir.display()
+            );
+            Some(LocalParts::open(
+                dir,
+                Durability::Normal,
+                Settings::from_env()?.queue(),
+            )?)
+        }
+        None => None,
+    };
+    let target = if args.queue {
+        let parts = local
+            .clone()
+            .context("--queue needs --data-dir (or --spawn)")?;
+        Target::Queue(Arc::new(queue_intake(&parts)?))
+    } else {
+        let url = match (&args.url, &pipeline) {
+            (Some(u), _) => u.clone(),
+            (None, Some(p)) => p
+                .lock()
+                .expect("pipeline lock")
+                .url
+                .clone()
+                .context("ingest URL")?,
+            (None, None) => bail!("give --url, --queue or --spawn"),
+        };
+        Target::http(&url, &secret)?
+    };
+
+    let model = match args.concurrency {
+        Some(n) => Model::Closed { concurrency: n },
+        None => Model::Open(args.arrival),
+    };
+    let mut events = Vec::new();
+    let faults = spawn_faults(&args, pipeline.clone(), data_dir.as_deref());
+    let options = RunOptions {
+        model,
+        max_attempts: args.max_attempts,
+        progress: !args.quiet,
+    };
+    let mut phase = runner::run(&target, &traffic, &options).await;
+    for fault in faults {
+        events.push(fault.await.context("fault task")??);
+    }
+
+    let verification = match (&local, args.no_verify) {
+        (Some(parts), false) => {
+            let backends = Backends {
+                store: Arc::new(parts.store.clone()),
+                dlq: Arc::new(parts.dlq.clone()),
+            };
+            let bar = if args.quiet {
+                ProgressBar::hidden()
+            } else {
+                ProgressBar::new(0)
+            };
+            bar.set_style(
+                indicatif::ProgressStyle::with_template(
+                    "{spinner} draining {pos}/{len} applied or dead-lettered",
+                )
+                .expect("template"),
+            );
+            let (drained, took, records) = verify::drain(
+                &backends,
+                &traffic,
+                &phase,
+                Duration::from_secs(args.drain_timeout_s),
+                |done, total| {
+                    bar.set_length(total);
+                    bar.set_position(done);
+                },
+            )
+            .await;
+            bar.finish_and_clear();
+            runner::send_late(&target, &traffic, &mut phase, args.max_attempts).await;
+            let mut v = verify::verify(&backends, &traffic, &phase, &records, &run_prefix).await?;
+            v.drained = drained;
+            v.drain_ms = took.as_secs_f64() * 1000.0;
+            Some(v)
+        }
+        _ => None,
+    };
+    let peak = pipeline
+        .as_ref()
+        .and_then(|p| p.lock().expect("pipeline lock").worker_peak_rss_mib());
+    if let Some(p) = &pipeline {
+        p.lock().expect("pipeline lock").stop();
+    }
+    let info = RunInfo {
+        target: target.describe(),
+        model: model.describe(),
+        traffic: description,
+        events,
+        worker_peak_rss_mib: peak,
+    };
+    let limits = Limits {
+        max_p99_ms: args.max_p99_ms,
+        max_ingest_p99_ms: args.max_ingest_p99_ms,
+        min_success: args.min_success,
+        max_lost: args.max_lost,
+    };
+    let report = Report::build(info, &traffic, &phase, verification, &limits);
+    print!("{}", report.table());
+    if let Some(path) = &args.json {
+        std::fs::write(path, serde_json::to_vec_pretty(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(path) = &args.html {
+        std::fs::write(path, html::render(&report)?)
+            .with_context(|| format!("cannot write {}", path.display()))?;
+    }
+    if let Some(parts) = local {
+        parts.db.close();
+    }
+    Ok(if report.passed {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
+    })
+}
+
+async fn build_traffic(
+    args: &RunArgs,
+    tag: u32,
+) -> anyhow::Result<(Vec<traffic::Request>, String)> {
+    let (mut requests, mut description) = match &args.from_git {
+        Some(root) => {
+            let dir_name = root
+                .canonicalize()
+                .ok()
+                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+                .unwrap_or_else(|| "repo".into());
+            let repo = args
+                .repo_name
+                .clone()
+                .unwrap_or_else(|| format!("git-{tag:08x}/{dir_name}"));
+            let requests = traffic::from_git(root, &repo, args.commits, tag).await?;
+            let d = format!(
+                "history of {} as {repo} ({} pushes)",
+                root.display(),
+                requests.len()
+            );
+            (requests, d)
+        }
+        None => {
+            anyhow::ensure!(args.repos > 0, "--repos must be at least 1");
+            let shape = Synth {
+                repos: args.repos,
+                events: args.events,
+                commits: args.commits,
+                files: args.files,
+            };
+            let d = format!(
+                "synthesized: {} pushes × {} commit(s) × {} file(s) over {} repos",
+                args.events, args.commits, args.files, args.repos
+            );
+            (traffic::synthesize(tag, &shape), d)
+        }
+    };
+    if let Some(index) = &args.octokit {
+        let samples = traffic::octokit_examples(index, tag, requests.len())?;
+        description.push_str(&format!(" + {} octokit examples", samples.len()));
+        requests.extend(samples);
+    }
+    if args.queue && (args.oversize > 0 || args.bad_signature > 0) {
+        bail!("--oversize and --bad-signature test the HTTP front door; the queue target has none");
+    }
+    let faults = Faults {
+        poison: args.poison,
+        oversize: args.oversize,
+        body_limit: args.body_limit,
+        bad_signature: args.bad_signature,
+        redeliver_every: args.redeliver_every,
+        redeliveries: args.redeliveries,
+    };
+    let requests = traffic::inject(requests, &faults, tag);
+    anyhow::ensure!(!requests.is_empty(), "no traffic to send");
+    Ok((requests, description))
+}
+
+/// Starts the kill/restart and outage tasks; each returns a line for the report.
+fn spawn_faults(
+    args: &RunArgs,
+    pipeline: Option<Arc<Mutex<Pipeline>>>,
+    data_dir: Option<&Path>,
+) -> Vec<tokio::task::JoinHandle<anyhow::Result<String>>> {
+    let mut tasks = Vec::new();
+    let start = Instant::now();
+    if let (Some(after), Some(p)) = (args.kill_worker_after_ms, pipeline) {
+        let restart = args.restart_after_ms;
+        tasks.push(tokio::spawn(async move {
+            tokio::time::sleep(Duration::from_millis(after)).await;
+            let p2 = p.clone();
+            tokio::task::spawn_blocking(move || p2.lock().expect("pipeline lock").kill_worker())
+                .await?;
+            let killed = start.elapsed();
+            tokio::time::sleep(Duration::from_millis(restart)).await;
+            let p2 = p.clone();
+            tokio::task::spawn_blocking(move || p2.lock().expect("pipeline lock").restart_worker())
+                .await??;
+            Ok(format!(
+                "worker killed with SIGKILL at {} ms, restarted at {} ms",
+                killed.as_millis(),
+                start.elapsed().as_millis()
+            ))
+        }));
+    }
+    if let (Some(after), Some(dir)) = (args.outage_after_ms, data_dir) {
+        let lock = outage::lock_sqlite(
+            &LocalParts::db_path(dir),
+            Duration::from_millis(after),
+            Duration::from_millis(args.outage_ms),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = lock.await??;
+            Ok(format!(
+                "SQLite file locked at {:.0} ms for {:.0} ms",
+                r.began_after_ms, r.held_ms
+            ))
+        }));
+    }
+    tasks
+}
+
+fn queue_intake(parts: &LocalParts) -> anyhow::Result<IngestState> {
+    Ok(IngestState {
+        secrets: Secrets::new("unused-by-the-queue-target", None)?,
+        intake: Arc::new(SqliteIntake::new(parts.queue.clone())),
+        queue: Arc::new(parts.queue.clone()),
+        store: Arc::new(parts.store.clone()),
+        blobs: Arc::new(DirBlobStore::new(parts.payloads_dir())),
+        settings: Settings::from_env()?,
+        backend: "sqlite".into(),
+        metrics: Metrics::off(),
+    })
+}
+
+fn coderipple_bin(given: Option<&Path>) -> anyhow::Result<PathBuf> {
+    if let Some(p) = given {
+        return Ok(p.to_path_buf());
+    }
+    let sibling = std::env::current_exe()?.with_file_name("coderipple");
+    if sibling.exists() {
+        return Ok(sibling);
+    }
+    Ok(PathBuf::from("coderipple"))
+}
+
+/// A temporary data dir for --spawn without --data-dir (removed when dropped).
+struct TempDir(PathBuf);
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+fn tempdir_if(wanted: bool) -> anyhow::Result<Option<TempDir>> {
+    if !wanted {
+        return Ok(None);
+    }
+    let dir = std::env::temp_dir().join(format!("coderipple-loadtest-{}", uuid::Uuid::new_v4()));
+    std::fs::create_dir_all(&dir)?;
+    Ok(Some(TempDir(dir)))
+}

@@ -1,0 +1,144 @@
+//! Where requests go: the ingest URL over HTTP (the whole front door: signature, limits,
+//! the durable intake), or the queue directly through ingest's own intake step (no HTTP,
+//! no signature), so ingest and workers can be measured apart.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coderipple_core::signature::{SIGNATURE_HEADER, sign};
+use coderipple_core::webhook::{Parsed, parse};
+use coderipple_ingest::{IngestError, IngestState, WebhookResponse, accept_envelope};
+
+use crate::traffic::{Kind, Request};
+
+/// What the target answered.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Answer {
+    /// HTTP status (0: no answer: the connection failed).
+    pub status: u16,
+    /// `queued`, `duplicate`, `ignored`, `pong`, or the error text.
+    pub what: String,
+}
+
+impl Answer {
+    /// Whether GitHub would deliver again: 5xx, or no answer at all.
+    pub fn wants_resend(&self) -> bool {
+        self.status == 0 || self.status >= 500
+    }
+}
+
+/// A target.
+#[derive(Debug, Clone)]
+pub enum Target {
+    /// `POST` to the ingest URL, signed with `secret`.
+    Http {
+        /// The client (keep-alive pool).
+        client: reqwest::Client,
+        /// The webhook URL.
+        url: String,
+        /// The webhook secret.
+        secret: Arc<[u8]>,
+    },
+    /// Ingest's intake step, in process, over the backend's queue and store.
+    Queue(Arc<IngestState>),
+}
+
+impl Target {
+    /// An HTTP target.
+    pub fn http(url: &str, secret: &str) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder()
+            .timeout(Duration::from_secs(60))
+            .pool_max_idle_per_host(512)
+            .build()?;
+        Ok(Self::Http {
+            client,
+            url: url.to_owned(),
+            secret: Arc::from(secret.as_bytes()),
+        })
+    }
+
+    /// The target's name in reports.
+    pub fn describe(&self) -> String {
+        match self {
+            Self::Http { url, .. } => format!("http {url}"),
+            Self::Queue(state) => format!("queue ({} intake, no HTTP)", state.backend),
+        }
+    }
+
+    /// Sends one copy of `request`.
+    pub async fn send(&self, request: &Request) -> Answer {
+        match self {
+            Self::Http {
+                client,
+                url,
+                secret,
+            } => {
+                let signature = if request.kind == Kind::BadSignature {
+                    sign(b"not-the-webhook-secret", &request.body)
+                } else {
+                    sign(secret, &request.body)
+                };
+                let sent = client
+                    .post(url)
+                    .header("content-type", "application/json")
+                    .header("x-github-event", &request.event)
+                    .header("x-github-delivery", &request.delivery)
+                    .header(SIGNATURE_HEADER, signature)
+                    .body(request.body.to_vec())
+                    .send()
+                    .await;
+                match sent {
+                    Ok(response) => {
+                        let status = response.status().as_u16();
+                        let text = response.text().await.unwrap_or_default();
+                        let what = serde_json::from_str::<serde_json::Value>(&text)
+                            .ok()
+                            .and_then(|v| {
+                                v["status"]
+                                    .as_str()
+                                    .or(v["error"].as_str())
+                                    .map(str::to_owned)
+                            })
+                            .unwrap_or(text);
+                        Answer { status, what }
+                    }
+                    Err(e) => Answer {
+                        status: 0,
+                        what: format!("no answer: {e}"),
+                    },
+                }
+            }
+            Self::Queue(state) => {
+                let parsed = parse(
+                    &request.event,
+                    &request.delivery,
+                    &request.body,
+                    chrono::Utc::now(),
+                );
+                let result = match parsed {
+                    Ok(Parsed::Event(envelope)) => accept_envelope(state, *envelope).await,
+                    Ok(Parsed::Ping) => Ok(WebhookResponse::Pong),
+                    Ok(Parsed::Ignored { reason, .. }) => Ok(WebhookResponse::Ignored(reason)),
+                    Err(e) => Err(e),
+                };
+                match result {
+                    Ok(WebhookResponse::Queued(_)) => answer(202, "queued"),
+                    Ok(WebhookResponse::Duplicate(_)) => answer(200, "duplicate"),
+                    Ok(WebhookResponse::Ignored(_)) => answer(202, "ignored"),
+                    Ok(WebhookResponse::Pong) => answer(200, "pong"),
+                    Err(e) => {
+                        let text = e.to_string();
+                        answer(IngestError::from(e).status().as_u16(), &text)
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn answer(status: u16, what: &str) -> Answer {
+    Answer {
+        status,
+        what: what.to_owned(),
+    }
+}
