@@ -19,6 +19,8 @@
 //! - [`lambda`] and [`cost`]: the `bootstrap` binary under a loopback Lambda Runtime API
 //!   (init, first and warm invocations, RSS) and the cost model built on those figures.
 
+pub mod cost;
+pub mod lambda;
 pub mod outage;
 pub mod pipeline;
 pub mod report;
