@@ -7,11 +7,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use anyhow::Context;
-use coderipple_core::aws::dynamo::DynamoStore;
-use coderipple_core::aws::s3::S3BlobStore;
-use coderipple_core::aws::sqs::SqsQueue;
-use coderipple_core::aws::{AwsClients, AwsNames, SdkRetries};
+use coderipple_core::aws::parts::AwsParts;
+use coderipple_core::aws::{AwsClients, SdkRetries};
 use coderipple_core::blob::BlobStore;
 use coderipple_core::cache::Cache;
 use coderipple_core::config::Settings;
@@ -81,19 +78,11 @@ impl Backend {
     /// The AWS backend over `clients` (queue URLs resolved once, here).
     pub async fn aws(clients: AwsClients) -> anyhow::Result<Self> {
         let settings = Settings::from_env()?;
-        let names = AwsNames::from_env()?;
-        let queue_url = SqsQueue::resolve(&clients.sqs, &names.queue)
-            .await
-            .context("events queue (CODERIPPLE_QUEUE_URL / CODERIPPLE_QUEUE_NAME)")?;
-        let dlq_url = SqsQueue::resolve(&clients.sqs, &names.dlq)
-            .await
-            .context("dead-letter queue (CODERIPPLE_DLQ_URL / CODERIPPLE_DLQ_NAME)")?;
-        let dlq = SqsQueue::new(clients.sqs.clone(), dlq_url, None);
-        let queue = SqsQueue::new(clients.sqs.clone(), queue_url, Some(dlq));
-        let dlq: Arc<dyn Queue> = Arc::new(queue.dead_letter_queue().context("dlq")?);
-        let queue: Arc<dyn Queue> = Arc::new(queue);
-        let store: Arc<dyn Store> =
-            Arc::new(DynamoStore::new(clients.dynamodb.clone(), &names.table));
+        let parts = AwsParts::from_env(&clients).await?;
+        let queue: Arc<dyn Queue> = parts.queue;
+        let dlq: Arc<dyn Queue> = parts.dlq;
+        let store: Arc<dyn Store> = parts.store;
+        let names = parts.names;
         Ok(Self {
             kind: BackendKind::Aws,
             intake: Arc::new(ClaimThenSend {
@@ -103,7 +92,7 @@ impl Backend {
             queue,
             dlq,
             store,
-            blobs: Arc::new(S3BlobStore::new(clients.s3.clone(), &names.bucket)),
+            blobs: parts.blobs,
             sink: Arc::new(S3Sink::new(clients.s3.clone(), &names.bucket, DOCS_PREFIX)),
             docs_location: format!("s3://{}/{DOCS_PREFIX}", names.bucket),
             settings,

@@ -265,11 +265,6 @@ async fn a_transient_failure_fails_the_rest_of_its_group_only() {
         );
     }
     let state = p.aws.store.repo_state("o/a").await.unwrap().unwrap();
-    let shas: Vec<&str> = state.state["historian"]["changelog"]["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|e| e["sha"].as_str())
-        .collect();
+    let shas = coderipple_worker::agents::historian::applied_commits(&state.state).unwrap();
     assert_eq!(shas, vec![sha(9, 0), sha(9, 1)]);
 }

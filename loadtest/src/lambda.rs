@@ -25,11 +25,14 @@ use tokio::sync::mpsc;
 use crate::traffic::push_payload;
 
 /// What the function posted back.
-#[derive(Debug)]
-enum Posted {
-    Response(String, String),
-    Error(String, String),
-    InitError(String),
+#[derive(Debug, Clone, PartialEq)]
+pub enum Posted {
+    /// `POST …/{id}/response` with its body.
+    Response(String, Value),
+    /// `POST …/{id}/error` with its body.
+    Error(String, Value),
+    /// `POST /runtime/init/error` with its body.
+    InitError(Value),
 }
 
 #[derive(Debug)]
@@ -38,6 +41,10 @@ struct Api {
     posted: mpsc::Sender<(Posted, Instant)>,
     first_next: Mutex<Option<Instant>>,
     handed_out: Mutex<HashMap<String, Instant>>,
+}
+
+fn json_of(body: String) -> Value {
+    serde_json::from_str(&body).unwrap_or(Value::String(body))
 }
 
 async fn next(State(api): State<Arc<Api>>) -> impl IntoResponse {
@@ -71,16 +78,17 @@ async fn next(State(api): State<Arc<Api>>) -> impl IntoResponse {
     (headers, event.to_string())
 }
 
+async fn post_back(api: &Api, posted: Posted) -> &'static str {
+    api.posted.send((posted, Instant::now())).await.ok();
+    "{\"status\":\"OK\"}"
+}
+
 async fn response(
     State(api): State<Arc<Api>>,
     UrlPath(id): UrlPath<String>,
     body: String,
 ) -> &'static str {
-    api.posted
-        .send((Posted::Response(id, body), Instant::now()))
-        .await
-        .ok();
-    "{\"status\":\"OK\"}"
+    post_back(&api, Posted::Response(id, json_of(body))).await
 }
 
 async fn error(
@@ -88,19 +96,116 @@ async fn error(
     UrlPath(id): UrlPath<String>,
     body: String,
 ) -> &'static str {
-    api.posted
-        .send((Posted::Error(id, body), Instant::now()))
-        .await
-        .ok();
-    "{\"status\":\"OK\"}"
+    post_back(&api, Posted::Error(id, json_of(body))).await
 }
 
 async fn init_error(State(api): State<Arc<Api>>, body: String) -> &'static str {
-    api.posted
-        .send((Posted::InitError(body), Instant::now()))
-        .await
-        .ok();
-    "{\"status\":\"OK\"}"
+    post_back(&api, Posted::InitError(json_of(body))).await
+}
+
+/// A Lambda Runtime API on loopback: hands events out one at a time on `GET /next` (holding
+/// the call when there is none, as Lambda does) and collects what the function posts back.
+#[derive(Debug)]
+pub struct RuntimeApi {
+    addr: String,
+    events: mpsc::Sender<(String, Value)>,
+    posted: mpsc::Receiver<(Posted, Instant)>,
+    api: Arc<Api>,
+    server: tokio::task::JoinHandle<()>,
+}
+
+impl RuntimeApi {
+    /// Serves on a free 127.0.0.1 port.
+    pub async fn serve() -> anyhow::Result<Self> {
+        let (event_tx, event_rx) = mpsc::channel(4);
+        let (posted_tx, posted_rx) = mpsc::channel(4);
+        let api = Arc::new(Api {
+            events: tokio::sync::Mutex::new(event_rx),
+            posted: posted_tx,
+            first_next: Mutex::new(None),
+            handed_out: Mutex::new(HashMap::new()),
+        });
+        let app = Router::new()
+            .route("/2018-06-01/runtime/invocation/next", get(next))
+            .route(
+                "/2018-06-01/runtime/invocation/{id}/response",
+                post(response),
+            )
+            .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
+            .route("/2018-06-01/runtime/init/error", post(init_error))
+            .with_state(api.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?.to_string();
+        let server = tokio::spawn(async move {
+            axum::serve(listener, app).await.ok();
+        });
+        Ok(Self {
+            addr,
+            events: event_tx,
+            posted: posted_rx,
+            api,
+            server,
+        })
+    }
+
+    /// `AWS_LAMBDA_RUNTIME_API` for the function.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// When the function first asked for an event.
+    pub fn first_next(&self) -> Option<Instant> {
+        *self.api.first_next.lock().expect("lock")
+    }
+
+    /// Hands `event` out under `id` and waits up to `timeout` for what comes back; with the
+    /// time from handing it out to the answer (none for an init error).
+    pub async fn invoke(
+        &mut self,
+        id: &str,
+        event: Value,
+        timeout: Duration,
+    ) -> anyhow::Result<(Posted, Option<Duration>)> {
+        self.events.send((id.to_owned(), event)).await?;
+        let (posted, at) = self.next_posted(timeout).await?;
+        let out = self.api.handed_out.lock().expect("lock").remove(id);
+        Ok((posted, out.map(|out| at - out)))
+    }
+
+    /// Waits up to `timeout` for the next thing the function posts (an init error comes
+    /// without any event).
+    pub async fn next_posted(&mut self, timeout: Duration) -> anyhow::Result<(Posted, Instant)> {
+        match tokio::time::timeout(timeout, self.posted.recv()).await {
+            Ok(Some(p)) => Ok(p),
+            Ok(None) => bail!("the runtime API stopped"),
+            Err(_) => bail!("nothing posted back within {} s", timeout.as_secs()),
+        }
+    }
+}
+
+impl Drop for RuntimeApi {
+    fn drop(&mut self) {
+        self.server.abort();
+    }
+}
+
+/// The environment Lambda gives a function (besides the function's own configuration).
+pub fn lambda_env(role: &str, memory_mb: u32, api: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_LAMBDA_RUNTIME_API", api.to_owned()),
+        ("_HANDLER", role.to_owned()),
+        ("AWS_LAMBDA_FUNCTION_NAME", format!("coderipple-{role}")),
+        ("AWS_LAMBDA_FUNCTION_MEMORY_SIZE", memory_mb.to_string()),
+        ("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST".to_owned()),
+        (
+            "AWS_LAMBDA_LOG_GROUP_NAME",
+            "/aws/lambda/coderipple".to_owned(),
+        ),
+        ("AWS_LAMBDA_LOG_STREAM_NAME", "loadtest".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect()
 }
 
 /// The function to measure.
@@ -127,106 +232,68 @@ pub struct ColdStart {
     pub warm_ms: Vec<f64>,
     /// Peak RSS of the process (MiB).
     pub peak_rss_mib: f64,
+    /// Invocations answered with a failure inside (ingest not 202, worker batch items
+    /// failed): measured all the same, and reported, because they took another path.
+    pub failed: Vec<String>,
 }
 
 /// Starts the function once, feeds it `events` one at a time, measures.
 pub async fn cold_start(spec: &FunctionSpec, events: Vec<Value>) -> anyhow::Result<ColdStart> {
-    let (event_tx, event_rx) = mpsc::channel(4);
-    let (posted_tx, mut posted_rx) = mpsc::channel(4);
-    let api = Arc::new(Api {
-        events: tokio::sync::Mutex::new(event_rx),
-        posted: posted_tx,
-        first_next: Mutex::new(None),
-        handed_out: Mutex::new(HashMap::new()),
-    });
-    let app = Router::new()
-        .route("/2018-06-01/runtime/invocation/next", get(next))
-        .route(
-            "/2018-06-01/runtime/invocation/{id}/response",
-            post(response),
-        )
-        .route("/2018-06-01/runtime/invocation/{id}/error", post(error))
-        .route("/2018-06-01/runtime/init/error", post(init_error))
-        .with_state(api.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?.to_string();
-    let server = tokio::spawn(async move { axum::serve(listener, app).await.ok() });
-
+    let mut api = RuntimeApi::serve().await?;
     let dir = std::env::temp_dir().join(format!("coderipple-lambda-{}", uuid::Uuid::new_v4()));
     std::fs::create_dir_all(&dir)?;
     let bootstrap = dir.join("bootstrap");
     std::fs::copy(&spec.bootstrap, &bootstrap)
         .with_context(|| format!("cannot copy {}", spec.bootstrap.display()))?;
     let started = Instant::now();
-    let child = function_command(spec, &bootstrap, &addr)
+    let child = function_command(spec, &bootstrap, api.addr())
         .spawn()
         .with_context(|| format!("cannot start {}", spec.bootstrap.display()))?;
-    let mut function = Function { child, dir };
+    let function = Function { child, dir };
 
     let mut durations = Vec::with_capacity(events.len());
-    let mut init_ms = None;
+    let mut failures = Vec::new();
     for (n, event) in events.into_iter().enumerate() {
         let id = format!("loadtest-{n}");
-        event_tx.send((id.clone(), event)).await?;
-        let (posted, at) =
-            match tokio::time::timeout(Duration::from_secs(120), posted_rx.recv()).await {
-                Ok(Some(p)) => p,
-                Ok(None) => bail!("the runtime API stopped"),
-                Err(_) => {
-                    let exited = function.child.try_wait()?.map(|s| s.to_string());
-                    bail!("no answer to invocation {n} within 120 s (process exited: {exited:?})")
-                }
-            };
-        if let Posted::InitError(body) = &posted {
-            bail!("init failed: {body}");
-        }
-        if init_ms.is_none() {
-            let first = api
-                .first_next
-                .lock()
-                .expect("lock")
-                .context("no GET /next before the answer")?;
-            init_ms = Some((first - started).as_secs_f64() * 1000.0);
-        }
-        match posted {
-            Posted::Response(got, body) if got == id => {
-                if let Some(why) = failed(&spec.role, &body) {
-                    bail!("invocation {n} answered, but {why}: {body}");
-                }
-                let out = api
-                    .handed_out
-                    .lock()
-                    .expect("lock")
-                    .remove(&id)
-                    .context("handed out")?;
-                durations.push((at - out).as_secs_f64() * 1000.0);
+        let (posted, took) = api.invoke(&id, event, Duration::from_secs(120)).await?;
+        match (posted, took) {
+            (Posted::InitError(body), _) => bail!("init failed: {body}"),
+            (Posted::Error(_, body), _) => bail!("invocation {n} failed: {body}"),
+            (Posted::Response(got, _), _) if got != id => {
+                bail!("response for {got}, expected {id}")
             }
-            Posted::Response(got, _) => bail!("response for {got}, expected {id}"),
-            Posted::Error(got, body) => bail!("invocation {got} failed: {body}"),
-            Posted::InitError(_) => unreachable!("handled above"),
+            (Posted::Response(_, body), Some(took)) => {
+                if let Some(why) = failed(&spec.role, &body) {
+                    failures.push(format!("invocation {n}: {why}: {body}"));
+                }
+                durations.push(took.as_secs_f64() * 1000.0);
+            }
+            (Posted::Response(..), None) => bail!("a response to an event never handed out"),
         }
     }
+    let first = api
+        .first_next()
+        .context("no GET /next before the answers")?;
     let status = std::fs::read_to_string(format!("/proc/{}/status", function.child.id()))
         .unwrap_or_default();
     let peak_rss_mib = crate::pipeline::vm_hwm_kib(&status).unwrap_or(0) as f64 / 1024.0;
     drop(function);
-    server.abort();
     let (first_ms, warm_ms) = match durations.split_first() {
         Some((first, rest)) => (*first, rest.to_vec()),
         None => (0.0, Vec::new()),
     };
     Ok(ColdStart {
-        init_ms: init_ms.unwrap_or(0.0),
+        init_ms: (first - started).as_secs_f64() * 1000.0,
         first_ms,
         warm_ms,
         peak_rss_mib,
+        failed: failures,
     })
 }
 
 /// Why an answer is a failure (a measurement of failing invocations means nothing): ingest
 /// must answer 202, the worker must report no failed batch item.
-fn failed(role: &str, body: &str) -> Option<String> {
-    let v: Value = serde_json::from_str(body).unwrap_or(Value::Null);
+fn failed(role: &str, v: &Value) -> Option<String> {
     match role {
         "ingest" if v["statusCode"] != 202 => Some(format!("ingest answered {}", v["statusCode"])),
         "worker"
@@ -242,25 +309,11 @@ fn failed(role: &str, body: &str) -> Option<String> {
 
 fn function_command(spec: &FunctionSpec, bootstrap: &Path, api: &str) -> Command {
     let mut cmd = Command::new(bootstrap);
-    cmd.env("AWS_LAMBDA_RUNTIME_API", api)
-        .env("_HANDLER", &spec.role)
-        .env(
-            "AWS_LAMBDA_FUNCTION_NAME",
-            format!("coderipple-{}", spec.role),
-        )
-        .env(
-            "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
-            spec.memory_mb.to_string(),
-        )
-        .env("AWS_LAMBDA_FUNCTION_VERSION", "$LATEST")
-        .env("AWS_LAMBDA_LOG_GROUP_NAME", "/aws/lambda/coderipple")
-        .env("AWS_LAMBDA_LOG_STREAM_NAME", "loadtest")
+    cmd.envs(lambda_env(&spec.role, spec.memory_mb, api))
+        .envs(spec.env.iter().cloned())
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::inherit());
-    for (k, v) in &spec.env {
-        cmd.env(k, v);
-    }
     cmd
 }
 

@@ -24,8 +24,12 @@ pub struct PipelineConfig {
     pub workers: u16,
     /// Start ingest (HTTP target) or not (queue target).
     pub ingest: bool,
+    /// `sqlite` or `aws` (AWS: the resources must exist; the environment names them).
+    pub backend: String,
     /// Extra environment for both processes (`CODERIPPLE_MAX_BODY_BYTES`, …).
     pub env: Vec<(String, String)>,
+    /// Extra environment for ingest only (an outage proxy's endpoint).
+    pub ingest_env: Vec<(String, String)>,
 }
 
 /// The running processes.
@@ -54,14 +58,19 @@ impl Pipeline {
             kills: 0,
             config,
         };
-        // Ingest first: it creates the database the worker opens.
-        let mut init = pipeline.command("init");
-        let out = init.output().context("run coderipple init")?;
-        if !out.status.success() {
-            bail!(
-                "coderipple init failed: {}",
-                String::from_utf8_lossy(&out.stderr)
-            );
+        if pipeline.config.backend == "sqlite" {
+            // The database first, so that ingest and the worker open the same one.
+            let mut init = pipeline.command("init");
+            let out = init
+                .stderr(Stdio::piped())
+                .output()
+                .context("run coderipple init")?;
+            if !out.status.success() {
+                bail!(
+                    "coderipple init failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
         }
         if pipeline.config.ingest {
             let (child, url) = pipeline.start_ingest()?;
@@ -75,6 +84,7 @@ impl Pipeline {
     fn command(&self, sub: &str) -> Command {
         let mut cmd = Command::new(&self.config.bin);
         cmd.arg(sub)
+            .args(["--backend", &self.config.backend])
             .arg("--data-dir")
             .arg(&self.config.data_dir)
             .env("CODERIPPLE_WEBHOOK_SECRET", &self.config.secret)
@@ -93,6 +103,7 @@ impl Pipeline {
     fn start_ingest(&self) -> anyhow::Result<(Child, String)> {
         let mut cmd = self.command("up");
         cmd.args(["--listen", "127.0.0.1:0", "--workers", "0"])
+            .envs(self.config.ingest_env.iter().cloned())
             .stdout(Stdio::piped());
         let mut child = cmd
             .spawn()

@@ -141,6 +141,20 @@ fn bytes(v: &Value) -> Arc<[u8]> {
     Arc::from(serde_json::to_vec(v).expect("a JSON value serializes"))
 }
 
+/// Push `i` of run `tag`, to be applied.
+fn push_request(tag: u32, i: usize, repo: String, payload: &Value) -> Request {
+    Request {
+        index: i,
+        delivery: format!("lt-{tag:08x}-{i:07}"),
+        event: "push".into(),
+        commits: ids_of(payload),
+        body: bytes(payload),
+        repo,
+        kind: Kind::Normal,
+        redeliveries: 0,
+    }
+}
+
 /// Synthesized pushes: event `i` goes to repository `i mod R` of the run's own owner
 /// (`load-<tag>`), so runs never share a repository.
 pub fn synthesize(tag: u32, shape: &Synth) -> Vec<Request> {
@@ -150,16 +164,7 @@ pub fn synthesize(tag: u32, shape: &Synth) -> Vec<Request> {
             let repo = format!("load-{tag:08x}/repo-{:03}", i % repos);
             let seed = (u64::from(tag) << 32) | i as u64;
             let payload = push_payload(&repo, seed, shape.commits.max(1), shape.files);
-            Request {
-                index: i,
-                delivery: format!("lt-{tag:08x}-{i:07}"),
-                event: "push".into(),
-                commits: ids_of(&payload),
-                body: bytes(&payload),
-                repo,
-                kind: Kind::Normal,
-                redeliveries: 0,
-            }
+            push_request(tag, i, repo, &payload)
         })
         .collect()
 }
@@ -186,16 +191,7 @@ pub async fn from_git(
         .enumerate()
         .map(|(i, chunk)| {
             let payload = push_with(repo, chunk.iter().map(|c| commit_json(repo, c)).collect());
-            Request {
-                index: i,
-                delivery: format!("lt-{tag:08x}-{i:07}"),
-                event: "push".into(),
-                commits: ids_of(&payload),
-                body: bytes(&payload),
-                repo: repo.to_owned(),
-                kind: Kind::Normal,
-                redeliveries: 0,
-            }
+            push_request(tag, i, repo.to_owned(), &payload)
         })
         .collect())
 }

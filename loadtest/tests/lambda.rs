@@ -98,6 +98,10 @@ async fn both_functions_are_measured_against_moto_and_priced() {
         );
         assert!(f["init_median_ms"].as_f64().unwrap() > 0.0);
         assert!(f["peak_rss_mib"].as_f64().unwrap() > 0.0);
+        assert_eq!(
+            f["failed_invocations"], 0,
+            "ingest 202s, worker without failed items: {f}"
+        );
     }
     let recommended = report["cost"]["recommended_mb"].as_u64().unwrap();
     assert!([128, 256, 512, 1024, 1769, 3008].contains(&recommended));

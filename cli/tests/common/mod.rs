@@ -178,14 +178,7 @@ pub async fn applied_shas(data_dir: &Path, repo: &str) -> Vec<String> {
     let state = store.repo_state(repo).await.unwrap();
     db.close();
     state
-        .map(|s| {
-            s.state["historian"]["changelog"]["entries"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .map(|e| e["sha"].as_str().unwrap().to_owned())
-                .collect()
-        })
+        .map(|s| coderipple_worker::agents::historian::applied_commits(&s.state).unwrap())
         .unwrap_or_default()
 }
 

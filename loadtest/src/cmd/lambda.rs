@@ -69,6 +69,8 @@ struct Summary {
     first_median_ms: f64,
     warm: Latency,
     peak_rss_mib: f64,
+    failed_invocations: usize,
+    failures: Vec<String>,
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -89,6 +91,12 @@ fn summarize(role: &'static str, runs: &[ColdStart]) -> Summary {
         first_median_ms: median(runs.iter().map(|r| r.first_ms).collect()),
         warm: Latency::of(&warm),
         peak_rss_mib: runs.iter().map(|r| r.peak_rss_mib).fold(0.0, f64::max),
+        failed_invocations: runs.iter().map(|r| r.failed.len()).sum(),
+        failures: runs
+            .iter()
+            .flat_map(|r| r.failed.iter().take(5).cloned())
+            .take(10)
+            .collect(),
     }
 }
 

@@ -7,13 +7,17 @@ use std::time::{Duration, Instant};
 
 use anyhow::{Context, bail};
 use clap::Args;
-use coderipple_core::blob::DirBlobStore;
+use coderipple_core::aws::parts::AwsParts;
+use coderipple_core::aws::{AwsClients, SdkRetries};
+use coderipple_core::blob::{BlobStore, DirBlobStore};
 use coderipple_core::config::Settings;
-use coderipple_core::intake::SqliteIntake;
+use coderipple_core::intake::{ClaimThenSend, Intake, SqliteIntake};
 use coderipple_core::local::LocalParts;
 use coderipple_core::metrics::Metrics;
+use coderipple_core::queue::Queue;
 use coderipple_core::signature::Secrets;
 use coderipple_core::sqlite::Durability;
+use coderipple_core::store::Store;
 use coderipple_ingest::IngestState;
 use coderipple_loadtest::outage;
 use coderipple_loadtest::pipeline::{Pipeline, PipelineConfig};
@@ -24,6 +28,15 @@ use coderipple_loadtest::target::Target;
 use coderipple_loadtest::traffic::{self, Faults, Synth};
 use coderipple_loadtest::verify::{self, Backends};
 use indicatif::ProgressBar;
+
+/// Which backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum BackendKind {
+    /// SQLite in --data-dir.
+    Sqlite,
+    /// SQS + DynamoDB + S3.
+    Aws,
+}
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -40,6 +53,11 @@ pub struct RunArgs {
     /// Send straight to the queue through ingest's intake step (no HTTP, no signature).
     #[arg(long)]
     queue: bool,
+    /// The backend to verify against (and to spawn, and to send to with --queue): the
+    /// embedded one in --data-dir, or AWS as the environment names it (`AWS_*`,
+    /// `CODERIPPLE_QUEUE_*`, `CODERIPPLE_DLQ_*`, `CODERIPPLE_TABLE`, `CODERIPPLE_BUCKET`).
+    #[arg(long, env = "CODERIPPLE_BACKEND", value_enum, default_value_t = BackendKind::Sqlite)]
+    backend: BackendKind,
     /// The embedded backend's data dir: read for verification, written by --queue.
     #[arg(long, env = "CODERIPPLE_DATA_DIR")]
     data_dir: Option<PathBuf>,
@@ -107,10 +125,11 @@ pub struct RunArgs {
     /// ...and start a new one this many ms later.
     #[arg(long, default_value_t = 500)]
     restart_after_ms: u64,
-    /// Lock the SQLite file this many ms into the run...
+    /// Backend outage this many ms into the run: the SQLite file locked, or (AWS, with
+    /// --spawn) ingest's connection to the AWS endpoint cut by a loopback proxy...
     #[arg(long)]
     outage_after_ms: Option<u64>,
-    /// ...for this long (ingest's busy timeout is 5 s; longer makes it answer 503).
+    /// ...for this long (SQLite: ingest's busy timeout is 5 s; longer makes it answer 503).
     #[arg(long, default_value_t = 6_500)]
     outage_ms: u64,
 
@@ -152,63 +171,63 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         bail!("--min-success is a share between 0 and 1, got {min}");
     }
     let (traffic, description) = build_traffic(&args, tag).await?;
-    let temp = tempdir_if(args.spawn && args.data_dir.is_none())?;
-    let data_dir: Option<PathBuf> = args
-        .data_dir
-        .clone()
-        .or_else(|| temp.as_ref().map(|t| t.0.clone()));
+    let aws = args.backend == BackendKind::Aws;
+    let temp = tempdir_if(args.spawn && (aws || args.data_dir.is_none()))?;
+    let data_dir: Option<PathBuf> = match (&args.data_dir, &temp) {
+        (_, Some(t)) if aws => Some(t.0.clone()),
+        (Some(d), _) => Some(d.clone()),
+        (None, t) => t.as_ref().map(|t| t.0.clone()),
+    };
     let secret = match (&args.secret, args.spawn) {
         (Some(s), _) => s.clone(),
         (None, true) => format!("loadtest-{tag:08x}"),
         (None, false) if args.queue => String::new(),
         (None, false) => bail!("--secret / CODERIPPLE_WEBHOOK_SECRET is needed to sign requests"),
     };
-    if !args.no_verify && data_dir.is_none() {
+    if !aws && !args.no_verify && data_dir.is_none() {
         bail!(
             "verification reads the embedded backend: give --data-dir (or --spawn), or --no-verify"
         );
     }
-    if args.outage_after_ms.is_some() && data_dir.is_none() {
-        bail!("--outage-after-ms locks the SQLite file of --data-dir (or --spawn)");
+    if args.outage_after_ms.is_some() && (if aws { !args.spawn } else { data_dir.is_none() }) {
+        bail!(
+            "--outage-after-ms locks the SQLite file of --data-dir (or --spawn), or (AWS) needs --spawn for its proxy"
+        );
     }
+    let proxy = match (aws, args.outage_after_ms, args.spawn) {
+        (true, Some(_), true) => Some(Arc::new(outage::TcpProxy::start(aws_endpoint()?).await?)),
+        _ => None,
+    };
 
     let pipeline = if args.spawn {
         let dir = data_dir.clone().context("a data dir")?;
+        let ingest_env = match &proxy {
+            Some(p) => vec![("AWS_ENDPOINT_URL".to_owned(), format!("http://{}", p.addr))],
+            None => Vec::new(),
+        };
         let pipeline = Pipeline::start(PipelineConfig {
             bin: coderipple_bin(args.coderipple.as_deref())?,
             data_dir: dir,
             secret: secret.clone(),
             workers: args.workers,
             ingest: !args.queue,
+            backend: if aws { "aws" } else { "sqlite" }.into(),
             env: vec![(
                 "CODERIPPLE_MAX_BODY_BYTES".into(),
                 args.body_limit.to_string(),
             )],
+            ingest_env,
         })?;
         Some(Arc::new(Mutex::new(pipeline)))
     } else {
         None
     };
-    let local = match &data_dir {
-        Some(dir) => {
-            anyhow::ensure!(
-                LocalParts::db_path(dir).exists(),
-                "no CodeRipple data in {} (run `coderipple up` there first, or use --spawn)",
-                dir.display()
-            );
-            Some(LocalParts::open(
-                dir,
-                Durability::Normal,
-                Settings::from_env()?.queue(),
-            )?)
-        }
-        None => None,
-    };
+    let opened = open_backend(args.backend, data_dir.as_deref()).await?;
     let target = if args.queue {
-        let parts = local
-            .clone()
+        let opened = opened
+            .as_ref()
             .context("--queue needs --data-dir (or --spawn)")?;
-        Target::Queue(Arc::new(queue_intake(&parts)?))
+        Target::Queue(Arc::new(opened.intake_state()?))
     } else {
         let url = match (&args.url, &pipeline) {
             (Some(u), _) => u.clone(),
@@ -228,7 +247,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => Model::Open(args.arrival),
     };
     let mut events = Vec::new();
-    let faults = spawn_faults(&args, pipeline.clone(), data_dir.as_deref());
+    let faults = spawn_faults(
+        &args,
+        pipeline.clone(),
+        data_dir.as_deref(),
+        proxy.clone(),
+        aws,
+    );
     let options = RunOptions {
         model,
         max_attempts: args.max_attempts,
@@ -239,12 +264,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         events.push(fault.await.context("fault task")??);
     }
 
-    let verification = match (&local, args.no_verify) {
-        (Some(parts), false) => {
-            let backends = Backends {
-                store: Arc::new(parts.store.clone()),
-                dlq: Arc::new(parts.dlq.clone()),
-            };
+    let verification = match (&opened, args.no_verify) {
+        (Some(opened), false) => {
+            let backends = opened.backends();
             let bar = if args.quiet {
                 ProgressBar::hidden()
             } else {
@@ -305,7 +327,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, html::render(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    if let Some(parts) = local {
+    if let Some(Opened::Local(parts)) = opened {
         parts.db.close();
     }
     Ok(if report.passed {
@@ -379,6 +401,8 @@ fn spawn_faults(
     args: &RunArgs,
     pipeline: Option<Arc<Mutex<Pipeline>>>,
     data_dir: Option<&Path>,
+    proxy: Option<Arc<outage::TcpProxy>>,
+    aws: bool,
 ) -> Vec<tokio::task::JoinHandle<anyhow::Result<String>>> {
     let mut tasks = Vec::new();
     let start = Instant::now();
@@ -401,7 +425,19 @@ fn spawn_faults(
             ))
         }));
     }
-    if let (Some(after), Some(dir)) = (args.outage_after_ms, data_dir) {
+    if let (Some(after), Some(proxy)) = (args.outage_after_ms, proxy) {
+        let cut = proxy.outage(
+            Duration::from_millis(after),
+            Duration::from_millis(args.outage_ms),
+        );
+        tasks.push(tokio::spawn(async move {
+            let r = cut.await??;
+            Ok(format!(
+                "ingest cut off from the AWS endpoint at {:.0} ms for {:.0} ms",
+                r.began_after_ms, r.held_ms
+            ))
+        }));
+    } else if let (false, Some(after), Some(dir)) = (aws, args.outage_after_ms, data_dir) {
         let lock = outage::lock_sqlite(
             &LocalParts::db_path(dir),
             Duration::from_millis(after),
@@ -418,17 +454,97 @@ fn spawn_faults(
     tasks
 }
 
-fn queue_intake(parts: &LocalParts) -> anyhow::Result<IngestState> {
-    Ok(IngestState {
-        secrets: Secrets::new("unused-by-the-queue-target", None)?,
-        intake: Arc::new(SqliteIntake::new(parts.queue.clone())),
-        queue: Arc::new(parts.queue.clone()),
-        store: Arc::new(parts.store.clone()),
-        blobs: Arc::new(DirBlobStore::new(parts.payloads_dir())),
-        settings: Settings::from_env()?,
-        backend: "sqlite".into(),
-        metrics: Metrics::off(),
-    })
+/// The backend the run verifies against (and sends to with --queue).
+enum Opened {
+    Local(LocalParts),
+    Aws(AwsParts),
+}
+
+async fn open_backend(
+    kind: BackendKind,
+    data_dir: Option<&Path>,
+) -> anyhow::Result<Option<Opened>> {
+    match (kind, data_dir) {
+        (BackendKind::Aws, _) => {
+            let clients = AwsClients::from_env(SdkRetries::Standard).await;
+            Ok(Some(Opened::Aws(AwsParts::from_env(&clients).await?)))
+        }
+        (BackendKind::Sqlite, Some(dir)) => {
+            anyhow::ensure!(
+                LocalParts::db_path(dir).exists(),
+                "no CodeRipple data in {} (run `coderipple up` there first, or use --spawn)",
+                dir.display()
+            );
+            let parts = LocalParts::open(dir, Durability::Normal, Settings::from_env()?.queue())?;
+            Ok(Some(Opened::Local(parts)))
+        }
+        (BackendKind::Sqlite, None) => Ok(None),
+    }
+}
+
+impl Opened {
+    fn backends(&self) -> Backends {
+        match self {
+            Opened::Local(p) => Backends {
+                store: Arc::new(p.store.clone()),
+                dlq: Arc::new(p.dlq.clone()),
+            },
+            Opened::Aws(p) => Backends {
+                store: p.store.clone(),
+                dlq: p.dlq.clone(),
+            },
+        }
+    }
+
+    /// Ingest's intake step over this backend, for the queue target.
+    fn intake_state(&self) -> anyhow::Result<IngestState> {
+        let state = |intake: Arc<dyn Intake>,
+                     queue: Arc<dyn Queue>,
+                     store: Arc<dyn Store>,
+                     blobs: Arc<dyn BlobStore>,
+                     backend: &str|
+         -> anyhow::Result<IngestState> {
+            Ok(IngestState {
+                secrets: Secrets::new("unused-by-the-queue-target", None)?,
+                intake,
+                queue,
+                store,
+                blobs,
+                settings: Settings::from_env()?,
+                backend: backend.into(),
+                metrics: Metrics::off(),
+            })
+        };
+        match self {
+            Opened::Local(p) => state(
+                Arc::new(SqliteIntake::new(p.queue.clone())),
+                Arc::new(p.queue.clone()),
+                Arc::new(p.store.clone()),
+                Arc::new(DirBlobStore::new(p.payloads_dir())),
+                "sqlite",
+            ),
+            Opened::Aws(p) => state(
+                Arc::new(ClaimThenSend {
+                    store: p.store.clone(),
+                    queue: p.queue.clone(),
+                }),
+                p.queue.clone(),
+                p.store.clone(),
+                p.blobs.clone(),
+                "aws",
+            ),
+        }
+    }
+}
+
+/// `host:port` of `AWS_ENDPOINT_URL` (the endpoint the outage proxy stands in front of).
+fn aws_endpoint() -> anyhow::Result<String> {
+    let url = std::env::var("AWS_ENDPOINT_URL")
+        .context("an AWS outage needs AWS_ENDPOINT_URL (a loopback endpoint such as moto) to put the proxy in front of")?;
+    let rest = url
+        .strip_prefix("http://")
+        .context("AWS_ENDPOINT_URL must be http://host:port for the outage proxy")?;
+    Ok(rest.trim_end_matches('/').to_owned())
 }
 
 fn coderipple_bin(given: Option<&Path>) -> anyhow::Result<PathBuf> {
