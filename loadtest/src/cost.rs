@@ -51,6 +51,8 @@ pub struct Inputs {
     pub state_kb: f64,
     /// Docs written per change set.
     pub docs_per_change: f64,
+    /// The slowest warm ingest answer acceptable (ms): GitHub waits for it.
+    pub max_ingest_ms: f64,
 }
 
 /// The cost of one memory size.
@@ -74,9 +76,14 @@ pub struct Estimate {
     pub total_usd: f64,
     /// Whether the peak RSS fits with headroom (≤ half the size).
     pub fits: bool,
+    /// Whether ingest answers within `max_ingest_ms` at this size.
+    pub fast_enough: bool,
 }
 
-/// The model's answer.
+/// The model's answer. Below one vCPU, durations are stretched in proportion (CPU-bound, a
+/// pessimistic assumption: I/O waits do not stretch), so the GB-seconds, and the cost, stay
+/// flat while latency grows; the recommendation is therefore the cheapest size that fits the
+/// memory with headroom *and* keeps ingest's answer within `max_ingest_ms`.
 #[derive(Debug, Clone, Serialize)]
 pub struct CostModel {
     /// Price date.
@@ -130,12 +137,13 @@ pub fn model(inputs: Inputs) -> CostModel {
                 s3_usd,
                 total_usd: lambda_usd + sqs_usd + dynamodb_usd + s3_usd,
                 fits: inputs.peak_rss_mib * 2.0 <= f64::from(mb),
+                fast_enough: ingest_ms <= inputs.max_ingest_ms,
             }
         })
         .collect();
     let recommended_mb = estimates
         .iter()
-        .filter(|e| e.fits)
+        .filter(|e| e.fits && e.fast_enough)
         .min_by(|a, b| a.total_usd.total_cmp(&b.total_usd))
         .map_or(MEMORY_SIZES[MEMORY_SIZES.len() - 1], |e| e.memory_mb);
     CostModel {
@@ -156,13 +164,13 @@ impl CostModel {
         );
         let _ = writeln!(
             out,
-            "  {:>7} {:>10} {:>12} {:>9} {:>8} {:>10} {:>8} {:>9}  fits",
+            "  {:>7} {:>10} {:>12} {:>9} {:>8} {:>10} {:>8} {:>9}  fits  fast",
             "memory", "ingest ms", "worker ms", "Lambda", "SQS", "DynamoDB", "S3", "total"
         );
         for e in &self.estimates {
             let _ = writeln!(
                 out,
-                "  {:>5}MB {:>10.2} {:>12.2} {:>9.2} {:>8.2} {:>10.2} {:>8.2} {:>9.2}  {}",
+                "  {:>5}MB {:>10.2} {:>12.2} {:>9.2} {:>8.2} {:>10.2} {:>8.2} {:>9.2}  {:<4}  {}",
                 e.memory_mb,
                 e.ingest_ms,
                 e.worker_batch_ms,
@@ -171,10 +179,15 @@ impl CostModel {
                 e.dynamodb_usd,
                 e.s3_usd,
                 e.total_usd,
-                if e.fits { "yes" } else { "no" }
+                if e.fits { "yes" } else { "no" },
+                if e.fast_enough { "yes" } else { "no" }
             );
         }
-        let _ = writeln!(out, "  recommended memory: {} MB", self.recommended_mb);
+        let _ = writeln!(
+            out,
+            "  recommended memory: {} MB (cheapest that fits 2× peak RSS and answers webhooks within {} ms)",
+            self.recommended_mb, self.inputs.max_ingest_ms
+        );
         out
     }
 }
@@ -194,6 +207,7 @@ mod tests {
             measured_memory_mb: 1769,
             state_kb: 8.0,
             docs_per_change: 4.0,
+            max_ingest_ms: 50.0,
         }
     }
 

@@ -54,6 +54,9 @@ pub struct LambdaArgs {
     /// Cost model: docs written per change set.
     #[arg(long, default_value_t = 4.0)]
     docs_per_change: f64,
+    /// Cost model: the slowest acceptable warm ingest answer (ms) for the recommendation.
+    #[arg(long, default_value_t = 50.0)]
+    max_ingest_ms: f64,
     /// Write the figures as JSON here.
     #[arg(long)]
     json: Option<PathBuf>,
@@ -134,12 +137,20 @@ pub async fn run(args: LambdaArgs) -> anyhow::Result<ExitCode> {
         summaries.push(summarize(role, &runs));
     }
     println!(
-        "{:<8} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10}",
-        "function", "starts", "init p50", "init max", "first", "warm p50", "warm p99", "peak RSS"
+        "{:<8} {:>6} {:>10} {:>10} {:>10} {:>10} {:>10} {:>10} {:>7}",
+        "function",
+        "starts",
+        "init p50",
+        "init max",
+        "first",
+        "warm p50",
+        "warm p99",
+        "peak RSS",
+        "failed"
     );
     for s in &summaries {
         println!(
-            "{:<8} {:>6} {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>7.1}MiB",
+            "{:<8} {:>6} {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>8.2}ms {:>7.1}MiB {:>7}",
             s.role,
             s.cold_starts,
             s.init_median_ms,
@@ -147,8 +158,12 @@ pub async fn run(args: LambdaArgs) -> anyhow::Result<ExitCode> {
             s.first_median_ms,
             s.warm.p50_ms,
             s.warm.p99_ms,
-            s.peak_rss_mib
+            s.peak_rss_mib,
+            s.failed_invocations
         );
+        for failure in &s.failures {
+            println!("  {failure}");
+        }
     }
     let find = |role: &str| summaries.iter().find(|s| s.role == role);
     let model = match (find("ingest"), find("worker")) {
@@ -163,6 +178,7 @@ pub async fn run(args: LambdaArgs) -> anyhow::Result<ExitCode> {
                 measured_memory_mb: 1769,
                 state_kb: args.state_kb,
                 docs_per_change: args.docs_per_change,
+                max_ingest_ms: args.max_ingest_ms,
             });
             print!("\n{}", cost.table());
             Some(cost)
