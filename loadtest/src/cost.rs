@@ -92,14 +92,19 @@ pub struct CostModel {
     pub inputs: Inputs,
     /// One estimate per memory size.
     pub estimates: Vec<Estimate>,
-    /// The cheapest size that fits.
-    pub recommended_mb: u32,
+    /// The cheapest size that fits and is fast enough (none: no size does).
+    pub recommended_mb: Option<u32>,
 }
 
-/// Duration at `mb` given `ms` measured with a full core: CPU-bound time stretches when the
-/// size gives less than one vCPU (a pessimistic model: I/O waits do not stretch).
-fn scaled(ms: f64, mb: u32) -> f64 {
-    ms * (FULL_VCPU_MB / f64::from(mb)).max(1.0)
+/// The share of a vCPU a function of `mb` gets (1 from 1,769 MB up).
+fn cpu_share(mb: u32) -> f64 {
+    (f64::from(mb) / FULL_VCPU_MB).min(1.0)
+}
+
+/// Duration at `mb` given `ms` measured with the CPU of `measured_mb`: CPU-bound time
+/// stretches in proportion (a pessimistic model: I/O waits do not stretch).
+fn scaled(ms: f64, measured_mb: u32, mb: u32) -> f64 {
+    ms * cpu_share(measured_mb) / cpu_share(mb)
 }
 
 /// Estimates every size of [`MEMORY_SIZES`] and picks one.
@@ -110,9 +115,10 @@ pub fn model(inputs: Inputs) -> CostModel {
         .iter()
         .map(|&mb| {
             let gb = f64::from(mb) / 1024.0;
-            let ingest_ms = scaled(inputs.ingest_ms, mb);
-            let worker_batch_ms = scaled(inputs.worker_batch_ms, mb);
-            let init_ms = scaled(inputs.init_ms, mb);
+            let at = inputs.measured_memory_mb;
+            let ingest_ms = scaled(inputs.ingest_ms, at, mb);
+            let worker_batch_ms = scaled(inputs.worker_batch_ms, at, mb);
+            let init_ms = scaled(inputs.init_ms, at, mb);
             let billed = |ms: f64| ms.ceil() / 1000.0;
             let ingest_gb_s =
                 per_million * gb * (billed(ingest_ms) + inputs.cold_share * billed(init_ms));
@@ -145,7 +151,7 @@ pub fn model(inputs: Inputs) -> CostModel {
         .iter()
         .filter(|e| e.fits && e.fast_enough)
         .min_by(|a, b| a.total_usd.total_cmp(&b.total_usd))
-        .map_or(MEMORY_SIZES[MEMORY_SIZES.len() - 1], |e| e.memory_mb);
+        .map(|e| e.memory_mb);
     CostModel {
         prices_as_of: PRICES_AS_OF,
         inputs,
@@ -183,11 +189,18 @@ impl CostModel {
                 if e.fast_enough { "yes" } else { "no" }
             );
         }
-        let _ = writeln!(
-            out,
-            "  recommended memory: {} MB (cheapest that fits 2× peak RSS and answers webhooks within {} ms)",
-            self.recommended_mb, self.inputs.max_ingest_ms
-        );
+        let _ = match self.recommended_mb {
+            Some(mb) => writeln!(
+                out,
+                "  recommended memory: {mb} MB (cheapest that fits 2× peak RSS and answers webhooks within {} ms)",
+                self.inputs.max_ingest_ms
+            ),
+            None => writeln!(
+                out,
+                "  recommended memory: none — no size fits 2× peak RSS and answers within {} ms",
+                self.inputs.max_ingest_ms
+            ),
+        };
         out
     }
 }
@@ -238,13 +251,35 @@ mod tests {
         assert_eq!(small.memory_mb, 128);
         assert!(small.ingest_ms > 4.0 * 13.0, "1769/128 ≈ 13.8× less CPU");
         assert!(!small.fits);
-        assert!(m.recommended_mb >= 256, "{m:?}");
+        let mb = m.recommended_mb.unwrap();
+        assert!(mb >= 256, "{m:?}");
+        assert!(m.estimates.iter().find(|e| e.memory_mb == mb).unwrap().fits);
+        // 4 ms at a full core is 55 ms at 128 MB: too slow for a 30 ms limit. The GB-s are
+        // the same at every size below one vCPU but for rounding up to whole billed
+        // milliseconds, which here makes the full vCPU the cheapest.
+        let m = model(Inputs {
+            peak_rss_mib: 10.0,
+            max_ingest_ms: 30.0,
+            ..inputs()
+        });
+        assert!(m.estimates[0].fits && !m.estimates[0].fast_enough);
+        assert_eq!(m.recommended_mb, Some(1769), "{m:?}");
+        // Nothing holds 4 GiB with headroom: no recommendation, and the table says so.
+        let m = model(Inputs {
+            peak_rss_mib: 4096.0,
+            ..inputs()
+        });
+        assert_eq!(m.recommended_mb, None);
+        assert!(m.table().contains("recommended memory: none"));
+        // Measured at 512 MB (0.29 vCPU), a full vCPU is 3.5× faster.
+        let m = model(Inputs {
+            measured_memory_mb: 512,
+            ..inputs()
+        });
+        let full = m.estimates.iter().find(|e| e.memory_mb == 1769).unwrap();
         assert!(
-            m.estimates
-                .iter()
-                .find(|e| e.memory_mb == m.recommended_mb)
-                .unwrap()
-                .fits
+            (full.ingest_ms - 4.0 * 512.0 / 1769.0).abs() < 1e-9,
+            "{full:?}"
         );
     }
 }

@@ -166,10 +166,20 @@ impl RuntimeApi {
         event: Value,
         timeout: Duration,
     ) -> anyhow::Result<(Posted, Option<Duration>)> {
-        self.events.send((id.to_owned(), event)).await?;
+        self.queue_event(id, event).await?;
         let (posted, at) = self.next_posted(timeout).await?;
+        Ok((posted, self.since_handed_out(id, at)))
+    }
+
+    /// Queues `event` under `id` for the function's next `GET /next`.
+    pub async fn queue_event(&self, id: &str, event: Value) -> anyhow::Result<()> {
+        Ok(self.events.send((id.to_owned(), event)).await?)
+    }
+
+    /// How long before `at` the event `id` was handed out (none if it never was).
+    pub fn since_handed_out(&self, id: &str, at: Instant) -> Option<Duration> {
         let out = self.api.handed_out.lock().expect("lock").remove(id);
-        Ok((posted, out.map(|out| at - out)))
+        out.map(|out| at - out)
     }
 
     /// Waits up to `timeout` for the next thing the function posts (an init error comes
@@ -240,22 +250,41 @@ pub struct ColdStart {
 /// Starts the function once, feeds it `events` one at a time, measures.
 pub async fn cold_start(spec: &FunctionSpec, events: Vec<Value>) -> anyhow::Result<ColdStart> {
     let mut api = RuntimeApi::serve().await?;
-    let dir = std::env::temp_dir().join(format!("coderipple-lambda-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir)?;
-    let bootstrap = dir.join("bootstrap");
+    let scratch = Scratch::new()?;
+    let bootstrap = scratch.0.join("bootstrap");
     std::fs::copy(&spec.bootstrap, &bootstrap)
         .with_context(|| format!("cannot copy {}", spec.bootstrap.display()))?;
     let started = Instant::now();
     let child = function_command(spec, &bootstrap, api.addr())
         .spawn()
         .with_context(|| format!("cannot start {}", spec.bootstrap.display()))?;
-    let function = Function { child, dir };
+    let mut function = Function {
+        child,
+        _scratch: scratch,
+    };
 
     let mut durations = Vec::with_capacity(events.len());
     let mut failures = Vec::new();
     for (n, event) in events.into_iter().enumerate() {
         let id = format!("loadtest-{n}");
-        let (posted, took) = api.invoke(&id, event, Duration::from_secs(120)).await?;
+        api.queue_event(&id, event).await?;
+        let deadline = Instant::now() + Duration::from_secs(120);
+        let (posted, at) = loop {
+            if let Ok(p) = api.next_posted(Duration::from_millis(250)).await {
+                break p;
+            }
+            if let Some(status) = function.child.try_wait()? {
+                // What it posted just before exiting (an init error) comes first.
+                if let Ok(p) = api.next_posted(Duration::from_millis(500)).await {
+                    break p;
+                }
+                bail!("the function exited ({status}) without answering invocation {n}");
+            }
+            if Instant::now() > deadline {
+                bail!("no answer to invocation {n} within 120 s");
+            }
+        };
+        let took = api.since_handed_out(&id, at);
         match (posted, took) {
             (Posted::InitError(body), _) => bail!("init failed: {body}"),
             (Posted::Error(_, body), _) => bail!("invocation {n} failed: {body}"),
@@ -317,16 +346,33 @@ fn function_command(spec: &FunctionSpec, bootstrap: &Path, api: &str) -> Command
     cmd
 }
 
+/// A temporary directory, removed when dropped (on every path).
+struct Scratch(PathBuf);
+
+impl Scratch {
+    fn new() -> anyhow::Result<Self> {
+        let dir = std::env::temp_dir().join(format!("coderipple-lambda-{}", uuid::Uuid::new_v4()));
+        std::fs::create_dir_all(&dir)?;
+        Ok(Self(dir))
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// The function's process, killed when dropped, then its directory removed.
 struct Function {
     child: Child,
-    dir: PathBuf,
+    _scratch: Scratch,
 }
 
 impl Drop for Function {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 

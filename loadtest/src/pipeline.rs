@@ -109,22 +109,26 @@ impl Pipeline {
             .spawn()
             .with_context(|| format!("cannot start {}", self.config.bin.display()))?;
         let stdout = child.stdout.take().context("ingest stdout")?;
-        let mut lines = BufReader::new(stdout).lines();
-        let url = loop {
-            match lines.next() {
-                Some(Ok(line)) => {
-                    if let Some(addr) = line.strip_prefix("listening on ") {
-                        break format!("{addr}/webhook");
-                    }
-                }
-                _ => {
-                    let _ = child.kill();
-                    let _ = child.wait();
-                    bail!("coderipple up exited before listening");
+        // Read on a thread of its own (and keep draining there, so `up` never blocks on a
+        // full pipe); give up if it neither listens nor exits within a minute.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let mut sent = false;
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if !sent && let Some(addr) = line.strip_prefix("listening on ") {
+                    let _ = tx.send(format!("{addr}/webhook"));
+                    sent = true;
                 }
             }
+        });
+        let url = match rx.recv_timeout(Duration::from_secs(60)) {
+            Ok(url) => url,
+            Err(e) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                bail!("coderipple up did not start listening ({e})");
+            }
         };
-        std::thread::spawn(move || for _ in lines {});
         Ok((child, url))
     }
 

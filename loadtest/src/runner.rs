@@ -118,21 +118,35 @@ pub async fn run(target: &Target, traffic: &[Request], options: &RunOptions) -> 
                 }
                 let _permit = permits.acquire().await.expect("never closed");
                 let from = intended.map_or_else(Instant::now, |at| start + at);
-                let first = send_until_answered(&target, request, attempts).await;
+                // Refusals are final: GitHub does not redeliver a 4xx, and an oversize body
+                // is not re-sent when its upload is cut off.
+                let tries = match request.kind {
+                    Kind::Oversize | Kind::BadSignature => 1,
+                    _ => attempts,
+                };
+                let first = send_until_answered(&target, request, tries).await;
                 let answered = Instant::now();
-                let mut copies = Vec::new();
-                if first.answer.status == 202 && request.redeliveries > 1 {
-                    for _ in 1..request.redeliveries {
-                        copies.push(send_until_answered(&target, request, attempts).await.answer);
-                    }
-                }
+                let answered_at_ms = crate::now_ms();
+                // The storm: every extra copy at once, racing each other.
+                let copies: Vec<Answer> = if first.answer.status == 202 && request.redeliveries > 1
+                {
+                    let sends = (1..request.redeliveries)
+                        .map(|_| send_until_answered(&target, request, attempts));
+                    futures::future::join_all(sends)
+                        .await
+                        .into_iter()
+                        .map(|a| a.answer)
+                        .collect()
+                } else {
+                    Vec::new()
+                };
                 out.push(Sent {
                     index: i,
                     delivery: request.delivery.clone(),
                     repo: request.repo.clone(),
                     kind: request.kind,
                     intended_ms: intended.map(|d| d.as_secs_f64() * 1000.0),
-                    answered_at_ms: crate::now_ms(),
+                    answered_at_ms,
                     answered_after_ms: (answered - start).as_secs_f64() * 1000.0,
                     latency_us: (answered - from).as_micros() as u64,
                     status: first.answer.status,

@@ -128,11 +128,15 @@ fn push_with(repo: &str, commits: Vec<Value>) -> Value {
     })
 }
 
+/// The commits of a push that must show up as applied: all but merge commits, which the
+/// Historian deliberately does not list.
 fn ids_of(payload: &Value) -> Vec<String> {
+    use coderipple_worker::agents::orchestrator::is_merge_message;
     payload["commits"]
         .as_array()
         .into_iter()
         .flatten()
+        .filter(|c| !is_merge_message(c["message"].as_str().unwrap_or("")))
         .filter_map(|c| c["id"].as_str().map(str::to_owned))
         .collect()
 }

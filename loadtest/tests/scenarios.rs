@@ -231,6 +231,21 @@ fn a_git_history_is_replayed_as_its_pushes_in_order() {
         git(&["add", "."]);
         git(&["commit", "-q", "-m", &format!("feat: step {i}")]);
     }
+    // A merged branch: its merge commit is on the first-parent line, and the Historian does
+    // not list merges, so it must not be expected in the changelog.
+    git(&["checkout", "-q", "-b", "topic"]);
+    std::fs::write(repo.path().join("topic.rs"), "// topic\n").unwrap();
+    git(&["add", "."]);
+    git(&["commit", "-q", "-m", "feat: topic work"]);
+    git(&["checkout", "-q", "main"]);
+    git(&[
+        "merge",
+        "-q",
+        "--no-ff",
+        "topic",
+        "-m",
+        "Merge branch 'topic'",
+    ]);
     let path = repo.path().to_str().unwrap();
     let (code, report) = run(
         &[
@@ -244,7 +259,35 @@ fn a_git_history_is_replayed_as_its_pushes_in_order() {
         &[],
     );
     assert_eq!(code, 0, "{report}");
-    assert_sound(&report, 4); // 7 commits, 2 per push
+    assert_sound(&report, 4); // 7 commits and the merge on the first-parent line, 2 per push
+
+    // Replaying it into a backend that already has that repository is refused: its commits
+    // would count as applied by the earlier run.
+    let data = tempfile::tempdir().unwrap();
+    let replay = || {
+        Command::new(loadtest())
+            .args([
+                "run",
+                "--spawn",
+                "--quiet",
+                "--from-git",
+                path,
+                "--repo-name",
+                "acme/replayed",
+            ])
+            .arg("--coderipple")
+            .arg(coderipple())
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("RUST_LOG", "error")
+            .output()
+            .unwrap()
+    };
+    assert_eq!(replay().status.code(), Some(0));
+    let again = replay();
+    assert_eq!(again.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&again.stderr);
+    assert!(err.contains("acme/replayed already has state"), "{err}");
 }
 
 #[test]

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coderipple_core::local::LocalParts;
-use coderipple_core::queue::QueueSettings;
+use coderipple_core::queue::{DeadLetterReason, OutgoingMessage, Queue, QueueSettings};
 use coderipple_core::sqlite::Durability;
 use coderipple_core::store::Store;
 use coderipple_loadtest::runner::{SendPhase, Sent};
@@ -72,6 +72,8 @@ async fn outcome(
     parts: &LocalParts,
     traffic: &[Request],
     applied: impl Fn(&str, Vec<&str>) -> Vec<String>,
+    poison_in_dlq: bool,
+    tweak: impl Fn(&mut SendPhase),
 ) -> Verification {
     let store = &parts.store;
     let ttl = Duration::from_secs(3600);
@@ -85,6 +87,23 @@ async fn outcome(
                 .fail_processing(&r.delivery, &json!({"reason": "bad"}))
                 .await
                 .unwrap();
+            if poison_in_dlq {
+                // Through the queue, as the worker does: receive, then dead-letter.
+                let q = &parts.queue;
+                q.send_batch(&[OutgoingMessage::new(
+                    r.repo.clone(),
+                    r.delivery.clone(),
+                    "{}",
+                )])
+                .await
+                .unwrap();
+                let got = q.receive(1, ttl, Duration::ZERO).await.unwrap();
+                let reason = DeadLetterReason {
+                    reason: "not a hex sha".into(),
+                    error_class: "invalid".into(),
+                };
+                q.dead_letter(&got[0], &reason).await.unwrap();
+            }
         } else {
             store
                 .complete_processing(std::slice::from_ref(&r.delivery), &json!({}))
@@ -111,7 +130,8 @@ async fn outcome(
         store: Arc::new(parts.store.clone()),
         dlq: Arc::new(parts.dlq.clone()),
     };
-    let phase = acknowledged_phase(traffic);
+    let mut phase = acknowledged_phase(traffic);
+    tweak(&mut phase);
     let (drained, _, records) = verify::drain(
         &backends,
         traffic,
@@ -143,9 +163,13 @@ async fn the_right_outcome_passes_except_for_the_poison_missing_from_the_dlq() {
     let dir = tempfile::tempdir().unwrap();
     let parts = open(dir.path());
     let traffic = traffic();
-    let v = outcome(&parts, &traffic, |_, sent| {
-        sent.into_iter().map(str::to_owned).collect()
-    })
+    let v = outcome(
+        &parts,
+        &traffic,
+        |_, sent| sent.into_iter().map(str::to_owned).collect(),
+        false,
+        |_| {},
+    )
     .await;
     assert_eq!(
         (
@@ -171,7 +195,7 @@ async fn lost_twice_and_out_of_order_are_each_reported() {
     repos.sort();
     repos.dedup();
     let (first, second) = (repos[0].clone(), repos[1].clone());
-    let v = outcome(&parts, &traffic, move |repo, sent| {
+    let applied = move |repo: &str, sent: Vec<&str>| {
         let mut out: Vec<String> = sent.iter().map(|s| (*s).to_owned()).collect();
         if repo == first {
             out.remove(1); // lost
@@ -180,8 +204,8 @@ async fn lost_twice_and_out_of_order_are_each_reported() {
             out.swap(0, 1); // out of order
         }
         out
-    })
-    .await;
+    };
+    let v = outcome(&parts, &traffic, applied, true, |_| {}).await;
     assert_eq!(v.lost.count, 1, "{v:?}");
     assert_eq!(v.applied_twice.count, 1, "{v:?}");
     assert_eq!(v.order_violations.count, 1, "{v:?}");
@@ -191,4 +215,30 @@ async fn lost_twice_and_out_of_order_are_each_reported() {
         !v.passed(1),
         "a lost push within --max-lost still fails on the rest"
     );
+}
+
+#[tokio::test]
+async fn everything_right_passes_and_one_unacknowledged_request_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let parts = open(dir.path());
+    let traffic = traffic();
+    let all = |_: &str, sent: Vec<&str>| sent.into_iter().map(str::to_owned).collect();
+    let v = outcome(&parts, &traffic, all, true, |_| {}).await;
+    assert_eq!(
+        (v.verified, v.poison_expected, v.dlq_found),
+        (6, 1, 1),
+        "{v:?}"
+    );
+    assert!(v.passed(0), "{v:?}");
+
+    // The same, but ingest never acknowledged one push (503 to the last attempt).
+    let dir = tempfile::tempdir().unwrap();
+    let parts = open(dir.path());
+    let v = outcome(&parts, &traffic, all, true, |phase| {
+        phase.sent[0].status = 503;
+        phase.sent[0].what = "temporarily unavailable".into();
+    })
+    .await;
+    assert_eq!(v.never_acknowledged.count, 1, "{v:?}");
+    assert!(!v.passed(0), "an unacknowledged request fails the run");
 }

@@ -105,8 +105,8 @@ fn summarize(role: &'static str, runs: &[ColdStart]) -> Summary {
 
 pub async fn run(args: LambdaArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
-        args.cold_starts > 0 && args.invocations > 0,
-        "--cold-starts and --invocations must be at least 1"
+        args.cold_starts > 0 && args.invocations > 0 && args.batch > 0,
+        "--cold-starts, --invocations and --batch must be at least 1"
     );
     let roles: &[&'static str] = match args.role {
         Role::Ingest => &["ingest"],

@@ -58,8 +58,9 @@ pub struct RunArgs {
     /// `CODERIPPLE_QUEUE_*`, `CODERIPPLE_DLQ_*`, `CODERIPPLE_TABLE`, `CODERIPPLE_BUCKET`).
     #[arg(long, env = "CODERIPPLE_BACKEND", value_enum, default_value_t = BackendKind::Sqlite)]
     backend: BackendKind,
-    /// The embedded backend's data dir: read for verification, written by --queue.
-    #[arg(long, env = "CODERIPPLE_DATA_DIR")]
+    /// The embedded backend's data dir: read for verification, written by --queue (never
+    /// taken from CODERIPPLE_DATA_DIR, so that --spawn cannot write into a real one by chance).
+    #[arg(long)]
     data_dir: Option<PathBuf>,
     /// The webhook secret (with --spawn, given to ingest).
     #[arg(long, env = "CODERIPPLE_WEBHOOK_SECRET", hide_env_values = true)]
@@ -194,6 +195,11 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             "--outage-after-ms locks the SQLite file of --data-dir (or --spawn), or (AWS) needs --spawn for its proxy"
         );
     }
+    if aws && args.queue && args.outage_after_ms.is_some() {
+        bail!(
+            "an AWS outage cuts ingest off through a proxy; the queue target has no ingest to cut off"
+        );
+    }
     let proxy = match (aws, args.outage_after_ms, args.spawn) {
         (true, Some(_), true) => Some(Arc::new(outage::TcpProxy::start(aws_endpoint()?).await?)),
         _ => None,
@@ -223,6 +229,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None
     };
     let opened = open_backend(args.backend, data_dir.as_deref()).await?;
+    if let (Some(opened), false) = (&opened, args.no_verify) {
+        refuse_known_repos(opened, &traffic).await?;
+    }
     let target = if args.queue {
         let opened = opened
             .as_ref()
@@ -260,8 +269,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         progress: !args.quiet,
     };
     let mut phase = runner::run(&target, &traffic, &options).await;
+    // From here on, what goes wrong fails the run (exit 1) with a report, not a setup error.
+    let mut errors = Vec::new();
     for fault in faults {
-        events.push(fault.await.context("fault task")??);
+        match fault.await.map_err(anyhow::Error::from).and_then(|r| r) {
+            Ok(event) => events.push(event),
+            Err(e) => errors.push(format!("fault not injected: {e:#}")),
+        }
     }
 
     let verification = match (&opened, args.no_verify) {
@@ -291,10 +305,17 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
             .await;
             bar.finish_and_clear();
             runner::send_late(&target, &traffic, &mut phase, args.max_attempts).await;
-            let mut v = verify::verify(&backends, &traffic, &phase, &records, &run_prefix).await?;
-            v.drained = drained;
-            v.drain_ms = took.as_secs_f64() * 1000.0;
-            Some(v)
+            match verify::verify(&backends, &traffic, &phase, &records, &run_prefix).await {
+                Ok(mut v) => {
+                    v.drained = drained;
+                    v.drain_ms = took.as_secs_f64() * 1000.0;
+                    Some(v)
+                }
+                Err(e) => {
+                    errors.push(format!("verification could not read the backend: {e:#}"));
+                    None
+                }
+            }
         }
         _ => None,
     };
@@ -309,6 +330,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         model: model.describe(),
         traffic: description,
         events,
+        errors,
         worker_peak_rss_mib: peak,
     };
     let limits = Limits {
@@ -535,6 +557,26 @@ impl Opened {
             ),
         }
     }
+}
+
+/// The check "applied once, in order" reads each repository's applied commits: a repository
+/// that already has state (a `--from-git` history replayed under the same `--repo-name` into
+/// the same backend) would pass on the earlier run's work, so it is refused up front.
+async fn refuse_known_repos(opened: &Opened, traffic: &[traffic::Request]) -> anyhow::Result<()> {
+    let repos: std::collections::BTreeSet<&str> = traffic
+        .iter()
+        .filter(|r| r.kind == traffic::Kind::Normal)
+        .map(|r| r.repo.as_str())
+        .collect();
+    let store = opened.backends().store;
+    for repo in repos {
+        if store.repo_state(repo).await?.is_some() {
+            bail!(
+                "{repo} already has state in this backend, so its commits would count as applied by an earlier run: use a fresh data dir or another --repo-name"
+            );
+        }
+    }
+    Ok(())
 }
 
 /// `host:port` of `AWS_ENDPOINT_URL` (the endpoint the outage proxy stands in front of).

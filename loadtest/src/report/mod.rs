@@ -114,6 +114,9 @@ pub struct Report {
     pub verification: Option<Verification>,
     /// Faults injected by process control and outages.
     pub events: Vec<String>,
+    /// What went wrong after the run was set up (a fault that could not be injected, a
+    /// verification that could not read the backend): each fails the run.
+    pub errors: Vec<String>,
     /// Worker peak RSS (MiB), when the tester started the worker.
     pub worker_peak_rss_mib: Option<f64>,
     /// Thresholds.
@@ -131,7 +134,7 @@ fn answered_as_expected(kind: Kind, status: u16, acknowledged: bool) -> bool {
     match kind {
         Kind::Normal | Kind::Poison => acknowledged,
         Kind::Sample => (200..300).contains(&status),
-        Kind::Oversize => status == 413,
+        Kind::Oversize => status == 413 || status == 0,
         Kind::BadSignature => status == 401,
     }
 }
@@ -147,6 +150,8 @@ pub struct RunInfo {
     pub traffic: String,
     /// Fault and process events.
     pub events: Vec<String>,
+    /// Errors after setup.
+    pub errors: Vec<String>,
     /// Worker peak RSS.
     pub worker_peak_rss_mib: Option<f64>,
 }
@@ -201,6 +206,7 @@ impl Report {
             ingest: Latency::of(&ingest_h),
             end_to_end: Latency::of(&e2e_h),
             events: info.events,
+            errors: info.errors,
             worker_peak_rss_mib: info.worker_peak_rss_mib,
             thresholds: Vec::new(),
             passed: false,
@@ -257,7 +263,7 @@ impl Report {
             .verification
             .as_ref()
             .is_none_or(|v| v.passed(limits.max_lost));
-        self.passed = verified && t.iter().all(|t| t.passed);
+        self.passed = verified && self.errors.is_empty() && t.iter().all(|t| t.passed);
         self.thresholds = t;
     }
 
@@ -378,6 +384,9 @@ impl Report {
         }
         for e in &self.events {
             line(&mut out, "event", e.clone());
+        }
+        for e in &self.errors {
+            line(&mut out, "ERROR", e.clone());
         }
         for t in &self.thresholds {
             line(

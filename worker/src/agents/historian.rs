@@ -316,8 +316,6 @@ fn capitalize(s: &str) -> String {
     }
 }
 
-/// Reads the Historian's state; the first cut's (`{entries, pages, archived}`: the changelog
-/// alone) becomes the changelog journal.
 /// The commits the changelog holds, in the order they were applied: the keys of the most
 /// recently archived entries (the last 2,000), then the current page. `repo_state` is the
 /// whole repository state. This is how a check from outside (the load tester) sees whether
@@ -334,6 +332,8 @@ pub fn applied_commits(repo_state: &Value) -> Result<Vec<String>, WorkerError> {
         .collect())
 }
 
+/// Reads the Historian's state; the first cut's (`{entries, pages, archived}`: the changelog
+/// alone) becomes the changelog journal.
 fn read_historian(state: &Value) -> Result<HistorianState, WorkerError> {
     if state.get("entries").is_some() && state.get("changelog").is_none() {
         let changelog: Journal<LogEntry> = read_state(NAME, state)?;

@@ -507,6 +507,13 @@ fn merged_pr(rules: &Rules, pr: &PullRequestChange) -> MergedPr {
     }
 }
 
+/// Whether a commit message is a merge commit's (`Merge pull request #…`, `Merge branch …`):
+/// such commits are classified `merge` and never listed in the changelog.
+pub fn is_merge_message(message: &str) -> bool {
+    let subject = message.trim().lines().next().unwrap_or("").trim();
+    MERGE_PREFIXES.iter().any(|p| subject.starts_with(p))
+}
+
 const MERGE_PREFIXES: &[&str] = &[
     "Merge pull request #",
     "Merge branch ",
@@ -553,7 +560,7 @@ pub fn classify(
             removed: commit.removed.clone(),
         },
     };
-    if MERGE_PREFIXES.iter().any(|p| subject.starts_with(p)) {
+    if is_merge_message(message) {
         c.kind = "merge".into();
     } else if let Some(reverted) = subject
         .strip_prefix("Revert \"")
