@@ -28,8 +28,8 @@ pub struct PipelineConfig {
     pub backend: String,
     /// Extra environment for both processes (`CODERIPPLE_MAX_BODY_BYTES`, …).
     pub env: Vec<(String, String)>,
-    /// Extra environment for ingest only (an outage proxy's endpoint).
-    pub ingest_env: Vec<(String, String)>,
+    /// Extra environment for both processes, applied last (an outage proxy's endpoint).
+    pub backend_env: Vec<(String, String)>,
 }
 
 /// The running processes.
@@ -94,7 +94,7 @@ impl Pipeline {
             )
             .stdin(Stdio::null())
             .stderr(Stdio::inherit());
-        for (k, v) in &self.config.env {
+        for (k, v) in self.config.env.iter().chain(&self.config.backend_env) {
             cmd.env(k, v);
         }
         cmd
@@ -103,7 +103,6 @@ impl Pipeline {
     fn start_ingest(&self) -> anyhow::Result<(Child, String)> {
         let mut cmd = self.command("up");
         cmd.args(["--listen", "127.0.0.1:0", "--workers", "0"])
-            .envs(self.config.ingest_env.iter().cloned())
             .stdout(Stdio::piped());
         let mut child = cmd
             .spawn()

@@ -1,28 +1,25 @@
 //! The load tester against the AWS backend on moto (`CODERIPPLE_MOTO_ENDPOINT`, started by
 //! `scripts/test`): `coderipple up --backend aws` and `coderipple worker --backend aws`
 //! spawned by the tester over fresh SQS queues, a DynamoDB table and an S3 bucket; verified
-//! in DynamoDB and the SQS DLQ. The outage cuts ingest off from the endpoint through the
-//! tester's loopback proxy: ingest must answer 503, and the re-sends must lose nothing.
-//! (Workers talk to moto directly: moto reorders a group's messages that time out together,
-//! a gap real SQS does not have; see the README's emulator table.)
+//! in DynamoDB and the SQS DLQ. The outage cuts ingest and the worker off from the endpoint
+//! through the tester's loopback proxy: ingest must answer 503, the worker must retry, and
+//! nothing may be lost or reordered (this scenario found the poller's retry path letting moto
+//! reorder a group; see the README's emulator table).
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
 
 use coderipple_core::config::Settings;
-use coderipple_core::contract::aws::{child_env, fresh_backends};
+use coderipple_core::contract::aws::fresh_backends;
+use common::{assert_sound, coderipple, count, loadtest, on_moto, summary};
 use serde_json::Value;
-
-fn loadtest() -> &'static str {
-    env!("CARGO_BIN_EXE_coderipple-loadtest")
-}
 
 async fn run_on_moto(args: &[&str]) -> (i32, Value) {
     let aws = fresh_backends(&Settings::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
-    let coderipple = Path::new(loadtest()).with_file_name("coderipple");
-    assert!(coderipple.exists(), "build the workspace first");
+    coderipple();
     let mut cmd = Command::new(loadtest());
     cmd.args([
         "run",
@@ -35,15 +32,8 @@ async fn run_on_moto(args: &[&str]) -> (i32, Value) {
         "--json",
     ])
     .arg(&json)
-    .args(args)
-    .env("CODERIPPLE_QUEUE_URL", &aws.resources.queue_url)
-    .env("CODERIPPLE_DLQ_URL", &aws.resources.dlq_url)
-    .env("CODERIPPLE_TABLE", &aws.resources.table)
-    .env("CODERIPPLE_BUCKET", &aws.resources.bucket)
-    .env("RUST_LOG", "error");
-    for (k, v) in child_env() {
-        cmd.env(k, v);
-    }
+    .args(args);
+    on_moto(&mut cmd, &aws);
     let out = tokio::task::spawn_blocking(move || cmd.output().unwrap())
         .await
         .unwrap();
@@ -55,32 +45,6 @@ async fn run_on_moto(args: &[&str]) -> (i32, Value) {
     );
     let report = serde_json::from_slice(&std::fs::read(&json).unwrap()).unwrap();
     (out.status.code().unwrap_or(-1), report)
-}
-
-fn count(report: &Value, key: &str) -> u64 {
-    let x = &report["verification"][key];
-    x["count"]
-        .as_u64()
-        .or(x.as_u64())
-        .unwrap_or_else(|| panic!("{key}: {report}"))
-}
-
-fn assert_sound(report: &Value, pushes: u64) {
-    for key in [
-        "lost",
-        "applied_twice",
-        "order_violations",
-        "not_completed",
-        "never_acknowledged",
-    ] {
-        assert_eq!(count(report, key), 0, "{key}: {}", report["verification"]);
-    }
-    assert_eq!(
-        count(report, "verified"),
-        pushes,
-        "{}",
-        report["verification"]
-    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -98,7 +62,7 @@ async fn burst_with_poison_and_redeliveries_through_sqs_and_dynamodb() {
         "2",
     ])
     .await;
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 24);
     assert_eq!(
         count(&report, "dlq_found"),
@@ -123,11 +87,12 @@ async fn ingest_cut_off_from_aws_answers_503_and_loses_nothing() {
         "2500",
     ])
     .await;
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 40);
     assert!(
         report["unavailable_answers"].as_u64().unwrap() > 0,
-        "{report}"
+        "{}",
+        summary(&report)
     );
     assert!(
         report["events"]
@@ -139,7 +104,7 @@ async fn ingest_cut_off_from_aws_answers_503_and_loses_nothing() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn queue_target_on_sqs() {
     let (code, report) = run_on_moto(&["--queue", "--events", "30", "--repos", "3"]).await;
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 30);
     assert!(report["target"].as_str().unwrap().contains("aws"));
 }

@@ -4,26 +4,14 @@
 //! items) and the figures and the cost model come out. Without configuration: the init error
 //! the function reports is shown, exit code 2.
 
-use std::path::Path;
+mod common;
+
 use std::process::Command;
 
 use coderipple_core::config::Settings;
-use coderipple_core::contract::aws::{child_env, fresh_backends};
+use coderipple_core::contract::aws::fresh_backends;
+use common::{coderipple, loadtest, on_moto};
 use serde_json::Value;
-
-fn loadtest() -> &'static str {
-    env!("CARGO_BIN_EXE_coderipple-loadtest")
-}
-
-fn coderipple() -> std::path::PathBuf {
-    let bin = Path::new(loadtest()).with_file_name("coderipple");
-    assert!(
-        bin.exists(),
-        "{} is missing: build the workspace first",
-        bin.display()
-    );
-    bin
-}
 
 #[test]
 fn an_init_error_is_reported_with_its_reason() {
@@ -66,19 +54,15 @@ async fn both_functions_are_measured_against_moto_and_priced() {
         "3",
         "--batch",
         "4",
+        // A debug build on a loaded machine: no latency bar on the recommendation here.
+        "--max-ingest-ms",
+        "100000",
         "--json",
     ])
     .arg(&json)
     .arg("--bootstrap")
-    .arg(coderipple())
-    .env("CODERIPPLE_QUEUE_URL", &aws.resources.queue_url)
-    .env("CODERIPPLE_DLQ_URL", &aws.resources.dlq_url)
-    .env("CODERIPPLE_TABLE", &aws.resources.table)
-    .env("CODERIPPLE_BUCKET", &aws.resources.bucket)
-    .env("RUST_LOG", "error");
-    for (k, v) in child_env() {
-        cmd.env(k, v);
-    }
+    .arg(coderipple());
+    on_moto(&mut cmd, &aws);
     let out = cmd.output().unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout);
     assert!(

@@ -7,24 +7,13 @@
 //! The `coderipple` binary is taken from next to `coderipple-loadtest` (both are built by
 //! `cargo nextest run --workspace` / `cargo build --workspace`).
 
-use std::path::{Path, PathBuf};
+mod common;
+
+use std::path::Path;
 use std::process::Command;
 
+use common::{assert_sound, coderipple, count as v, loadtest, summary};
 use serde_json::Value;
-
-fn loadtest() -> &'static str {
-    env!("CARGO_BIN_EXE_coderipple-loadtest")
-}
-
-fn coderipple() -> PathBuf {
-    let bin = Path::new(loadtest()).with_file_name("coderipple");
-    assert!(
-        bin.exists(),
-        "{} is missing: build the workspace (cargo build --workspace) before these tests",
-        bin.display()
-    );
-    bin
-}
 
 /// Runs `coderipple-loadtest run --spawn … --json` with `envs`; returns (exit code, report).
 fn run(args: &[&str], envs: &[(&str, &str)]) -> (i32, Value) {
@@ -67,33 +56,10 @@ fn run(args: &[&str], envs: &[(&str, &str)]) -> (i32, Value) {
     (code, report)
 }
 
-fn v(report: &Value, key: &str) -> u64 {
-    let x = &report["verification"][key];
-    x["count"]
-        .as_u64()
-        .or(x.as_u64())
-        .unwrap_or_else(|| panic!("{key} in {report}"))
-}
-
-/// Nothing lost, nothing twice, order kept, every acknowledged delivery ended as it must.
-fn assert_sound(report: &Value, pushes: u64) {
-    for key in [
-        "lost",
-        "applied_twice",
-        "order_violations",
-        "not_completed",
-        "never_acknowledged",
-    ] {
-        assert_eq!(v(report, key), 0, "{key}: {}", report["verification"]);
-    }
-    assert_eq!(v(report, "verified"), pushes, "{}", report["verification"]);
-    assert_eq!(report["verification"]["drained"], true);
-}
-
 #[test]
 fn burst_over_many_repos_is_applied_once_each_in_order() {
     let (code, report) = run(&["--events", "300", "--repos", "12", "--commits", "2"], &[]);
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 300);
     assert_eq!(report["passed"], true);
     assert_eq!(report["end_to_end"]["count"], 300);
@@ -122,7 +88,7 @@ fn redelivery_storm_poison_and_refused_requests() {
         ],
         &[],
     );
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 60);
     // 15 pushes × 3 copies (2 right away, 1 after the drain), all answered as duplicates.
     assert_eq!(v(&report, "redeliveries"), 45);
@@ -155,7 +121,7 @@ fn worker_killed_mid_run_and_restarted_loses_nothing() {
         ],
         &[("CODERIPPLE_VISIBILITY_TIMEOUT_SECS", "3")],
     );
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 200);
     let events = report["events"].to_string();
     assert!(events.contains("killed with SIGKILL"), "{events}");
@@ -180,11 +146,12 @@ fn sqlite_outage_is_answered_503_and_the_resends_lose_nothing() {
         ],
         &[],
     );
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 120);
     assert!(
         report["unavailable_answers"].as_u64().unwrap() > 0,
-        "{report}"
+        "{}",
+        summary(&report)
     );
     assert!(report["events"].to_string().contains("SQLite file locked"));
 }
@@ -203,7 +170,7 @@ fn queue_target_closed_model_bypasses_http() {
         ],
         &[],
     );
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 80);
     assert!(report["target"].as_str().unwrap().starts_with("queue"));
     assert!(report["model"].as_str().unwrap().starts_with("closed"));
@@ -258,7 +225,7 @@ fn a_git_history_is_replayed_as_its_pushes_in_order() {
         ],
         &[],
     );
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 4); // 7 commits and the merge on the first-parent line, 2 per push
 
     // Replaying it into a backend that already has that repository is refused: its commits
@@ -315,7 +282,7 @@ fn octokit_examples_are_accepted_and_their_pushes_completed() {
         ],
         &[],
     );
-    assert_eq!(code, 0, "{report}");
+    assert_eq!(code, 0, "{}", summary(&report));
     assert_sound(&report, 10);
     assert!(
         v(&report, "samples_completed") > 0,
@@ -331,7 +298,7 @@ fn a_missed_threshold_fails_the_run_with_exit_code_1() {
         &["--events", "20", "--repos", "2", "--max-p99-ms", "0.000001"],
         &[],
     );
-    assert_eq!(code, 1, "{report}");
+    assert_eq!(code, 1, "{}", summary(&report));
     assert_sound(&report, 20);
     assert_eq!(report["passed"], false);
     let failed: Vec<&Value> = report["thresholds"]

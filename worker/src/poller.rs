@@ -63,7 +63,18 @@ pub fn keep_invisible(
     })
 }
 
+/// How much longer than its retry delay a failed message is held invisible, so that it is
+/// released by [`settle`]'s own task (in order) rather than by its timeout.
+const HOLD_MARGIN: Duration = Duration::from_secs(30);
+
 /// Deletes what is done, delays what must be retried, releases what was not started.
+///
+/// Messages to retry are not left to reappear when a visibility timeout of `delay` ends: they
+/// are held invisible a margin longer, and a task makes them visible again after `delay`, in
+/// queue order. Real SQS would keep a group's order either way; moto hands out the messages of
+/// a group that become visible together out of order, and even to two workers at once (the
+/// load tester's AWS outage scenario showed it: later pushes applied before earlier ones).
+/// The local event source mapping ([`crate::esm`]) does the same for the same reason.
 pub async fn settle(ctx: &WorkerContext, report: &BatchReport) {
     let done: Vec<String> = report
         .matching(|o| matches!(o, Outcome::Done))
@@ -75,14 +86,48 @@ pub async fn settle(ctx: &WorkerContext, report: &BatchReport) {
             tracing::warn!(error = %e, "delete failed; the messages will come back and be skipped");
         }
     }
+    let mut held: Vec<(String, Duration)> = Vec::new();
     for (m, outcome) in &report.outcomes {
-        let delay = match outcome {
-            Outcome::Retry(retry) => retry.after,
-            Outcome::Released => Duration::ZERO,
+        let (receipt, delay) = match outcome {
+            Outcome::Retry(retry) if !retry.after.is_zero() => {
+                held.push((m.receipt.clone(), retry.after));
+                (&m.receipt, retry.after + HOLD_MARGIN)
+            }
+            Outcome::Retry(_) | Outcome::Released => (&m.receipt, Duration::ZERO),
             Outcome::Done | Outcome::DeadLettered(_) => continue,
         };
-        if let Err(e) = ctx.queue.change_visibility(&m.receipt, delay).await {
+        if let Err(e) = ctx.queue.change_visibility(receipt, delay).await {
             tracing::warn!(error = %e, "visibility not changed; the timeout will release it");
         }
+    }
+    if held.is_empty() {
+        return;
+    }
+    let queue = ctx.queue.clone();
+    tokio::spawn(async move {
+        let wait = held.iter().map(|(_, d)| *d).max().unwrap_or_default();
+        tokio::time::sleep(wait).await;
+        for (receipt, _) in held {
+            release_held(queue.as_ref(), &receipt).await;
+        }
+    });
+}
+
+/// Makes a held message visible now, retrying while the queue is unreachable (the failure
+/// that made it retry may be an outage that is not over), within the hold margin; a receipt
+/// no longer in flight needs nothing.
+async fn release_held(queue: &dyn Queue, receipt: &str) {
+    use backon::{ExponentialBuilder, Retryable};
+    let backoff = ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(100))
+        .with_max_delay(Duration::from_secs(2))
+        .with_total_delay(Some(HOLD_MARGIN / 2))
+        .without_max_times();
+    let released = (|| queue.change_visibility(receipt, Duration::ZERO))
+        .retry(backoff)
+        .when(|e| e.is_retryable())
+        .await;
+    if let Err(e) = released {
+        tracing::debug!(error = %e, "held message not released; its timeout will");
     }
 }

@@ -127,7 +127,7 @@ pub struct RunArgs {
     #[arg(long, default_value_t = 500)]
     restart_after_ms: u64,
     /// Backend outage this many ms into the run: the SQLite file locked, or (AWS, with
-    /// --spawn) ingest's connection to the AWS endpoint cut by a loopback proxy...
+    /// --spawn) the connections of ingest and the worker to the AWS endpoint cut by a proxy...
     #[arg(long)]
     outage_after_ms: Option<u64>,
     /// ...for this long (SQLite: ingest's busy timeout is 5 s; longer makes it answer 503).
@@ -207,7 +207,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let pipeline = if args.spawn {
         let dir = data_dir.clone().context("a data dir")?;
-        let ingest_env = match &proxy {
+        let backend_env = match &proxy {
             Some(p) => vec![("AWS_ENDPOINT_URL".to_owned(), format!("http://{}", p.addr))],
             None => Vec::new(),
         };
@@ -222,7 +222,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 "CODERIPPLE_MAX_BODY_BYTES".into(),
                 args.body_limit.to_string(),
             )],
-            ingest_env,
+            backend_env,
         })?;
         Some(Arc::new(Mutex::new(pipeline)))
     } else {
@@ -455,7 +455,7 @@ fn spawn_faults(
         tasks.push(tokio::spawn(async move {
             let r = cut.await??;
             Ok(format!(
-                "ingest cut off from the AWS endpoint at {:.0} ms for {:.0} ms",
+                "ingest and worker cut off from the AWS endpoint at {:.0} ms for {:.0} ms",
                 r.began_after_ms, r.held_ms
             ))
         }));
