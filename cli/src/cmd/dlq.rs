@@ -14,7 +14,9 @@ use std::time::Duration;
 
 use anyhow::bail;
 use coderipple_core::envelope::Envelope;
-use coderipple_core::queue::{MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, ReceivedMessage};
+use coderipple_core::queue::{
+    MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, ReceivedMessage, message_group_id,
+};
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
 
@@ -94,7 +96,11 @@ pub async fn run(
 }
 
 fn matches(filter: &DlqFilter, group: &str, body: &str, dedup: &str) -> bool {
-    filter.repo.as_deref().is_none_or(|r| r == group)
+    // Groups of names too long for SQS are derived ids (`message_group_id`).
+    filter
+        .repo
+        .as_deref()
+        .is_none_or(|r| r == group || message_group_id(r) == group)
         && filter
             .delivery
             .as_deref()

@@ -1,6 +1,7 @@
 //! [`SqsQueue`]: the [`Queue`] trait on an SQS FIFO queue.
 //!
-//! `MessageGroupId` = repository, `MessageDeduplicationId` = delivery id. The queue's redrive
+//! `MessageGroupId` = repository ([`message_group_id`]: a derived id for names over 128
+//! characters), `MessageDeduplicationId` = delivery id. The queue's redrive
 //! policy moves a message to the DLQ after `maxReceiveCount` receives (SQS does that itself;
 //! the copy carries no reason, so reads from the DLQ add `error_class = max_receives`). The worker
 //! dead-letters poison messages itself ([`Queue::dead_letter`]): a send to the DLQ with the
@@ -26,7 +27,8 @@ use aws_sdk_sqs::types::{
 use super::QueueRef;
 use super::error::{code, sdk_error};
 use crate::queue::{
-    DeadLetterReason, MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, QueueStats, ReceivedMessage,
+    DeadLetterReason, MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, QueueStats,
+    ReceivedMessage, message_group_id,
 };
 use crate::{Error, Result};
 
@@ -126,7 +128,7 @@ impl SqsQueue {
                 SendMessageBatchRequestEntry::builder()
                     .id(i.to_string())
                     .message_body(&m.body)
-                    .message_group_id(&m.group_id)
+                    .message_group_id(message_group_id(&m.group_id))
                     .message_deduplication_id(&m.dedup_id)
                     .set_message_attributes(Some(string_attributes(&m.attributes)?))
                     .build()

@@ -81,6 +81,7 @@ macro_rules! queue_contract_tests {
             dead_letter_keeps_reason_and_unblocks_group,
             batch_send_receive_delete_and_stats,
             purge_empties_the_queue,
+            longest_repository_names_round_trip,
         );
     };
     (@tests $factory:path; $($name:ident),* $(,)?) => {

@@ -4,7 +4,10 @@ use std::future::Future;
 use std::time::Duration;
 
 use super::QueueFixture;
-use crate::queue::{DeadLetterReason, OutgoingMessage, QueueSettings, ReceivedMessage};
+use crate::queue::{
+    DeadLetterReason, MAX_GROUP_ID_LEN, OutgoingMessage, QueueSettings, ReceivedMessage,
+    message_group_id,
+};
 
 const VIS: Duration = Duration::from_secs(30);
 const SHORT_VIS: Duration = Duration::from_secs(1);
@@ -256,4 +259,50 @@ where
         .unwrap();
     assert_eq!(f.queue.purge().await.unwrap(), 2);
     assert!(f.queue.receive(10, VIS, NO_WAIT).await.unwrap().is_empty());
+}
+
+/// The longest repository names (201 characters, over SQS's 128 for a group id) are sent and
+/// received under their [`message_group_id`], distinct per name, FIFO within each, and keep
+/// it into the DLQ.
+pub async fn longest_repository_names_round_trip<F, Fut>(make: F)
+where
+    F: Fn(QueueSettings) -> Fut,
+    Fut: Future<Output = QueueFixture>,
+{
+    let f = make(QueueSettings::default()).await;
+    let long = format!("{}/{}", "o".repeat(100), "r".repeat(100));
+    let sibling = format!("{}/{}s", "o".repeat(100), "r".repeat(99));
+    f.queue
+        .send_batch(&[msg(&long, "l1"), msg(&long, "l2"), msg(&sibling, "s1")])
+        .await
+        .unwrap();
+    let first = f.queue.receive(1, VIS, NO_WAIT).await.unwrap();
+    assert_eq!(ids(&first), vec!["l1"]);
+    let second = f.queue.receive(10, VIS, NO_WAIT).await.unwrap();
+    assert_eq!(
+        ids(&second),
+        vec!["s1"],
+        "l2 waits behind in-flight l1; the sibling is a group of its own"
+    );
+    let (l1, s1) = (&first[0], &second[0]);
+    assert_eq!(l1.group_id, message_group_id(&long));
+    assert_eq!(s1.group_id, message_group_id(&sibling));
+    assert_ne!(l1.group_id, s1.group_id);
+    assert!(l1.group_id.len() <= MAX_GROUP_ID_LEN);
+    assert_eq!(l1.body, "body-l1");
+    f.queue
+        .delete_batch(std::slice::from_ref(&l1.receipt))
+        .await
+        .unwrap();
+    let next = f.queue.receive(10, VIS, NO_WAIT).await.unwrap();
+    assert_eq!(ids(&next), vec!["l2"]);
+    let reason = DeadLetterReason {
+        reason: "poison".into(),
+        error_class: "invalid".into(),
+    };
+    f.queue.dead_letter(&next[0], &reason).await.unwrap();
+    let dead = f.dlq.peek(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].group_id, message_group_id(&long));
+    assert_eq!(dead[0].body, "body-l2");
 }

@@ -10,16 +10,52 @@
 
 pub mod sqlite;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 
 use crate::Result;
 
 /// Largest batch one call may send, receive or delete (SQS's limit).
 pub const MAX_BATCH: usize = 10;
+
+/// Longest FIFO group id SQS accepts (`MessageGroupId`).
+pub const MAX_GROUP_ID_LEN: usize = 128;
+/// Hex digits of the SHA-256 of the full name in a derived group id (128 bits).
+const GROUP_HASH_HEX: usize = 32;
+
+/// The FIFO group id a backend stores for `group` (a repository's `owner/name`): `group`
+/// itself when SQS accepts it as a `MessageGroupId` (1–128 ASCII letters, digits and
+/// punctuation), else a stable id that it does accept: up to 95 characters of `group` (others
+/// replaced by `_`), `~`, and the first 32 hex digits of the SHA-256 of all of `group`.
+///
+/// Repository names pass validation at up to 201 characters, so the longest ones need this.
+/// Every backend's send path applies it, so a group is the same on each and a received
+/// message's `group_id` is this value; `~` never occurs in a repository name, so a derived id
+/// never equals a real one. Applying it twice changes nothing.
+pub fn message_group_id(group: &str) -> Cow<'_, str> {
+    let accepted = |b: u8| b.is_ascii_graphic();
+    if !group.is_empty() && group.len() <= MAX_GROUP_ID_LEN && group.bytes().all(accepted) {
+        return Cow::Borrowed(group);
+    }
+    let hash = hex::encode(Sha256::digest(group.as_bytes()));
+    let prefix: String = group
+        .chars()
+        .map(|c| {
+            if c.is_ascii() && accepted(c as u8) {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(MAX_GROUP_ID_LEN - 1 - GROUP_HASH_HEX)
+        .collect();
+    Cow::Owned(format!("{prefix}~{}", &hash[..GROUP_HASH_HEX]))
+}
 
 /// Queue settings that a backend's redrive policy and dedup window follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -42,7 +78,7 @@ impl Default for QueueSettings {
 /// A message to send.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct OutgoingMessage {
-    /// FIFO group (the repository).
+    /// FIFO group (the repository); backends store [`message_group_id`] of it.
     pub group_id: String,
     /// Deduplication id (the delivery id).
     pub dedup_id: String,
@@ -196,4 +232,40 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
 
     /// Whether the queue can take a send right now (for `/health`).
     async fn health(&self) -> Result<()>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn group_ids_that_sqs_accepts_are_kept_and_longer_ones_derived_stably() {
+        assert_eq!(message_group_id("octo/hello"), "octo/hello");
+        let longest = format!("{}/{}", "o".repeat(100), "r".repeat(100));
+        let derived = message_group_id(&longest);
+        assert!(derived.len() <= MAX_GROUP_ID_LEN, "{derived}");
+        assert!(derived.bytes().all(|b| b.is_ascii_graphic()), "{derived}");
+        assert!(
+            derived.starts_with("ooo") && derived.contains('~'),
+            "{derived}"
+        );
+        assert_eq!(message_group_id(&longest), derived, "stable");
+        assert_eq!(
+            message_group_id(&derived),
+            derived,
+            "applying it twice changes nothing"
+        );
+        // Names that share the kept prefix still get different groups.
+        let sibling = format!("{}/{}s", "o".repeat(100), "r".repeat(99));
+        assert_ne!(message_group_id(&sibling), derived);
+        let exactly = "x".repeat(MAX_GROUP_ID_LEN);
+        assert_eq!(message_group_id(&exactly), exactly);
+        for odd in ["", "with space", "naïve/repo"] {
+            let id = message_group_id(odd);
+            assert!(
+                !id.is_empty() && id.bytes().all(|b| b.is_ascii_graphic()),
+                "{id}"
+            );
+        }
+    }
 }

@@ -15,7 +15,7 @@ use tokio::sync::Notify;
 
 use super::{
     DeadLetterReason, MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, QueueSettings, QueueStats,
-    ReceivedMessage,
+    ReceivedMessage, message_group_id,
 };
 use crate::sqlite::SqliteDb;
 use crate::time::{ms, now_ms};
@@ -334,7 +334,7 @@ fn send_one(
     )?
     .execute(params![
         queue,
-        &m.group_id,
+        message_group_id(&m.group_id),
         &m.dedup_id,
         &m.body,
         serde_json::to_string(&m.attributes)?,
