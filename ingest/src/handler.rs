@@ -112,6 +112,9 @@ async fn handle(
         .ok_or_else(|| Error::BadRequest("missing X-GitHub-Event header".into()))?;
     let delivery = text(headers, "x-github-delivery")
         .ok_or_else(|| Error::BadRequest("missing X-GitHub-Delivery header".into()))?;
+    // The delivery id keys the claim, the queue's dedup id and a claim-checked body: refused
+    // now, with a reason, if any of them would refuse it later.
+    webhook::validate_delivery_id(delivery)?;
     let span = tracing::Span::current();
     span.record("delivery", delivery);
     span.record("event", event);

@@ -243,6 +243,36 @@ async fn missing_headers_and_bad_bodies_are_400() {
 }
 
 #[tokio::test]
+async fn delivery_ids_a_blob_store_would_refuse_are_400_and_nothing_is_kept() {
+    // The claim-check keys a body by its delivery id; a hidden name (`.x`, `..`) is not a
+    // key it takes. Small or claim-checked, such a delivery is refused at once.
+    let h = harness_with(Settings {
+        max_message_bytes: 1024,
+        ..Settings::default()
+    });
+    let mut big = push_payload("octo/big");
+    big["commits"][0]["added"] = json!((0..200).map(|i| format!("f{i}.rs")).collect::<Vec<_>>());
+    let small = push_payload("octo/small").to_string();
+    let big = big.to_string();
+    for (id, body) in [(".hidden", &small), ("..", &small), (".big", &big)] {
+        let (status, json, _) = call(&h.state, signed("push", id, body.as_bytes(), SECRET)).await;
+        assert_eq!(status, StatusCode::BAD_REQUEST, "{id}: {json}");
+        let reason = json["error"].as_str().unwrap_or_default();
+        assert!(reason.contains("X-GitHub-Delivery"), "{id}: {reason}");
+        assert!(h.state.store.delivery(id).await.unwrap().is_none(), "{id}");
+    }
+    assert!(queued(&h.state).await.is_empty());
+    assert!(
+        !h.dir.path().join("payloads").exists()
+            || std::fs::read_dir(h.dir.path().join("payloads"))
+                .unwrap()
+                .next()
+                .is_none(),
+        "no claim-checked body"
+    );
+}
+
+#[tokio::test]
 async fn form_encoded_bodies_are_verified_raw_and_accepted() {
     let h = harness();
     let payload = push_payload("octo/form").to_string();

@@ -9,6 +9,18 @@ use async_trait::async_trait;
 
 use crate::{Error, Result};
 
+/// Whether `name` may name a claim-checked blob (a file in the payloads dir, an S3 key under
+/// `claim-check/`): non-empty, only `[A-Za-z0-9._:-]`, not starting with `.` (no hidden file,
+/// no `..`). Every blob store checks its references with this, and ingest checks delivery ids
+/// with it (they become blob keys), so a delivery it would refuse is refused at once.
+pub fn is_valid_key(name: &str) -> bool {
+    !name.is_empty()
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
 /// Stores and fetches claim-checked bodies.
 #[async_trait]
 pub trait BlobStore: Send + Sync + std::fmt::Debug {
@@ -34,12 +46,7 @@ impl DirBlobStore {
         let name = reference
             .strip_prefix("file:")
             .ok_or_else(|| Error::Corrupt(format!("not a local blob reference: {reference}")))?;
-        let valid = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-            && !name.starts_with('.');
-        if !valid {
+        if !is_valid_key(name) {
             return Err(Error::Corrupt(format!("bad blob reference: {reference}")));
         }
         Ok(self.root.join(name))

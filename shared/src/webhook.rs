@@ -51,18 +51,16 @@ pub fn decode_body(kind: ContentKind, body: &[u8]) -> Result<Cow<'_, [u8]>> {
     }
 }
 
-/// Checks an `X-GitHub-Delivery` id: 1–128 characters of `[A-Za-z0-9._:-]`.
+/// Checks an `X-GitHub-Delivery` id: 1–128 characters of `[A-Za-z0-9._:-]`, not starting
+/// with `.`. A delivery id is the key of its claim-checked body, so this is the blob stores'
+/// own rule ([`crate::blob::is_valid_key`]) within SQS's 128 for a deduplication id.
 pub fn validate_delivery_id(id: &str) -> Result<()> {
-    let ok = !id.is_empty()
-        && id.len() <= 128
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    if ok {
+    if id.len() <= 128 && crate::blob::is_valid_key(id) {
         Ok(())
     } else {
         Err(Error::BadRequest(
-            "X-GitHub-Delivery must be 1-128 characters of [A-Za-z0-9._:-]".into(),
+            "X-GitHub-Delivery must be 1-128 characters of [A-Za-z0-9._:-], not starting with '.'"
+                .into(),
         ))
     }
 }
@@ -507,6 +505,11 @@ mod tests {
         assert!(content_kind(None).is_err());
         assert!(validate_delivery_id("72d3162e-cc78-11e3-81ab-4c9367dc0958").is_ok());
         assert!(validate_delivery_id("../x").is_err());
+        // What a blob store refuses as a key is refused here.
+        for hidden in [".x", "..", ".json"] {
+            assert!(!crate::blob::is_valid_key(hidden));
+            assert!(validate_delivery_id(hidden).is_err(), "{hidden}");
+        }
         assert!(validate_delivery_id("").is_err());
         assert!(validate_repo("a/b.c").is_ok());
         assert!(validate_repo("a/..").is_err());

@@ -6,7 +6,7 @@
 use async_trait::async_trait;
 
 use super::error::{code, sdk_error};
-use crate::blob::BlobStore;
+use crate::blob::{BlobStore, is_valid_key};
 use crate::{Error, Result};
 
 /// The key prefix of claim-checked envelopes (the bucket's lifecycle rule expires it).
@@ -40,12 +40,7 @@ impl S3BlobStore {
             .and_then(|r| r.strip_prefix('/'))
             .ok_or_else(bad)?;
         let name = rest.strip_prefix(CLAIM_CHECK_PREFIX).ok_or_else(bad)?;
-        let valid = !name.is_empty()
-            && !name.starts_with('.')
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-        if !valid {
+        if !is_valid_key(name) {
             return Err(bad());
         }
         Ok(rest)
