@@ -1,17 +1,44 @@
 //! Local checkouts read through the `git` command line.
+//!
+//! Every git process runs under a timeout ([`GIT_TIMEOUT`] by default) and is killed when it
+//! passes it. Objects are looked up with `git cat-file --batch-check` (the name on stdin, never
+//! in argv), which tells a missing object apart from a failing git: a path, commit or blob the
+//! checkout lacks is skipped (`None`), as a checkout that is behind is expected; a git that
+//! fails, hangs or cannot run is a transient error, so the message is retried rather than
+//! dead-lettered or analysed without its files. A blob's size is checked before it is read:
+//! one over [`MAX_FILE_BYTES`] is skipped unread.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::process::{Output, Stdio};
+use std::time::Duration;
 
 use async_trait::async_trait;
+use tokio::io::AsyncWriteExt;
 
-use super::ContentSource;
+use super::{ContentSource, MAX_FILE_BYTES};
 use crate::WorkerError;
 
+/// How long one git process of the content source may run before it is killed (a hung
+/// filesystem, a lock, a lazy fetch); the change set is then retried.
+pub const GIT_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long one git process reading a whole history ([`git_ok`], bootstrap) may run.
+pub const HISTORY_GIT_TIMEOUT: Duration = Duration::from_secs(600);
+
 /// One checkout per repository (`owner/repo=PATH`).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct GitCheckouts {
     roots: BTreeMap<String, PathBuf>,
+    timeout: Duration,
+}
+
+impl Default for GitCheckouts {
+    fn default() -> Self {
+        Self {
+            roots: BTreeMap::new(),
+            timeout: GIT_TIMEOUT,
+        }
+    }
 }
 
 impl GitCheckouts {
@@ -33,7 +60,16 @@ impl GitCheckouts {
             }
             roots.insert(repo.to_owned(), path);
         }
-        Ok(Self { roots })
+        Ok(Self {
+            roots,
+            ..Self::default()
+        })
+    }
+
+    /// The same checkouts with another timeout per git process (default [`GIT_TIMEOUT`]).
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
     }
 
     /// Whether no checkout is configured.
@@ -47,29 +83,135 @@ impl GitCheckouts {
             .map(PathBuf::as_path)
             .ok_or_else(|| WorkerError::invalid(format!("no checkout for {repo}")))
     }
+
+    /// What the checkout of `repo` knows of the object `name` (`<commit>:<path>` or an id).
+    async fn object(&self, repo: &str, name: &str) -> Result<Option<ObjectInfo>, WorkerError> {
+        let root = self.root(repo)?;
+        if name.is_empty() || name.contains(['\n', '\r', '\0']) {
+            return Ok(None); // not a name batch-check can be asked about: nothing to read
+        }
+        let args = [
+            "cat-file",
+            "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+        ];
+        let out = run(
+            root,
+            &args,
+            Some(format!("{name}\n").as_bytes()),
+            self.timeout,
+        )
+        .await?;
+        if !out.status.success() {
+            return Err(failed(root, &args, &out));
+        }
+        ObjectInfo::parse(&String::from_utf8_lossy(&out.stdout)).map_err(|line| {
+            WorkerError::transient(format!(
+                "git cat-file --batch-check in {}: unexpected answer {line:?}",
+                root.display()
+            ))
+        })
+    }
 }
 
-async fn output(root: &Path, args: &[&str]) -> Result<std::process::Output, WorkerError> {
-    tokio::process::Command::new("git")
-        .arg("-C")
+/// One line of `git cat-file --batch-check`, for an object that exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct ObjectInfo {
+    id: String,
+    kind: String,
+    size: u64,
+}
+
+impl ObjectInfo {
+    /// `Ok(None)` for `<name> missing` (or `ambiguous`), the object's line otherwise.
+    fn parse(stdout: &str) -> Result<Option<Self>, String> {
+        let line = stdout.trim_end_matches(['\n', '\r']);
+        if line.ends_with(" missing") || line.ends_with(" ambiguous") {
+            return Ok(None);
+        }
+        let mut fields = line.split(' ');
+        match (fields.next(), fields.next(), fields.next(), fields.next()) {
+            (Some(id), Some(kind), Some(size), None)
+                if !id.is_empty() && id.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                let size = size.parse().map_err(|_| line.to_owned())?;
+                Ok(Some(Self {
+                    id: id.to_owned(),
+                    kind: kind.to_owned(),
+                    size,
+                }))
+            }
+            _ => Err(line.to_owned()),
+        }
+    }
+}
+
+/// Runs `git -C root args…` (with `stdin` as its input) to completion within `timeout`; the
+/// process is killed when the timeout passes. Failing to run or to finish is transient.
+async fn run(
+    root: &Path,
+    args: &[&str],
+    stdin: Option<&[u8]>,
+    timeout: Duration,
+) -> Result<Output, WorkerError> {
+    let what = || format!("git {} in {}", args.join(" "), root.display());
+    let mut cmd = tokio::process::Command::new("git");
+    cmd.arg("-C")
         .arg(root)
         .args(args)
         .env("GIT_TERMINAL_PROMPT", "0")
-        .kill_on_drop(true)
-        .output()
+        // A partial clone would fetch a missing object over the network: a checkout that lacks
+        // it lacks it.
+        .env("GIT_NO_LAZY_FETCH", "1")
+        .env("LC_ALL", "C")
+        .stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        })
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    let finished = async {
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| WorkerError::transient(format!("cannot run git: {e}")))?;
+        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(input)
+                .await
+                .map_err(|e| WorkerError::transient(format!("{}: stdin: {e}", what())))?;
+        }
+        child
+            .wait_with_output()
+            .await
+            .map_err(|e| WorkerError::transient(format!("{}: {e}", what())))
+    };
+    // Dropping the unfinished future drops the child, which kills it (`kill_on_drop`).
+    tokio::time::timeout(timeout, finished)
         .await
-        .map_err(|e| WorkerError::transient(format!("cannot run git: {e}")))
+        .unwrap_or_else(|_| {
+            Err(WorkerError::transient(format!(
+                "{} did not finish within {} s; killed",
+                what(),
+                timeout.as_secs_f64()
+            )))
+        })
 }
 
-/// Runs `git -C root args…`; `Ok(None)` when git exits non-zero (an unknown object).
-pub async fn git(root: &Path, args: &[&str]) -> Result<Option<Vec<u8>>, WorkerError> {
-    let out = output(root, args).await?;
-    Ok(out.status.success().then_some(out.stdout))
+/// A git that exited non-zero: transient, with its stderr.
+fn failed(root: &Path, args: &[&str], out: &Output) -> WorkerError {
+    WorkerError::transient(format!(
+        "git {} in {} exited with {}: {}",
+        args.join(" "),
+        root.display(),
+        out.status,
+        String::from_utf8_lossy(&out.stderr).trim()
+    ))
 }
 
-/// Like [`git`], but a failure is an error naming the command.
+/// Runs `git -C root args…` within [`HISTORY_GIT_TIMEOUT`]; a non-zero exit is an error
+/// naming the command (bootstrap reads histories with it).
 pub async fn git_ok(root: &Path, args: &[&str]) -> Result<String, WorkerError> {
-    let out = output(root, args).await?;
+    let out = run(root, args, None, HISTORY_GIT_TIMEOUT).await?;
     if !out.status.success() {
         return Err(WorkerError::invalid(format!(
             "git {} in {}: {}",
@@ -94,20 +236,32 @@ impl ContentSource for GitCheckouts {
         commit: &str,
         path: &str,
     ) -> Result<Option<String>, WorkerError> {
-        let spec = format!("{commit}:{path}");
-        let out = git(
-            self.root(repo)?,
-            &["rev-parse", "--verify", "--quiet", &spec],
-        )
-        .await?;
-        Ok(out
-            .map(|o| String::from_utf8_lossy(&o).trim().to_owned())
-            .filter(|s| !s.is_empty()))
+        let found = self.object(repo, &format!("{commit}:{path}")).await?;
+        // A tree or a submodule (a commit) at that path is not a file to read.
+        Ok(found.filter(|o| o.kind == "blob").map(|o| o.id))
     }
 
-    async fn read_blob(&self, repo: &str, blob: &str) -> Result<Vec<u8>, WorkerError> {
-        git(self.root(repo)?, &["cat-file", "blob", blob])
-            .await?
-            .ok_or_else(|| WorkerError::invalid(format!("blob {blob} of {repo} unreadable")))
+    async fn read_blob(&self, repo: &str, blob: &str) -> Result<Option<Vec<u8>>, WorkerError> {
+        let Some(info) = self.object(repo, blob).await? else {
+            tracing::debug!(%blob, "blob not in the checkout; skipped");
+            return Ok(None);
+        };
+        if info.kind != "blob" {
+            return Ok(None);
+        }
+        if info.size > MAX_FILE_BYTES as u64 {
+            tracing::debug!(%blob, size = info.size, "blob over the size cap; skipped unread");
+            return Ok(None);
+        }
+        let root = self.root(repo)?;
+        let args = ["cat-file", "blob", info.id.as_str()];
+        let out = run(root, &args, None, self.timeout).await?;
+        if !out.status.success() {
+            return Err(failed(root, &args, &out));
+        }
+        Ok(Some(out.stdout))
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -39,8 +39,9 @@ pub trait ContentSource: Send + Sync + std::fmt::Debug {
         path: &str,
     ) -> Result<Option<String>, WorkerError>;
 
-    /// The contents of a blob.
-    async fn read_blob(&self, repo: &str, blob: &str) -> Result<Vec<u8>, WorkerError>;
+    /// The contents of a blob; `None` when the source lacks it or it is over
+    /// [`MAX_FILE_BYTES`] (skipped, not read). An error means the source failed.
+    async fn read_blob(&self, repo: &str, blob: &str) -> Result<Option<Vec<u8>>, WorkerError>;
 }
 
 /// What `enrich` did, for the processing summary and metrics.
@@ -50,7 +51,7 @@ pub struct EnrichStats {
     pub analysed: usize,
     /// Files found in the cache.
     pub cached: usize,
-    /// Files the source did not have at that commit.
+    /// Files the source did not have at that commit, or over [`MAX_FILE_BYTES`].
     pub missing: usize,
 }
 
@@ -117,11 +118,14 @@ pub async fn enrich(
             plan.contents.insert(path, f);
             continue;
         }
-        let bytes = source.read_blob(repo, &blob).await?;
-        if bytes.len() > MAX_FILE_BYTES {
-            stats.missing += 1;
-            continue;
-        }
+        let bytes = match source.read_blob(repo, &blob).await? {
+            Some(bytes) if bytes.len() <= MAX_FILE_BYTES => bytes,
+            _ => {
+                tracing::debug!(%path, %blob, "missing or over the size cap; skipped");
+                stats.missing += 1;
+                continue;
+            }
+        };
         let text = String::from_utf8_lossy(&bytes);
         let Some(f) = facts::analyse(pack, &path, &text) else {
             continue;
