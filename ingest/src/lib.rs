@@ -9,10 +9,13 @@
 //! - `error`: [`IngestError`], which maps every failure to its status (4xx with a short
 //!   reason, 5xx logged and opaque, 503 with `Retry-After`).
 //! - `health`: `GET /health`.
+//! - [`serve`]: the local HTTP server around the router, with its timeouts, limits and
+//!   bounded shutdown (the Lambda Function URL does not use it).
 
 mod error;
 mod handler;
 mod health;
+pub mod serve;
 
 use std::sync::Arc;
 
@@ -29,6 +32,7 @@ use coderipple_core::store::Store;
 
 pub use error::IngestError;
 pub use handler::{WebhookResponse, accept_envelope};
+pub use serve::{Stopped, serve};
 
 /// Everything the router needs, built once per process (or Lambda container).
 #[derive(Debug)]

@@ -26,6 +26,112 @@ pub struct Settings {
     /// `CODERIPPLE_RETRY_DELAY_SECS`: how long a transiently failed message waits before its
     /// next attempt (5).
     pub retry_delay: Duration,
+    /// Limits of the local HTTP server (`coderipple up`).
+    pub server: ServerSettings,
+}
+
+/// Limits of the local HTTP server (`coderipple up`; not used by the Lambda Function URL,
+/// which has its own). Every wait on a client is bounded, so slow or silent clients cannot
+/// hold connections, memory or a shutdown.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServerSettings {
+    /// `CODERIPPLE_HEADER_TIMEOUT_SECS`: time to send a request's headers, counted from the
+    /// connection's start or, on a kept-alive connection, from the previous answer (10).
+    pub header_timeout: Duration,
+    /// `CODERIPPLE_BODY_TIMEOUT_SECS`: time to send a whole body, counted from its headers (30).
+    pub body_timeout: Duration,
+    /// `CODERIPPLE_BODY_IDLE_TIMEOUT_SECS`: longest silence between two pieces of a body (10).
+    pub body_idle_timeout: Duration,
+    /// `CODERIPPLE_WRITE_TIMEOUT_SECS`: longest an answer may wait for the client to read it (10).
+    pub write_timeout: Duration,
+    /// `CODERIPPLE_MAX_CONNECTIONS`: connections served at once; more wait to be accepted
+    /// (512; HTTP/1.1 runs one request per connection at a time, so this caps requests too).
+    pub max_connections: usize,
+    /// `CODERIPPLE_MAX_INFLIGHT_BODY_BYTES`: body bytes held by all requests together; a
+    /// request that would go over gets 503 (default 128 MiB, at least `max_body_bytes`).
+    pub max_inflight_body_bytes: u64,
+    /// `CODERIPPLE_SHUTDOWN_GRACE_SECS`: after SIGINT/SIGTERM, how long in-flight requests
+    /// (and workers) may take before the process exits anyway (10, GitHub's own timeout).
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerSettings {
+    fn default() -> Self {
+        Self {
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            body_idle_timeout: Duration::from_secs(10),
+            write_timeout: Duration::from_secs(10),
+            max_connections: 512,
+            max_inflight_body_bytes: 128 * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(10),
+        }
+    }
+}
+
+impl ServerSettings {
+    fn from_lookup(lookup: &impl Fn(&str) -> Option<String>) -> Result<Self> {
+        let d = Self::default();
+        Ok(Self {
+            header_timeout: secs(lookup, "CODERIPPLE_HEADER_TIMEOUT_SECS", d.header_timeout)?,
+            body_timeout: secs(lookup, "CODERIPPLE_BODY_TIMEOUT_SECS", d.body_timeout)?,
+            body_idle_timeout: secs(
+                lookup,
+                "CODERIPPLE_BODY_IDLE_TIMEOUT_SECS",
+                d.body_idle_timeout,
+            )?,
+            write_timeout: secs(lookup, "CODERIPPLE_WRITE_TIMEOUT_SECS", d.write_timeout)?,
+            max_connections: number(lookup, "CODERIPPLE_MAX_CONNECTIONS", d.max_connections)?,
+            max_inflight_body_bytes: number(
+                lookup,
+                "CODERIPPLE_MAX_INFLIGHT_BODY_BYTES",
+                d.max_inflight_body_bytes,
+            )?,
+            shutdown_grace: secs(lookup, "CODERIPPLE_SHUTDOWN_GRACE_SECS", d.shutdown_grace)?,
+        })
+    }
+
+    /// Checks ranges; `max_body_bytes` is the largest body a request may send.
+    fn validate(&self, max_body_bytes: usize) -> Result<()> {
+        const HOUR: Duration = Duration::from_secs(3600);
+        let timeouts = [
+            ("CODERIPPLE_HEADER_TIMEOUT_SECS", self.header_timeout),
+            ("CODERIPPLE_BODY_TIMEOUT_SECS", self.body_timeout),
+            ("CODERIPPLE_BODY_IDLE_TIMEOUT_SECS", self.body_idle_timeout),
+            ("CODERIPPLE_WRITE_TIMEOUT_SECS", self.write_timeout),
+        ];
+        for (name, d) in timeouts {
+            if d.is_zero() || d > HOUR {
+                return Err(Error::Config(format!(
+                    "{name} must be between 1 and 3600 seconds"
+                )));
+            }
+        }
+        if self.shutdown_grace > HOUR {
+            return Err(Error::Config(
+                "CODERIPPLE_SHUTDOWN_GRACE_SECS must be at most 3600 seconds".into(),
+            ));
+        }
+        if self.body_idle_timeout > self.body_timeout {
+            return Err(Error::Config(
+                "CODERIPPLE_BODY_IDLE_TIMEOUT_SECS must be at most CODERIPPLE_BODY_TIMEOUT_SECS"
+                    .into(),
+            ));
+        }
+        if !(1..=100_000).contains(&self.max_connections) {
+            return Err(Error::Config(
+                "CODERIPPLE_MAX_CONNECTIONS must be between 1 and 100000".into(),
+            ));
+        }
+        if self.max_inflight_body_bytes < max_body_bytes as u64 {
+            return Err(Error::Config(
+                "CODERIPPLE_MAX_INFLIGHT_BODY_BYTES must be at least CODERIPPLE_MAX_BODY_BYTES \
+                 (or no body of the largest size could ever be accepted)"
+                    .into(),
+            ));
+        }
+        Ok(())
+    }
 }
 
 impl Default for Settings {
@@ -38,6 +144,7 @@ impl Default for Settings {
             max_receives: 5,
             queue_dedup_window: Duration::from_secs(300),
             retry_delay: Duration::from_secs(5),
+            server: ServerSettings::default(),
         }
     }
 }
@@ -71,6 +178,7 @@ impl Settings {
                 d.queue_dedup_window,
             )?,
             retry_delay: secs(&lookup, "CODERIPPLE_RETRY_DELAY_SECS", d.retry_delay)?,
+            server: ServerSettings::from_lookup(&lookup)?,
         };
         s.validate()?;
         Ok(s)
@@ -113,7 +221,7 @@ impl Settings {
                 return Err(Error::Config(format!("{name} is out of range")));
             }
         }
-        Ok(())
+        self.server.validate(self.max_body_bytes)
     }
 
     /// The queue settings these imply.
@@ -207,5 +315,45 @@ mod tests {
         .unwrap_err()
         .to_string();
         assert!(err.contains("CODERIPPLE_WEBHOOK_SECRET"), "{err}");
+    }
+
+    #[test]
+    fn server_limits_are_read_and_checked() {
+        let s = from(&[
+            ("CODERIPPLE_HEADER_TIMEOUT_SECS", "3"),
+            ("CODERIPPLE_MAX_CONNECTIONS", "8"),
+            ("CODERIPPLE_SHUTDOWN_GRACE_SECS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(s.server.header_timeout, Duration::from_secs(3));
+        assert_eq!(s.server.max_connections, 8);
+        assert!(s.server.shutdown_grace.is_zero());
+        for (name, value) in [
+            ("CODERIPPLE_HEADER_TIMEOUT_SECS", "0"),
+            ("CODERIPPLE_BODY_TIMEOUT_SECS", "3601"),
+            ("CODERIPPLE_WRITE_TIMEOUT_SECS", "0"),
+            ("CODERIPPLE_BODY_IDLE_TIMEOUT_SECS", "31"),
+            ("CODERIPPLE_MAX_CONNECTIONS", "0"),
+            ("CODERIPPLE_MAX_INFLIGHT_BODY_BYTES", "1024"),
+            ("CODERIPPLE_SHUTDOWN_GRACE_SECS", "-1"),
+        ] {
+            let err = from(&[(name, value)]).unwrap_err().to_string();
+            assert!(err.contains(name), "{name}={value}: {err}");
+        }
+        // The budget must hold one body of the largest size.
+        let err = from(&[
+            ("CODERIPPLE_MAX_BODY_BYTES", "2000"),
+            ("CODERIPPLE_MAX_INFLIGHT_BODY_BYTES", "1999"),
+        ])
+        .unwrap_err()
+        .to_string();
+        assert!(err.contains("CODERIPPLE_MAX_INFLIGHT_BODY_BYTES"), "{err}");
+        assert!(
+            from(&[
+                ("CODERIPPLE_MAX_BODY_BYTES", "2000"),
+                ("CODERIPPLE_MAX_INFLIGHT_BODY_BYTES", "2000"),
+            ])
+            .is_ok()
+        );
     }
 }

@@ -1,5 +1,9 @@
 //! `coderipple up`: ingest on an HTTP port and a pool of workers (embedded backend by
 //! default; `--backend aws` serves the same router in front of SQS + DynamoDB).
+//!
+//! The HTTP server is [`coderipple_ingest::serve`] (timeouts, connection and body limits,
+//! bounded shutdown). Background work goes into `tasks`: every task is stopped by `cancel`
+//! and waited for at shutdown within the same grace period as the HTTP requests.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -8,7 +12,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use coderipple_core::metrics::Metrics;
-use coderipple_ingest::router;
+use coderipple_ingest::{router, serve};
 use coderipple_worker::poller;
 
 use crate::args::BackendKind;
@@ -32,9 +36,13 @@ pub async fn run(
         .with_context(|| format!("cannot listen on {listen} (--listen / CODERIPPLE_LISTEN)"))?;
     let addr = listener.local_addr()?;
     let cancel = shutdown::on_signal();
-    let pool: Vec<_> = (0..usize::from(workers))
-        .map(|i| tokio::spawn(poller::run(ctx.clone(), cancel.clone(), i)))
-        .collect();
+    let mut tasks = shutdown::Tasks::default();
+    for i in 0..usize::from(workers) {
+        tasks.spawn(
+            format!("worker {i}"),
+            poller::run(ctx.clone(), cancel.clone(), i),
+        );
+    }
 
     let dir = data_dir.display();
     let which = match backend.kind {
@@ -59,14 +67,11 @@ pub async fn run(
     println!("docs: {}", backend.docs_location);
     println!("send a test event: coderipple send --url http://{addr}/webhook --data-dir {dir}");
 
-    let stop = cancel.clone();
-    axum::serve(listener, router(state))
-        .with_graceful_shutdown(async move { stop.cancelled().await })
-        .await
-        .context("HTTP server failed")?;
-    for worker in pool {
-        let _ = worker.await;
-    }
+    let settings = backend.settings.clone();
+    let stopped = serve(listener, router(state), &settings, cancel.cancelled()).await;
+    tasks
+        .join_until(stopped.since + settings.server.shutdown_grace)
+        .await;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -1,0 +1,539 @@
+//! The local server under slow and greedy clients, and its bounded shutdown: the real
+//! `coderipple up` on port 0, raw TCP clients on 127.0.0.1 (a bounded number of them).
+//! Every bound here is generous: it proves that nothing waits forever, never how fast
+//! anything is.
+
+mod common;
+
+use std::process::ExitStatus;
+use std::time::{Duration, Instant};
+
+use coderipple_core::signature::sign;
+use common::*;
+use futures::future::join_all;
+use serde_json::Value;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+use tokio::sync::mpsc;
+use tokio::time::{sleep, timeout};
+
+/// Longest a request that should be answered may take.
+const ANSWER: Duration = Duration::from_secs(10);
+/// Longest the server may take to cut off what it must cut off (its timeouts are seconds).
+const CUT_OFF: Duration = Duration::from_secs(60);
+
+fn addr(server: &Server) -> String {
+    server
+        .url
+        .trim_start_matches("http://")
+        .trim_end_matches("/webhook")
+        .to_owned()
+}
+
+/// The request head of a signed push of `body` (its length declared) under `delivery`.
+fn signed_head(delivery: &str, body: &str, extra: &str) -> String {
+    format!(
+        "POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+         X-GitHub-Event: push\r\nX-GitHub-Delivery: {delivery}\r\nX-Hub-Signature-256: {}\r\n\
+         Content-Length: {}\r\n{extra}\r\n",
+        sign(SECRET.as_bytes(), body.as_bytes()),
+        body.len()
+    )
+}
+
+/// A push that would be queued if it ever arrived whole.
+fn push_for(n: u64) -> String {
+    push_body("slow/repo", &sha(42, n), "feat: arrives slowly")
+}
+
+/// A fresh client (no pooled connection) that gives up after [`ANSWER`].
+fn client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(ANSWER)
+        .pool_max_idle_per_host(0)
+        .build()
+        .unwrap()
+}
+
+async fn signed_push(url: &str, delivery: &str, body: &str) -> (u16, Value) {
+    post(&client(), url, "push", delivery, body)
+        .await
+        .unwrap_or_else(|e| panic!("{delivery}: no answer within {ANSWER:?}: {e}"))
+}
+
+/// Connects, sends `first`, then one byte of `rest` every `every`, until the server closes
+/// the connection; returns everything the server sent. Reports on `connected` once `first`
+/// is written.
+async fn trickle(
+    addr: String,
+    first: Vec<u8>,
+    rest: Vec<u8>,
+    every: Duration,
+    connected: mpsc::UnboundedSender<()>,
+) -> String {
+    let stream = TcpStream::connect(&addr).await.expect("connect");
+    let (mut rd, mut wr) = stream.into_split();
+    wr.write_all(&first).await.expect("first bytes");
+    let _ = connected.send(());
+    let reader = async {
+        let mut got = Vec::new();
+        // A reset ends it too: what arrived before is kept.
+        let _ = rd.read_to_end(&mut got).await;
+        String::from_utf8_lossy(&got).into_owned()
+    };
+    let writer = async {
+        for b in rest {
+            sleep(every).await;
+            if wr.write_all(&[b]).await.is_err() {
+                break;
+            }
+        }
+        std::future::pending::<()>().await
+    };
+    tokio::select! {
+        got = reader => got,
+        () = writer => unreachable!(),
+    }
+}
+
+/// Reads up to the end of a response head (or the end of the stream).
+async fn read_head(stream: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 1024];
+    let read = async {
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            match stream.read(&mut buf).await {
+                Ok(0) | Err(_) => break,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    };
+    timeout(ANSWER, read)
+        .await
+        .expect("a response head in time");
+    String::from_utf8_lossy(&got).to_lowercase()
+}
+
+/// Reads everything until the server closes the connection, within [`CUT_OFF`].
+async fn read_until_closed(stream: &mut TcpStream) -> String {
+    let mut got = Vec::new();
+    let _ = timeout(CUT_OFF, stream.read_to_end(&mut got))
+        .await
+        .expect("the server closes the connection");
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+/// All deliveries the store has a record of, whatever their status.
+fn recorded_deliveries(server: &Server) -> u64 {
+    let s = status(&server.data_dir);
+    s["deliveries"]
+        .as_object()
+        .map(|m| m.values().filter_map(Value::as_u64).sum())
+        .unwrap_or(0)
+}
+
+fn has_record(server: &Server, delivery: &str) -> bool {
+    cli(&server.data_dir, &["status", "--delivery", delivery]).0
+}
+
+fn sigterm(server: &Server) {
+    let pid = server.child.id().to_string();
+    let sent = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(sent.success(), "kill -TERM {pid}");
+}
+
+/// Waits for the server process to exit, within `limit`.
+fn wait_exit(server: &mut Server, limit: Duration) -> ExitStatus {
+    let start = Instant::now();
+    loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            return exit;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "`coderipple up` still running {limit:?} after SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_hundred_slow_connections_do_not_starve_a_signed_push_and_are_cut_off() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("CODERIPPLE_HEADER_TIMEOUT_SECS", "3"),
+            ("CODERIPPLE_BODY_TIMEOUT_SECS", "4"),
+            ("CODERIPPLE_BODY_IDLE_TIMEOUT_SECS", "2"),
+        ],
+    );
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let every = Duration::from_millis(500);
+    let mut silent = Vec::new();
+    let mut heads = Vec::new();
+    let mut bodies = Vec::new();
+    for _ in 0..20 {
+        // Connects and sends nothing.
+        silent.push(tokio::spawn(trickle(
+            addr(&server),
+            Vec::new(),
+            Vec::new(),
+            every,
+            tx.clone(),
+        )));
+    }
+    for _ in 0..90 {
+        // A head that never ends: one more byte of a header value every half second.
+        let first = b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: ".to_vec();
+        heads.push(tokio::spawn(trickle(
+            addr(&server),
+            first,
+            vec![b'a'; 1000],
+            every,
+            tx.clone(),
+        )));
+    }
+    for i in 0..90u64 {
+        // A whole signed head, then its body one byte every half second.
+        let body = push_for(i);
+        let mut first = signed_head(&format!("slow-body-{i}"), &body, "").into_bytes();
+        first.extend_from_slice(&body.as_bytes()[..10]);
+        let rest = body.as_bytes()[10..].to_vec();
+        bodies.push(tokio::spawn(trickle(
+            addr(&server),
+            first,
+            rest,
+            every,
+            tx.clone(),
+        )));
+    }
+    drop(tx);
+    for _ in 0..200 {
+        timeout(ANSWER, rx.recv())
+            .await
+            .expect("slow clients connect")
+            .expect("a slow client failed to connect");
+    }
+
+    // While all 200 are open, a normal signed push is answered.
+    let (status, json) = signed_push(
+        &server.url,
+        "normal-1",
+        &push_body("acme/api", &sha(1, 1), "feat: fine"),
+    )
+    .await;
+    assert_eq!(
+        (status, json["status"].as_str()),
+        (202, Some("queued")),
+        "{json}"
+    );
+
+    // Then every slow connection is cut off by the server, none of them with a success.
+    let all = async {
+        (
+            join_all(silent).await,
+            join_all(heads).await,
+            join_all(bodies).await,
+        )
+    };
+    let (silent, heads, bodies) = timeout(CUT_OFF, all)
+        .await
+        .expect("the server closes every slow connection");
+    for got in silent {
+        assert_eq!(got.unwrap(), "", "a silent connection is closed unanswered");
+    }
+    for got in heads {
+        let got = got.unwrap();
+        assert!(!got.contains("HTTP/1.1 2"), "an endless head: {got}");
+    }
+    for got in bodies {
+        let got = got.unwrap();
+        assert!(got.starts_with("HTTP/1.1 408"), "a trickling body: {got}");
+    }
+    assert_eq!(recorded_deliveries(&server), 1, "only the normal push");
+    assert!(!has_record(&server, "slow-body-0"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trickling_or_stalled_body_is_cut_off_with_408_and_nothing_is_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("CODERIPPLE_BODY_TIMEOUT_SECS", "3"),
+            ("CODERIPPLE_BODY_IDLE_TIMEOUT_SECS", "1"),
+        ],
+    );
+    let (tx, _rx) = mpsc::unbounded_channel();
+    // Bytes keep coming (faster than the idle timeout), but the whole body never does.
+    let body = push_for(1);
+    let mut first = signed_head("trickle", &body, "").into_bytes();
+    first.extend_from_slice(&body.as_bytes()[..10]);
+    let trickling = trickle(
+        addr(&server),
+        first,
+        body.as_bytes()[10..].to_vec(),
+        Duration::from_millis(200),
+        tx.clone(),
+    );
+    // Half a body, then silence.
+    let body2 = push_for(2);
+    let mut first = signed_head("stalled", &body2, "").into_bytes();
+    first.extend_from_slice(&body2.as_bytes()[..body2.len() / 2]);
+    let stalled = trickle(addr(&server), first, Vec::new(), Duration::ZERO, tx.clone());
+    // A chunked body (no Content-Length), one small chunk at a time.
+    let body3 = push_for(3);
+    let head3 = signed_head("chunked", &body3, "")
+        .replace(
+            &format!("Content-Length: {}\r\n", body3.len()),
+            "Transfer-Encoding: chunked\r\n",
+        )
+        .into_bytes();
+    let chunks: Vec<u8> = body3
+        .bytes()
+        .flat_map(|b| {
+            let mut c = b"1\r\n".to_vec();
+            c.push(b);
+            c.extend_from_slice(b"\r\n");
+            c
+        })
+        .collect();
+    let chunked = trickle(
+        addr(&server),
+        head3,
+        chunks,
+        Duration::from_millis(50),
+        tx.clone(),
+    );
+    let (trickling, stalled, chunked) =
+        timeout(CUT_OFF, async { tokio::join!(trickling, stalled, chunked) })
+            .await
+            .expect("the server cuts every slow body off");
+    for (what, got) in [
+        ("trickling", trickling),
+        ("stalled", stalled),
+        ("chunked", chunked),
+    ] {
+        assert!(got.starts_with("HTTP/1.1 408"), "{what}: {got}");
+        assert!(
+            got.to_lowercase().contains("connection: close"),
+            "{what}: {got}"
+        );
+    }
+    assert_eq!(recorded_deliveries(&server), 0, "nothing stored");
+    let s = status(&server.data_dir);
+    assert_eq!(
+        s["queue"]["visible"].as_u64().unwrap_or(0) + s["queue"]["in_flight"].as_u64().unwrap_or(0),
+        0,
+        "{s}"
+    );
+    for delivery in ["trickle", "stalled", "chunked"] {
+        assert!(!has_record(&server, delivery), "{delivery}");
+    }
+    // The server is fine afterwards.
+    let (status, _) = signed_push(&server.url, "after", &push_for(4)).await;
+    assert_eq!(status, 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn over_the_inflight_body_budget_is_503_with_retry_after_before_the_body_is_read() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("CODERIPPLE_MAX_BODY_BYTES", "40000"),
+            ("CODERIPPLE_MAX_INFLIGHT_BODY_BYTES", "50000"),
+            ("CODERIPPLE_BODY_TIMEOUT_SECS", "120"),
+            ("CODERIPPLE_BODY_IDLE_TIMEOUT_SECS", "120"),
+        ],
+    );
+    // A holds 40,000 bytes of the budget: its body is being read (100 Continue says so).
+    let mut a = TcpStream::connect(addr(&server)).await.unwrap();
+    a.write_all(
+        b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+          Content-Length: 40000\r\nExpect: 100-continue\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = read_head(&mut a).await;
+    assert!(head.starts_with("http/1.1 100"), "{head}");
+    a.write_all(b"{\"ref\":").await.unwrap();
+
+    // B declares 20,000 bytes and sends none: 503 + Retry-After at once, unread.
+    let mut b = TcpStream::connect(addr(&server)).await.unwrap();
+    b.write_all(
+        b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+          Content-Length: 20000\r\n\r\n",
+    )
+    .await
+    .unwrap();
+    let head = read_head(&mut b).await;
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(head.contains("\r\nretry-after: 5\r\n"), "{head}");
+
+    // The same for a real signed push of ~20 kB; a small one still fits beside A.
+    let big = push_body("budget/repo", &sha(5, 1), &"x".repeat(20_000));
+    let (status, _) = signed_push(&server.url, "big", &big).await;
+    assert_eq!(status, 503);
+    let (status, json) = signed_push(&server.url, "small", &push_for(1)).await;
+    assert_eq!((status, json["status"].as_str()), (202, Some("queued")));
+
+    // C has no Content-Length: counted as it streams, 503 when a chunk would go over.
+    let mut c = TcpStream::connect(addr(&server)).await.unwrap();
+    let mut req =
+        b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n\
+          Transfer-Encoding: chunked\r\n\r\n2ee0\r\n"
+            .to_vec();
+    req.extend(std::iter::repeat_n(b' ', 12_000));
+    req.extend_from_slice(b"\r\n");
+    c.write_all(&req).await.unwrap();
+    let head = read_head(&mut c).await;
+    assert!(head.starts_with("http/1.1 503"), "{head}");
+    assert!(head.contains("\r\nretry-after: 5\r\n"), "{head}");
+
+    // A goes away: its share returns, and the big push is accepted.
+    drop(a);
+    let start = Instant::now();
+    loop {
+        let (status, _) = signed_push(&server.url, "big", &big).await;
+        if status == 202 {
+            break;
+        }
+        assert_eq!(status, 503);
+        assert!(
+            start.elapsed() < ANSWER,
+            "the budget never came back after A closed"
+        );
+        sleep(Duration::from_millis(100)).await;
+    }
+    assert!(has_record(&server, "big") && has_record(&server, "small"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connections_over_the_cap_wait_to_be_accepted_and_are_served_when_one_closes() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(
+        dir.path(),
+        &[
+            ("CODERIPPLE_MAX_CONNECTIONS", "2"),
+            ("CODERIPPLE_HEADER_TIMEOUT_SECS", "120"),
+        ],
+    );
+    let mut held = Vec::new();
+    for _ in 0..2 {
+        let mut s = TcpStream::connect(addr(&server)).await.unwrap();
+        s.write_all(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+            .await
+            .unwrap();
+        held.push(s);
+    }
+    // Both slots are taken: a third connection is not served...
+    let waiting = reqwest::Client::builder()
+        .timeout(Duration::from_secs(1))
+        .build()
+        .unwrap();
+    let refused = post(&waiting, &server.url, "push", "gave-up", &push_for(1)).await;
+    assert!(refused.is_err(), "served past the cap: {refused:?}");
+    // ...until one closes. (The request that gave up is still in the listen backlog and is
+    // served first, to a client that has gone: it is queued like any request that arrived.)
+    drop(held.remove(0));
+    let (status, json) = signed_push(&server.url, "capped", &push_for(2)).await;
+    assert_eq!((status, json["status"].as_str()), (202, Some("queued")));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_client_that_does_not_read_its_answers_is_disconnected() {
+    let dir = tempfile::tempdir().unwrap();
+    let server = Server::start(dir.path(), &[("CODERIPPLE_WRITE_TIMEOUT_SECS", "2")]);
+    // Pipelined requests, answers never read (and a small receive window to fill).
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let stream = socket
+        .connect(addr(&server).parse().unwrap())
+        .await
+        .unwrap();
+    let (_rd, mut wr) = stream.into_split();
+    let requests = b"GET /nowhere HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n".repeat(1000);
+    let flood = async {
+        loop {
+            if let Err(e) = wr.write_all(&requests).await {
+                return e;
+            }
+        }
+    };
+    // The flood can only end with the server resetting the connection.
+    let e = timeout(CUT_OFF, flood)
+        .await
+        .expect("the server drops a connection whose answers are not read");
+    eprintln!("flood ended: {e}");
+    let (status, _) = signed_push(&server.url, "reader", &push_for(1)).await;
+    assert_eq!(status, 202);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_with_slow_connections_open_exits_0_within_the_grace_and_keeps_what_it_acknowledged()
+ {
+    let dir = tempfile::tempdir().unwrap();
+    let envs = [
+        ("CODERIPPLE_HEADER_TIMEOUT_SECS", "120"),
+        ("CODERIPPLE_BODY_TIMEOUT_SECS", "120"),
+        ("CODERIPPLE_BODY_IDLE_TIMEOUT_SECS", "120"),
+        ("CODERIPPLE_SHUTDOWN_GRACE_SECS", "3"),
+    ];
+    let mut server = Server::start(dir.path(), &envs);
+    let acked = push_body(
+        "acme/api",
+        &sha(9, 1),
+        "feat: acknowledged before the signal",
+    );
+    let (status, _) = signed_push(&server.url, "acked", &acked).await;
+    assert_eq!(status, 202);
+
+    // A slowloris head, and a request in flight whose body stops halfway.
+    let mut head_only = TcpStream::connect(addr(&server)).await.unwrap();
+    head_only
+        .write_all(b"POST /webhook HTTP/1.1\r\nHost: 127.0.0.1\r\nX-Padding: aaa")
+        .await
+        .unwrap();
+    let mut in_flight = TcpStream::connect(addr(&server)).await.unwrap();
+    let body = push_for(1);
+    in_flight
+        .write_all(signed_head("cut", &body, "Expect: 100-continue\r\n").as_bytes())
+        .await
+        .unwrap();
+    let head = read_head(&mut in_flight).await;
+    assert!(head.starts_with("http/1.1 100"), "{head}");
+    in_flight
+        .write_all(&body.as_bytes()[..body.len() / 2])
+        .await
+        .unwrap();
+
+    sigterm(&server);
+    // 3 s of grace, then out; the bound only proves it does not hang.
+    let exit = tokio::task::block_in_place(|| wait_exit(&mut server, Duration::from_secs(30)));
+    assert!(exit.success(), "exit status 0 after SIGTERM, got {exit:?}");
+    for (what, stream) in [("head", &mut head_only), ("in flight", &mut in_flight)] {
+        let got = read_until_closed(stream).await;
+        assert!(!got.contains("HTTP/1.1 2"), "{what}: {got}");
+    }
+    assert!(
+        TcpStream::connect(addr(&server)).await.is_err(),
+        "nothing listens any more"
+    );
+    assert!(
+        has_record(&server, "acked"),
+        "the acknowledged push is stored"
+    );
+    assert!(!has_record(&server, "cut"), "the cut-off one is not");
+
+    // A restart processes what was acknowledged.
+    let data_dir = server.data_dir.clone();
+    drop(server);
+    let _server = Server::start(&data_dir, &[]);
+    wait_drained(&data_dir, 1, Duration::from_secs(30));
+    assert_eq!(applied_shas(&data_dir, "acme/api").await, vec![sha(9, 1)]);
+}
