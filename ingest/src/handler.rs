@@ -122,7 +122,7 @@ async fn handle(
     match webhook::parse(event, delivery, &payload, Utc::now())? {
         Parsed::Ping => Ok(WebhookResponse::Pong),
         Parsed::Ignored { reason, repo } => {
-            record_ignored(state, delivery, event, repo);
+            record_ignored(state, delivery, event, repo).await;
             tracing::debug!(%reason, "event ignored");
             Ok(WebhookResponse::Ignored(reason))
         }
@@ -171,20 +171,23 @@ pub async fn accept_envelope(
     })
 }
 
-fn record_ignored(state: &IngestState, delivery: &str, event: &str, repo: Option<String>) {
-    let store = state.store.clone();
-    let ttl = state.settings.dedup_ttl;
+/// Records an ignored delivery before the answer. Awaited, never spawned: in Lambda the
+/// process is frozen once the response is out, so a task left running would not finish (or
+/// would finish in a later invocation). A failure is logged; the answer is still 202 ignored.
+async fn record_ignored(state: &IngestState, delivery: &str, event: &str, repo: Option<String>) {
     let claim = DeliveryClaim {
         id: delivery.to_owned(),
         repo,
         event: event.to_owned(),
         status: DeliveryStatus::Ignored,
     };
-    tokio::spawn(async move {
-        if let Err(e) = store.claim_delivery(&claim, ttl).await {
-            tracing::debug!(error = %e, "could not record ignored delivery");
-        }
-    });
+    if let Err(e) = state
+        .store
+        .claim_delivery(&claim, state.settings.dedup_ttl)
+        .await
+    {
+        tracing::warn!(error = %e, "could not record ignored delivery");
+    }
 }
 
 async fn read_limited(body: Body, limit: usize) -> Result<Bytes> {

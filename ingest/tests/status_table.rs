@@ -177,6 +177,37 @@ async fn unprocessed_events_are_ignored_with_a_reason() {
 }
 
 #[tokio::test]
+async fn an_ignored_delivery_is_recorded_before_the_answer() {
+    // The Lambda path serves this same router, and Lambda freezes the process once the
+    // response is out: the record must exist when the handler returns, not "soon after".
+    // The store's writer is kept busy for a moment, so a record written after the answer
+    // would not be there yet.
+    let h = harness();
+    let (started, busy_now) = tokio::sync::oneshot::channel();
+    let db = h.store_db.clone();
+    let busy = tokio::spawn(async move {
+        db.write(move |_| {
+            let _ = started.send(());
+            std::thread::sleep(Duration::from_millis(300));
+            Ok::<_, coderipple_core::Error>(())
+        })
+        .await
+    });
+    busy_now.await.unwrap();
+    let body = json!({"action": "created", "repository": {"full_name": "octo/hello"}}).to_string();
+    let (status, json, _) = call(&h.state, signed("star", "i-1", body.as_bytes(), SECRET)).await;
+    assert_eq!(status, StatusCode::ACCEPTED);
+    assert_eq!(json["status"], "ignored");
+    let record = h.state.store.delivery("i-1").await.unwrap();
+    assert_eq!(
+        record.map(|r| r.status),
+        Some(DeliveryStatus::Ignored),
+        "recorded before the answer"
+    );
+    busy.await.unwrap().unwrap();
+}
+
+#[tokio::test]
 async fn missing_wrong_or_unknown_signatures_are_401_without_detail() {
     let h = harness();
     let body = push_payload("octo/hello").to_string();
