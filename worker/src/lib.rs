@@ -18,6 +18,7 @@
 //!   FIFO-aware `batchItemFailures`.
 //! - [`esm`]: a local stand-in for Lambda's SQS event source mapping (tests, `infra/`).
 //! - [`poller`]: the long-running loop (`coderipple up` / `worker`) with graceful shutdown.
+//! - [`supervise`]: a poller that panics is logged and restarted after a short backoff.
 //! - [`error`]: [`WorkerError`], transient (retry) or permanent (DLQ).
 
 pub mod agents;
@@ -31,6 +32,7 @@ pub mod pack;
 pub mod poller;
 pub mod process;
 pub mod sink;
+pub mod supervise;
 
 use std::sync::Arc;
 

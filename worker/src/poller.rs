@@ -10,6 +10,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::WorkerContext;
 use crate::batch::{BatchReport, Outcome, handle_batch};
+use crate::supervise::AbortOnDrop;
 
 /// How long one receive waits for messages before the loop checks for shutdown.
 const RECEIVE_WAIT: Duration = Duration::from_millis(500);
@@ -34,9 +35,10 @@ pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken, worker_id: 
             continue;
         }
         let receipts: Vec<String> = batch.iter().map(|m| m.receipt.clone()).collect();
-        let heartbeat = keep_invisible(ctx.queue.clone(), receipts, visibility);
+        // Stopped on a panic too: the batch then comes back after its visibility timeout.
+        let heartbeat = AbortOnDrop(keep_invisible(ctx.queue.clone(), receipts, visibility));
         let report = handle_batch(&ctx, batch, &cancel).await;
-        heartbeat.abort();
+        drop(heartbeat);
         settle(&ctx, &report).await;
     }
     tracing::debug!("poller stopped");

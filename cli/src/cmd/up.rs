@@ -13,7 +13,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use coderipple_core::metrics::Metrics;
 use coderipple_ingest::{router, serve};
-use coderipple_worker::poller;
+use coderipple_worker::supervise;
 
 use crate::args::BackendKind;
 use crate::backend::Backend;
@@ -40,7 +40,7 @@ pub async fn run(
     for i in 0..usize::from(workers) {
         tasks.spawn(
             format!("worker {i}"),
-            poller::run(ctx.clone(), cancel.clone(), i),
+            supervise::poller(ctx.clone(), cancel.clone(), i),
         );
     }
 

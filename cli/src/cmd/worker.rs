@@ -6,7 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use coderipple_core::metrics::Metrics;
-use coderipple_worker::poller;
+use coderipple_worker::supervise;
 
 use crate::args::BackendKind;
 use crate::backend::Backend;
@@ -31,7 +31,7 @@ pub async fn run(
     };
     println!("CodeRipple workers: {workers} on {on}");
     let pool: Vec<_> = (0..usize::from(workers))
-        .map(|i| tokio::spawn(poller::run(ctx.clone(), cancel.clone(), i)))
+        .map(|i| tokio::spawn(supervise::poller(ctx.clone(), cancel.clone(), i)))
         .collect();
     for worker in pool {
         let _ = worker.await;

@@ -1,0 +1,196 @@
+//! A poller that panics is logged at error level with its panic message and restarted: the
+//! message that made it panic comes back after its visibility timeout and is applied by the
+//! restarted poller.
+
+use std::fmt::Write as _;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use chrono::Utc;
+use coderipple_core::blob::DirBlobStore;
+use coderipple_core::config::Settings;
+use coderipple_core::envelope::{Change, Commit, Envelope, PushChange};
+use coderipple_core::queue::sqlite::SqliteQueue;
+use coderipple_core::queue::{OutgoingMessage, Queue, QueueSettings};
+use coderipple_core::sqlite::{Durability, SqliteDb};
+use coderipple_core::store::sqlite::SqliteStore;
+use coderipple_core::store::{DeliveryStatus, Store};
+use coderipple_worker::WorkerContext;
+use coderipple_worker::agents::AgentSet;
+use coderipple_worker::sink::{DirSink, DocFile, DocsSink};
+use coderipple_worker::supervise;
+use tokio_util::sync::CancellationToken;
+use tracing::field::{Field, Visit};
+use tracing::span::{Attributes, Id, Record};
+use tracing::{Event, Level, Metadata};
+
+const PANIC: &str = "the docs sink exploded on purpose";
+
+/// A directory sink whose first write panics (a bug in the batch path, say).
+#[derive(Debug)]
+struct PanicsOnce {
+    inner: DirSink,
+    panicked: AtomicBool,
+}
+
+#[async_trait]
+impl DocsSink for PanicsOnce {
+    async fn write(&self, repo: &str, files: &[DocFile]) -> coderipple_core::Result<()> {
+        if !self.panicked.swap(true, Ordering::SeqCst) {
+            panic!("{PANIC}");
+        }
+        self.inner.write(repo, files).await
+    }
+}
+
+/// Keeps every error-level event as `field=value …`.
+#[derive(Debug, Clone, Default)]
+struct ErrorLog(Arc<Mutex<Vec<String>>>);
+
+struct Line(String);
+
+impl Visit for Line {
+    fn record_debug(&mut self, field: &Field, value: &dyn std::fmt::Debug) {
+        let _ = write!(self.0, "{}={value:?} ", field.name());
+    }
+}
+
+impl tracing::Subscriber for ErrorLog {
+    fn enabled(&self, metadata: &Metadata<'_>) -> bool {
+        *metadata.level() == Level::ERROR
+    }
+    fn new_span(&self, _: &Attributes<'_>) -> Id {
+        Id::from_u64(1)
+    }
+    fn record(&self, _: &Id, _: &Record<'_>) {}
+    fn record_follows_from(&self, _: &Id, _: &Id) {}
+    fn event(&self, event: &Event<'_>) {
+        let mut line = Line(String::new());
+        event.record(&mut line);
+        self.0.lock().unwrap().push(line.0);
+    }
+    fn enter(&self, _: &Id) {}
+    fn exit(&self, _: &Id) {}
+}
+
+fn push(delivery: &str) -> Envelope {
+    Envelope {
+        v: 1,
+        delivery: delivery.into(),
+        event: "push".into(),
+        repo: "o/r".into(),
+        received_at: Utc::now(),
+        change: Some(Change::Push(PushChange {
+            git_ref: "refs/heads/main".into(),
+            before: format!("{:040x}", 0),
+            after: format!("{:040x}", 1),
+            default_branch: Some("main".into()),
+            repo_url: "https://github.com/o/r".into(),
+            created: false,
+            deleted: false,
+            forced: false,
+            commits: vec![Commit {
+                id: format!("{:040x}", 1),
+                message: "feat: survive a panic".into(),
+                author: "Mona".into(),
+                timestamp: String::new(),
+                added: vec!["src/lib.rs".into()],
+                modified: vec![],
+                removed: vec![],
+            }],
+        })),
+        change_ref: None,
+    }
+}
+
+// Current-thread runtime: every task runs on this thread, so the scoped subscriber sees the
+// supervisor's log lines.
+#[tokio::test]
+async fn a_panicking_poller_is_logged_and_restarted_and_its_message_applied() {
+    let log = ErrorLog::default();
+    let _scope = tracing::subscriber::set_default(log.clone());
+    let dir = tempfile::tempdir().unwrap();
+    let db = SqliteDb::open(dir.path().join("db.sqlite"), Durability::Normal).unwrap();
+    let queue = SqliteQueue::new(db.clone(), "events", Some("dlq"), QueueSettings::default());
+    let store = Arc::new(SqliteStore::new(db));
+    let ctx = Arc::new(WorkerContext {
+        queue: Arc::new(queue.clone()),
+        store: store.clone(),
+        blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
+        sink: Arc::new(PanicsOnce {
+            inner: DirSink::new(dir.path().join("docs")),
+            panicked: AtomicBool::new(false),
+        }),
+        agents: AgentSet::builtin(),
+        // The panicked batch comes back after one second.
+        settings: Settings {
+            visibility_timeout: Duration::from_secs(1),
+            retry_delay: Duration::from_secs(1),
+            ..Settings::default()
+        },
+        metrics: coderipple_core::metrics::Metrics::off(),
+        content: None,
+    });
+    queue
+        .send_batch(&[OutgoingMessage::new("o/r", "p-1", push("p-1").to_json())])
+        .await
+        .unwrap();
+
+    let cancel = CancellationToken::new();
+    let poller = tokio::spawn(supervise::poller(ctx, cancel.clone(), 0));
+    // Generous bound: proves the restart happens, not how fast.
+    let mut status = None;
+    for _ in 0..300 {
+        status = store.delivery("p-1").await.unwrap().map(|r| r.status);
+        if status == Some(DeliveryStatus::Completed) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(
+        status,
+        Some(DeliveryStatus::Completed),
+        "the restarted poller applied it"
+    );
+    let changelog = dir.path().join("docs/o/r/decisions/changelog.md");
+    assert!(
+        std::fs::read_to_string(changelog)
+            .unwrap()
+            .contains("survive a panic")
+    );
+    let lines = log.0.lock().unwrap().clone();
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains(PANIC) && l.contains("restarting")),
+        "the panic is logged at error level with its message: {lines:?}"
+    );
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(30), poller)
+        .await
+        .expect("the supervised poller stops when cancelled")
+        .unwrap();
+}
+
+#[tokio::test]
+async fn a_task_that_ends_is_not_restarted_and_one_that_panics_is() {
+    let cancel = CancellationToken::new();
+    let runs = Arc::new(Mutex::new(0));
+    let counted = runs.clone();
+    let restarts = supervise::supervise("twice", cancel, move || {
+        let runs = counted.clone();
+        async move {
+            let n = {
+                let mut n = runs.lock().unwrap();
+                *n += 1;
+                *n
+            };
+            assert!(n > 1, "first run panics");
+        }
+    })
+    .await;
+    assert_eq!(restarts, 1);
+    assert_eq!(*runs.lock().unwrap(), 2);
+}
