@@ -5,7 +5,8 @@
 //! delivery id, stores the normalized envelope on the queue and only then answers 202.
 //!
 //! - [`router`] / [`IngestState`]: what the binaries build once and serve.
-//! - `handler`: the webhook flow, row by row of the status table in `DESIGN.md` §3.
+//! - `handler`: the webhook flow, row by row of the status table in the README's *Ingest
+//!   HTTP contract*.
 //! - `error`: [`IngestError`], which maps every failure to its status (4xx with a short
 //!   reason, 5xx logged and opaque, 503 with `Retry-After`).
 //! - `health`: `GET /health`.

@@ -1,5 +1,5 @@
-//! One test per row of the ingest status table (`DESIGN.md` §3), against the real router
-//! over real SQLite queue and store in a temp dir.
+//! One test per row of the ingest status table (the README's *Ingest HTTP contract*), against
+//! the real router over real SQLite queue and store in a temp dir.
 
 use std::sync::Arc;
 use std::time::Duration;

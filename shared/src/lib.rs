@@ -1,6 +1,7 @@
 //! # coderipple-core
 //!
-//! The contracts every other CodeRipple crate builds on (see `DESIGN.md` §3):
+//! The contracts every other CodeRipple crate builds on (each module states its own; the
+//! README's *Ingest HTTP contract* and *AWS mode* sections describe them for users):
 //!
 //! - [`signature`]: HMAC-SHA256 verification of `X-Hub-Signature-256` over the raw body,
 //!   constant-time, against the current and previous secret (rotation).

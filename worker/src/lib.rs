@@ -1,6 +1,6 @@
 //! # coderipple-worker
 //!
-//! Turns queued envelopes into documentation, FIFO-aware (`DESIGN.md` §3, §4):
+//! Turns queued envelopes into documentation, FIFO-aware (the README's *Operations* section):
 //!
 //! - [`batch`]: one received batch → per-message outcomes. Groups (repositories) run in
 //!   parallel, in order within a group; consecutive pushes of a repo are coalesced into one

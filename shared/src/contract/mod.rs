@@ -9,7 +9,8 @@
 //! coderipple_core::store_contract_tests!(store);
 //! ```
 //!
-//! Every test states one behaviour of `DESIGN.md` §3 and fails if a backend lacks it.
+//! Every test states one behaviour of the [`Queue`] or [`Store`] contract (see [`crate::queue`]
+//! and [`crate::store`]) and fails if a backend lacks it.
 //! Timeouts are real (about one second), because emulators keep real clocks.
 
 pub mod aws;
