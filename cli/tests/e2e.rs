@@ -228,7 +228,8 @@ async fn kill_9_mid_burst_loses_nothing_acknowledged_and_applies_nothing_twice()
         "the kill must land mid-burst"
     );
 
-    // Restart on the same data dir; GitHub redelivers what was not acknowledged.
+    // Restart on the same data dir; what was not acknowledged is redelivered (by hand: GitHub
+    // does not retry on its own).
     let server = Server::start(dir.path(), &envs);
     let acked_set: std::collections::HashSet<_> = acknowledged.iter().cloned().collect();
     for (delivery, repo, id) in &deliveries {

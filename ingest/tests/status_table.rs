@@ -362,7 +362,8 @@ async fn queue_down_is_503_and_the_redelivery_still_reaches_the_queue() {
         !json.to_string().contains("sqlite"),
         "5xx bodies stay opaque"
     );
-    // The queue comes back; GitHub redelivers the same id. The claim exists, but its send
+    // The queue comes back; the delivery is redelivered (by hand or through the API: GitHub
+    // does not retry on its own) with the same id. The claim exists, but its send
     // never happened: the redelivery must put it on the queue, not drop it as a duplicate.
     let queue_db = SqliteDb::open(h.queue_db.path(), Durability::Normal).unwrap();
     let state = state_over(&queue_db, &h.store_db, &h.dir, Settings::default());

@@ -10,8 +10,8 @@
 //! - [`schedule`]: open model (constant rate, bursts, ramps; latency from the intended send
 //!   time) or closed model (N concurrent senders).
 //! - [`target`] and [`runner`]: the ingest URL over HTTP, or the queue directly; one lane per
-//!   repository keeps its order; a 503 or a refused connection is re-sent, as GitHub's
-//!   redelivery would.
+//!   repository keeps its order; a 503 or a refused connection is re-sent, as someone
+//!   redelivering it by hand would (GitHub itself does not retry).
 //! - [`pipeline`]: the local pipeline started by the tester (`--spawn`), its worker killed
 //!   with SIGKILL and restarted on purpose, its peak RSS; [`outage`]: the SQLite file locked.
 //! - [`verify`]: waits for the drain and checks the store, the docs' state and the DLQ.

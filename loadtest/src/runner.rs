@@ -1,8 +1,9 @@
 //! Sends the traffic: one lane per repository (a repository's next request leaves when its
 //! previous one was answered, so "send order" is well defined and checkable), lanes in
 //! parallel, each request at its intended time (open model) or when a sender is free
-//! (closed model). A 503 or a refused connection is re-sent with backoff, as GitHub's
-//! redelivery would; latency counts from the intended time, through every re-send.
+//! (closed model). A 503 or a refused connection is re-sent with backoff, as a redelivery by
+//! hand would be (GitHub itself does not retry); latency counts from the intended time,
+//! through every re-send.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -118,7 +119,7 @@ pub async fn run(target: &Target, traffic: &[Request], options: &RunOptions) -> 
                 }
                 let _permit = permits.acquire().await.expect("never closed");
                 let from = intended.map_or_else(Instant::now, |at| start + at);
-                // Refusals are final: GitHub does not redeliver a 4xx, and an oversize body
+                // Refusals are final: a redelivered 4xx is refused again, and an oversize body
                 // is not re-sent when its upload is cut off.
                 let tries = match request.kind {
                     Kind::Oversize | Kind::BadSignature => 1,

@@ -21,7 +21,8 @@ pub struct Answer {
 }
 
 impl Answer {
-    /// Whether GitHub would deliver again: 5xx, or no answer at all.
+    /// Whether a redelivery could succeed: 5xx, or no answer at all (GitHub itself never
+    /// redelivers; the tester re-sends these as a redelivery by hand would).
     pub fn wants_resend(&self) -> bool {
         self.status == 0 || self.status >= 500
     }
