@@ -6,10 +6,14 @@
 #                         setting picks the role; the code is in the runtime layer)
 #   manifest.json         every artifact's size and sha256, the git commit, the glibc needed
 #
-# By default the binary is built with `cargo lambda build --profile lambda` (release, size-optimized; `pip install
-# cargo-lambda` brings zig). `--bootstrap PATH` packages an existing Linux x86_64 binary
-# instead (the emulator tests use the one the test run built; the sizes in BENCHMARKS.md come
-# from the release build). Either way the binary must need no newer glibc than the runtime's.
+# By default the binary is built with `cargo lambda build --profile lambda` (release,
+# size-optimized) and taken from cargo's target directory (CARGO_TARGET_DIR or a cargo
+# config's build.target-dir when set, else target/). Without `cargo-lambda` on PATH, the pinned
+# version is installed from PyPI (it brings zig) into the ignored .test-fixtures/cargo-lambda
+# venv, as scripts/test installs moto. `--bootstrap PATH` packages an existing Linux x86_64
+# binary instead (the emulator tests use the one the test run built; the sizes in
+# BENCHMARKS.md come from the release build). Either way the binary must need no newer glibc
+# than the runtime's.
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -19,7 +23,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --out) out="$2"; shift 2 ;;
     --bootstrap) bootstrap="$2"; shift 2 ;;
-    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -27,13 +31,24 @@ done
 # glibc of provided.al2023 (Amazon Linux 2023).
 max_glibc="2.34"
 
+cargo_lambda_version="1.9.2"
 if [ -z "$bootstrap" ]; then
   if ! command -v cargo-lambda >/dev/null 2>&1; then
-    echo "cargo-lambda is not installed: pip install cargo-lambda (it brings zig), or pass --bootstrap PATH" >&2
-    exit 1
+    venv="$root/.test-fixtures/cargo-lambda"
+    if ! "$venv/bin/cargo-lambda" lambda --version 2>/dev/null | grep -F "$cargo_lambda_version" >/dev/null; then
+      echo "==> installing cargo-lambda==$cargo_lambda_version (with zig) into .test-fixtures/cargo-lambda" >&2
+      rm -rf "$venv"
+      python3 -m venv "$venv"
+      "$venv/bin/pip" install --quiet --disable-pip-version-check "cargo-lambda==$cargo_lambda_version"
+    fi
+    # Its python (with the ziglang package) first too: cargo-lambda finds zig through it.
+    export PATH="$venv/bin:$PATH"
   fi
   (cd "$root" && cargo lambda build --profile lambda --locked --bin coderipple --target x86_64-unknown-linux-gnu)
-  bootstrap="$root/target/lambda/coderipple/bootstrap"
+  # Where cargo put it: its target directory as cargo itself resolves it.
+  target_dir="$(cd "$root" && cargo metadata --format-version 1 --no-deps --locked \
+    | python3 -c 'import json, sys; print(json.load(sys.stdin)["target_directory"])')"
+  bootstrap="$target_dir/lambda/coderipple/bootstrap"
 fi
 [ -f "$bootstrap" ] || { echo "no binary at $bootstrap" >&2; exit 1; }
 

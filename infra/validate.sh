@@ -5,22 +5,28 @@
 #   both functions on the same runtime and agent pack layer versions; table TTL on expires_at;
 #   every alarm present; a signed `ping` to the Function URL answers 200, and GET /health 200.
 #
-# Usage: infra/validate.sh STACK [--emulator]
+# Usage: infra/validate.sh STACK [--emulator] [--url URL]
 #   --emulator  for moto: what it does not implement (alarms, TTL and Function URLs from a
 #               template) is reported SKIP instead of FAIL; cfn-lint and checkov cover those.
+#   --url URL   ping URL instead of the stack's WebhookUrl output (a custom domain in front
+#               of the Function URL; the tests: a local ingest on the stack's resources).
 # The ping is signed with the secret from the stack's SSM parameter (read with decryption).
+# The secret never lands in a shell variable or an argv (which `ps` shows to every user):
+# the AWS CLI prints it into a pipe and python3 reads it from stdin to sign the body.
 set -euo pipefail
 
 stack=""
 emulator=false
-for a in "$@"; do
-  case "$a" in
-    --emulator) emulator=true ;;
-    -h|--help) sed -n '2,12p' "$0"; exit 0 ;;
-    *) stack="$a" ;;
+url_override=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --emulator) emulator=true; shift ;;
+    --url) url_override="${2:?--url needs a URL}"; shift 2 ;;
+    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    *) stack="$1"; shift ;;
   esac
 done
-[ -n "$stack" ] || { echo "usage: infra/validate.sh STACK [--emulator]" >&2; exit 2; }
+[ -n "$stack" ] || { echo "usage: infra/validate.sh STACK [--emulator] [--url URL]" >&2; exit 2; }
 
 failed=0
 pass() { printf 'PASS  %s\n' "$1"; }
@@ -76,14 +82,28 @@ ttl="$(aws dynamodb describe-time-to-live --table-name "$table" --query 'TimeToL
 alarms="$(aws cloudwatch describe-alarms --alarm-name-prefix "$stack-" --query 'length(MetricAlarms)' --output text)"
 [ "$alarms" -ge 7 ] && pass "$alarms alarms present" || gap "alarms present (found $alarms of 7)"
 
-url="$(output WebhookUrl 2>/dev/null || true)"
+# X-Hub-Signature-256 of the body in $1, keyed with the parameter value read from stdin (the
+# secret, or {"current": …, "previous": …} during a rotation: signed with the current one).
+sign_from_stdin() {
+  python3 -c '
+import hashlib, hmac, json, sys
+raw = sys.stdin.buffer.read().decode().strip()
+if raw.startswith("{"):
+    raw = json.loads(raw)["current"]
+if not raw:
+    sys.exit("the webhook secret parameter is empty")
+print("sha256=" + hmac.new(raw.encode(), sys.argv[1].encode(), hashlib.sha256).hexdigest())
+' "$1"
+}
+
+url="${url_override:-$(output WebhookUrl 2>/dev/null || true)}"
 if [ -z "$url" ] || [ "$url" = "None" ]; then
   gap "signed ping to the Function URL (no WebhookUrl output)"
 else
   secret_param="$(param WebhookSecretParameter)"
-  secret="$(aws ssm get-parameter --name "$secret_param" --with-decryption --query Parameter.Value --output text)"
   body='{"zen":"validate","hook_id":0}'
-  sig="sha256=$(printf '%s' "$body" | openssl dgst -sha256 -hmac "$secret" | sed 's/^.* //')"
+  sig="$(aws ssm get-parameter --name "$secret_param" --with-decryption --query Parameter.Value --output text \
+    | sign_from_stdin "$body")"
   code="$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url" -H 'content-type: application/json' \
     -H 'x-github-event: ping' -H "x-github-delivery: validate-$(date +%s)" -H "x-hub-signature-256: $sig" --data "$body")"
   [ "$code" = "200" ] && pass "signed ping answered 200" || fail "signed ping answered $code"

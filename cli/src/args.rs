@@ -220,6 +220,9 @@ pub enum DlqAction {
         /// Only say what would be replayed.
         #[arg(long)]
         dry_run: bool,
+        /// Replay even messages so old that their delivery record may expire first.
+        #[arg(long)]
+        force: bool,
     },
     /// Delete dead-lettered messages.
     Purge {

@@ -49,6 +49,15 @@ pub struct Backend {
     pub docs_location: String,
     /// The AWS clients (AWS mode), for what else a command needs.
     pub aws: Option<AwsClients>,
+    /// The embedded backend's database and claim-check dir (what its sweeper cleans).
+    pub embedded: Option<Embedded>,
+}
+
+/// The embedded backend's own parts.
+#[derive(Debug, Clone)]
+pub struct Embedded {
+    pub db: coderipple_core::sqlite::SqliteDb,
+    pub payloads: std::path::PathBuf,
 }
 
 impl Backend {
@@ -70,6 +79,10 @@ impl Backend {
             blobs: Arc::new(local.blobs()),
             sink: Arc::new(DirSink::new(local.docs_dir())),
             docs_location: local.docs_dir().display().to_string(),
+            embedded: Some(Embedded {
+                db: local.db.clone(),
+                payloads: local.dir.join("payloads"),
+            }),
             settings: local.settings,
             aws: None,
         }
@@ -97,6 +110,7 @@ impl Backend {
             docs_location: format!("s3://{}/{DOCS_PREFIX}", names.bucket),
             settings,
             aws: Some(clients),
+            embedded: None,
         })
     }
 

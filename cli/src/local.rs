@@ -8,13 +8,14 @@ use coderipple_core::blob::DirBlobStore;
 use coderipple_core::config::Settings;
 use coderipple_core::local::LocalParts;
 use coderipple_core::queue::sqlite::SqliteQueue;
-use coderipple_core::sqlite::Durability;
+use coderipple_core::sqlite::{Durability, SqliteDb};
 use coderipple_core::store::sqlite::SqliteStore;
 
 /// Every part of the embedded backend, opened once.
 #[derive(Debug)]
 pub struct Local {
     pub dir: PathBuf,
+    pub db: SqliteDb,
     pub queue: SqliteQueue,
     pub dlq: SqliteQueue,
     pub store: SqliteStore,
@@ -32,12 +33,12 @@ impl Local {
                 dir.display()
             );
         }
-        std::fs::create_dir_all(dir)
-            .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+        coderipple_core::local::create_private_dir(dir)?;
         let parts = LocalParts::open(dir, durability()?, settings.queue())
             .with_context(|| format!("cannot open {}", db_path.display()))?;
         Ok(Self {
             dir: dir.to_path_buf(),
+            db: parts.db,
             queue: parts.queue,
             dlq: parts.dlq,
             store: parts.store,

@@ -20,6 +20,7 @@ mod logging;
 mod samples;
 mod secret;
 mod shutdown;
+mod sweeper;
 
 use clap::Parser;
 

@@ -49,8 +49,7 @@ pub async fn for_backend(backend: &Backend, dir: &Path) -> anyhow::Result<(Secre
     if let Some(found) = configured(backend.aws.as_ref()).await? {
         return Ok(found);
     }
-    std::fs::create_dir_all(dir)
-        .with_context(|| format!("cannot create data dir {}", dir.display()))?;
+    coderipple_core::local::create_private_dir(dir)?;
     from_data_dir(dir)
 }
 

@@ -227,6 +227,7 @@ async fn a_transient_failure_fails_the_rest_of_its_group_only() {
         .begin_processing(
             &a1,
             "o/a",
+            "another-worker",
             Duration::from_secs(3),
             Duration::from_secs(3600),
         )

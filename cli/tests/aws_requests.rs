@@ -175,7 +175,7 @@ async fn ingest_costs_one_conditional_write_and_one_send_per_webhook() {
     let lease = Duration::from_secs(60);
     c.aws
         .store
-        .begin_processing("budget-1", "o/a", lease, lease)
+        .begin_processing("budget-1", "o/a", "another-worker", lease, lease)
         .await
         .unwrap();
     c.counter.take();

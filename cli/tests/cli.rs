@@ -1,5 +1,5 @@
 //! The command line's own behaviour: configuration errors name what is wrong; the generated
-//! secret is private and shared with `send`.
+//! secret is private, shared with `send` and never printed; the data dir is private.
 
 mod common;
 
@@ -104,6 +104,60 @@ async fn a_generated_secret_is_private_and_used_by_send() {
     assert!(changelog(dir.path(), "octo-org/hello-world").contains("add a sample command"));
     let _ = child.kill();
     let _ = child.wait();
+}
+
+#[test]
+fn up_prints_where_the_secret_is_never_the_secret_and_keeps_its_data_private() {
+    use std::io::{BufRead, BufReader};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("data"); // made by `up`
+    let mut child = Command::new(bin())
+        .args([
+            "up",
+            "--listen",
+            "127.0.0.1:0",
+            "--workers",
+            "1",
+            "--data-dir",
+        ])
+        .arg(&dir)
+        .env_remove("CODERIPPLE_WEBHOOK_SECRET")
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut printed = Vec::new();
+    for line in BufReader::new(child.stdout.take().unwrap()).lines() {
+        let line = line.unwrap();
+        let last = line.starts_with("send a test event");
+        printed.push(line);
+        if last {
+            break;
+        }
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let secret_file = dir.join("webhook-secret");
+    let secret = std::fs::read_to_string(&secret_file).unwrap();
+    assert_eq!(secret.trim().len(), 64);
+    let stdout = printed.join("\n");
+    assert!(
+        !stdout.contains(secret.trim()),
+        "the secret was printed:\n{stdout}"
+    );
+    assert!(
+        stdout.contains(&secret_file.display().to_string()),
+        "the secret file's path is printed:\n{stdout}"
+    );
+    let mode = |p: &std::path::Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700, "data dir");
+    assert_eq!(mode(&secret_file), 0o600, "secret");
+    for db in ["coderipple.db", "coderipple.db-wal", "coderipple.db-shm"] {
+        let path = dir.join(db);
+        if db == "coderipple.db" || path.exists() {
+            assert_eq!(mode(&path), 0o600, "{db}");
+        }
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -79,7 +79,7 @@ async fn outcome(
     let ttl = Duration::from_secs(3600);
     for r in traffic {
         store
-            .begin_processing(&r.delivery, &r.repo, ttl, ttl)
+            .begin_processing(&r.delivery, &r.repo, "test", ttl, ttl)
             .await
             .unwrap();
         if r.kind == Kind::Poison {
@@ -106,7 +106,7 @@ async fn outcome(
             }
         } else {
             store
-                .complete_processing(std::slice::from_ref(&r.delivery), &json!({}))
+                .complete_processing(std::slice::from_ref(&r.delivery), "test", &json!({}))
                 .await
                 .unwrap();
         }

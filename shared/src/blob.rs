@@ -58,7 +58,8 @@ impl BlobStore for DirBlobStore {
     async fn put(&self, key: &str, bytes: Vec<u8>) -> Result<String> {
         let reference = format!("file:{key}.json");
         let path = self.path_of(&reference)?;
-        tokio::task::spawn_blocking(move || write_atomically(&path, &bytes))
+        // Webhook payloads: readable by this user only.
+        tokio::task::spawn_blocking(move || write_private(&path, &bytes))
             .await
             .map_err(|e| Error::Unavailable(format!("blob write task: {e}")))??;
         Ok(reference)
@@ -80,15 +81,36 @@ impl BlobStore for DirBlobStore {
 /// half of one, and the new one survives a crash once this returns: a hidden temporary file
 /// in the same directory, synced, renamed over `path`, then the directory synced.
 pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with_modes(path, bytes, 0o777, 0o666)
+}
+
+/// [`write_atomically`] for private data: a missing directory is created 0700 and the file
+/// 0600 (the claim-checked payloads).
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
+    write_with_modes(path, bytes, 0o700, 0o600)
+}
+
+/// Both, with the modes new directories and the file get (less the umask).
+fn write_with_modes(path: &Path, bytes: &[u8], dir_mode: u32, file_mode: u32) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let io = |e: std::io::Error| Error::Unavailable(format!("write {}: {e}", path.display()));
     let dir = path
         .parent()
         .filter(|d| !d.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(io)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(dir_mode)
+        .create(dir)
+        .map_err(io)?;
     let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("file");
     let tmp = dir.join(format!(".{name}.tmp-{}", uuid::Uuid::new_v4().simple()));
-    let mut file = std::fs::File::create(&tmp).map_err(io)?;
+    let mut file = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(file_mode)
+        .open(&tmp)
+        .map_err(io)?;
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
@@ -116,5 +138,19 @@ mod tests {
             blobs.get("file:missing.json").await,
             Err(Error::Corrupt(_))
         ));
+    }
+
+    #[tokio::test]
+    async fn payloads_are_private_to_their_user() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().join("payloads");
+        let r = DirBlobStore::new(&root)
+            .put("d-1", b"{}".to_vec())
+            .await
+            .unwrap();
+        let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode(&root), 0o700);
+        assert_eq!(mode(&root.join(r.strip_prefix("file:").unwrap())), 0o600);
     }
 }

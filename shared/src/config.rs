@@ -7,6 +7,8 @@ use crate::queue::QueueSettings;
 use crate::signature::Secrets;
 use crate::{Error, Result};
 
+const DAY: u64 = 24 * 3600;
+
 /// Tunables of the pipeline (every field has a documented default).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Settings {
@@ -15,8 +17,14 @@ pub struct Settings {
     /// `CODERIPPLE_MAX_MESSAGE_BYTES`: envelopes larger than this are claim-checked
     /// (default 256 KiB; SQS allows up to 1 MiB).
     pub max_message_bytes: usize,
-    /// `CODERIPPLE_DEDUP_TTL_SECS`: how long a delivery id is remembered (default 7 days).
+    /// `CODERIPPLE_DEDUP_TTL_SECS`: how long a delivery id is remembered (default 43 days:
+    /// a message's life on the queue, then in the DLQ, then once more on the queue after a
+    /// replay, and a day; at least queue + DLQ retention).
     pub dedup_ttl: Duration,
+    /// `CODERIPPLE_QUEUE_RETENTION_SECS`: how long the events queue keeps a message (14 days).
+    pub queue_retention: Duration,
+    /// `CODERIPPLE_DLQ_RETENTION_SECS`: how long the DLQ keeps a message (14 days, SQS's most).
+    pub dlq_retention: Duration,
     /// `CODERIPPLE_VISIBILITY_TIMEOUT_SECS`: how long a received message stays hidden (60).
     pub visibility_timeout: Duration,
     /// `CODERIPPLE_MAX_RECEIVES`: receives before the DLQ (5).
@@ -26,6 +34,10 @@ pub struct Settings {
     /// `CODERIPPLE_RETRY_DELAY_SECS`: how long a transiently failed message waits before its
     /// next attempt (5).
     pub retry_delay: Duration,
+    /// `CODERIPPLE_RETRY_HOLD_SECS`: how long a long-running worker keeps retrying a
+    /// transiently failing repository in place, with backoff, before giving the message back
+    /// to the queue (which spends one of its receives) (60; 0 turns holding off).
+    pub retry_hold: Duration,
     /// Limits of the local HTTP server (`coderipple up`).
     pub server: ServerSettings,
 }
@@ -139,11 +151,14 @@ impl Default for Settings {
         Self {
             max_body_bytes: 25 * 1024 * 1024,
             max_message_bytes: 256 * 1024,
-            dedup_ttl: Duration::from_secs(7 * 24 * 3600),
+            dedup_ttl: Duration::from_secs(43 * DAY),
+            queue_retention: Duration::from_secs(14 * DAY),
+            dlq_retention: Duration::from_secs(14 * DAY),
             visibility_timeout: Duration::from_secs(60),
             max_receives: 5,
             queue_dedup_window: Duration::from_secs(300),
             retry_delay: Duration::from_secs(5),
+            retry_hold: Duration::from_secs(60),
             server: ServerSettings::default(),
         }
     }
@@ -166,6 +181,12 @@ impl Settings {
                 d.max_message_bytes,
             )?,
             dedup_ttl: secs(&lookup, "CODERIPPLE_DEDUP_TTL_SECS", d.dedup_ttl)?,
+            queue_retention: secs(
+                &lookup,
+                "CODERIPPLE_QUEUE_RETENTION_SECS",
+                d.queue_retention,
+            )?,
+            dlq_retention: secs(&lookup, "CODERIPPLE_DLQ_RETENTION_SECS", d.dlq_retention)?,
             visibility_timeout: secs(
                 &lookup,
                 "CODERIPPLE_VISIBILITY_TIMEOUT_SECS",
@@ -178,6 +199,7 @@ impl Settings {
                 d.queue_dedup_window,
             )?,
             retry_delay: secs(&lookup, "CODERIPPLE_RETRY_DELAY_SECS", d.retry_delay)?,
+            retry_hold: secs(&lookup, "CODERIPPLE_RETRY_HOLD_SECS", d.retry_hold)?,
             server: ServerSettings::from_lookup(&lookup)?,
         };
         s.validate()?;
@@ -197,6 +219,7 @@ impl Settings {
                 self.queue_dedup_window,
             ),
             ("CODERIPPLE_RETRY_DELAY_SECS", self.retry_delay),
+            ("CODERIPPLE_RETRY_HOLD_SECS", self.retry_hold),
         ];
         for (name, d) in too_long {
             if d > YEAR {
@@ -221,7 +244,34 @@ impl Settings {
                 return Err(Error::Config(format!("{name} is out of range")));
             }
         }
+        // SQS retention: 60 s to 14 days.
+        for (name, d) in [
+            ("CODERIPPLE_QUEUE_RETENTION_SECS", self.queue_retention),
+            ("CODERIPPLE_DLQ_RETENTION_SECS", self.dlq_retention),
+        ] {
+            if d < Duration::from_secs(60) || d > Duration::from_secs(14 * DAY) {
+                return Err(Error::Config(format!(
+                    "{name} must be between 60 s and 14 days (SQS's range)"
+                )));
+            }
+        }
+        if self.dedup_ttl < self.message_lifetime() {
+            return Err(Error::Config(format!(
+                "CODERIPPLE_DEDUP_TTL_SECS ({} s) must be at least the queue's plus the DLQ's \
+                 retention ({} s): a delivery record must outlive every message that can \
+                 still be processed or replayed",
+                self.dedup_ttl.as_secs(),
+                self.message_lifetime().as_secs()
+            )));
+        }
         self.server.validate(self.max_body_bytes)
+    }
+
+    /// The longest a message can live on the queue and then in the DLQ (FIFO queues restart a
+    /// message's retention when it moves to the DLQ). Claim-check bodies and delivery records
+    /// are kept at least this long.
+    pub fn message_lifetime(&self) -> Duration {
+        self.queue_retention + self.dlq_retention
     }
 
     /// The queue settings these imply.

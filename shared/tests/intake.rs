@@ -75,7 +75,7 @@ async fn a_claim_without_its_message_is_sent_on_the_repeat() {
         assert_eq!(queue.peek(10).await.unwrap().len(), 1, "{intake:?}");
         // Once a worker has it, a repeat sends nothing.
         store
-            .begin_processing("lost", "o/r", TTL, TTL)
+            .begin_processing("lost", "o/r", "test", TTL, TTL)
             .await
             .unwrap();
         let received = queue.receive(10, TTL, Duration::ZERO).await.unwrap();

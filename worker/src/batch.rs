@@ -5,6 +5,15 @@
 //! set. The first transient failure in a group sends that message and every later one of
 //! the group back (`Retry`); other groups are unaffected. A permanent failure is sent to the
 //! DLQ by the worker itself, with its reason, and the group goes on.
+//!
+//! Transient trouble does not spend the queue's redrive budget where it can be avoided: a
+//! long-running worker first *holds* the failing unit and retries it in place, with backoff,
+//! for up to [`BatchOptions::hold`] (its messages stay invisible; attempts are counted in the
+//! delivery records). Only then does the message go back to the queue, spending a receive.
+//! On its last receive (`max_receives`) a message still failing transiently is dead-lettered
+//! by the worker, and its repository is *parked* behind it: every later message of that
+//! repository is dead-lettered as `parked`, in order, applying nothing, until an operator
+//! replays (or purges) the head, so a repository's history is never applied out of order.
 
 use std::time::Duration;
 
@@ -38,10 +47,12 @@ pub struct Retry {
     pub reason: String,
     /// When to try again.
     pub after: Duration,
+    /// Whether retrying in place may help (a transient failure, not a lease held elsewhere).
+    pub hold: bool,
 }
 
 impl Retry {
-    fn from_error(ctx: &WorkerContext, err: &WorkerError) -> Self {
+    pub(crate) fn from_error(ctx: &WorkerContext, err: &WorkerError) -> Self {
         let after = match err {
             // Waiting for the other worker's lease to end costs one receive, not several.
             WorkerError::Leased { until_ms, .. } => {
@@ -55,8 +66,20 @@ impl Retry {
         Self {
             reason: err.to_string(),
             after,
+            hold: matches!(err, WorkerError::Transient(_)),
         }
     }
+}
+
+/// How a batch is handled.
+#[derive(Debug, Clone, Copy)]
+pub struct BatchOptions {
+    /// How long processing leases last (in Lambda: the invocation's remaining time).
+    pub lease: Duration,
+    /// How long a transiently failing unit is retried in place before its messages go back
+    /// to the queue ([`Duration::ZERO`]: not at all, e.g. in Lambda, whose event source
+    /// mapping retries).
+    pub hold: Duration,
 }
 
 /// Outcomes for every message of a batch.
@@ -77,22 +100,42 @@ impl BatchReport {
     }
 }
 
-/// Handles a batch; never fails as a whole. Processing leases last the visibility timeout.
+/// Handles a batch the way a long-running worker does; never fails as a whole. Processing
+/// leases last the visibility timeout; transient failures are held for
+/// `CODERIPPLE_RETRY_HOLD_SECS`.
 pub async fn handle_batch(
     ctx: &WorkerContext,
     messages: Vec<ReceivedMessage>,
     cancel: &CancellationToken,
 ) -> BatchReport {
-    handle_batch_with_lease(ctx, messages, cancel, ctx.settings.visibility_timeout).await
+    let options = BatchOptions {
+        lease: ctx.settings.visibility_timeout,
+        hold: ctx.settings.retry_hold,
+    };
+    handle_batch_with(ctx, messages, cancel, options).await
 }
 
-/// [`handle_batch`] with processing leases of `lease` (in Lambda: the invocation's remaining
-/// time, so a lease never outlives the invocation that holds it). Emits one metrics record.
+/// [`handle_batch`] with processing leases of `lease` and no holding (in Lambda: the
+/// invocation's remaining time, so a lease never outlives the invocation that holds it).
 pub async fn handle_batch_with_lease(
     ctx: &WorkerContext,
     messages: Vec<ReceivedMessage>,
     cancel: &CancellationToken,
     lease: Duration,
+) -> BatchReport {
+    let options = BatchOptions {
+        lease,
+        hold: Duration::ZERO,
+    };
+    handle_batch_with(ctx, messages, cancel, options).await
+}
+
+/// Handles a batch with `options`. Emits one metrics record.
+pub async fn handle_batch_with(
+    ctx: &WorkerContext,
+    messages: Vec<ReceivedMessage>,
+    cancel: &CancellationToken,
+    options: BatchOptions,
 ) -> BatchReport {
     let started = std::time::Instant::now();
     let size = messages.len();
@@ -106,7 +149,7 @@ pub async fn handle_batch_with_lease(
     let handled = join_all(
         groups
             .into_iter()
-            .map(|(group, msgs)| handle_group(ctx, group, msgs, cancel, lease)),
+            .map(|(group, msgs)| handle_group(ctx, group, msgs, cancel, options)),
     )
     .await;
     let groups = handled.len();
@@ -151,7 +194,29 @@ async fn handle_group(
     group: String,
     msgs: Vec<ReceivedMessage>,
     cancel: &CancellationToken,
-    lease: Duration,
+    options: BatchOptions,
+) -> Vec<(ReceivedMessage, Outcome)> {
+    match crate::parking::parked(ctx, &group).await {
+        Ok(Some(parked)) => return crate::parking::dead_letter_behind(ctx, &parked, msgs).await,
+        Ok(None) => {}
+        Err(e) => {
+            let why = Retry::from_error(ctx, &e);
+            return msgs
+                .into_iter()
+                .map(|m| (m, Outcome::Retry(why.clone())))
+                .collect();
+        }
+    }
+    let out = handle_unparked(ctx, &group, msgs, cancel, options).await;
+    crate::parking::park_on_last_receive(ctx, &group, out).await
+}
+
+async fn handle_unparked(
+    ctx: &WorkerContext,
+    group: &str,
+    msgs: Vec<ReceivedMessage>,
+    cancel: &CancellationToken,
+    options: BatchOptions,
 ) -> Vec<(ReceivedMessage, Outcome)> {
     let mut out = Vec::with_capacity(msgs.len());
     let mut ready: Vec<(ReceivedMessage, Envelope)> = Vec::new();
@@ -161,7 +226,7 @@ async fn handle_group(
             out.push((m, Outcome::Retry(why.clone())));
             continue;
         }
-        match decode(ctx, &m, &group).await {
+        match decode(ctx, &m, group).await {
             Ok(env) => ready.push((m, env)),
             Err(e) if e.is_retryable() => {
                 let why = Retry::from_error(ctx, &e);
@@ -190,7 +255,7 @@ async fn handle_group(
             out.extend(unit.into_iter().map(|(m, _)| (m, Outcome::Released)));
             continue;
         }
-        let outcomes = run_unit(ctx, &group, unit, lease).await;
+        let outcomes = run_unit_holding(ctx, group, unit, cancel, options).await;
         if let Some((_, Outcome::Retry(why))) = outcomes
             .iter()
             .find(|(_, o)| matches!(o, Outcome::Retry(_)))
@@ -200,6 +265,60 @@ async fn handle_group(
         out.extend(outcomes);
     }
     out
+}
+
+/// Runs one unit; while the messages it leaves to retry failed transiently and the hold
+/// allows, waits (backing off) and runs those again in place.
+async fn run_unit_holding(
+    ctx: &WorkerContext,
+    group: &str,
+    unit: Vec<(ReceivedMessage, Envelope)>,
+    cancel: &CancellationToken,
+    options: BatchOptions,
+) -> Vec<(ReceivedMessage, Outcome)> {
+    use backon::BackoffBuilder;
+    let mut delays = backon::ExponentialBuilder::default()
+        .with_min_delay(Duration::from_millis(200))
+        .with_max_delay(Duration::from_secs(10))
+        .with_total_delay(Some(options.hold))
+        .without_max_times()
+        .build();
+    let mut settled: Vec<(ReceivedMessage, Outcome)> = Vec::new();
+    let mut pending = unit;
+    loop {
+        let envelopes: Vec<Envelope> = pending.iter().map(|(_, e)| e.clone()).collect();
+        let outcomes = run_unit(ctx, group, pending, options.lease).await;
+        let first_retry = outcomes
+            .iter()
+            .position(|(_, o)| matches!(o, Outcome::Retry(_)));
+        let Some(at) = first_retry else {
+            settled.extend(outcomes);
+            return settled;
+        };
+        let holdable = matches!(&outcomes[at].1, Outcome::Retry(r) if r.hold);
+        let delay = if holdable && !options.hold.is_zero() && !cancel.is_cancelled() {
+            delays.next()
+        } else {
+            None
+        };
+        let Some(delay) = delay else {
+            settled.extend(outcomes);
+            return settled;
+        };
+        if let Outcome::Retry(why) = &outcomes[at].1 {
+            tracing::warn!(reason = %why.reason, ?delay, "transient failure; holding the unit and retrying in place");
+        }
+        let mut outcomes = outcomes.into_iter();
+        settled.extend(outcomes.by_ref().take(at));
+        pending = outcomes
+            .map(|(m, _)| m)
+            .zip(envelopes.into_iter().skip(at))
+            .collect();
+        tokio::select! {
+            () = cancel.cancelled() => {}
+            () = tokio::time::sleep(delay) => {}
+        }
+    }
 }
 
 /// Runs one coalesced unit; a permanent failure of a multi-event unit is retried event by
@@ -272,7 +391,12 @@ async fn decode(
         )));
     }
     if let Some(reference) = env.change_ref.take() {
-        let bytes = ctx.blobs.get(&reference).await?;
+        // A missing or unreadable claim-check cannot come back by retrying (bodies outlive
+        // their messages; one that is gone expired or was never written): invalid.
+        let bytes = ctx.blobs.get(&reference).await.map_err(|e| match e {
+            coderipple_core::Error::Corrupt(reason) => WorkerError::invalid(reason),
+            other => other.into(),
+        })?;
         let change: Change =
             serde_json::from_slice(&bytes).map_err(|e| WorkerError::Permanent {
                 class: "corrupt",
@@ -293,13 +417,33 @@ async fn dead_letter(
         WorkerError::Permanent { class, reason } => (*class, reason.clone()),
         other => ("transient", other.to_string()),
     };
-    // Replayed copies carry `<delivery>.replay-<tag>` as their dedup id.
-    let delivery = delivery.unwrap_or_else(|| {
-        m.dedup_id
-            .split_once(".replay-")
-            .map_or(m.dedup_id.as_str(), |(d, _)| d)
-    });
-    tracing::error!(delivery, class, %reason, "poison message; sending to the DLQ");
+    dead_letter_with(ctx, m, delivery, class, reason).await
+}
+
+/// The delivery id of a message: its envelope's, or its dedup id's (replayed copies carry
+/// `<delivery>.replay-<tag>`).
+pub(crate) fn delivery_of(m: &ReceivedMessage) -> String {
+    Envelope::from_json(&m.body).map_or_else(
+        |_| {
+            m.dedup_id
+                .split_once(".replay-")
+                .map_or(m.dedup_id.as_str(), |(d, _)| d)
+                .to_owned()
+        },
+        |e| e.delivery,
+    )
+}
+
+/// Moves `m` to the DLQ with `class` and `reason` and marks its delivery failed.
+pub(crate) async fn dead_letter_with(
+    ctx: &WorkerContext,
+    m: &ReceivedMessage,
+    delivery: Option<&str>,
+    class: &str,
+    reason: String,
+) -> Outcome {
+    let delivery = delivery.map_or_else(|| delivery_of(m), str::to_owned);
+    tracing::error!(%delivery, class, %reason, "sending to the DLQ");
     let dl = DeadLetterReason {
         reason: reason.clone(),
         error_class: class.to_owned(),
@@ -307,7 +451,7 @@ async fn dead_letter(
     match ctx.queue.dead_letter(m, &dl).await {
         Ok(()) => {
             let record = json!({"reason": reason, "error_class": class});
-            if let Err(e) = ctx.store.fail_processing(delivery, &record).await {
+            if let Err(e) = ctx.store.fail_processing(&delivery, &record).await {
                 tracing::warn!(error = %e, "dead-lettered, but the delivery record was not marked failed");
             }
             Outcome::DeadLettered(reason)
@@ -317,6 +461,7 @@ async fn dead_letter(
             Outcome::Retry(Retry {
                 reason: format!("dead-letter failed: {e}"),
                 after: ctx.settings.retry_delay,
+                hold: true,
             })
         }
     }

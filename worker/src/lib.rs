@@ -11,12 +11,14 @@
 //! - [`agents`]: the agent interface, the Orchestrator, the Building Inspector, the Tourist
 //!   Guide and the Historian.
 //! - [`pack`]: the agent pack (TOML rules, minijinja templates), built in or from a directory.
+//! - [`markdown`]: escaping text from payloads for the docs (the templates' `md_*` filters).
 //! - [`content`]: optional file contents (a local git checkout), analysed and cached.
 //! - [`bootstrap`]: initial docs for a repository joining mid-life, from a checkout's history.
 //! - [`sink`]: where docs are written (a directory locally, S3 on AWS).
 //! - [`lambda`]: the Lambda worker handler: `SqsEvent` in, `SqsBatchResponse` out, with
 //!   FIFO-aware `batchItemFailures`.
 //! - [`esm`]: a local stand-in for Lambda's SQS event source mapping (tests, `infra/`).
+//! - [`parking`]: repositories parked behind a head dead-lettered for a transient reason.
 //! - [`poller`]: the long-running loop (`coderipple up` / `worker`) with graceful shutdown.
 //! - [`supervise`]: a poller that panics is logged and restarted after a short backoff.
 //! - [`error`]: [`WorkerError`], transient (retry) or permanent (DLQ).
@@ -28,7 +30,9 @@ pub mod content;
 pub mod error;
 pub mod esm;
 pub mod lambda;
+pub mod markdown;
 pub mod pack;
+pub mod parking;
 pub mod poller;
 pub mod process;
 pub mod sink;
@@ -42,7 +46,10 @@ use coderipple_core::metrics::Metrics;
 use coderipple_core::queue::Queue;
 use coderipple_core::store::Store;
 
-pub use batch::{BatchReport, Outcome, Retry, handle_batch, handle_batch_with_lease};
+pub use batch::{
+    BatchOptions, BatchReport, Outcome, Retry, handle_batch, handle_batch_with,
+    handle_batch_with_lease,
+};
 pub use error::WorkerError;
 
 /// What a worker needs, built once and shared by its tasks.

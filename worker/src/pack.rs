@@ -9,11 +9,12 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
-use minijinja::Environment;
+use minijinja::{Environment, State, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::WorkerError;
+use crate::markdown;
 
 /// The variable that names an agent pack directory.
 pub const PACK_VAR: &str = "CODERIPPLE_AGENT_PACK";
@@ -124,6 +125,7 @@ impl AgentPack {
         env.set_trim_blocks(true);
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(true);
+        add_filters(&mut env);
         let mut hash = Sha256::new();
         let mut meta = None;
         let mut rules = None;
@@ -177,6 +179,59 @@ impl AgentPack {
             .and_then(|t| t.render(ctx))
             .map_err(|e| WorkerError::invalid(format!("template {name} ({}): {e}", self.source)))
     }
+}
+
+/// The escaping filters every template (built-in or custom) can use on text from payloads
+/// (see [`crate::markdown`]); each gives a safe string, which they all pass on unchanged:
+///
+/// - `md_inline` / `md_inline(max)`: a line of text ([`markdown::inline`]);
+/// - `md_block`: paragraphs, list items and code blocks ([`markdown::block`]);
+/// - `md_code`: a path or name as code ([`markdown::code`]);
+/// - `text|md_link(url)`: `text` linked to `url` when it is a page of the template's `repo`
+///   on [`markdown::LINK_HOST`], else `text` alone ([`markdown::link`]).
+fn add_filters(env: &mut Environment<'static>) {
+    env.add_filter("md_inline", |value: Value, max: Option<usize>| {
+        escaped(value, |text| {
+            markdown::inline_capped(text, max.unwrap_or(markdown::INLINE_MAX_CHARS))
+        })
+    });
+    env.add_filter("md_block", |value: Value| escaped(value, markdown::block));
+    env.add_filter("md_code", |value: Value| escaped(value, markdown::code));
+    env.add_filter(
+        "md_link",
+        |state: &State, text: Value, url: Option<Value>| {
+            let text = escaped(text, markdown::inline);
+            let url = url.as_ref().and_then(plain_text).unwrap_or_default();
+            let repo = state
+                .lookup("repo")
+                .and_then(|r| r.as_str().map(str::to_owned))
+                .filter(|r| !r.is_empty());
+            Value::from_safe_string(markdown::link(
+                text.as_str().unwrap_or(""),
+                &url,
+                repo.as_deref(),
+            ))
+        },
+    );
+}
+
+/// A value's text: none for `none` and undefined, a string's contents, anything else shown.
+fn plain_text(value: &Value) -> Option<String> {
+    if value.is_undefined() || value.is_none() {
+        None
+    } else if let Some(s) = value.as_str() {
+        Some(s.to_owned())
+    } else {
+        Some(value.to_string())
+    }
+}
+
+/// `value` escaped with `escape` as a safe string; a safe string (already escaped) as it is.
+fn escaped(value: Value, escape: impl Fn(&str) -> String) -> Value {
+    if value.is_safe() {
+        return value;
+    }
+    Value::from_safe_string(plain_text(&value).map_or_else(String::new, |t| escape(&t)))
 }
 
 #[derive(Debug, Deserialize)]
@@ -439,6 +494,41 @@ mod tests {
         );
         // The other files are the built-in ones.
         assert!(pack.rules.tool_of("Cargo.toml").is_some());
+    }
+
+    #[test]
+    fn custom_templates_have_the_escaping_filters() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("templates")).unwrap();
+        std::fs::write(
+            dir.path().join("templates/whats_new.md.j2"),
+            "# {{ title|md_inline }}\n\n{{ notes|md_block }}\n\n\
+             - {{ path|md_code }}, {{ short|md_code|md_link(url) }}, {{ title|md_link(evil) }}, \
+             {{ title|md_inline(5) }}, {{ title|md_inline|md_inline }}, [{{ none|md_inline }}]\n",
+        )
+        .unwrap();
+        let pack = AgentPack::load_dir(dir.path()).unwrap();
+        let out = pack
+            .render(
+                "whats_new.md",
+                minijinja::context! {
+                    repo => "o/r",
+                    title => "<!-- [x](https://e.x)",
+                    notes => "## PWNED\n\n```\n<b>\n",
+                    path => "a`b",
+                    short => "abc1234",
+                    url => "https://github.com/o/r/commit/abc1234",
+                    evil => "https://github.com/other/r/commit/abc1234",
+                    none => (),
+                },
+            )
+            .unwrap();
+        assert_eq!(
+            out,
+            "# \\<!-- \\[x\\](https\\://e.x)\n\n\\#\\# PWNED\n\n```\n<b>\n```\n\n\
+             - ``a`b``, [`abc1234`](https://github.com/o/r/commit/abc1234), \
+             \\<!-- \\[x\\](https\\://e.x), \\<!--…, \\<!-- \\[x\\](https\\://e.x), []\n"
+        );
     }
 
     #[test]

@@ -3,13 +3,29 @@
 //! processing summary. Order of effects: write-once docs (history moved out of state), state,
 //! the other docs, then "completed"; a crash between any two is repaired by the redelivery,
 //! because agents skip what state already holds and docs are rendered from state.
+//!
+//! Fencing: every attempt takes its leases under an owner token of its own and renews them
+//! while it works (every half lease); completing and releasing are conditional on that token,
+//! so a worker whose lease ran out can never complete or release another worker's attempt.
+//! Docs are never replaced by older ones: after writing docs rendered from state version V,
+//! the state's version is read again, and if a newer state was stored meanwhile (another
+//! worker's change set), every agent's docs are rendered from that newest state and written
+//! again, until the version read after a write is the one the docs were rendered from.
+
+use std::sync::Arc;
+use std::time::Duration;
 
 use coderipple_core::envelope::Envelope;
-use coderipple_core::store::BeginOutcome;
+use coderipple_core::store::{BeginOutcome, Store};
 use serde_json::{Value, json};
 
 use crate::agents::ChangeSet;
+use crate::sink::DocFile;
 use crate::{WorkerContext, WorkerError};
+
+/// Times the docs are rendered again from a newer state before the attempt gives up (and is
+/// retried): each round means another worker stored a newer state during the previous write.
+const FENCE_ROUNDS: usize = 4;
 
 /// Processes `envelopes` (one repository, queue order) as one change set.
 /// On error every lease taken here is given back; the caller decides retry or DLQ.
@@ -29,9 +45,10 @@ pub async fn process_change_set(
         .filter(|env| seen.insert(env.delivery.as_str()))
         .collect();
     let ids: Vec<String> = unique.iter().map(|e| e.delivery.clone()).collect();
+    let owner = uuid::Uuid::new_v4().simple().to_string();
     let outcomes = ctx
         .store
-        .begin_processing_many(&ids, repo, lease, ttl)
+        .begin_processing_many(&ids, repo, &owner, lease, ttl)
         .await?;
     let mut fresh = Vec::with_capacity(unique.len());
     let mut already_completed = Vec::new();
@@ -52,28 +69,54 @@ pub async fn process_change_set(
         }
     }
     if let Some(err) = leased {
-        release(ctx, &fresh).await;
+        release(ctx, &fresh, &owner).await;
         return Err(err);
     }
     if fresh.is_empty() {
         return Ok(json!({"skipped_completed": already_completed}));
     }
-    match apply(ctx, repo, &fresh).await {
+    let ids: Vec<String> = fresh.iter().map(|e| e.delivery.clone()).collect();
+    let keeper = LeaseKeeper::start(ctx.store.clone(), ids.clone(), owner.clone(), lease);
+    let applied = apply(ctx, repo, &fresh).await;
+    drop(keeper);
+    match applied {
         Ok(mut summary) => {
             summary["skipped_completed"] = json!(already_completed);
-            let ids: Vec<String> = fresh.iter().map(|e| e.delivery.clone()).collect();
-            if let Err(e) = ctx.store.complete_processing(&ids, &summary).await {
+            if let Err(e) = ctx.store.complete_processing(&ids, &owner, &summary).await {
                 // Applied but not recorded: the retry finds the work in state and skips it.
-                release(ctx, &fresh).await;
+                release(ctx, &fresh, &owner).await;
                 return Err(e.into());
             }
             tracing::info!(applied = ids.len(), "change set applied");
             Ok(summary)
         }
         Err(e) => {
-            release(ctx, &fresh).await;
+            release(ctx, &fresh, &owner).await;
             Err(e)
         }
+    }
+}
+
+/// Renews an attempt's leases every half lease while it works; stops when dropped.
+struct LeaseKeeper(tokio::task::JoinHandle<()>);
+
+impl LeaseKeeper {
+    fn start(store: Arc<dyn Store>, ids: Vec<String>, owner: String, lease: Duration) -> Self {
+        Self(tokio::spawn(async move {
+            let every = (lease / 2).max(Duration::from_millis(50));
+            loop {
+                tokio::time::sleep(every).await;
+                if let Err(e) = store.renew_processing(&ids, &owner, lease).await {
+                    tracing::warn!(error = %e, "processing lease not renewed; another worker may take it over");
+                }
+            }
+        }))
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
@@ -115,8 +158,8 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
         if !write_once.is_empty() {
             ctx.sink.write(repo, &write_once).await?;
         }
-        ctx.store.put_repo_state(repo, version, &state).await?;
-        ctx.sink.write(repo, &files).await?;
+        let stored = ctx.store.put_repo_state(repo, version, &state).await?;
+        files = write_docs_fenced(ctx, repo, stored, files).await?;
         files.extend(write_once);
     }
     let runs: Vec<Value> = plan
@@ -140,6 +183,7 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
         "classification": plan.classification(),
         "agents": runs,
         "findings": findings,
+        "compacted": applied.compacted,
         "notes": plan.notes,
         "content": content,
         "pack": pack.version(),
@@ -156,9 +200,43 @@ fn delivery_ids(envelopes: &[Envelope]) -> String {
         .join(",")
 }
 
-async fn release(ctx: &WorkerContext, taken: &[Envelope]) {
+/// Writes `files`, rendered from state `version`, and makes sure no newer docs were replaced
+/// (see the module docs). Returns the files last written.
+async fn write_docs_fenced(
+    ctx: &WorkerContext,
+    repo: &str,
+    mut version: u64,
+    mut files: Vec<DocFile>,
+) -> Result<Vec<DocFile>, WorkerError> {
+    for _ in 0..FENCE_ROUNDS {
+        ctx.sink.write(repo, &files).await?;
+        match ctx.store.repo_version(repo).await? {
+            Some(current) if current > version => {}
+            _ => return Ok(files),
+        }
+        let Some(current) = ctx.store.repo_state(repo).await? else {
+            return Ok(files);
+        };
+        tracing::info!(
+            rendered = version,
+            current = current.version,
+            "a newer state was stored meanwhile; writing its docs"
+        );
+        let slots = current
+            .state
+            .as_object()
+            .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
+        files = ctx.agents.render(repo, slots, |_| true)?;
+        version = current.version;
+    }
+    Err(WorkerError::transient(format!(
+        "docs of {repo}: the state kept changing during {FENCE_ROUNDS} writes"
+    )))
+}
+
+async fn release(ctx: &WorkerContext, taken: &[Envelope], owner: &str) {
     for env in taken {
-        if let Err(e) = ctx.store.release_processing(&env.delivery).await {
+        if let Err(e) = ctx.store.release_processing(&env.delivery, owner).await {
             tracing::warn!(delivery = %env.delivery, error = %e, "lease not released; it will expire");
         }
     }

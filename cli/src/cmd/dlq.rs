@@ -22,6 +22,7 @@ use serde_json::json;
 
 use crate::args::{BackendKind, DlqAction, DlqFilter};
 use crate::backend::Backend;
+use crate::cmd::parked;
 
 /// How long messages stay held while a replay or purge pass runs.
 const HOLD: Duration = Duration::from_secs(120);
@@ -38,11 +39,30 @@ pub async fn run(
             filter,
             json,
             limit,
-        } => list(local.dlq.as_ref(), &filter, json, limit).await,
+        } => {
+            let code = list(local.dlq.as_ref(), &filter, json, limit).await?;
+            if !json {
+                parked::print(&local.store.parked_repos().await?);
+            }
+            Ok(code)
+        }
         DlqAction::Show { id } => show(local.dlq.as_ref(), &id).await,
-        DlqAction::Replay { filter, dry_run } => {
+        DlqAction::Replay {
+            filter,
+            dry_run,
+            force,
+        } => {
+            let matching = matching_peeked(local.dlq.as_ref(), &filter).await?;
+            let stale = parked::too_old(&local.settings, &matching);
+            if !stale.is_empty() && !force {
+                parked::refuse(&local.settings, &stale);
+                return Ok(ExitCode::FAILURE);
+            }
+            let heads = parked::heads_among(local.store.as_ref(), &matching).await?;
             if dry_run {
-                let matching = matching_peeked(local.dlq.as_ref(), &filter).await?;
+                for p in &heads {
+                    println!("would lift the park of {} (head {})", p.repo, p.head);
+                }
                 for m in &matching {
                     println!(
                         "would replay {} ({}, delivery {})",
@@ -58,8 +78,9 @@ pub async fn run(
                 );
                 return Ok(ExitCode::SUCCESS);
             }
-            let total = matching_peeked(local.dlq.as_ref(), &filter).await?.len() as u64;
-            let bar = progress(total, "replaying");
+            // Before the copies are sent: a worker must not park them again.
+            parked::lift(local.store.as_ref(), &heads).await?;
+            let bar = progress(matching.len() as u64, "replaying");
             let replayed = transfer(
                 local.dlq.as_ref(),
                 Some(local.queue.as_ref()),
@@ -72,7 +93,8 @@ pub async fn run(
             report_unreached(local.dlq.as_ref(), &filter).await
         }
         DlqAction::Purge { filter, yes } => {
-            let total = matching_peeked(local.dlq.as_ref(), &filter).await?.len();
+            let matching = matching_peeked(local.dlq.as_ref(), &filter).await?;
+            let total = matching.len();
             if total == 0 {
                 println!("nothing to purge");
                 return Ok(ExitCode::SUCCESS);
@@ -90,6 +112,8 @@ pub async fn run(
                 n
             };
             println!("purged {purged} message(s) from {}", local.dlq.name());
+            let heads = parked::heads_among(local.store.as_ref(), &matching).await?;
+            parked::lift(local.store.as_ref(), &heads).await?;
             report_unreached(local.dlq.as_ref(), &filter).await
         }
     }
@@ -107,7 +131,7 @@ fn matches(filter: &DlqFilter, group: &str, body: &str, dedup: &str) -> bool {
             .is_none_or(|d| d == delivery_of(body, dedup))
 }
 
-fn delivery_of(body: &str, dedup: &str) -> String {
+pub(super) fn delivery_of(body: &str, dedup: &str) -> String {
     Envelope::from_json(body)
         .map(|e| e.delivery)
         .unwrap_or_else(|_| dedup.to_owned())

@@ -3,6 +3,7 @@
 mod bootstrap;
 mod dlq;
 mod init;
+mod parked;
 mod send;
 mod status;
 mod up;

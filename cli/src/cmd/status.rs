@@ -34,11 +34,14 @@ pub async fn run(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (queue, dlq, counts) = tokio::try_join!(
+    let (queue, dlq, counts, parks) = tokio::try_join!(
         local.queue.stats(),
         local.dlq.stats(),
-        local.store.delivery_counts()
+        local.store.delivery_counts(),
+        local.store.parked_repos()
     )?;
+    // The embedded backend's footprint (what the sweeper keeps in check).
+    let data_bytes = matches!(local.kind, BackendKind::Sqlite).then(|| dir_size(data_dir));
     let count = |k: &str| counts.get(k).copied().unwrap_or(0);
     let recent = match &local.aws {
         Some(clients) => Some(crate::cloudwatch::recent(clients).await),
@@ -50,7 +53,11 @@ pub async fn run(
             "queue": {"name": local.queue.name(), "visible": queue.visible, "in_flight": queue.in_flight},
             "dlq": {"name": local.dlq.name(), "depth": dlq.visible + dlq.in_flight},
             "deliveries": counts,
+            "parked": parks,
         });
+        if let Some(bytes) = data_bytes {
+            report["data_dir"] = json!({"path": data_dir.display().to_string(), "bytes": bytes});
+        }
         if let Some(recent) = &recent {
             report["metrics_last_hour"] = recent.to_json();
         }
@@ -75,11 +82,34 @@ pub async fn run(
             count("queued") + count("received"),
             count("in_progress"),
         );
+        if let Some(bytes) = data_bytes {
+            println!(
+                "data dir {}: {:.1} MiB",
+                data_dir.display(),
+                bytes as f64 / (1024.0 * 1024.0)
+            );
+        }
+        crate::cmd::parked::print(&parks);
         if let Some(recent) = &recent {
             recent.print();
         }
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// Bytes of every file under `dir` (0 when unreadable).
+fn dir_size(dir: &Path) -> u64 {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
+    entries
+        .flatten()
+        .map(|e| match e.file_type() {
+            Ok(t) if t.is_dir() => dir_size(&e.path()),
+            Ok(t) if t.is_file() => e.metadata().map_or(0, |m| m.len()),
+            _ => 0,
+        })
+        .sum()
 }
 
 /// The orchestrator's decisions of a processing summary, one line per agent.

@@ -43,6 +43,10 @@ pub async fn run(
             supervise::poller(ctx.clone(), cancel.clone(), i),
         );
     }
+    if let Some(parts) = backend.embedded.clone() {
+        let every = crate::sweeper::every_from_env()?;
+        tasks.spawn("sweeper", crate::sweeper::run(parts, every, cancel.clone()));
+    }
 
     let dir = data_dir.display();
     let which = match backend.kind {
@@ -56,13 +60,11 @@ pub async fn run(
         secret::Source::Env => println!("webhook secret: from CODERIPPLE_WEBHOOK_SECRET"),
         secret::Source::Param(p) => println!("webhook secret: from {p}"),
         secret::Source::File(p) => println!("webhook secret: {}", p.display()),
-        secret::Source::Generated(p) => {
-            let value = std::fs::read_to_string(&p).unwrap_or_default();
-            println!(
-                "webhook secret (generated, kept in {}): {value}",
-                p.display()
-            );
-        }
+        // The path, never the secret: stdout ends up in logs and scrollback.
+        secret::Source::Generated(p) => println!(
+            "webhook secret: generated into {} (mode 0600; give its contents to GitHub)",
+            p.display()
+        ),
     }
     println!("docs: {}", backend.docs_location);
     println!("send a test event: coderipple send --url http://{addr}/webhook --data-dir {dir}");

@@ -30,9 +30,17 @@ pub async fn run(
         BackendKind::Sqlite => data_dir.display().to_string(),
     };
     println!("CodeRipple workers: {workers} on {on}");
-    let pool: Vec<_> = (0..usize::from(workers))
+    let mut pool: Vec<_> = (0..usize::from(workers))
         .map(|i| tokio::spawn(supervise::poller(ctx.clone(), cancel.clone(), i)))
         .collect();
+    if let Some(parts) = backend.embedded.clone() {
+        let every = crate::sweeper::every_from_env()?;
+        pool.push(tokio::spawn(crate::sweeper::run(
+            parts,
+            every,
+            cancel.clone(),
+        )));
+    }
     for worker in pool {
         let _ = worker.await;
     }

@@ -49,10 +49,10 @@ pub struct Provisioned {
     pub bucket: String,
 }
 
-/// Days S3 keeps a claim-checked body (longer than SQS's longest retention, 14 days).
-const CLAIM_CHECK_DAYS: i32 = 15;
-/// DLQ retention: SQS's maximum, 14 days.
-const DLQ_RETENTION_SECS: u32 = 14 * 24 * 3600;
+/// Days S3 keeps a claim-checked body: as long as the default delivery record (a message's
+/// longest life on the queue, in the DLQ and on the queue again after a replay, and a day), so
+/// a body outlives every message that refers to it.
+pub const CLAIM_CHECK_DAYS: i32 = 43;
 
 /// Creates (or finds) every resource; safe to run again.
 pub async fn provision(
@@ -90,7 +90,7 @@ pub async fn ensure_queues(
             (QueueAttributeName::FifoQueue, "true".to_owned()),
             (
                 QueueAttributeName::MessageRetentionPeriod,
-                DLQ_RETENTION_SECS.to_string(),
+                settings.dlq_retention.as_secs().to_string(),
             ),
         ],
     )
@@ -110,6 +110,10 @@ pub async fn ensure_queues(
                 settings.visibility_timeout.as_secs().to_string(),
             ),
             (QueueAttributeName::RedrivePolicy, redrive.to_string()),
+            (
+                QueueAttributeName::MessageRetentionPeriod,
+                settings.queue_retention.as_secs().to_string(),
+            ),
             (
                 QueueAttributeName::DeduplicationScope,
                 "messageGroup".to_owned(),

@@ -108,9 +108,11 @@ macro_rules! store_contract_tests {
             claim_status_follows_the_delivery,
             expired_claims_can_be_claimed_again,
             processing_lease_lifecycle,
+            leases_are_fenced_by_owner,
             batch_begin_reports_each_delivery,
             repo_state_compare_and_set,
             concurrent_repo_writers_one_wins,
+            state_near_the_budget_round_trips,
             cache_entries_expire,
         );
     };

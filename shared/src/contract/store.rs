@@ -67,7 +67,7 @@ where
         ClaimOutcome::Existing(DeliveryStatus::Received)
     );
     f.store
-        .begin_processing(&id, "o/r", LEASE, TTL)
+        .begin_processing(&id, "o/r", "w1", LEASE, TTL)
         .await
         .unwrap();
     assert_eq!(
@@ -75,7 +75,7 @@ where
         ClaimOutcome::Existing(DeliveryStatus::InProgress)
     );
     f.store
-        .complete_processing(std::slice::from_ref(&id), &json!({}))
+        .complete_processing(std::slice::from_ref(&id), "w1", &json!({}))
         .await
         .unwrap();
     assert_eq!(
@@ -116,39 +116,52 @@ where
     let id = unique("d");
     let s = &f.store;
     assert_eq!(
-        s.begin_processing(&id, "o/r", LEASE, TTL).await.unwrap(),
+        s.begin_processing(&id, "o/r", "w1", LEASE, TTL)
+            .await
+            .unwrap(),
         BeginOutcome::Started
     );
     assert!(matches!(
-        s.begin_processing(&id, "o/r", LEASE, TTL).await.unwrap(),
+        s.begin_processing(&id, "o/r", "w1", LEASE, TTL)
+            .await
+            .unwrap(),
         BeginOutcome::LeasedElsewhere { .. }
     ));
-    s.release_processing(&id).await.unwrap();
+    s.release_processing(&id, "w1").await.unwrap();
     assert_eq!(
-        s.begin_processing(&id, "o/r", Duration::from_secs(1), TTL)
+        s.begin_processing(&id, "o/r", "w1", Duration::from_secs(1), TTL)
             .await
             .unwrap(),
         BeginOutcome::Started
     );
     tokio::time::sleep(Duration::from_millis(1300)).await;
     assert_eq!(
-        s.begin_processing(&id, "o/r", LEASE, TTL).await.unwrap(),
+        s.begin_processing(&id, "o/r", "w2", LEASE, TTL)
+            .await
+            .unwrap(),
         BeginOutcome::Started,
         "an expired lease can be taken over"
     );
-    s.complete_processing(std::slice::from_ref(&id), &json!({"agents": ["historian"]}))
-        .await
-        .unwrap();
+    s.complete_processing(
+        std::slice::from_ref(&id),
+        "w2",
+        &json!({"agents": ["historian"]}),
+    )
+    .await
+    .unwrap();
     assert_eq!(
-        s.begin_processing(&id, "o/r", LEASE, TTL).await.unwrap(),
+        s.begin_processing(&id, "o/r", "w1", LEASE, TTL)
+            .await
+            .unwrap(),
         BeginOutcome::AlreadyCompleted
     );
     let record = s.delivery(&id).await.unwrap().unwrap();
     assert_eq!(record.status, DeliveryStatus::Completed);
     assert_eq!(record.detail, Some(json!({"agents": ["historian"]})));
+    assert_eq!(record.attempts, 3, "three leases were taken");
 
     let poison = unique("p");
-    s.begin_processing(&poison, "o/r", LEASE, TTL)
+    s.begin_processing(&poison, "o/r", "w1", LEASE, TTL)
         .await
         .unwrap();
     s.fail_processing(&poison, &json!({"reason": "bad"}))
@@ -159,7 +172,7 @@ where
         DeliveryStatus::Failed
     );
     assert_eq!(
-        s.begin_processing(&poison, "o/r", LEASE, TTL)
+        s.begin_processing(&poison, "o/r", "w1", LEASE, TTL)
             .await
             .unwrap(),
         BeginOutcome::Started,
@@ -199,6 +212,37 @@ where
     assert!(matches!(&stale, Err(e) if e.is_retryable()));
     let now = s.repo_state(&repo).await.unwrap().unwrap();
     assert_eq!((now.version, now.state), (2, json!({"n": 2})));
+}
+
+/// A state just under [`STATE_BUDGET_BYTES`](crate::store::STATE_BUDGET_BYTES) — many keys,
+/// long strings, escapes and non-ASCII text — is stored and read back unchanged.
+pub async fn state_near_the_budget_round_trips<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let budget = crate::store::STATE_BUDGET_BYTES;
+    let f = make().await;
+    let repo = unique("o/r");
+    let mut entries = Vec::new();
+    let mut state = json!({"entries": []});
+    let line = "fix(\"quoted\"): ünïcode — tab\t, newline\n and <html> ";
+    for i in 0.. {
+        entries.push(json!({"sha": format!("{i:040x}"), "summary": line.repeat(4)}));
+        state = json!({"entries": entries});
+        if serde_json::to_vec(&state).unwrap().len() > budget - 1024 {
+            break;
+        }
+    }
+    let size = serde_json::to_vec(&state).unwrap().len();
+    assert!(size <= budget && size > budget - 2048, "built {size} bytes");
+    let v = f.store.put_repo_state(&repo, None, &state).await.unwrap();
+    let back = f.store.repo_state(&repo).await.unwrap().unwrap();
+    assert_eq!(back.version, v);
+    assert!(
+        back.state == state,
+        "state changed on the way through the store"
+    );
 }
 
 /// Two writers that read the same version: exactly one write lands.
@@ -262,14 +306,18 @@ where
     let f = make().await;
     let s = &f.store;
     let (done, held, fresh) = (unique("done"), unique("held"), unique("fresh"));
-    s.begin_processing(&done, "o/r", LEASE, TTL).await.unwrap();
-    s.complete_processing(std::slice::from_ref(&done), &json!({}))
+    s.begin_processing(&done, "o/r", "w1", LEASE, TTL)
         .await
         .unwrap();
-    s.begin_processing(&held, "o/r", LEASE, TTL).await.unwrap();
+    s.complete_processing(std::slice::from_ref(&done), "w1", &json!({}))
+        .await
+        .unwrap();
+    s.begin_processing(&held, "o/r", "w1", LEASE, TTL)
+        .await
+        .unwrap();
     let ids = vec![done.clone(), held.clone(), fresh.clone()];
     let outcomes = s
-        .begin_processing_many(&ids, "o/r", LEASE, TTL)
+        .begin_processing_many(&ids, "o/r", "w1", LEASE, TTL)
         .await
         .unwrap();
     assert_eq!(outcomes[0], BeginOutcome::AlreadyCompleted);
@@ -278,14 +326,16 @@ where
 
     let all_new = vec![unique("a"), unique("b"), unique("c")];
     let outcomes = s
-        .begin_processing_many(&all_new, "o/r", LEASE, TTL)
+        .begin_processing_many(&all_new, "o/r", "w1", LEASE, TTL)
         .await
         .unwrap();
     assert_eq!(outcomes, vec![BeginOutcome::Started; 3]);
     for id in &all_new {
         assert!(
             matches!(
-                s.begin_processing(id, "o/r", LEASE, TTL).await.unwrap(),
+                s.begin_processing(id, "o/r", "w1", LEASE, TTL)
+                    .await
+                    .unwrap(),
                 BeginOutcome::LeasedElsewhere { .. }
             ),
             "{id} is leased by the batch"

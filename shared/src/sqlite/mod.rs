@@ -8,6 +8,7 @@
 //! writer).
 
 mod schema;
+pub mod sweep;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};

@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
-const VERSION: i64 = 3;
+const VERSION: i64 = 4;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -64,6 +64,19 @@ CREATE INDEX IF NOT EXISTS queue_messages_seq ON queue_messages(queue, seq);
 /// change, for a count that only `coderipple status` asks for.
 const V3: &str = "DROP INDEX IF EXISTS deliveries_status;";
 
+/// v4: processing leases name their owner (a token per attempt) and count attempts;
+/// repositories parked behind a dead-lettered head.
+const V4: &str = r#"
+ALTER TABLE deliveries ADD COLUMN owner TEXT;
+ALTER TABLE deliveries ADD COLUMN attempts INTEGER NOT NULL DEFAULT 0;
+CREATE TABLE IF NOT EXISTS parked_repos (
+    repo      TEXT PRIMARY KEY,
+    head      TEXT    NOT NULL,
+    reason    TEXT    NOT NULL,
+    since     INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// Brings the database to the current schema version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -85,6 +98,11 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     if current < 3 {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {V3} PRAGMA user_version = 3; COMMIT;"
+        ))?;
+    }
+    if current < 4 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {V4} PRAGMA user_version = 4; COMMIT;"
         ))?;
     }
     Ok(())

@@ -15,6 +15,11 @@ use serde::{Deserialize, Serialize};
 
 use crate::Result;
 
+/// The most a repository's agent state may take, serialized as JSON (bytes). DynamoDB refuses
+/// items over 400 KB; the rest of the item (keys, version, timestamps) and a margin fit in the
+/// difference. The worker enforces it after every change set, so no history can outgrow it.
+pub const STATE_BUDGET_BYTES: usize = 300 * 1024;
+
 /// Where a delivery is in its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
 #[serde(rename_all = "snake_case")]
@@ -118,6 +123,54 @@ pub struct DeliveryRecord {
     pub detail: Option<serde_json::Value>,
     /// Last change (Unix ms).
     pub updated_at_ms: i64,
+    /// Processing attempts begun (leases taken), whatever the queue's receive count says.
+    #[serde(default)]
+    pub attempts: u32,
+}
+
+/// [`Store::begin_processing`] of each id in turn; on an error, the leases this call took are
+/// given back before the error is returned. The one implementation of "begin several".
+pub async fn begin_each<S: Store + ?Sized>(
+    store: &S,
+    ids: &[String],
+    repo: &str,
+    owner: &str,
+    lease: Duration,
+    ttl: Duration,
+) -> Result<Vec<BeginOutcome>> {
+    let mut outcomes = Vec::with_capacity(ids.len());
+    for id in ids {
+        match store.begin_processing(id, repo, owner, lease, ttl).await {
+            Ok(outcome) => outcomes.push(outcome),
+            Err(e) => {
+                for (started, outcome) in ids.iter().zip(&outcomes) {
+                    if *outcome == BeginOutcome::Started
+                        && let Err(release) = store.release_processing(started, owner).await
+                    {
+                        // An unreleased lease only delays a retry until it ends.
+                        tracing::warn!(delivery = %started, error = %release, "lease not released");
+                    }
+                }
+                return Err(e);
+            }
+        }
+    }
+    Ok(outcomes)
+}
+
+/// A repository whose events wait behind a head that was dead-lettered for a transient
+/// reason: the rest of its group is dead-lettered as `parked` (in order, nothing applied) until
+/// an operator replays or purges it, so its history is never applied out of order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ParkedRepo {
+    /// `owner/repo`.
+    pub repo: String,
+    /// The dead-lettered delivery the repository waits behind.
+    pub head: String,
+    /// Why the head was dead-lettered.
+    pub reason: String,
+    /// When it was parked (Unix ms).
+    pub since_ms: i64,
 }
 
 /// A repository's agent state and its version.
@@ -135,12 +188,14 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Claims a delivery id for `ttl`, unless a live record exists.
     async fn claim_delivery(&self, claim: &DeliveryClaim, ttl: Duration) -> Result<ClaimOutcome>;
 
-    /// Takes the processing lease of a delivery, unless it completed or is leased elsewhere.
-    /// Creates the record when there is none (e.g. messages replayed after its TTL).
+    /// Takes the processing lease of a delivery for `owner` (a token made for one attempt),
+    /// unless it completed or is leased elsewhere; counts the attempt. Creates the record when
+    /// there is none (e.g. messages replayed after its TTL).
     async fn begin_processing(
         &self,
         id: &str,
         repo: &str,
+        owner: &str,
         lease: Duration,
         ttl: Duration,
     ) -> Result<BeginOutcome>;
@@ -152,35 +207,32 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         &self,
         ids: &[String],
         repo: &str,
+        owner: &str,
         lease: Duration,
         ttl: Duration,
     ) -> Result<Vec<BeginOutcome>> {
-        let mut outcomes = Vec::with_capacity(ids.len());
-        for id in ids {
-            match self.begin_processing(id, repo, lease, ttl).await {
-                Ok(outcome) => outcomes.push(outcome),
-                Err(e) => {
-                    for (started, outcome) in ids.iter().zip(&outcomes) {
-                        if *outcome == BeginOutcome::Started {
-                            // Best effort: an unreleased lease only delays a retry until it ends.
-                            let _ = self.release_processing(started).await;
-                        }
-                    }
-                    return Err(e);
-                }
-            }
-        }
-        Ok(outcomes)
+        begin_each(self, ids, repo, owner, lease, ttl).await
     }
 
-    /// Marks deliveries completed with a summary. Final.
-    async fn complete_processing(&self, ids: &[String], summary: &serde_json::Value) -> Result<()>;
+    /// Extends `owner`'s leases of `ids` to `lease` from now. [`crate::Error::Conflict`] when
+    /// one is no longer `owner`'s (it expired and another worker took it, or it ended).
+    async fn renew_processing(&self, ids: &[String], owner: &str, lease: Duration) -> Result<()>;
+
+    /// Marks deliveries completed with a summary, if `owner` still holds their leases. Final.
+    /// [`crate::Error::Conflict`] (nothing changed) when one is no longer `owner`'s.
+    async fn complete_processing(
+        &self,
+        ids: &[String],
+        owner: &str,
+        summary: &serde_json::Value,
+    ) -> Result<()>;
 
     /// Marks a delivery failed (dead-lettered) with a reason. A replay may start it again.
     async fn fail_processing(&self, id: &str, reason: &serde_json::Value) -> Result<()>;
 
-    /// Gives up a lease without completing (the message goes back to the queue).
-    async fn release_processing(&self, id: &str) -> Result<()>;
+    /// Gives up `owner`'s lease without completing (the message goes back to the queue); a
+    /// lease that is not `owner`'s any more is left alone.
+    async fn release_processing(&self, id: &str, owner: &str) -> Result<()>;
 
     /// One delivery's record.
     async fn delivery(&self, id: &str) -> Result<Option<DeliveryRecord>>;
@@ -191,6 +243,11 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// A repository's state.
     async fn repo_state(&self, repo: &str) -> Result<Option<RepoState>>;
 
+    /// The version of a repository's state, without the state (the docs' fence check).
+    async fn repo_version(&self, repo: &str) -> Result<Option<u64>> {
+        Ok(self.repo_state(repo).await?.map(|s| s.version))
+    }
+
     /// Writes a repository's state if its version is still `expected` (`None`: must not
     /// exist). Returns the new version; [`crate::Error::Conflict`] when someone else wrote.
     async fn put_repo_state(
@@ -199,6 +256,18 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         expected: Option<u64>,
         state: &serde_json::Value,
     ) -> Result<u64>;
+
+    /// Parks a repository (see [`ParkedRepo`]); an existing park keeps its head and reason.
+    async fn park_repo(&self, parked: &ParkedRepo) -> Result<()>;
+
+    /// The park of a repository, if any.
+    async fn parked_repo(&self, repo: &str) -> Result<Option<ParkedRepo>>;
+
+    /// Every parked repository (for operators; a scan on DynamoDB).
+    async fn parked_repos(&self) -> Result<Vec<ParkedRepo>>;
+
+    /// Lifts a repository's park (before its dead letters are replayed, or when purged).
+    async fn unpark_repo(&self, repo: &str) -> Result<()>;
 
     /// A cached value, unless expired.
     async fn cache_get(&self, key: &str) -> Result<Option<serde_json::Value>>;

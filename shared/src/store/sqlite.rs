@@ -7,7 +7,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, RepoState, Store,
+    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, ParkedRepo,
+    RepoState, Store,
 };
 use crate::sqlite::SqliteDb;
 use crate::time::{ms, now_ms};
@@ -57,6 +58,15 @@ pub(crate) fn claim_tx(
     Ok(ClaimOutcome::Claimed)
 }
 
+fn parked_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ParkedRepo> {
+    Ok(ParkedRepo {
+        repo: r.get(0)?,
+        head: r.get(1)?,
+        reason: r.get(2)?,
+        since_ms: r.get(3)?,
+    })
+}
+
 fn status_of(raw: &str) -> Result<DeliveryStatus> {
     DeliveryStatus::parse(raw).ok_or_else(|| Error::Corrupt(format!("unknown status {raw}")))
 }
@@ -73,10 +83,11 @@ impl Store for SqliteStore {
         &self,
         id: &str,
         repo: &str,
+        owner: &str,
         lease: Duration,
         ttl: Duration,
     ) -> Result<BeginOutcome> {
-        let (id, repo) = (id.to_owned(), repo.to_owned());
+        let (id, repo, owner) = (id.to_owned(), repo.to_owned(), owner.to_owned());
         let (lease, ttl) = (ms(lease), ms(ttl));
         self.db
             .write(move |conn| {
@@ -101,37 +112,72 @@ impl Store for SqliteStore {
                     }
                 }
                 conn.prepare_cached(
-                    "INSERT INTO deliveries (id, repo, status, lease_until, updated_at, expires_at)
-                     VALUES (?1, ?2, 'in_progress', ?3, ?4, ?5)
+                    "INSERT INTO deliveries (id, repo, status, lease_until, updated_at, expires_at,
+                        owner, attempts)
+                     VALUES (?1, ?2, 'in_progress', ?3, ?4, ?5, ?6, 1)
                      ON CONFLICT (id) DO UPDATE SET status = 'in_progress',
                         lease_until = excluded.lease_until, updated_at = excluded.updated_at,
                         expires_at = MAX(expires_at, excluded.expires_at),
-                        repo = COALESCE(repo, excluded.repo)",
+                        repo = COALESCE(repo, excluded.repo), owner = excluded.owner,
+                        attempts = attempts + 1",
                 )?
                 .execute(params![
                     &id,
                     &repo,
                     now.saturating_add(lease),
                     now,
-                    now.saturating_add(ttl)
+                    now.saturating_add(ttl),
+                    &owner
                 ])?;
                 Ok(BeginOutcome::Started)
             })
             .await
     }
 
-    async fn complete_processing(&self, ids: &[String], summary: &serde_json::Value) -> Result<()> {
-        let ids = ids.to_vec();
+    async fn renew_processing(&self, ids: &[String], owner: &str, lease: Duration) -> Result<()> {
+        let (ids, owner, lease) = (ids.to_vec(), owner.to_owned(), ms(lease));
+        self.db
+            .write(move |conn| {
+                let now = now_ms();
+                let mut stmt = conn.prepare_cached(
+                    "UPDATE deliveries SET lease_until = ?3
+                     WHERE id = ?1 AND owner = ?2 AND status = 'in_progress'",
+                )?;
+                for id in &ids {
+                    if stmt.execute(params![id, &owner, now.saturating_add(lease)])? == 0 {
+                        return Err(Error::Conflict(format!("lease of {id} lost")));
+                    }
+                }
+                Ok(())
+            })
+            .await
+    }
+
+    async fn complete_processing(
+        &self,
+        ids: &[String],
+        owner: &str,
+        summary: &serde_json::Value,
+    ) -> Result<()> {
+        let (ids, owner) = (ids.to_vec(), owner.to_owned());
         let summary = serde_json::to_string(summary)?;
         self.db
             .write(move |conn| {
                 let mut stmt = conn.prepare_cached(
-                    "UPDATE deliveries SET status = 'completed', lease_until = 0, detail = ?2,
-                        updated_at = ?3 WHERE id = ?1",
+                    "UPDATE deliveries SET status = 'completed', lease_until = 0, detail = ?3,
+                        updated_at = ?4 WHERE id = ?1 AND owner = ?2 AND status = 'in_progress'",
                 )?;
                 let now = now_ms();
-                for id in &ids {
-                    stmt.execute(params![id, &summary, now])?;
+                let mut unique: Vec<&String> = ids.iter().collect();
+                unique.sort();
+                unique.dedup();
+                for id in unique {
+                    if stmt.execute(params![id, &owner, &summary, now])? == 0 {
+                        // A failed write rolls back its own changes: none is marked.
+                        return Err(Error::Conflict(format!(
+                            "lease of {id} lost before it completed"
+                        )));
+                    }
                 }
                 Ok(())
             })
@@ -143,14 +189,14 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn release_processing(&self, id: &str) -> Result<()> {
-        let id = id.to_owned();
+    async fn release_processing(&self, id: &str, owner: &str) -> Result<()> {
+        let (id, owner) = (id.to_owned(), owner.to_owned());
         self.db
             .write(move |conn| {
                 conn.execute(
                     "UPDATE deliveries SET status = 'queued', lease_until = 0, updated_at = ?2
-                     WHERE id = ?1 AND status = 'in_progress'",
-                    params![&id, now_ms()],
+                     WHERE id = ?1 AND owner = ?3 AND status = 'in_progress'",
+                    params![&id, now_ms(), &owner],
                 )?;
                 Ok(())
             })
@@ -168,10 +214,11 @@ impl Store for SqliteStore {
                     String,
                     Option<String>,
                     i64,
+                    u32,
                 )> = conn
                     .prepare_cached(
-                        "SELECT id, repo, event, status, detail, updated_at FROM deliveries
-                         WHERE id = ?1 AND expires_at > ?2",
+                        "SELECT id, repo, event, status, detail, updated_at, attempts
+                         FROM deliveries WHERE id = ?1 AND expires_at > ?2",
                     )?
                     .query_row(params![&id, now_ms()], |r| {
                         Ok((
@@ -181,19 +228,23 @@ impl Store for SqliteStore {
                             r.get(3)?,
                             r.get(4)?,
                             r.get(5)?,
+                            r.get(6)?,
                         ))
                     })
                     .optional()?;
-                row.map(|(id, repo, event, status, detail, updated_at_ms)| {
-                    Ok(DeliveryRecord {
-                        id,
-                        repo,
-                        event,
-                        status: status_of(&status)?,
-                        detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
-                        updated_at_ms,
-                    })
-                })
+                row.map(
+                    |(id, repo, event, status, detail, updated_at_ms, attempts)| {
+                        Ok(DeliveryRecord {
+                            id,
+                            repo,
+                            event,
+                            status: status_of(&status)?,
+                            detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
+                            updated_at_ms,
+                            attempts,
+                        })
+                    },
+                )
                 .transpose()
             })
             .await
@@ -238,6 +289,19 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn repo_version(&self, repo: &str) -> Result<Option<u64>> {
+        let repo = repo.to_owned();
+        self.db
+            .read(move |conn| {
+                let version: Option<i64> = conn
+                    .prepare_cached("SELECT version FROM repo_state WHERE repo = ?1")?
+                    .query_row([&repo], |r| r.get(0))
+                    .optional()?;
+                Ok(version.map(|v| u64::try_from(v).unwrap_or(0)))
+            })
+            .await
+    }
+
     async fn put_repo_state(
         &self,
         repo: &str,
@@ -267,6 +331,56 @@ impl Store for SqliteStore {
                     )));
                 }
                 Ok(expected.map_or(1, |v| v + 1))
+            })
+            .await
+    }
+
+    async fn park_repo(&self, parked: &ParkedRepo) -> Result<()> {
+        let p = parked.clone();
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO parked_repos (repo, head, reason, since) VALUES (?1, ?2, ?3, ?4)
+                     ON CONFLICT (repo) DO NOTHING",
+                    params![&p.repo, &p.head, &p.reason, p.since_ms],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn parked_repo(&self, repo: &str) -> Result<Option<ParkedRepo>> {
+        let repo = repo.to_owned();
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT repo, head, reason, since FROM parked_repos WHERE repo = ?1",
+                    )?
+                    .query_row([&repo], parked_row)
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn parked_repos(&self) -> Result<Vec<ParkedRepo>> {
+        self.db
+            .read(|conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT repo, head, reason, since FROM parked_repos ORDER BY repo",
+                )?;
+                let rows = stmt.query_map([], parked_row)?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
+    async fn unpark_repo(&self, repo: &str) -> Result<()> {
+        let repo = repo.to_owned();
+        self.db
+            .write(move |conn| {
+                conn.execute("DELETE FROM parked_repos WHERE repo = ?1", [&repo])?;
+                Ok(())
             })
             .await
     }

@@ -17,6 +17,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::budget::{halve, json_len};
 use super::journal::{Journal, Keyed};
 use super::{
     Agent, AgentInput, AgentRun, ClassifiedCommit, Finding, FindingKind, PlanItem, ReleaseInfo,
@@ -32,6 +33,9 @@ pub const NAME: &str = "historian";
 pub const PAGE: usize = 100;
 const RELEASES: usize = 200;
 const DETAILS: usize = 20;
+/// Archived keys and releases kept however tight the budget.
+const KEYS_FLOOR: usize = 200;
+const RELEASES_FLOOR: usize = 20;
 
 /// A changelog line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -155,8 +159,11 @@ impl Historian {
         Self { pack }
     }
 
+    /// `repo` (`owner/name`), when known, is the repository whose pages may be linked; pages
+    /// archived while applying are rendered without it (see [`crate::markdown::allowed_url`]).
     fn render_changelog(
         &self,
+        repo: Option<&str>,
         title: &str,
         entries: &[LogEntry],
         releases: &[ReleaseInfo],
@@ -223,20 +230,27 @@ impl Historian {
         let pages: Vec<u32> = (1..=pages).rev().collect();
         self.pack.render(
             "changelog.md",
-            minijinja::context! { title, releases => out, pages },
+            minijinja::context! { repo, title, releases => out, pages },
         )
     }
 
-    fn render_adrs(&self, title: &str, adrs: &[Adr], pages: u32) -> Result<String, WorkerError> {
+    fn render_adrs(
+        &self,
+        repo: Option<&str>,
+        title: &str,
+        adrs: &[Adr],
+        pages: u32,
+    ) -> Result<String, WorkerError> {
         let pages: Vec<u32> = (1..=pages).collect();
         self.pack.render(
             "architecture_decisions.md",
-            minijinja::context! { title, adrs, pages },
+            minijinja::context! { repo, title, adrs, pages },
         )
     }
 
     fn render_refactorings(
         &self,
+        repo: Option<&str>,
         title: &str,
         entries: &[Refactoring],
         pages: u32,
@@ -251,7 +265,7 @@ impl Historian {
         let pages: Vec<u32> = (1..=pages).collect();
         self.pack.render(
             "refactoring_history.md",
-            minijinja::context! { title, entries, pages },
+            minijinja::context! { repo, title, entries, pages },
         )
     }
 }
@@ -343,6 +357,91 @@ fn read_historian(state: &Value) -> Result<HistorianState, WorkerError> {
         });
     }
     read_state(NAME, state)
+}
+
+impl Historian {
+    fn changelog_page(
+        &self,
+        n: u32,
+        page: &[LogEntry],
+        releases: &[ReleaseInfo],
+    ) -> Result<DocFile, WorkerError> {
+        Ok(DocFile {
+            path: format!("decisions/changelog/page-{n:04}.md"),
+            contents: self.render_changelog(
+                None,
+                &format!("Changelog — page {n}"),
+                page,
+                releases,
+                0,
+                true,
+            )?,
+        })
+    }
+
+    fn adr_page(&self, n: u32, page: &[Adr]) -> Result<DocFile, WorkerError> {
+        Ok(DocFile {
+            path: format!("decisions/architecture_decisions/page-{n:04}.md"),
+            contents: self.render_adrs(
+                None,
+                &format!("Architecture decisions — page {n}"),
+                page,
+                0,
+            )?,
+        })
+    }
+
+    fn refactoring_page(&self, n: u32, page: &[Refactoring]) -> Result<DocFile, WorkerError> {
+        Ok(DocFile {
+            path: format!("decisions/refactoring_history/page-{n:04}.md"),
+            contents: self.render_refactorings(
+                None,
+                &format!("Refactoring history — page {n}"),
+                page,
+                0,
+            )?,
+        })
+    }
+
+    /// One compaction step (see [`Agent::compact`]): the largest current page moves out
+    /// early; then the longest list of archived keys, then the releases, lose their oldest half.
+    fn compact_step(&self, mine: &mut HistorianState) -> Result<Option<Vec<DocFile>>, WorkerError> {
+        let sizes = [
+            json_len(&mine.changelog.entries),
+            json_len(&mine.adrs.entries),
+            json_len(&mine.refactorings.entries),
+        ];
+        let largest = (0..3).filter(|&i| sizes[i] > 2).max_by_key(|&i| sizes[i]);
+        let page = match largest {
+            Some(0) => mine
+                .changelog
+                .page_out_early()
+                .map(|(n, page)| self.changelog_page(n, &page, &mine.releases)),
+            Some(1) => mine
+                .adrs
+                .page_out_early()
+                .map(|(n, page)| self.adr_page(n, &page)),
+            Some(_) => mine
+                .refactorings
+                .page_out_early()
+                .map(|(n, page)| self.refactoring_page(n, &page)),
+            None => None,
+        };
+        if let Some(page) = page {
+            return Ok(Some(vec![page?]));
+        }
+        let lists = [
+            &mut mine.changelog.archived,
+            &mut mine.adrs.archived,
+            &mut mine.refactorings.archived,
+        ];
+        if let Some(longest) = lists.into_iter().max_by_key(|l| l.len())
+            && halve(longest, KEYS_FLOOR)
+        {
+            return Ok(Some(Vec::new()));
+        }
+        Ok(halve(&mut mine.releases, RELEASES_FLOOR).then(Vec::new))
+    }
 }
 
 impl Agent for Historian {
@@ -472,37 +571,27 @@ impl Agent for Historian {
                 _ => {}
             }
         }
-        let repo_less = |doc: &str, n: u32| format!("{doc} — page {n}");
         for (n, page) in mine.changelog.page_out(PAGE) {
-            run.write_once.push(DocFile {
-                path: format!("decisions/changelog/page-{n:04}.md"),
-                contents: self.render_changelog(
-                    &repo_less("Changelog", n),
-                    &page,
-                    &mine.releases,
-                    0,
-                    true,
-                )?,
-            });
+            run.write_once
+                .push(self.changelog_page(n, &page, &mine.releases)?);
         }
         for (n, page) in mine.adrs.page_out(PAGE) {
-            run.write_once.push(DocFile {
-                path: format!("decisions/architecture_decisions/page-{n:04}.md"),
-                contents: self.render_adrs(&repo_less("Architecture decisions", n), &page, 0)?,
-            });
+            run.write_once.push(self.adr_page(n, &page)?);
         }
         for (n, page) in mine.refactorings.page_out(PAGE) {
-            run.write_once.push(DocFile {
-                path: format!("decisions/refactoring_history/page-{n:04}.md"),
-                contents: self.render_refactorings(
-                    &repo_less("Refactoring history", n),
-                    &page,
-                    0,
-                )?,
-            });
+            run.write_once.push(self.refactoring_page(n, &page)?);
         }
         *state = write_state(NAME, &mine)?;
         Ok(run)
+    }
+
+    fn compact(&self, state: &mut Value) -> Result<Option<Vec<DocFile>>, WorkerError> {
+        let mut mine = read_historian(state)?;
+        let Some(pages) = self.compact_step(&mut mine)? else {
+            return Ok(None);
+        };
+        *state = write_state(NAME, &mine)?;
+        Ok(Some(pages))
     }
 
     fn render(&self, repo: &str, state: &Value) -> Result<Vec<DocFile>, WorkerError> {
@@ -511,6 +600,7 @@ impl Agent for Historian {
             DocFile {
                 path: "decisions/changelog.md".into(),
                 contents: self.render_changelog(
+                    Some(repo),
                     &format!("Changelog — {repo}"),
                     &mine.changelog.entries,
                     &mine.releases,
@@ -521,6 +611,7 @@ impl Agent for Historian {
             DocFile {
                 path: "decisions/architecture_decisions.md".into(),
                 contents: self.render_adrs(
+                    Some(repo),
                     &format!("Architecture decisions — {repo}"),
                     &mine.adrs.entries,
                     mine.adrs.pages,
@@ -529,6 +620,7 @@ impl Agent for Historian {
             DocFile {
                 path: "decisions/refactoring_history.md".into(),
                 contents: self.render_refactorings(
+                    Some(repo),
                     &format!("Refactoring history — {repo}"),
                     &mine.refactorings.entries,
                     mine.refactorings.pages,

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use super::budget::{PATH_BYTES, halve};
 use super::journal::{keep_last, remember};
 use super::{Agent, AgentInput, AgentRun, Finding, FindingKind, PlanItem, read_state, write_state};
 use crate::WorkerError;
@@ -25,6 +26,10 @@ pub const NAME: &str = "building_inspector";
 pub const MAX_PATHS: usize = 5_000;
 const RECENT: usize = 15;
 const SEEN: usize = 2_000;
+/// What compaction leaves, however tight the budget.
+const SEEN_FLOOR: usize = 200;
+const PATHS_FLOOR: usize = 500;
+const MANIFESTS_FLOOR: usize = 10;
 /// The component of files at the repository root.
 pub const ROOT: &str = "(root)";
 
@@ -84,7 +89,7 @@ impl InspectorState {
         if self.paths.contains(path) {
             return;
         }
-        if self.paths.len() < MAX_PATHS {
+        if self.paths.len() < MAX_PATHS && path.len() <= PATH_BYTES {
             self.paths.insert(path.to_owned());
         } else {
             *self
@@ -92,6 +97,36 @@ impl InspectorState {
                 .entry(component(path).to_owned())
                 .or_default() += 1;
         }
+    }
+
+    /// One compaction step (see [`Agent::compact`]): remembered commits, then recent
+    /// changes, then the named inventory (half of it becomes per-component counts), then
+    /// manifest facts lose half. Whether anything went.
+    fn compact_step(&mut self) -> bool {
+        if halve(&mut self.seen, SEEN_FLOOR) || halve(&mut self.recent, 3) {
+            return true;
+        }
+        if self.paths.len() > PATHS_FLOOR {
+            let keep = self.paths.len() / 2;
+            let moved: Vec<String> = self.paths.iter().skip(keep).cloned().collect();
+            for path in moved {
+                self.paths.remove(&path);
+                *self
+                    .untracked
+                    .entry(component(&path).to_owned())
+                    .or_default() += 1;
+            }
+            return true;
+        }
+        if self.manifests.len() > MANIFESTS_FLOOR {
+            let keep = self.manifests.len() / 2;
+            let cut = self.manifests.keys().nth(keep).cloned();
+            if let Some(cut) = cut {
+                self.manifests.split_off(&cut);
+            }
+            return true;
+        }
+        false
     }
 
     fn remove(&mut self, path: &str) {
@@ -263,6 +298,15 @@ impl Agent for BuildingInspector {
         remember(&mut mine.seen, fresh, SEEN);
         *state = write_state(NAME, &mine)?;
         Ok(run)
+    }
+
+    fn compact(&self, state: &mut Value) -> Result<Option<Vec<DocFile>>, WorkerError> {
+        let mut mine: InspectorState = read_state(NAME, state)?;
+        if !mine.compact_step() {
+            return Ok(None);
+        }
+        *state = write_state(NAME, &mine)?;
+        Ok(Some(Vec::new()))
     }
 
     fn render(&self, repo: &str, state: &Value) -> Result<Vec<DocFile>, WorkerError> {

@@ -64,6 +64,21 @@ impl<T: Keyed> Journal<T> {
         }
         out
     }
+
+    /// Moves the oldest half of the current page (at least one entry) out early, to keep the
+    /// state's budget; returns the archived page (number, entries), or `None` when empty.
+    pub fn page_out_early(&mut self) -> Option<(u32, Vec<T>)> {
+        if self.entries.is_empty() {
+            return None;
+        }
+        let n = (self.entries.len() / 2).max(1);
+        let moved: Vec<T> = self.entries.drain(..n).collect();
+        self.pages += 1;
+        self.archived
+            .extend(moved.iter().map(|e| e.key().to_owned()));
+        keep_last(&mut self.archived, RECENT_ARCHIVED);
+        Some((self.pages, moved))
+    }
 }
 
 /// Keeps the last `keep` keys of a bounded "seen" list after appending `new`.

@@ -14,12 +14,13 @@
 //! moves its oldest part out into *write-once* files that `apply` returns. Those are written
 //! before the state that forgets them, so nothing is lost between the two writes.
 
+pub mod budget;
 pub mod historian;
 pub mod inspector;
 pub mod journal;
 pub mod orchestrator;
 #[cfg(test)]
-mod testkit;
+pub(crate) mod testkit;
 pub mod tourist;
 
 use std::sync::Arc;
@@ -97,15 +98,20 @@ pub enum FindingKind {
 }
 
 impl FindingKind {
-    /// One line for the docs.
+    /// One line for the docs, with paths as code spans their text cannot break out of
+    /// ([`code_span`](crate::markdown::code_span)). Templates show it through `md_inline`,
+    /// which keeps those spans and escapes the rest.
     pub fn describe(&self) -> String {
+        use crate::markdown::code_span as code;
         match self {
-            Self::ComponentAdded { name } => format!("new component `{name}/`"),
-            Self::ComponentRemoved { name } => format!("component `{name}/` removed"),
-            Self::ToolAdded { tool, path } => format!("{tool} added (`{path}`)"),
-            Self::ToolRemoved { tool, path } => format!("{tool} removed (`{path}`)"),
-            Self::InfraChanged { tool, path } => format!("{tool} changed (`{path}`)"),
-            Self::Renamed { from, to } => format!("`{from}` moved to `{to}`"),
+            Self::ComponentAdded { name } => format!("new component {}", code(&format!("{name}/"))),
+            Self::ComponentRemoved { name } => {
+                format!("component {} removed", code(&format!("{name}/")))
+            }
+            Self::ToolAdded { tool, path } => format!("{tool} added ({})", code(path)),
+            Self::ToolRemoved { tool, path } => format!("{tool} removed ({})", code(path)),
+            Self::InfraChanged { tool, path } => format!("{tool} changed ({})", code(path)),
+            Self::Renamed { from, to } => format!("{} moved to {}", code(from), code(to)),
         }
     }
 }
@@ -143,6 +149,15 @@ pub trait Agent: Send + Sync + std::fmt::Debug {
 
     /// Renders this agent's docs from its state.
     fn render(&self, repo: &str, state: &Value) -> Result<Vec<DocFile>, WorkerError>;
+
+    /// Makes this agent's part of the state smaller by one step, when the whole state is over
+    /// its [budget](budget::STATE_BUDGET_BYTES): moves its oldest history into write-once
+    /// files (returned) or forgets the oldest half of a bounded list. `None` when nothing
+    /// more can go. Deterministic: the same state compacts the same way.
+    fn compact(&self, state: &mut Value) -> Result<Option<Vec<DocFile>>, WorkerError> {
+        let _ = state;
+        Ok(None)
+    }
 }
 
 /// The orchestrator, the pack and the agents, built once per worker.
@@ -214,6 +229,7 @@ impl AgentSet {
                 .runs
                 .push((agent.name(), run.applied, run.already_applied));
         }
+        budget::enforce(self, state, budget::STATE_BUDGET_BYTES, &mut applied)?;
         Ok(applied)
     }
 
@@ -242,12 +258,14 @@ pub struct AppliedPlan {
     pub findings: Vec<Finding>,
     /// Write-once files to store before the state.
     pub write_once: Vec<DocFile>,
+    /// Agents whose state was compacted to keep the budget.
+    pub compacted: std::collections::BTreeSet<&'static str>,
 }
 
 impl AppliedPlan {
-    /// Whether `agent` changed its state.
+    /// Whether `agent` changed its state (applied something, or was compacted).
     pub fn changed(&self, agent: &str) -> bool {
-        self.runs.iter().any(|(a, n, _)| *a == agent && *n > 0)
+        self.compacted.contains(agent) || self.runs.iter().any(|(a, n, _)| *a == agent && *n > 0)
     }
 
     /// Whether some agent found entries already applied (a redelivery).

@@ -8,6 +8,7 @@ use coderipple_core::envelope::{Change, Commit, PullRequestChange, PushChange, R
 use serde::Serialize;
 
 use super::ChangeSet;
+use super::budget::{NAME_CHARS, TEXT_CHARS, TITLE_CHARS, clip, clip_in_place};
 use crate::WorkerError;
 use crate::content::FileFacts;
 use crate::pack::{AgentPack, Rules};
@@ -483,10 +484,10 @@ fn check_sha(sha: &str) -> Result<(), WorkerError> {
 fn release(r: &ReleaseChange) -> ReleaseMark {
     ReleaseMark {
         tag: r.tag.clone(),
-        name: r.name.clone(),
+        name: clip(&r.name, TITLE_CHARS),
         url: r.url.clone(),
         date: r.published_at.as_deref().and_then(date_of),
-        notes: r.body.trim().to_owned(),
+        notes: clip(r.body.trim(), TEXT_CHARS),
         is_release: true,
     }
 }
@@ -498,8 +499,8 @@ fn merged_pr(rules: &Rules, pr: &PullRequestChange) -> MergedPr {
         .any(|l| rules.signals.breaking_labels.contains(&l.to_lowercase()));
     MergedPr {
         number: pr.number,
-        title: pr.title.trim().to_owned(),
-        body: pr.body.trim().to_owned(),
+        title: clip(pr.title.trim(), TITLE_CHARS),
+        body: clip(pr.body.trim(), TEXT_CHARS),
         url: pr.url.clone(),
         breaking: labelled || pr.body.contains("BREAKING CHANGE"),
         decision: Rules::mentions(&pr.body, &rules.signals.decision),
@@ -592,6 +593,16 @@ pub fn classify(
         cats.extend(rules.categories_of(p));
     }
     c.categories = cats.into_iter().map(str::to_owned).collect();
+    // Payload text enters the state here, so this is where it is bounded.
+    clip_in_place(&mut c.summary, TITLE_CHARS);
+    clip_in_place(&mut c.body, TEXT_CHARS);
+    clip_in_place(&mut c.author, NAME_CHARS);
+    if let Some(note) = &mut c.breaking_note {
+        clip_in_place(note, TEXT_CHARS);
+    }
+    if let Some(scope) = &mut c.scope {
+        clip_in_place(scope, NAME_CHARS);
+    }
     Ok(c)
 }
 

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
+use super::budget::{halve, halve_set};
 use super::journal::{keep_last, remember};
 use super::orchestrator::user_visible;
 use super::{
@@ -25,6 +26,8 @@ use crate::sink::DocFile;
 pub const NAME: &str = "tourist_guide";
 const RELEASES: usize = 50;
 const SEEN: usize = 2_000;
+/// Remembered keys kept however tight the budget.
+const SEEN_FLOOR: usize = 200;
 const RECENT_GUIDE: usize = 10;
 const GUIDE_FILES: usize = 30;
 
@@ -109,6 +112,20 @@ pub struct TouristState {
     /// Recently applied keys (idempotency).
     #[serde(default)]
     pub seen: Vec<String>,
+}
+
+impl TouristState {
+    /// One compaction step (see [`Agent::compact`]): remembered keys, then the oldest half of
+    /// the news, upgrade notes, guide changes, known files and releases, in that order.
+    fn compact_step(&mut self) -> bool {
+        halve(&mut self.seen, SEEN_FLOOR)
+            || halve(&mut self.news, 10)
+            || halve(&mut self.upgrades, 5)
+            || halve(&mut self.guide_changes, 2)
+            || halve_set(&mut self.entry_points, 20)
+            || halve_set(&mut self.config_files, 20)
+            || halve(&mut self.releases, 10)
+    }
 }
 
 /// The Tourist Guide.
@@ -270,6 +287,15 @@ impl Agent for TouristGuide {
         remember(&mut mine.seen, fresh, SEEN);
         *state = write_state(NAME, &mine)?;
         Ok(run)
+    }
+
+    fn compact(&self, state: &mut Value) -> Result<Option<Vec<DocFile>>, WorkerError> {
+        let mut mine: TouristState = read_state(NAME, state)?;
+        if !mine.compact_step() {
+            return Ok(None);
+        }
+        *state = write_state(NAME, &mine)?;
+        Ok(Some(Vec::new()))
     }
 
     fn render(&self, repo: &str, state: &Value) -> Result<Vec<DocFile>, WorkerError> {

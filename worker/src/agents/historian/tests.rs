@@ -273,3 +273,124 @@ fn applied_commits_are_the_archived_keys_then_the_current_page() {
     let broken = json!({"historian": {"changelog": {"entries": "not a list"}}});
     assert!(applied_commits(&broken).is_err());
 }
+
+#[test]
+fn payload_text_cannot_break_or_inject_into_the_decisions() {
+    use crate::agents::testkit::{apply_all, assert_inert};
+    use crate::markdown::INLINE_MAX_CHARS;
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let long = "x".repeat(3 * INLINE_MAX_CHARS);
+    let mut hostile = commit(
+        1,
+        &format!(
+            "feat: <!-- hide [advisory](https://evil.example) ![i](https://evil.example/i.png)\n\n\
+             We decided to <script>alert(1)</script>\n## PWNED\n| a | b |\n|---|---|\n\
+             mail mona@evil.example or see www.evil.example {long}"
+        ),
+        &["Cargo.toml"],
+        &[],
+        &[],
+    );
+    hostile.author = "[advisory](https://evil.example) <img src=x>\0\u{1b}[31m".into();
+    let moved = commit(
+        2,
+        "refactor: move `a` | b",
+        &["new/a`b\n## PWNED.rs"],
+        &[],
+        &["old/a`b\n## PWNED.rs"],
+    );
+    let p = plan(
+        &set,
+        vec![
+            push("d1", vec![hostile, moved]),
+            release("r1", "v1 <!--", "Notes <!--\n## PWNED"),
+            pull_request(
+                "p",
+                7,
+                &["breaking"],
+                "<!-- [x](https://evil.example)\n## PWNED",
+            ),
+        ],
+    );
+    apply_all(&set, &p, &mut state);
+    let log = render(&set, &state, "decisions/changelog.md");
+    let adrs = render(&set, &state, "decisions/architecture_decisions.md");
+    let history = render(&set, &state, "decisions/refactoring_history.md");
+    for doc in [&log, &adrs, &history] {
+        assert_inert(doc);
+    }
+    // Everything is still there to read, escaped.
+    assert!(
+        log.contains(
+            "- \\<!-- hide \\[advisory\\](https\\://evil.example) \
+             \\!\\[i\\](https\\://evil.example/i.png) ("
+        ),
+        "{log}"
+    );
+    assert!(
+        log.contains("— \\[advisory\\](https\\://evil.example) \\<img src=x\\>\\[31m\n"),
+        "{log}"
+    );
+    assert!(
+        log.contains(
+            "## [Release v1 \\<!-- (v1 \\<!--)](https://github.com/o/r/releases/tag/v1%20%3C!--) \
+             — 2026-01-20\n"
+        ),
+        "{log}"
+    );
+    // One line, capped.
+    let decision = adrs
+        .lines()
+        .find(|l| l.starts_with("**Decision.** We decided"))
+        .unwrap();
+    assert!(
+        decision.starts_with(
+            "**Decision.** We decided to \\<script\\>alert(1)\\</script\\> \\#\\# PWNED \
+             \\| a \\| b \\| \\|---\\|---\\| mail mona@\u{2060}evil.example or see \
+             www\\.evil.example xxx"
+        ),
+        "{decision}"
+    );
+    assert!(decision.ends_with("x…"), "{decision}");
+    assert!(decision.chars().count() < INLINE_MAX_CHARS + 100);
+    assert!(
+        adrs.contains("**Decision.** \\<!-- \\[x\\](https\\://evil.example) \\#\\# PWNED\n"),
+        "{adrs}"
+    );
+    // A path's backtick and newline stay inside its code span.
+    assert!(history.contains("— Move `a` \\| b\n"), "{history}");
+    assert!(
+        history.contains("- ``old/a`b ## PWNED.rs`` moved to ``new/a`b ## PWNED.rs``\n"),
+        "{history}"
+    );
+}
+
+#[test]
+fn links_go_only_to_the_repositorys_own_pages() {
+    use crate::agents::testkit::assert_inert;
+    use coderipple_core::envelope::Change;
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let mut pushed = push("d1", vec![commit(1, "feat: one", &["a"], &[], &[])]);
+    if let Some(Change::Push(p)) = &mut pushed.change {
+        p.repo_url = "https://evil.example/o/r".into();
+    }
+    let mut released = release("r1", "v1", "");
+    if let Some(Change::Release(r)) = &mut released.change {
+        r.url = "https://github.com/evil/r/releases/tag/v1".into();
+    }
+    let log = run(
+        &set,
+        &mut state,
+        vec![pushed, released],
+        "decisions/changelog.md",
+    );
+    assert_inert(&log);
+    assert!(log.contains("## Release v1 (v1) — 2026-01-20\n"), "{log}");
+    assert!(
+        log.contains(&format!("- one (`{}`) — Mona\n", &sha(1)[..7])),
+        "{log}"
+    );
+    assert!(!log.contains("evil"), "{log}");
+}

@@ -202,3 +202,64 @@ fn a_snapshot_resets_the_inventory_and_large_trees_stay_bounded() {
     );
     assert!(serde_json::to_string(&state).unwrap().len() < 200_000);
 }
+
+#[test]
+fn paths_and_manifest_facts_cannot_break_out_of_code_or_tables() {
+    use crate::agents::testkit::assert_inert;
+    use crate::content::{FileFacts, ManifestFacts};
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let mut p = plan(
+        &set,
+        vec![push(
+            "d1",
+            vec![commit(
+                1,
+                "feat: odd names",
+                &[
+                    "we`ird|dir\n## PWNED/Cargo.toml",
+                    "we`ird|dir\n## PWNED/src/main.rs",
+                    "tick`/Cargo.toml",
+                    "src/<b>\0.rs",
+                ],
+                &[],
+                &[],
+            )],
+        )],
+    );
+    p.contents.insert(
+        "tick`/Cargo.toml".into(),
+        FileFacts::Manifest(ManifestFacts {
+            tool: "Cargo".into(),
+            name: Some("<b>pkg</b> [x](https://evil.example)".into()),
+            members: vec![],
+            dependencies: vec!["dep`|x".into(), "serde".into()],
+        }),
+    );
+    apply_all(&set, &p, &mut state);
+    let arch = render(&set, &state, "system/architecture.md");
+    let stack = render(&set, &state, "system/tech_stack.md");
+    for doc in [&arch, &stack] {
+        assert_inert(doc);
+    }
+    assert!(
+        arch.contains("| `` tick` `` | 1 |  | `` tick` `` |  |\n"),
+        "{arch}"
+    );
+    assert!(
+        arch.contains("- new component we\\`ird\\|dir \\#\\# PWNED/ (["),
+        "{arch}"
+    );
+    assert!(
+        arch.contains("- Cargo added (``tick`/Cargo.toml``) (["),
+        "{arch}"
+    );
+    assert!(arch.contains("- new component `src/` (["), "{arch}");
+    assert!(
+        stack.contains(
+            "- ``tick`/Cargo.toml`` — \\<b\\>pkg\\</b\\> \\[x\\](https\\://evil.example) \
+             (depends on dep\\`\\|x, `serde`)\n"
+        ),
+        "{stack}"
+    );
+}

@@ -92,7 +92,7 @@ fn upgrading_keeps_every_breaking_change_with_its_commit() {
         "{doc}"
     );
     assert!(
-        doc.contains("### PR 5\n\nconfig lives in ~/.config now"),
+        doc.contains("### PR 5\n\nconfig lives in \\~/.config now"),
         "{doc}"
     );
     let empty = render(&set, &json!({}), "user/upgrading.md");
@@ -181,4 +181,103 @@ fn the_same_events_twice_change_nothing() {
         .unwrap();
     assert_eq!((again.applied, again.already_applied), (0, 2));
     assert_eq!(state, once);
+}
+
+#[test]
+fn payload_text_cannot_break_or_inject_into_the_guide() {
+    use crate::agents::testkit::assert_inert;
+    use crate::content::ReadmeFacts;
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let mut p = plan(
+        &set,
+        vec![
+            push(
+                "d1",
+                vec![commit(
+                    1,
+                    "feat!: drop <b>v1</b> [api](https://evil.example)\n\n\
+                     BREAKING CHANGE: run `migrate --all` <!-- the rest is hidden",
+                    &["README.md", "cli/src/main.rs"],
+                    &[],
+                    &[],
+                )],
+            ),
+            release(
+                "r1",
+                "v2",
+                "Notes with <!-- a comment\n## PWNED\n[ref]: https://evil.example\n\
+                 | a | b |\n|---|---|\n```mermaid\nclick A \"https://evil.example\"\n\n\
+                 Second paragraph.",
+            ),
+            pull_request(
+                "p",
+                9,
+                &["breaking"],
+                "BREAKING CHANGE: <script>alert(1)</script>\n> [!WARNING]\n> www.evil.example\n\
+                 ## PWNED\n- a list\n- stays",
+            ),
+        ],
+    );
+    p.contents.insert(
+        "README.md".into(),
+        FileFacts::Readme(ReadmeFacts {
+            title: Some("<img src=x onerror=alert(1)> Widget\n## PWNED".into()),
+            description: Some("[Widget](https://evil.example) turns gears.".into()),
+            install: Some("```sh\ncargo install widget\n```\n<!-- hidden -->\n## PWNED".into()),
+            usage: Some("Run `widget` | see https://evil.example".into()),
+        }),
+    );
+    apply_all(&set, &p, &mut state);
+    let news = render(&set, &state, "user/whats_new.md");
+    let upgrading = render(&set, &state, "user/upgrading.md");
+    let guide = render(&set, &state, "user/getting_started.md");
+    for doc in [&news, &upgrading, &guide] {
+        assert_inert(doc);
+    }
+    assert!(
+        news.contains(
+            "Notes with \\<!-- a comment\n\\#\\# PWNED\n\\[ref\\]: https\\://evil.example\n\
+             \\| a \\| b \\|\n\\|---\\|---\\|\n```\nclick A \"https://evil.example\"\n```\n"
+        ),
+        "{news}"
+    );
+    assert!(
+        news.contains(
+            "- **Breaking:** Features: drop \\<b\\>v1\\</b\\> \\[api\\](https\\://evil.example) (["
+        ),
+        "{news}"
+    );
+    assert!(
+        upgrading.contains("### drop \\<b\\>v1\\</b\\> \\[api\\](https\\://evil.example)\n\n"),
+        "{upgrading}"
+    );
+    assert!(
+        upgrading.contains("run `migrate --all` \\<!-- the rest is hidden\n\nIntroduced by"),
+        "{upgrading}"
+    );
+    assert!(
+        upgrading.contains(
+            "\\<script\\>alert(1)\\</script\\>\n\\> \\[!WARNING\\]\n\\> www\\.evil.example\n\
+             \\#\\# PWNED\n- a list\n- stays\n\nIntroduced by [`#9`](https://github.com/o/r/pull/9)"
+        ),
+        "{upgrading}"
+    );
+    assert!(
+        guide.starts_with(
+            "# Getting started with \\<img src=x onerror=alert(1)\\> Widget \\#\\# PWNED\n"
+        ),
+        "{guide}"
+    );
+    assert!(
+        guide.contains("\\[Widget\\](https\\://evil.example) turns gears.\n"),
+        "{guide}"
+    );
+    assert!(
+        guide.contains(
+            "## Install\n\n```sh\ncargo install widget\n```\n\\<!-- hidden --\\>\n\\#\\# PWNED\n\n## Usage\n\n\
+             Run `widget` \\| see https\\://evil.example\n"
+        ),
+        "{guide}"
+    );
 }

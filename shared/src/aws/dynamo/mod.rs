@@ -12,22 +12,25 @@
 //! conditional writes that return the old item when they lose (`ReturnValuesOnConditionCheckFailure`),
 //! so a duplicate costs one request, not two.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use aws_sdk_dynamodb::types::{
-    AttributeValue, ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update,
-};
+use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use super::error::{code, sdk_error};
 use crate::store::{
-    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, RepoState, Store,
+    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, ParkedRepo,
+    RepoState, Store, begin_each,
 };
 use crate::time::{ms, now_ms};
 use crate::{Error, Result};
 
-type Item = HashMap<String, AttributeValue>;
+mod attrs;
+mod parked;
+mod updates;
+
+use attrs::{Item, delivery_pk, get_n, get_s, is_live, json_of, key, n, s, status_of};
 
 /// Expiry given to a delivery record written by a worker when no claim made one.
 const DEFAULT_RECORD_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -81,141 +84,23 @@ impl DynamoStore {
         }
     }
 
-    fn delivery_update(&self, id: &str, status: DeliveryStatus, detail: String) -> Update {
-        let now = now_ms();
-        let expires = now.saturating_add(ms(DEFAULT_RECORD_TTL));
-        let values = HashMap::from([
-            (":s".to_owned(), s(status.as_str())),
-            (":d".to_owned(), s(&detail)),
-            (":zero".to_owned(), n(0)),
-            (":now".to_owned(), n(now)),
-            (":exp".to_owned(), n(expires / 1000)),
-            (":expms".to_owned(), n(expires)),
-        ]);
-        let expression = "SET #s = :s, lease_until = :zero, updated_at = :now, detail = :d, \
-             expires_at = if_not_exists(expires_at, :exp), expires_ms = if_not_exists(expires_ms, :expms)";
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(delivery_pk(id), "DELIVERY")))
-            .update_expression(expression)
-            .expression_attribute_names("#s", "status")
-            .set_expression_attribute_values(Some(values))
-            .build()
-            .expect("table, key and expression are set")
-    }
-
-    /// The conditional update that takes a delivery's processing lease.
-    fn begin_update(
-        &self,
-        id: &str,
-        repo: &str,
-        lease: Duration,
-        ttl: Duration,
-        now: i64,
-    ) -> Update {
-        let expires = now.saturating_add(ms(ttl));
-        let values = HashMap::from([
-            (":inp".to_owned(), s(DeliveryStatus::InProgress.as_str())),
-            (":done".to_owned(), s(DeliveryStatus::Completed.as_str())),
-            (":lease".to_owned(), n(now.saturating_add(ms(lease)))),
-            (":now".to_owned(), n(now)),
-            (":exp".to_owned(), n(expires / 1000 + 1)),
-            (":expms".to_owned(), n(expires)),
-            (":repo".to_owned(), s(repo)),
-        ]);
-        Update::builder()
-            .table_name(&self.table)
-            .set_key(Some(key(delivery_pk(id), "DELIVERY")))
-            .update_expression(
-                "SET #s = :inp, lease_until = :lease, updated_at = :now, expires_at = :exp, \
-                 expires_ms = :expms, repo = if_not_exists(repo, :repo)",
-            )
-            .condition_expression(
-                "attribute_not_exists(pk) OR expires_ms <= :now \
-                 OR (#s <> :done AND (#s <> :inp OR lease_until <= :now))",
-            )
-            .expression_attribute_names("#s", "status")
-            .set_expression_attribute_values(Some(values))
-            .return_values_on_condition_check_failure(ReturnValuesOnConditionCheckFailure::AllOld)
-            .build()
-            .expect("table, key and expression are set")
-    }
-
-    /// Begins each delivery with its own request, in order.
-    async fn begin_each(
-        &self,
-        ids: &[String],
-        repo: &str,
-        lease: Duration,
-        ttl: Duration,
-    ) -> Result<Vec<BeginOutcome>> {
-        let mut out = Vec::with_capacity(ids.len());
-        for id in ids {
-            out.push(self.begin_processing(id, repo, lease, ttl).await?);
-        }
-        Ok(out)
-    }
-
-    async fn run_update(&self, update: Update) -> Result<()> {
+    async fn run_update(&self, update: Update, what: &str) -> Result<()> {
         self.client
             .update_item()
             .table_name(update.table_name)
             .set_key(Some(update.key))
             .update_expression(update.update_expression)
+            .set_condition_expression(update.condition_expression)
             .set_expression_attribute_names(update.expression_attribute_names)
             .set_expression_attribute_values(update.expression_attribute_values)
             .send()
             .await
-            .map_err(|e| sdk_error("update item", e))?;
+            .map_err(|e| match code(&e) {
+                Some(CONDITION_FAILED) => Error::Conflict(format!("{what}: lease lost")),
+                _ => sdk_error(what, e),
+            })?;
         Ok(())
     }
-}
-
-fn key(pk: String, sk: &str) -> Item {
-    HashMap::from([
-        ("pk".to_owned(), AttributeValue::S(pk)),
-        ("sk".to_owned(), s(sk)),
-    ])
-}
-
-fn delivery_pk(id: &str) -> String {
-    format!("DELIVERY#{id}")
-}
-
-fn s(v: &str) -> AttributeValue {
-    AttributeValue::S(v.to_owned())
-}
-
-fn n(v: i64) -> AttributeValue {
-    AttributeValue::N(v.to_string())
-}
-
-fn get_s<'a>(item: &'a Item, name: &str) -> Option<&'a str> {
-    item.get(name)
-        .and_then(|v| v.as_s().ok())
-        .map(String::as_str)
-}
-
-fn get_n(item: &Item, name: &str) -> Option<i64> {
-    item.get(name)
-        .and_then(|v| v.as_n().ok())
-        .and_then(|v| v.parse().ok())
-}
-
-fn is_live(item: &Item, now: i64) -> bool {
-    get_n(item, "expires_ms").is_none_or(|e| e > now)
-}
-
-fn status_of(item: &Item) -> Result<DeliveryStatus> {
-    let raw = get_s(item, "status").unwrap_or("");
-    DeliveryStatus::parse(raw).ok_or_else(|| Error::Corrupt(format!("unknown status {raw:?}")))
-}
-
-fn json_of(item: &Item, name: &str) -> Result<Option<serde_json::Value>> {
-    get_s(item, name)
-        .map(serde_json::from_str)
-        .transpose()
-        .map_err(Error::from)
 }
 
 #[async_trait]
@@ -261,11 +146,12 @@ impl Store for DynamoStore {
         &self,
         id: &str,
         repo: &str,
+        owner: &str,
         lease: Duration,
         ttl: Duration,
     ) -> Result<BeginOutcome> {
         let now = now_ms();
-        let update = self.begin_update(id, repo, lease, ttl, now);
+        let update = self.begin_update(id, repo, owner, lease, ttl, now);
         let result = self
             .client
             .update_item()
@@ -303,18 +189,19 @@ impl Store for DynamoStore {
         &self,
         ids: &[String],
         repo: &str,
+        owner: &str,
         lease: Duration,
         ttl: Duration,
     ) -> Result<Vec<BeginOutcome>> {
         if ids.len() < 2 || ids.len() > MAX_TRANSACT {
-            return self.begin_each(ids, repo, lease, ttl).await;
+            return begin_each(self, ids, repo, owner, lease, ttl).await;
         }
         let now = now_ms();
         let items: Vec<TransactWriteItem> = ids
             .iter()
             .map(|id| {
                 TransactWriteItem::builder()
-                    .update(self.begin_update(id, repo, lease, ttl, now))
+                    .update(self.begin_update(id, repo, owner, lease, ttl, now))
                     .build()
             })
             .collect();
@@ -327,27 +214,65 @@ impl Store for DynamoStore {
         match result {
             Ok(_) => Ok(vec![BeginOutcome::Started; ids.len()]),
             Err(e) if code(&e) == Some("TransactionCanceledException") => {
-                self.begin_each(ids, repo, lease, ttl).await
+                begin_each(self, ids, repo, owner, lease, ttl).await
             }
             Err(e) => Err(sdk_error("begin processing (transaction)", e)),
         }
     }
 
-    async fn complete_processing(&self, ids: &[String], summary: &serde_json::Value) -> Result<()> {
+    async fn renew_processing(&self, ids: &[String], owner: &str, lease: Duration) -> Result<()> {
+        let until = now_ms().saturating_add(ms(lease));
+        for id in ids {
+            let result = self
+                .client
+                .update_item()
+                .table_name(&self.table)
+                .set_key(Some(key(delivery_pk(id), "DELIVERY")))
+                .update_expression("SET lease_until = :until")
+                .condition_expression("#o = :owner AND #s = :inp")
+                .expression_attribute_names("#s", "status")
+                .expression_attribute_names("#o", "owner")
+                .expression_attribute_values(":until", n(until))
+                .expression_attribute_values(":owner", s(owner))
+                .expression_attribute_values(":inp", s(DeliveryStatus::InProgress.as_str()))
+                .send()
+                .await;
+            match result {
+                Ok(_) => {}
+                Err(e) if code(&e) == Some(CONDITION_FAILED) => {
+                    return Err(Error::Conflict(format!("lease of {id} lost")));
+                }
+                Err(e) => return Err(sdk_error("renew lease", e)),
+            }
+        }
+        Ok(())
+    }
+
+    async fn complete_processing(
+        &self,
+        ids: &[String],
+        owner: &str,
+        summary: &serde_json::Value,
+    ) -> Result<()> {
         let summary = serde_json::to_string(summary)?;
         let mut unique: Vec<&String> = ids.iter().collect();
         unique.sort();
         unique.dedup();
         if let [only] = unique.as_slice() {
-            let update = self.delivery_update(only, DeliveryStatus::Completed, summary);
-            return self.run_update(update).await;
+            let update =
+                self.delivery_update(only, DeliveryStatus::Completed, summary, Some(owner));
+            return self.run_update(update, "complete processing").await;
         }
         for chunk in unique.chunks(MAX_TRANSACT) {
             let items: Vec<TransactWriteItem> = chunk
                 .iter()
                 .map(|id| {
-                    let update =
-                        self.delivery_update(id, DeliveryStatus::Completed, summary.clone());
+                    let update = self.delivery_update(
+                        id,
+                        DeliveryStatus::Completed,
+                        summary.clone(),
+                        Some(owner),
+                    );
                     TransactWriteItem::builder().update(update).build()
                 })
                 .collect();
@@ -356,26 +281,37 @@ impl Store for DynamoStore {
                 .set_transact_items(Some(items))
                 .send()
                 .await
-                .map_err(|e| sdk_error("complete processing", e))?;
+                .map_err(|e| match code(&e) {
+                    Some("TransactionCanceledException") => {
+                        Error::Conflict("a lease was lost before the change set completed".into())
+                    }
+                    _ => sdk_error("complete processing", e),
+                })?;
         }
         Ok(())
     }
 
     async fn fail_processing(&self, id: &str, reason: &serde_json::Value) -> Result<()> {
-        let update =
-            self.delivery_update(id, DeliveryStatus::Failed, serde_json::to_string(reason)?);
-        self.run_update(update).await
+        let update = self.delivery_update(
+            id,
+            DeliveryStatus::Failed,
+            serde_json::to_string(reason)?,
+            None,
+        );
+        self.run_update(update, "fail processing").await
     }
 
-    async fn release_processing(&self, id: &str) -> Result<()> {
+    async fn release_processing(&self, id: &str, owner: &str) -> Result<()> {
         let result = self
             .client
             .update_item()
             .table_name(&self.table)
             .set_key(Some(key(delivery_pk(id), "DELIVERY")))
             .update_expression("SET #s = :queued, lease_until = :zero, updated_at = :now")
-            .condition_expression("#s = :inp")
+            .condition_expression("#s = :inp AND #o = :owner")
             .expression_attribute_names("#s", "status")
+            .expression_attribute_names("#o", "owner")
+            .expression_attribute_values(":owner", s(owner))
             .expression_attribute_values(":queued", s(DeliveryStatus::Queued.as_str()))
             .expression_attribute_values(":inp", s(DeliveryStatus::InProgress.as_str()))
             .expression_attribute_values(":zero", n(0))
@@ -403,6 +339,9 @@ impl Store for DynamoStore {
             status: status_of(&item)?,
             detail: json_of(&item, "detail")?,
             updated_at_ms: get_n(&item, "updated_at").unwrap_or(0),
+            attempts: get_n(&item, "attempts")
+                .and_then(|a| u32::try_from(a).ok())
+                .unwrap_or(0),
         }))
     }
 
@@ -444,6 +383,24 @@ impl Store for DynamoStore {
         Ok(Some(RepoState { version, state }))
     }
 
+    async fn repo_version(&self, repo: &str) -> Result<Option<u64>> {
+        let out = self
+            .client
+            .get_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("REPO#{repo}"), "STATE")))
+            .projection_expression("version")
+            .consistent_read(true)
+            .send()
+            .await
+            .map_err(|e| sdk_error("get state version", e))?;
+        Ok(out
+            .item
+            .as_ref()
+            .and_then(|item| get_n(item, "version"))
+            .and_then(|v| u64::try_from(v).ok()))
+    }
+
     async fn put_repo_state(
         &self,
         repo: &str,
@@ -473,6 +430,22 @@ impl Store for DynamoStore {
             ))),
             Err(e) => Err(sdk_error("put repo state", e)),
         }
+    }
+
+    async fn park_repo(&self, parked: &ParkedRepo) -> Result<()> {
+        self.put_park(parked).await
+    }
+
+    async fn parked_repo(&self, repo: &str) -> Result<Option<ParkedRepo>> {
+        self.get_park(repo).await
+    }
+
+    async fn parked_repos(&self) -> Result<Vec<ParkedRepo>> {
+        self.scan_parks().await
+    }
+
+    async fn unpark_repo(&self, repo: &str) -> Result<()> {
+        self.delete_park(repo).await
     }
 
     async fn cache_get(&self, key_: &str) -> Result<Option<serde_json::Value>> {

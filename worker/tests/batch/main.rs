@@ -39,7 +39,11 @@ fn harness() -> Harness {
         blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
         sink: Arc::new(DirSink::new(dir.path().join("docs"))),
         agents: AgentSet::builtin(),
-        settings: Settings::default(),
+        // No holding unless a test asks for it: a transient failure goes straight back.
+        settings: Settings {
+            retry_hold: Duration::ZERO,
+            ..Settings::default()
+        },
         metrics: coderipple_core::metrics::Metrics::off(),
         content: None,
     };
@@ -341,6 +345,7 @@ async fn a_delivery_leased_elsewhere_waits_for_the_lease_not_the_retry_delay() {
         .begin_processing(
             "leased",
             "o/r",
+            "another-worker",
             Duration::from_secs(30),
             Duration::from_secs(3600),
         )
@@ -446,6 +451,7 @@ async fn a_retried_group_comes_back_after_its_delay_in_queue_order() {
     let retry = Retry {
         reason: "transient".into(),
         after: Duration::from_millis(100),
+        hold: true,
     };
     let report = BatchReport {
         outcomes: received
@@ -469,3 +475,5 @@ async fn a_retried_group_comes_back_after_its_delay_in_queue_order() {
     let ids: Vec<&str> = back.iter().map(|m| m.dedup_id.as_str()).collect();
     assert_eq!(ids, ["r1", "r2"]);
 }
+
+mod transient;

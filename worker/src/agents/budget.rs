@@ -1,0 +1,190 @@
+//! The repository state's byte budget, held in one place: [`AgentSet::apply`] calls
+//! [`enforce`] after the agents have run, so no history, however long, can outgrow one store
+//! item (DynamoDB refuses items over 400 KB).
+//!
+//! Two mechanisms keep it:
+//! - Text from payloads is clipped where it enters (the Orchestrator's classification), with
+//!   [`clip`] and the limits below, so no single entry is large.
+//! - While the serialized state is over [`STATE_BUDGET_BYTES`], the agent holding the largest
+//!   part is asked to [`Agent::compact`] one step: move its oldest history into a write-once
+//!   page (written before the state that forgets it, like any page) or forget the oldest half
+//!   of a bounded list (remembered commit ids, recent changes, the named path inventory). An
+//!   agent that has nothing left to give is skipped; if none has, the change set fails as
+//!   `invalid` with the sizes, which the limits make unreachable in practice.
+//!
+//! Compaction is a pure function of the state, so replaying the same change sets gives the
+//! same state and byte-identical docs; what it forgets is old (commits already long applied).
+
+use std::collections::BTreeSet;
+use std::io;
+
+use serde_json::{Map, Value};
+
+pub use coderipple_core::store::STATE_BUDGET_BYTES;
+
+use super::{Agent, AgentSet, AppliedPlan};
+use crate::WorkerError;
+
+/// A commit subject, PR or release title (characters).
+pub const TITLE_CHARS: usize = 300;
+/// A commit body, PR body or release notes, as kept (characters).
+pub const TEXT_CHARS: usize = 4_000;
+/// An author name, a scope (characters).
+pub const NAME_CHARS: usize = 100;
+/// A path kept by name (bytes); longer ones are only counted.
+pub const PATH_BYTES: usize = 512;
+
+/// `text` cut to at most `max` characters, marked with `…` when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => {
+            let cut = text[..end]
+                .char_indices()
+                .nth(max.saturating_sub(1))
+                .map_or(end, |(i, _)| i);
+            format!("{}…", &text[..cut])
+        }
+    }
+}
+
+/// Clips `text` in place (see [`clip`]).
+pub fn clip_in_place(text: &mut String, max: usize) {
+    if text.chars().nth(max).is_some() {
+        *text = clip(text, max);
+    }
+}
+
+/// The serialized size of `value` in bytes, without building the JSON.
+pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
+    struct Count(usize);
+    impl io::Write for Count {
+        fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+            self.0 += buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> io::Result<()> {
+            Ok(())
+        }
+    }
+    let mut count = Count(0);
+    // Writing plain data into a counter cannot fail.
+    let _ = serde_json::to_writer(&mut count, value);
+    count.0
+}
+
+/// The serialized size of the whole state (an object of agent parts).
+fn state_len(state: &Map<String, Value>) -> usize {
+    // `{` `}`, and per entry `"key":value` plus a comma between entries.
+    2 + state
+        .iter()
+        .map(|(k, v)| k.len() + 3 + json_len(v))
+        .sum::<usize>()
+        + state.len().saturating_sub(1)
+}
+
+/// Compacts `state` until it fits `budget`, recording write-once files and which agents
+/// changed in `applied`.
+pub(super) fn enforce(
+    agents: &AgentSet,
+    state: &mut Map<String, Value>,
+    budget: usize,
+    applied: &mut AppliedPlan,
+) -> Result<(), WorkerError> {
+    let mut exhausted: BTreeSet<&'static str> = BTreeSet::new();
+    loop {
+        let total = state_len(state);
+        if total <= budget {
+            return Ok(());
+        }
+        let largest = agents
+            .agents
+            .iter()
+            .filter(|a| !exhausted.contains(a.name()))
+            .filter_map(|a| state.get(a.name()).map(|v| (a, json_len(v))))
+            .max_by_key(|(_, n)| *n);
+        let Some((agent, _)) = largest else {
+            return Err(WorkerError::invalid(format!(
+                "repository state is {total} bytes, over its budget of {budget}, \
+                 and no agent can compact it further"
+            )));
+        };
+        let agent: &dyn Agent = agent.as_ref();
+        let slot = state.get_mut(agent.name()).expect("measured above");
+        match agent.compact(slot)? {
+            Some(files) => {
+                applied.write_once.extend(files);
+                applied.compacted.insert(agent.name());
+            }
+            None => {
+                exhausted.insert(agent.name());
+            }
+        }
+    }
+}
+
+/// Drops the oldest half of `list` when it holds more than `floor` items; whether it did.
+pub fn halve<T>(list: &mut Vec<T>, floor: usize) -> bool {
+    if list.len() <= floor {
+        return false;
+    }
+    let keep = list.len() / 2;
+    super::journal::keep_last(list, keep);
+    true
+}
+
+/// Drops the last half (in order) of `set` when it holds more than `floor` items.
+pub fn halve_set<T: Ord>(set: &mut BTreeSet<T>, floor: usize) -> bool {
+    if set.len() <= floor {
+        return false;
+    }
+    let keep = set.len() / 2;
+    let mut taken = std::mem::take(set);
+    *set = std::iter::from_fn(|| taken.pop_first())
+        .take(keep)
+        .collect();
+    true
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_counts_characters_and_marks_the_cut() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("exactly10!", 10), "exactly10!");
+        assert_eq!(clip("abcdefghijk", 5), "abcd…");
+        assert_eq!(clip("ééééééé", 3), "éé…");
+        assert_eq!(clip("🦀🦀🦀🦀", 4), "🦀🦀🦀🦀");
+        assert_eq!(clip("", 0), "");
+        let mut s = "x".repeat(50);
+        clip_in_place(&mut s, 10);
+        assert_eq!(s.chars().count(), 10);
+    }
+
+    #[test]
+    fn json_len_is_the_serialized_length() {
+        let v = serde_json::json!({"a": [1, "two \"quoted\" ü", null], "b": {"c": true}});
+        assert_eq!(json_len(&v), serde_json::to_vec(&v).unwrap().len());
+        let mut m = Map::new();
+        m.insert("x".into(), v.clone());
+        m.insert("yy".into(), serde_json::json!([]));
+        assert_eq!(
+            state_len(&m),
+            serde_json::to_vec(&Value::Object(m.clone())).unwrap().len()
+        );
+        assert_eq!(state_len(&Map::new()), 2);
+    }
+
+    #[test]
+    fn halving_keeps_the_newest_and_respects_the_floor() {
+        let mut v: Vec<u32> = (0..10).collect();
+        assert!(halve(&mut v, 4));
+        assert_eq!(v, vec![5, 6, 7, 8, 9]);
+        assert!(!halve(&mut v, 5));
+        let mut s: BTreeSet<u32> = (0..10).collect();
+        assert!(halve_set(&mut s, 2));
+        assert_eq!(s.into_iter().collect::<Vec<_>>(), vec![0, 1, 2, 3, 4]);
+    }
+}
