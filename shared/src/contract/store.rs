@@ -296,6 +296,72 @@ where
     assert_eq!(f.store.cache_get(&key).await.unwrap(), None);
 }
 
+/// A lease is fenced by its owner token: once another worker has taken an expired lease over,
+/// the first can neither renew, release nor complete it, and its failed completion leaves
+/// nothing half-marked.
+pub async fn leases_are_fenced_by_owner<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let s = &f.store;
+    let (id, other) = (unique("fenced"), unique("fenced-other"));
+    let short = Duration::from_secs(1);
+    let both = vec![other.clone(), id.clone()];
+    assert_eq!(
+        s.begin_processing_many(&both, "o/r", "slow", short, TTL)
+            .await
+            .unwrap(),
+        vec![BeginOutcome::Started; 2]
+    );
+    s.renew_processing(&both, "slow", short).await.unwrap();
+    assert!(matches!(
+        s.renew_processing(&both, "intruder", LEASE).await,
+        Err(Error::Conflict(_))
+    ));
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(
+        s.begin_processing(&id, "o/r", "fast", LEASE, TTL)
+            .await
+            .unwrap(),
+        BeginOutcome::Started,
+        "the expired lease is taken over"
+    );
+    assert!(matches!(
+        s.renew_processing(&both, "slow", LEASE).await,
+        Err(Error::Conflict(_))
+    ));
+    let late = s
+        .complete_processing(&both, "slow", &json!({"by": "slow"}))
+        .await;
+    assert!(matches!(&late, Err(e) if matches!(e, Error::Conflict(_)) && e.is_retryable()));
+    for d in [&id, &other] {
+        let record = s.delivery(d).await.unwrap().unwrap();
+        assert_eq!(
+            record.status,
+            DeliveryStatus::InProgress,
+            "{d} half-completed"
+        );
+    }
+    s.release_processing(&id, "slow").await.unwrap();
+    assert!(
+        matches!(
+            s.begin_processing(&id, "o/r", "third", LEASE, TTL)
+                .await
+                .unwrap(),
+            BeginOutcome::LeasedElsewhere { .. }
+        ),
+        "a stale release must not free the new owner's lease"
+    );
+    s.complete_processing(std::slice::from_ref(&id), "fast", &json!({"by": "fast"}))
+        .await
+        .unwrap();
+    let record = s.delivery(&id).await.unwrap().unwrap();
+    assert_eq!(record.status, DeliveryStatus::Completed);
+    assert_eq!(record.detail, Some(json!({"by": "fast"})));
+}
+
 /// Beginning several deliveries at once gives each its own outcome; a failed batch keeps
 /// no lease, a successful one holds every lease.
 pub async fn batch_begin_reports_each_delivery<F, Fut>(make: F)

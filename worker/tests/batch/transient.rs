@@ -3,7 +3,6 @@
 
 use super::*;
 
-use coderipple_core::store::Store;
 use coderipple_worker::parking::{EXHAUSTED_CLASS, PARKED_CLASS};
 
 /// A file where `repo`'s docs directory should be makes every docs write of it fail
@@ -117,12 +116,15 @@ async fn a_head_failing_on_its_last_receive_parks_its_repository_until_replayed(
             .queue
             .send_batch(&[OutgoingMessage::new(
                 &m.group_id,
-                &format!("{}.replay-1", m.dedup_id),
+                format!("{}.replay-1", m.dedup_id),
                 m.body.clone(),
             )])
             .await
             .unwrap();
-        h.dlq.delete_batch(&[m.receipt.clone()]).await.unwrap();
+        h.dlq
+            .delete_batch(std::slice::from_ref(&m.receipt))
+            .await
+            .unwrap();
     }
     let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
     assert!(
