@@ -73,27 +73,34 @@ pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
     count.0
 }
 
-/// The serialized size of the whole state (an object of agent parts).
-fn state_len(state: &Map<String, Value>) -> usize {
+/// The serialized size of an object whose entries are `(key, serialized value size)`.
+fn object_len<'a>(entries: impl ExactSizeIterator<Item = (&'a str, usize)>) -> usize {
+    let n = entries.len();
     // `{` `}`, and per entry `"key":value` plus a comma between entries.
-    2 + state
-        .iter()
-        .map(|(k, v)| k.len() + 3 + json_len(v))
-        .sum::<usize>()
-        + state.len().saturating_sub(1)
+    2 + entries.map(|(k, v)| k.len() + 3 + v).sum::<usize>() + n.saturating_sub(1)
+}
+
+/// The serialized size of the whole state (an object of agent parts).
+#[cfg(test)]
+fn state_len(state: &Map<String, Value>) -> usize {
+    object_len(state.iter().map(|(k, v)| (k.as_str(), json_len(v))))
 }
 
 /// Compacts `state` until it fits `budget`, recording write-once files and which agents
-/// changed in `applied`.
+/// changed in `applied`. Each part is measured once, and again only after it compacted.
 pub(super) fn enforce(
     agents: &AgentSet,
     state: &mut Map<String, Value>,
     budget: usize,
     applied: &mut AppliedPlan,
 ) -> Result<(), WorkerError> {
+    let mut measured: Vec<(String, usize)> = state
+        .iter()
+        .map(|(k, v)| (k.clone(), json_len(v)))
+        .collect();
     let mut exhausted: BTreeSet<&'static str> = BTreeSet::new();
     loop {
-        let total = state_len(state);
+        let total = object_len(measured.iter().map(|(k, n)| (k.as_str(), *n)));
         if total <= budget {
             return Ok(());
         }
@@ -101,9 +108,12 @@ pub(super) fn enforce(
             .agents
             .iter()
             .filter(|a| !exhausted.contains(a.name()))
-            .filter_map(|a| state.get(a.name()).map(|v| (a, json_len(v))))
-            .max_by_key(|(_, n)| *n);
-        let Some((agent, _)) = largest else {
+            .filter_map(|a| {
+                let i = measured.iter().position(|(k, _)| k == a.name())?;
+                Some((a, i, measured[i].1))
+            })
+            .max_by_key(|(_, _, n)| *n);
+        let Some((agent, at, _)) = largest else {
             return Err(WorkerError::invalid(format!(
                 "repository state is {total} bytes, over its budget of {budget}, \
                  and no agent can compact it further"
@@ -113,6 +123,7 @@ pub(super) fn enforce(
         let slot = state.get_mut(agent.name()).expect("measured above");
         match agent.compact(slot)? {
             Some(files) => {
+                measured[at].1 = json_len(slot);
                 applied.write_once.extend(files);
                 applied.compacted.insert(agent.name());
             }
