@@ -9,7 +9,7 @@
 //! rates since the 2024-11-01 reduction); S3 Standard $0.005 per 1,000 PUT requests.
 //!
 //! Requests per webhook follow the pipeline's design (counted against moto in
-//! `cli/tests/aws_requests.rs`): ingest makes one conditional `PutItem` (the claim) and one
+//! `cli/tests/it/aws_requests.rs`): ingest makes one conditional `PutItem` (the claim) and one
 //! `SendMessage`; the worker, per change set, reads the repo state, takes the lease, writes
 //! the state, writes the changed docs, marks completion; per batch one receive and one delete
 //! (by the event source mapping). One push per change set is the worst case (no coalescing).

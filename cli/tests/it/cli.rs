@@ -1,13 +1,11 @@
 //! The command line's own behaviour: configuration errors name what is wrong; the generated
 //! secret is private, shared with `send` and never printed; the data dir is private.
 
-mod common;
-
 use std::os::unix::fs::PermissionsExt;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 
 fn run_with(args: &[&str], envs: &[(&str, &str)]) -> (bool, String) {
     let mut cmd = Command::new(bin());

@@ -1,12 +1,12 @@
 //! End to end: the real `coderipple up` on port 0, signed webhooks over HTTP, the workers,
 //! the docs on disk, the DLQ through the CLI.
 
-mod common;
+use crate::common;
 
 use std::collections::HashMap;
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use futures::future::join_all;
 use serde_json::Value;
 

@@ -4,13 +4,11 @@
 //! items) and the figures and the cost model come out. Without configuration: the init error
 //! the function reports is shown, exit code 2.
 
-mod common;
-
 use std::process::Command;
 
+use crate::common::{coderipple, loadtest, on_moto};
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::fresh_backends;
-use common::{coderipple, loadtest, on_moto};
 use serde_json::Value;
 
 #[test]

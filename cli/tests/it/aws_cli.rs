@@ -3,20 +3,20 @@
 //! (queue attributes, deliveries, recent CloudWatch metrics) and `dlq list|replay --backend
 //! aws` (receive → send → delete, since moto has no `StartMessageMoveTask`).
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use crate::common::{SECRET, bin, push_body, sha, spawn_up};
 use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use coderipple_core::aws::AwsClients;
 use coderipple_core::aws::sqs::SqsQueue;
 use coderipple_core::contract::aws::{child_env, clients, unique};
 use coderipple_core::envelope::{Change, Commit, Envelope, PushChange};
 use coderipple_core::queue::{DeadLetterReason, OutgoingMessage, Queue};
-use common::{SECRET, bin, push_body, sha, spawn_up};
 use serde_json::Value;
 
 struct Names {

@@ -7,12 +7,10 @@
 //! The `coderipple` binary is taken from next to `coderipple-loadtest` (both are built by
 //! `cargo nextest run --workspace` / `cargo build --workspace`).
 
-mod common;
-
 use std::path::Path;
 use std::process::Command;
 
-use common::{assert_sound, coderipple, count as v, loadtest, summary};
+use crate::common::{assert_sound, coderipple, count as v, loadtest, summary};
 use serde_json::Value;
 
 /// Runs `coderipple-loadtest run --spawn … --json` with `envs`; returns (exit code, report).

@@ -29,7 +29,7 @@ use coderipple_worker::lambda::handle_sqs_event;
 use serde_json::json;
 use tower::ServiceExt;
 
-mod common;
+use crate::common;
 
 fn url(queue: &QueueRef) -> String {
     match queue {

@@ -3,13 +3,11 @@
 //! Every bound here is generous: it proves that nothing waits forever, never how fast
 //! anything is.
 
-mod common;
-
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
+use crate::common::*;
 use coderipple_core::signature::sign;
-use common::*;
 use futures::future::join_all;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};

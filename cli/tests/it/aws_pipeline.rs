@@ -21,7 +21,7 @@ use coderipple_worker::lambda::handle_sqs_event;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
-mod common;
+use crate::common;
 
 const SECRET: &str = "aws-e2e-secret";
 

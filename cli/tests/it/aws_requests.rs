@@ -23,7 +23,7 @@ use coderipple_worker::lambda::handle_sqs_event;
 use serde_json::json;
 use tower::ServiceExt;
 
-mod common;
+use crate::common;
 
 const SECRET: &str = "count-secret";
 

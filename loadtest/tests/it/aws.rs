@@ -6,13 +6,11 @@
 //! nothing may be lost or reordered (this scenario found the poller's retry path letting moto
 //! reorder a group; see the README's emulator table).
 
-mod common;
-
 use std::process::Command;
 
+use crate::common::{assert_sound, coderipple, count, loadtest, on_moto, summary};
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::fresh_backends;
-use common::{assert_sound, coderipple, count, loadtest, on_moto, summary};
 use serde_json::Value;
 
 async fn run_on_moto(args: &[&str]) -> (i32, Value) {

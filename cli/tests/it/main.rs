@@ -1,0 +1,14 @@
+//! The `coderipple` binary's integration tests, one binary (each integration-test binary links
+//! the AWS SDK, so one is much cheaper to build than nine): the CLI, the embedded pipeline end to
+//! end, the server limits, the Lambda runtime, and the AWS pipeline on moto. `infra_stack` runs
+//! only from `scripts/test-infra`, against a deployed stack.
+
+mod aws_cli;
+mod aws_pipeline;
+mod aws_requests;
+mod cli;
+mod common;
+mod e2e;
+mod infra_stack;
+mod lambda_runtime;
+mod server_limits;
