@@ -22,16 +22,7 @@ impl From<Error> for IngestError {
 impl IngestError {
     /// The status this error answers with.
     pub fn status(&self) -> StatusCode {
-        match &self.0 {
-            Error::BadRequest(_) => StatusCode::BAD_REQUEST,
-            Error::Unauthorized(_) => StatusCode::UNAUTHORIZED,
-            Error::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Error::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
-            Error::Unavailable(_) | Error::Conflict(_) => StatusCode::SERVICE_UNAVAILABLE,
-            Error::InvalidReceipt(_) | Error::Corrupt(_) | Error::Config(_) => {
-                StatusCode::INTERNAL_SERVER_ERROR
-            }
-        }
+        StatusCode::from_u16(self.0.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 }
 

@@ -12,10 +12,10 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use chrono::Utc;
 use coderipple_core::envelope::Envelope;
+use coderipple_core::intake::{self, Accepted};
 use coderipple_core::metrics::{MetricSet, Unit};
-use coderipple_core::queue::OutgoingMessage;
 use coderipple_core::signature::SIGNATURE_HEADER;
-use coderipple_core::store::{ClaimOutcome, DeliveryClaim, DeliveryStatus};
+use coderipple_core::store::{DeliveryClaim, DeliveryStatus};
 use coderipple_core::webhook::{self, Parsed};
 use coderipple_core::{Error, Result};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
@@ -133,42 +133,15 @@ async fn handle(
     }
 }
 
-/// Claims the delivery and puts the envelope on the queue through the [`Intake`]
-/// (committed before the answer). A delivery seen before is a duplicate; if no worker has
-/// seen it yet (its earlier attempt may have failed between claim and send), the intake
-/// sends it again first, and the queue's dedup id and the worker's idempotency absorb any
-/// overlap, so a redelivery is never dropped.
-///
-/// [`Intake`]: coderipple_core::intake::Intake
-pub async fn accept_envelope(
-    state: &IngestState,
-    mut envelope: Envelope,
-) -> Result<WebhookResponse> {
+/// The intake step for one envelope ([`coderipple_core::intake::accept`]) over `state`.
+async fn accept_envelope(state: &IngestState, envelope: Envelope) -> Result<WebhookResponse> {
     let delivery = envelope.delivery.clone();
-    let claim = DeliveryClaim {
-        id: delivery.clone(),
-        repo: Some(envelope.repo.clone()),
-        event: envelope.event.clone(),
-        status: DeliveryStatus::Received,
-    };
-    let mut body = envelope.to_json();
-    if body.len() > state.settings.max_message_bytes {
-        // Stored first, under the delivery id: a repeat overwrites it with the same bytes.
-        let change = serde_json::to_vec(&envelope.change)
-            .map_err(|e| Error::Corrupt(format!("envelope: {e}")))?;
-        envelope.change_ref = Some(state.blobs.put(&delivery, change).await?);
-        envelope.change = None;
-        body = envelope.to_json();
-    }
-    let message = OutgoingMessage::new(envelope.repo.clone(), delivery.clone(), body);
-    let outcome = state
-        .intake
-        .claim_and_send(&claim, state.settings.dedup_ttl, message)
-        .await?;
-    Ok(match outcome {
-        ClaimOutcome::Claimed => WebhookResponse::Queued(delivery),
-        ClaimOutcome::Existing(_) => WebhookResponse::Duplicate(delivery),
-    })
+    Ok(
+        match intake::accept(&*state.intake, &*state.blobs, &state.settings, envelope).await? {
+            Accepted::Queued => WebhookResponse::Queued(delivery),
+            Accepted::Duplicate => WebhookResponse::Duplicate(delivery),
+        },
+    )
 }
 
 /// Records an ignored delivery before the answer. Awaited, never spawned: in Lambda the

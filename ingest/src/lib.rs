@@ -23,6 +23,7 @@ use std::sync::Arc;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::routing::{get, post};
+use coderipple_core::Backend;
 use coderipple_core::blob::BlobStore;
 use coderipple_core::config::Settings;
 use coderipple_core::intake::Intake;
@@ -32,7 +33,7 @@ use coderipple_core::signature::Secrets;
 use coderipple_core::store::Store;
 
 pub use error::IngestError;
-pub use handler::{WebhookResponse, accept_envelope};
+pub use handler::WebhookResponse;
 pub use serve::{Stopped, serve};
 
 /// Everything the router needs, built once per process (or Lambda container).
@@ -54,6 +55,22 @@ pub struct IngestState {
     pub backend: String,
     /// Where one metrics record per request goes (EMF on stdout in Lambda).
     pub metrics: Metrics,
+}
+
+impl IngestState {
+    /// The router's state over `backend`: its intake, queue, store, blobs and settings.
+    pub fn new(backend: &Backend, secrets: Secrets, metrics: Metrics) -> Self {
+        Self {
+            secrets,
+            intake: backend.intake.clone(),
+            queue: backend.queue.clone(),
+            store: backend.store.clone(),
+            blobs: backend.blobs.clone(),
+            settings: backend.settings.clone(),
+            backend: backend.kind.name().into(),
+            metrics,
+        }
+    }
 }
 
 /// The ingest router: `POST /webhook`, `POST /` and `GET /health`.

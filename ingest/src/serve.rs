@@ -10,7 +10,7 @@
 //!   `CODERIPPLE_BODY_IDLE_TIMEOUT_SECS` between two pieces; a body cut off is answered 408
 //!   (`Connection: close`), and since the router verifies and stores only whole bodies,
 //!   nothing of it is stored.
-//! - **answers**: [`WriteStall`] closes a connection whose answer has waited
+//! - **answers**: `WriteStall` closes a connection whose answer has waited
 //!   `CODERIPPLE_WRITE_TIMEOUT_SECS` for a client that does not read it.
 //! - **connections**: at most `CODERIPPLE_MAX_CONNECTIONS` are served at once; the next one is
 //!   accepted when one ends (until then it waits in the listen backlog, costing nothing here).
@@ -33,7 +33,7 @@ use std::io;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU64, Ordering};
-use std::task::{Context, Poll, ready};
+use std::task::{Context, Poll};
 use std::time::Duration;
 
 use axum::Json;
@@ -49,7 +49,6 @@ use http_body_util::BodyExt;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
 use serde_json::json;
-use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio::task::JoinSet;
@@ -495,130 +494,9 @@ impl HttpBody for BodyGuard {
     }
 }
 
-/// A socket whose writes may not wait on the client longer than `timeout`: a client that
-/// stops reading its answers (while pipelining more requests, say) would otherwise hold its
-/// connection, and hyper's buffers, forever.
-#[derive(Debug)]
-struct WriteStall {
-    io: TcpStream,
-    timeout: Duration,
-    stalled: Option<Pin<Box<Sleep>>>,
-}
+mod write_stall;
 
-impl WriteStall {
-    fn new(io: TcpStream, timeout: Duration) -> Self {
-        Self {
-            io,
-            timeout,
-            stalled: None,
-        }
-    }
-
-    /// Passes on a ready write (clearing the stall), or fails one pending past the timeout.
-    fn watch<T>(
-        &mut self,
-        cx: &mut Context<'_>,
-        polled: Poll<io::Result<T>>,
-    ) -> Poll<io::Result<T>> {
-        match polled {
-            Poll::Ready(r) => {
-                self.stalled = None;
-                Poll::Ready(r)
-            }
-            Poll::Pending => {
-                let timeout = self.timeout;
-                let stalled = self
-                    .stalled
-                    .get_or_insert_with(|| Box::pin(tokio::time::sleep(timeout)));
-                ready!(stalled.as_mut().poll(cx));
-                Poll::Ready(Err(io::Error::new(
-                    io::ErrorKind::TimedOut,
-                    "the client did not read its answer in time",
-                )))
-            }
-        }
-    }
-}
-
-impl AsyncRead for WriteStall {
-    fn poll_read(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &mut ReadBuf<'_>,
-    ) -> Poll<io::Result<()>> {
-        Pin::new(&mut self.io).poll_read(cx, buf)
-    }
-}
-
-impl AsyncWrite for WriteStall {
-    fn poll_write(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        buf: &[u8],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write(cx, buf);
-        self.watch(cx, polled)
-    }
-
-    fn poll_write_vectored(
-        mut self: Pin<&mut Self>,
-        cx: &mut Context<'_>,
-        bufs: &[io::IoSlice<'_>],
-    ) -> Poll<io::Result<usize>> {
-        let polled = Pin::new(&mut self.io).poll_write_vectored(cx, bufs);
-        self.watch(cx, polled)
-    }
-
-    fn is_write_vectored(&self) -> bool {
-        self.io.is_write_vectored()
-    }
-
-    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let polled = Pin::new(&mut self.io).poll_flush(cx);
-        self.watch(cx, polled)
-    }
-
-    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
-        let polled = Pin::new(&mut self.io).poll_shutdown(cx);
-        self.watch(cx, polled)
-    }
-}
+use write_stall::WriteStall;
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn guard(limit: u64) -> Arc<Guard> {
-        Arc::new(Guard {
-            budget: Budget {
-                limit,
-                used: AtomicU64::new(0),
-            },
-            max_body_bytes: limit,
-            body_timeout: Duration::from_secs(1),
-            body_idle_timeout: Duration::from_secs(1),
-        })
-    }
-
-    #[test]
-    fn shares_take_up_to_the_limit_and_give_back_when_dropped() {
-        let g = guard(100);
-        let a = Share::new(g.clone());
-        assert!(a.take(60));
-        let b = Share::new(g.clone());
-        assert!(!b.take(41), "over the limit: nothing taken");
-        assert!(b.take(40));
-        assert!(!b.take(1));
-        assert_eq!(g.budget.used.load(Ordering::Acquire), 100);
-        drop(a);
-        assert_eq!(g.budget.used.load(Ordering::Acquire), 40);
-        assert!(b.take(60));
-        drop(b);
-        assert_eq!(g.budget.used.load(Ordering::Acquire), 0);
-        let c = Share::new(g.clone());
-        assert!(c.take(0) && !c.take(u64::MAX), "no overflow");
-        assert_eq!(c.cut(), Cut::None);
-        c.set_cut(Cut::OverBudget);
-        assert_eq!(c.cut(), Cut::OverBudget);
-    }
-}
+mod tests;

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::queue::QueueSettings;
 use crate::signature::Secrets;
+use crate::sqlite::Durability;
 use crate::{Error, Result};
 
 const DAY: u64 = 24 * 3600;
@@ -38,6 +39,9 @@ pub struct Settings {
     /// transiently failing repository in place, with backoff, before giving the message back
     /// to the queue (which spends one of its receives) (60; 0 turns holding off).
     pub retry_hold: Duration,
+    /// `CODERIPPLE_SQLITE_SYNC`: `full` (default: a commit survives power loss) or `normal`
+    /// (survives a process crash, not power loss); the embedded backend only.
+    pub sqlite_sync: Durability,
     /// Limits of the local HTTP server (`coderipple up`).
     pub server: ServerSettings,
 }
@@ -159,6 +163,7 @@ impl Default for Settings {
             queue_dedup_window: Duration::from_secs(300),
             retry_delay: Duration::from_secs(5),
             retry_hold: Duration::from_secs(60),
+            sqlite_sync: Durability::Full,
             server: ServerSettings::default(),
         }
     }
@@ -200,6 +205,15 @@ impl Settings {
             )?,
             retry_delay: secs(&lookup, "CODERIPPLE_RETRY_DELAY_SECS", d.retry_delay)?,
             retry_hold: secs(&lookup, "CODERIPPLE_RETRY_HOLD_SECS", d.retry_hold)?,
+            sqlite_sync: match lookup("CODERIPPLE_SQLITE_SYNC").as_deref() {
+                None | Some("full") => Durability::Full,
+                Some("normal") => Durability::Normal,
+                Some(other) => {
+                    return Err(Error::Config(format!(
+                        "CODERIPPLE_SQLITE_SYNC must be `full` or `normal`, got {other:?}"
+                    )));
+                }
+            },
             server: ServerSettings::from_lookup(&lookup)?,
         };
         s.validate()?;

@@ -139,6 +139,29 @@ pub struct Commit {
     pub removed: Vec<String>,
 }
 
+impl Commit {
+    /// Whether this is a merge commit, by its message (see [`is_merge_message`]).
+    pub fn is_merge(&self) -> bool {
+        is_merge_message(&self.message)
+    }
+}
+
+/// Whether a commit message is a merge commit's (`Merge pull request #…`, `Merge branch …`,
+/// `Merge remote-tracking branch …`, `Merge tag …`, `Merge commit …`): the documentation lists
+/// no merge commits (what they bring is listed as its own commits), so a check from outside
+/// expects none of them in the changelog.
+pub fn is_merge_message(message: &str) -> bool {
+    const MERGE_PREFIXES: &[&str] = &[
+        "Merge pull request #",
+        "Merge branch ",
+        "Merge remote-tracking branch ",
+        "Merge tag ",
+        "Merge commit ",
+    ];
+    let subject = message.trim().lines().next().unwrap_or("").trim();
+    MERGE_PREFIXES.iter().any(|p| subject.starts_with(p))
+}
+
 /// A merged pull request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullRequestChange {

@@ -40,6 +40,20 @@ pub enum Error {
 }
 
 impl Error {
+    /// The HTTP status ingest answers this error with (the README's *Ingest HTTP
+    /// contract*): the client's faults 400/401/413/415, a backend that may recover 503
+    /// (retry later), anything else 500.
+    pub fn http_status(&self) -> u16 {
+        match self {
+            Error::BadRequest(_) => 400,
+            Error::Unauthorized(_) => 401,
+            Error::PayloadTooLarge { .. } => 413,
+            Error::UnsupportedMediaType(_) => 415,
+            Error::Unavailable(_) | Error::Conflict(_) => 503,
+            Error::InvalidReceipt(_) | Error::Corrupt(_) | Error::Config(_) => 500,
+        }
+    }
+
     /// Whether the same operation may succeed if tried again later.
     pub fn is_retryable(&self) -> bool {
         matches!(self, Error::Unavailable(_) | Error::Conflict(_))

@@ -14,6 +14,9 @@
 //! - [`metrics`]: CloudWatch Embedded Metric Format records on stdout.
 //! - [`sqlite`]: the embedded backend shared by queue and store: one WAL database, one writer
 //!   thread that commits concurrent writes together (group commit).
+//! - [`backend`]: [`Backend`], every part of one deployment opened in one place
+//!   ([`Backend::open_local`] on a data dir, [`Backend::open_aws`] on AWS).
+//! - [`git_history`]: a checkout's first-parent history as envelope commits.
 //! - [`intake`]: ingest's durable step (claim + send), atomic on SQLite.
 //! - [`blob`]: claim-check storage for envelopes too large for a queue message.
 //! - [`config`]: settings shared by ingest and worker, validated with errors naming the variable.
@@ -21,13 +24,15 @@
 //!   every backend.
 
 pub mod aws;
+pub mod backend;
 pub mod blob;
 pub mod cache;
 pub mod config;
+pub mod data_dir;
 pub mod envelope;
 pub mod error;
+pub mod git_history;
 pub mod intake;
-pub mod local;
 pub mod metrics;
 pub mod queue;
 pub mod signature;
@@ -39,4 +44,5 @@ pub mod webhook;
 #[cfg(feature = "contract")]
 pub mod contract;
 
+pub use backend::{Backend, BackendKind};
 pub use error::{Error, Result};

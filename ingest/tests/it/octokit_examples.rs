@@ -7,14 +7,10 @@ use std::sync::Arc;
 
 use axum::body::Body;
 use axum::http::Request;
-use coderipple_core::blob::DirBlobStore;
+use coderipple_core::Backend;
 use coderipple_core::config::Settings;
-use coderipple_core::intake::SqliteIntake;
-use coderipple_core::queue::QueueSettings;
-use coderipple_core::queue::sqlite::SqliteQueue;
 use coderipple_core::signature::{Secrets, sign};
-use coderipple_core::sqlite::{Durability, SqliteDb};
-use coderipple_core::store::sqlite::SqliteStore;
+use coderipple_core::sqlite::Durability;
 use coderipple_ingest::{IngestState, router};
 use serde_json::Value;
 use tower::ServiceExt;
@@ -54,18 +50,16 @@ async fn every_real_payload_is_accepted_and_exactly_the_processed_ones_are_queue
     let Some(path) = examples_path() else { return };
     let index: Vec<Value> = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteDb::open(dir.path().join("db"), Durability::Normal).unwrap();
-    let queue = SqliteQueue::new(db.clone(), "events", Some("dlq"), QueueSettings::default());
-    let state = Arc::new(IngestState {
-        secrets: Secrets::new("s", None).unwrap(),
-        intake: Arc::new(SqliteIntake::new(queue.clone())),
-        queue: Arc::new(queue),
-        store: Arc::new(SqliteStore::new(db)),
-        blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
-        settings: Settings::default(),
-        backend: "sqlite".into(),
-        metrics: coderipple_core::metrics::Metrics::off(),
-    });
+    let settings = Settings {
+        sqlite_sync: Durability::Normal,
+        ..Settings::default()
+    };
+    let backend = Backend::open_local(dir.path(), &settings, true).unwrap();
+    let state = Arc::new(IngestState::new(
+        &backend,
+        Secrets::new("s", None).unwrap(),
+        coderipple_core::metrics::Metrics::off(),
+    ));
     let (mut total, mut expected_queued, mut queued) = (0, 0, 0);
     for kind in &index {
         let event = kind["name"].as_str().unwrap();

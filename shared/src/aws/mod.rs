@@ -10,7 +10,6 @@
 pub mod counter;
 pub mod dynamo;
 pub mod error;
-pub mod parts;
 pub mod provision;
 pub mod s3;
 pub mod secrets;

@@ -28,6 +28,31 @@ pub const MAX_GROUP_ID_LEN: usize = 128;
 /// Hex digits of the SHA-256 of the full name in a derived group id (128 bits).
 const GROUP_HASH_HEX: usize = 32;
 
+/// The dedup id of a replayed copy of a message whose dedup id is `dedup_id`: the original
+/// (cut to fit SQS's 128 characters) with `.replay-<tag>`, new each time, so the copy is not
+/// dropped by the queue's dedup window.
+pub fn replay_dedup_id(dedup_id: &str) -> String {
+    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
+    let base: String = dedup_id.chars().take(110).collect();
+    format!("{base}{REPLAY_MARK}{tag}")
+}
+
+const REPLAY_MARK: &str = ".replay-";
+
+/// The delivery id a queued message carries: its envelope's, or (a body that is not an
+/// envelope) its dedup id without a replay's suffix ([`replay_dedup_id`]).
+pub fn delivery_of(body: &str, dedup_id: &str) -> String {
+    crate::envelope::Envelope::from_json(body).map_or_else(
+        |_| {
+            dedup_id
+                .split_once(REPLAY_MARK)
+                .map_or(dedup_id, |(d, _)| d)
+                .to_owned()
+        },
+        |e| e.delivery,
+    )
+}
+
 /// The FIFO group id a backend stores for `group` (a repository's `owner/name`): `group`
 /// itself when SQS accepts it as a `MessageGroupId` (1–128 ASCII letters, digits and
 /// punctuation), else a stable id that it does accept: up to 95 characters of `group` (others

@@ -6,6 +6,9 @@
 //! Expired items are invisible to reads even where the backend deletes them late.
 
 pub mod sqlite;
+mod summary;
+
+pub use summary::{AgentDecision, CommitClass, ContentStats, ProcessingSummary};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -20,9 +23,10 @@ use crate::Result;
 /// difference. The worker enforces it after every change set, so no history can outgrow it.
 pub const STATE_BUDGET_BYTES: usize = 300 * 1024;
 
-/// Where a delivery is in its life.
+/// Where a delivery is in its life. Its stored name ([`DeliveryStatus::as_str`]) is written
+/// once, and is what serde, SQLite and DynamoDB all use.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, PartialOrd, Ord)]
-#[serde(rename_all = "snake_case")]
+#[serde(into = "&'static str", try_from = "String")]
 pub enum DeliveryStatus {
     /// Claimed by ingest; not yet confirmed on the queue.
     Received,
@@ -51,17 +55,19 @@ impl DeliveryStatus {
         }
     }
 
+    /// Every status, in life order.
+    pub const ALL: [Self; 6] = [
+        Self::Received,
+        Self::Queued,
+        Self::Ignored,
+        Self::InProgress,
+        Self::Completed,
+        Self::Failed,
+    ];
+
     /// Parses a stored name.
-    pub fn parse(s: &str) -> Option<Self> {
-        Some(match s {
-            "received" => Self::Received,
-            "queued" => Self::Queued,
-            "ignored" => Self::Ignored,
-            "in_progress" => Self::InProgress,
-            "completed" => Self::Completed,
-            "failed" => Self::Failed,
-            _ => return None,
-        })
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|s| s.as_str() == name)
     }
 
     /// Whether the queue is known to hold (or have held) the delivery. `Received` is not:
@@ -69,6 +75,20 @@ impl DeliveryStatus {
     /// a redelivery of it again (idempotently) before calling it a duplicate.
     pub fn confirms_enqueue(self) -> bool {
         !matches!(self, Self::Received)
+    }
+}
+
+impl From<DeliveryStatus> for &'static str {
+    fn from(status: DeliveryStatus) -> Self {
+        status.as_str()
+    }
+}
+
+impl TryFrom<String> for DeliveryStatus {
+    type Error = String;
+
+    fn try_from(name: String) -> std::result::Result<Self, String> {
+        Self::parse(&name).ok_or_else(|| format!("unknown delivery status {name:?}"))
     }
 }
 

@@ -1,0 +1,143 @@
+//! [`ProcessingSummary`]: what a worker records in a completed delivery's record (and
+//! `coderipple status --delivery` shows): the change set, the Orchestrator's decisions, what
+//! each agent applied, the docs written. Serialized once, by these types.
+
+use serde::{Deserialize, Serialize};
+
+/// One change set's outcome, stored with every delivery it applied.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ProcessingSummary {
+    /// `owner/repo`.
+    pub repo: String,
+    /// Deliveries applied together in this change set.
+    pub coalesced: usize,
+    /// Commits in the change set.
+    pub commits: usize,
+    /// How each commit was classified.
+    #[serde(default)]
+    pub classification: Vec<CommitClass>,
+    /// The Orchestrator's decisions: which agents ran, why, and what they applied.
+    #[serde(default)]
+    pub agents: Vec<AgentDecision>,
+    /// What the agents noticed (the first 20).
+    #[serde(default)]
+    pub findings: Vec<String>,
+    /// Agents whose state was compacted to keep the byte budget.
+    #[serde(default)]
+    pub compacted: Vec<String>,
+    /// Notes of the plan (pushes to other branches, deletions…).
+    #[serde(default)]
+    pub notes: Vec<String>,
+    /// File contents read for the agents, when a content source is configured.
+    #[serde(default)]
+    pub content: Option<ContentStats>,
+    /// The agent pack's version.
+    #[serde(default)]
+    pub pack: String,
+    /// Docs files written.
+    #[serde(default)]
+    pub docs: Vec<String>,
+    /// When it was applied (RFC 3339, ms).
+    #[serde(default)]
+    pub applied_at: String,
+    /// Deliveries of the unit that an earlier attempt had already completed.
+    #[serde(default)]
+    pub skipped_completed: Vec<String>,
+}
+
+/// One commit's classification.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CommitClass {
+    /// Short sha.
+    pub commit: String,
+    /// Conventional type (`feat`, `fix`, …), a heuristic one, `merge`, or `other`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// A breaking change.
+    pub breaking: bool,
+    /// The message follows Conventional Commits.
+    pub conventional: bool,
+    /// The message states a decision.
+    pub decision: bool,
+    /// Path categories touched.
+    pub categories: Vec<String>,
+}
+
+/// One agent's run in a change set.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentDecision {
+    /// The agent.
+    pub agent: String,
+    /// Why the Orchestrator ran it.
+    pub reason: String,
+    /// Entries it applied.
+    pub applied: usize,
+    /// Entries it found already applied (a redelivery).
+    pub already_applied: usize,
+}
+
+/// File contents read for a change set.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ContentStats {
+    /// Files analysed now.
+    pub analysed: usize,
+    /// Analyses found in the cache.
+    pub cached: usize,
+    /// Files the source did not have.
+    pub missing: usize,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::DeliveryStatus;
+
+    #[test]
+    fn a_summary_round_trips_and_old_records_still_read() {
+        let summary = ProcessingSummary {
+            repo: "o/r".into(),
+            coalesced: 2,
+            commits: 3,
+            agents: vec![AgentDecision {
+                agent: "historian".into(),
+                reason: "3 commits".into(),
+                applied: 3,
+                already_applied: 0,
+            }],
+            content: Some(ContentStats {
+                analysed: 1,
+                cached: 2,
+                missing: 0,
+            }),
+            ..ProcessingSummary::default()
+        };
+        let json = serde_json::to_value(&summary).unwrap();
+        assert_eq!(json["agents"][0]["agent"], "historian");
+        assert_eq!(
+            serde_json::from_value::<ProcessingSummary>(json).unwrap(),
+            summary
+        );
+        // A record written before a field existed still reads.
+        let old: ProcessingSummary = serde_json::from_value(
+            serde_json::json!({"repo": "o/r", "coalesced": 1, "commits": 0}),
+        )
+        .unwrap();
+        assert!(old.agents.is_empty() && old.content.is_none());
+    }
+
+    #[test]
+    fn delivery_status_names_are_one_list_for_serde_and_storage() {
+        for status in DeliveryStatus::ALL {
+            let json = serde_json::to_value(status).unwrap();
+            assert_eq!(json, status.as_str());
+            assert_eq!(
+                serde_json::from_value::<DeliveryStatus>(json).unwrap(),
+                status
+            );
+            assert_eq!(DeliveryStatus::parse(status.as_str()), Some(status));
+        }
+        assert_eq!(DeliveryStatus::InProgress.as_str(), "in_progress");
+        assert!(serde_json::from_value::<DeliveryStatus>("done".into()).is_err());
+        assert_eq!(DeliveryStatus::parse("done"), None);
+    }
+}

@@ -1,0 +1,123 @@
+use super::*;
+use serde_json::json;
+
+fn parse_value(event: &str, v: serde_json::Value) -> Result<Parsed> {
+    parse(event, "d-1", v.to_string().as_bytes(), Utc::now())
+}
+
+fn repo() -> serde_json::Value {
+    json!({"full_name": "octo/hello", "html_url": "https://github.com/octo/hello", "default_branch": "main"})
+}
+
+#[test]
+fn push_is_normalized() {
+    let parsed = parse_value(
+        "push",
+        json!({"ref": "refs/heads/main", "before": "a", "after": "b", "repository": repo(),
+               "commits": [{"id": "b", "message": "feat: x", "author": {"name": "Mona"},
+                            "timestamp": "2026-01-01T00:00:00Z", "added": ["src/x.rs"]}]}),
+    )
+    .unwrap();
+    let Parsed::Event(env) = parsed else {
+        panic!("expected event")
+    };
+    assert_eq!(env.repo, "octo/hello");
+    let Some(Change::Push(push)) = env.change else {
+        panic!("expected push")
+    };
+    assert_eq!(push.branch(), Some("main"));
+    assert_eq!(push.commits[0].author, "Mona");
+    assert_eq!(push.commits[0].added, vec!["src/x.rs"]);
+    assert_eq!(push.default_branch.as_deref(), Some("main"));
+}
+
+#[test]
+fn unmerged_pull_requests_and_other_events_are_ignored() {
+    let pr = |action: &str, merged: bool| {
+        json!({"action": action, "repository": repo(),
+               "pull_request": {"number": 1, "title": "t", "merged": merged}})
+    };
+    assert!(matches!(
+        parse_value("pull_request", pr("opened", false)).unwrap(),
+        Parsed::Ignored { .. }
+    ));
+    assert!(matches!(
+        parse_value("pull_request", pr("closed", false)).unwrap(),
+        Parsed::Ignored { .. }
+    ));
+    assert!(matches!(
+        parse_value("pull_request", pr("closed", true)).unwrap(),
+        Parsed::Event(_)
+    ));
+    let star = parse_value("star", json!({"action": "created", "repository": repo()}));
+    assert!(
+        matches!(star.unwrap(), Parsed::Ignored { reason, repo: Some(r) } if reason.contains("star") && r == "octo/hello")
+    );
+    let branch = json!({"ref": "dev", "ref_type": "branch", "repository": repo()});
+    assert!(matches!(
+        parse_value("create", branch).unwrap(),
+        Parsed::Ignored { .. }
+    ));
+}
+
+#[test]
+fn bad_payloads_are_bad_requests() {
+    for (event, body) in [
+        ("push", "not json".to_string()),
+        ("push", "[1,2]".to_string()),
+        (
+            "push",
+            json!({"ref": "x", "repository": repo()}).to_string(),
+        ),
+        (
+            "push",
+            json!({"ref": "x", "before": "a", "after": "b"}).to_string(),
+        ),
+        (
+            "push",
+            json!({"ref": "x", "before": "a", "after": "b",
+                   "repository": {"full_name": "../../etc"}})
+            .to_string(),
+        ),
+    ] {
+        let err = parse(event, "d", body.as_bytes(), Utc::now()).unwrap_err();
+        assert!(matches!(err, Error::BadRequest(_)), "{body}: {err:?}");
+    }
+}
+
+#[test]
+fn form_bodies_carry_the_payload_field() {
+    let body = b"payload=%7B%22zen%22%3A%22hi%22%7D";
+    assert_eq!(
+        &*decode_body(ContentKind::Form, body).unwrap(),
+        br#"{"zen":"hi"}"#
+    );
+    assert!(matches!(
+        decode_body(ContentKind::Form, b"other=1"),
+        Err(Error::BadRequest(_))
+    ));
+}
+
+#[test]
+fn content_types_and_ids_are_checked() {
+    assert_eq!(
+        content_kind(Some("application/json; charset=utf-8")).unwrap(),
+        ContentKind::Json
+    );
+    assert!(matches!(
+        content_kind(Some("text/plain")),
+        Err(Error::UnsupportedMediaType(_))
+    ));
+    assert!(content_kind(None).is_err());
+    assert!(validate_delivery_id("72d3162e-cc78-11e3-81ab-4c9367dc0958").is_ok());
+    assert!(validate_delivery_id("../x").is_err());
+    // What a blob store refuses as a key is refused here.
+    for hidden in [".x", "..", ".json"] {
+        assert!(!crate::blob::is_valid_key(hidden));
+        assert!(validate_delivery_id(hidden).is_err(), "{hidden}");
+    }
+    assert!(validate_delivery_id("").is_err());
+    assert!(validate_repo("a/b.c").is_ok());
+    assert!(validate_repo("a/..").is_err());
+    assert!(validate_repo("a/b/c").is_err());
+}
