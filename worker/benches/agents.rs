@@ -3,7 +3,7 @@
 
 use chrono::Utc;
 use coderipple_core::envelope::{Change, Commit, Envelope, PushChange};
-use coderipple_worker::agents::{AgentSet, ChangeSet, Plan};
+use coderipple_worker::{AgentSet, ChangeSet, Plan};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
 
@@ -70,16 +70,13 @@ fn bench(c: &mut Criterion) {
     let set = AgentSet::builtin();
     let mut history = json!({});
     for i in 0..15 {
-        let plan = set
-            .orchestrator
-            .plan(&change_set(i * 10 + 1, 10, 20), &set.pack)
-            .unwrap();
+        let plan = set.plan(&change_set(i * 10 + 1, 10, 20)).unwrap();
         apply(&set, &plan, &mut history);
     }
     let change = change_set(10_000, 10, 20);
-    let plan = set.orchestrator.plan(&change, &set.pack).unwrap();
+    let plan = set.plan(&change).unwrap();
     c.bench_function("orchestrator plan, 10 commits x 20 files", |b| {
-        b.iter(|| set.orchestrator.plan(&change, &set.pack).unwrap())
+        b.iter(|| set.plan(&change).unwrap())
     });
     for agent in ["building_inspector", "tourist_guide", "historian"] {
         let one = only(&plan, agent);

@@ -19,57 +19,14 @@ use std::time::Duration;
 
 use coderipple_core::envelope::{Change, Envelope};
 use coderipple_core::metrics::MetricSet;
-use coderipple_core::queue::{DeadLetterReason, ReceivedMessage};
+use coderipple_core::queue::ReceivedMessage;
 use futures::future::join_all;
-use serde_json::json;
 use tokio_util::sync::CancellationToken;
 
+use crate::outcome::dead_letter_with;
+pub use crate::outcome::{Outcome, Retry};
 use crate::process::process_change_set;
 use crate::{WorkerContext, WorkerError};
-
-/// What became of one message.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Outcome {
-    /// Applied (or found already applied): delete it.
-    Done,
-    /// Failed transiently: leave it for another attempt (a Lambda `batchItemFailure`).
-    Retry(Retry),
-    /// Moved to the DLQ by the worker with its reason (already off the queue).
-    DeadLettered(String),
-    /// Not started because of shutdown: make it visible again now.
-    Released,
-}
-
-/// Why a message goes back to the queue, and how soon it should be tried again.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Retry {
-    /// What failed.
-    pub reason: String,
-    /// When to try again.
-    pub after: Duration,
-    /// Whether retrying in place may help (a transient failure, not a lease held elsewhere).
-    pub hold: bool,
-}
-
-impl Retry {
-    pub(crate) fn from_error(ctx: &WorkerContext, err: &WorkerError) -> Self {
-        let after = match err {
-            // Waiting for the other worker's lease to end costs one receive, not several.
-            WorkerError::Leased { until_ms, .. } => {
-                let left = until_ms
-                    .saturating_sub(coderipple_core::time::now_ms())
-                    .max(0);
-                Duration::from_millis(left.unsigned_abs()) + Duration::from_millis(100)
-            }
-            _ => ctx.settings.retry_delay,
-        };
-        Self {
-            reason: err.to_string(),
-            after,
-            hold: matches!(err, WorkerError::Transient(_)),
-        }
-    }
-}
 
 /// How a batch is handled.
 #[derive(Debug, Clone, Copy)]
@@ -418,51 +375,4 @@ async fn dead_letter(
         other => ("transient", other.to_string()),
     };
     dead_letter_with(ctx, m, delivery, class, reason).await
-}
-
-/// The delivery id of a message: its envelope's, or its dedup id's (replayed copies carry
-/// `<delivery>.replay-<tag>`).
-pub(crate) fn delivery_of(m: &ReceivedMessage) -> String {
-    Envelope::from_json(&m.body).map_or_else(
-        |_| {
-            m.dedup_id
-                .split_once(".replay-")
-                .map_or(m.dedup_id.as_str(), |(d, _)| d)
-                .to_owned()
-        },
-        |e| e.delivery,
-    )
-}
-
-/// Moves `m` to the DLQ with `class` and `reason` and marks its delivery failed.
-pub(crate) async fn dead_letter_with(
-    ctx: &WorkerContext,
-    m: &ReceivedMessage,
-    delivery: Option<&str>,
-    class: &str,
-    reason: String,
-) -> Outcome {
-    let delivery = delivery.map_or_else(|| delivery_of(m), str::to_owned);
-    tracing::error!(%delivery, class, %reason, "sending to the DLQ");
-    let dl = DeadLetterReason {
-        reason: reason.clone(),
-        error_class: class.to_owned(),
-    };
-    match ctx.queue.dead_letter(m, &dl).await {
-        Ok(()) => {
-            let record = json!({"reason": reason, "error_class": class});
-            if let Err(e) = ctx.store.fail_processing(&delivery, &record).await {
-                tracing::warn!(error = %e, "dead-lettered, but the delivery record was not marked failed");
-            }
-            Outcome::DeadLettered(reason)
-        }
-        Err(e) => {
-            tracing::error!(error = %e, "could not dead-letter; the message will be retried");
-            Outcome::Retry(Retry {
-                reason: format!("dead-letter failed: {e}"),
-                after: ctx.settings.retry_delay,
-                hold: true,
-            })
-        }
-    }
 }

@@ -16,7 +16,7 @@ use coderipple_core::envelope::{
     Change, Commit, ENVELOPE_VERSION, Envelope, PushChange, SnapshotChange, TagChange,
 };
 
-use crate::content::git::git_ok;
+use crate::content::git::{HISTORY_GIT_TIMEOUT, git_ok};
 use crate::{WorkerContext, WorkerError};
 
 /// Most commits per synthesized push.
@@ -50,7 +50,8 @@ pub async fn history(
         .await?
         .trim()
         .to_owned();
-    let commits = first_parent_commits(root).await?;
+    let commits =
+        coderipple_core::git_history::first_parent_commits(root, HISTORY_GIT_TIMEOUT).await?;
     let tags = tags_by_commit(root).await?;
     let branch = if branch == "HEAD" {
         "main".to_owned()
@@ -129,29 +130,6 @@ pub async fn history(
     Ok(events)
 }
 
-/// The first-parent history of `root`'s HEAD, oldest first, with each commit's paths (a
-/// merge lists what it brought to the first parent).
-pub async fn first_parent_commits(root: &Path) -> Result<Vec<Commit>, WorkerError> {
-    let log = git_ok(
-        root,
-        &[
-            "-c",
-            "core.quotepath=off",
-            "log",
-            "--first-parent",
-            "--diff-merges=first-parent",
-            "--reverse",
-            "--root",
-            "--no-renames",
-            "--name-status",
-            "--format=%x1e%H%x1f%an%x1f%aI%x1f%B%x1f",
-            "HEAD",
-        ],
-    )
-    .await?;
-    parse_log(&log)
-}
-
 /// Runs the history of `root` through the processing path of `ctx`.
 pub async fn run(
     ctx: &WorkerContext,
@@ -202,48 +180,6 @@ fn time_of(iso: &str) -> DateTime<Utc> {
         .unwrap_or_else(|_| DateTime::<Utc>::UNIX_EPOCH)
 }
 
-/// Parses `git log --name-status` output in the format [`history`] asks for.
-pub fn parse_log(log: &str) -> Result<Vec<Commit>, WorkerError> {
-    let mut commits = Vec::new();
-    for record in log.split('\x1e').filter(|r| !r.trim().is_empty()) {
-        let mut fields = record.splitn(5, '\x1f');
-        let (Some(sha), Some(author), Some(date), Some(message), Some(files)) = (
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-            fields.next(),
-        ) else {
-            return Err(WorkerError::invalid(format!(
-                "unexpected git log record: {:?}",
-                record.chars().take(80).collect::<String>()
-            )));
-        };
-        let mut commit = Commit {
-            id: sha.trim().to_owned(),
-            message: message.trim().to_owned(),
-            author: author.to_owned(),
-            timestamp: date.to_owned(),
-            added: Vec::new(),
-            modified: Vec::new(),
-            removed: Vec::new(),
-        };
-        for line in files.lines().filter(|l| !l.is_empty()) {
-            let Some((status, path)) = line.split_once('\t') else {
-                continue;
-            };
-            let list = match status.chars().next() {
-                Some('A') | Some('C') => &mut commit.added,
-                Some('D') => &mut commit.removed,
-                _ => &mut commit.modified,
-            };
-            list.push(path.to_owned());
-        }
-        commits.push(commit);
-    }
-    Ok(commits)
-}
-
 async fn tags_by_commit(
     root: &Path,
 ) -> Result<HashMap<String, Vec<(String, String)>>, WorkerError> {
@@ -268,22 +204,4 @@ async fn tags_by_commit(
         }
     }
     Ok(tags)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn git_log_records_become_commits() {
-        let log = "\x1eaaaa\x1fMona\x1f2026-01-02T03:04:05+00:00\x1ffeat: x\n\nbody\n\x1f\n\nA\tsrc/a.rs\nM\tREADME.md\nD\told.txt\nT\tlink\n\x1ebbbb\x1fHubot\x1f2026-01-03T00:00:00+00:00\x1fchore: empty\n\x1f\n";
-        let commits = parse_log(log).unwrap();
-        assert_eq!(commits.len(), 2);
-        assert_eq!(commits[0].message, "feat: x\n\nbody");
-        assert_eq!(commits[0].added, ["src/a.rs"]);
-        assert_eq!(commits[0].modified, ["README.md", "link"]);
-        assert_eq!(commits[0].removed, ["old.txt"]);
-        assert!(commits[1].added.is_empty() && commits[1].author == "Hubot");
-        assert!(parse_log("\x1ebroken").is_err());
-    }
 }

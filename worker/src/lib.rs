@@ -1,41 +1,53 @@
 //! # coderipple-worker
 //!
-//! Turns queued envelopes into documentation, FIFO-aware (the README's *Operations* section):
+//! Turns queued envelopes into documentation, FIFO-aware (the README's *Operations* section).
+//! The public surface is the few types and functions re-exported here (the worker context,
+//! the batch handler and its report, the agent set, the docs sinks, the Lambda handler) and
+//! the `bootstrap`, `esm`, `poller` and `supervise` modules; everything else is internal.
 //!
-//! - [`batch`]: one received batch → per-message outcomes. Groups (repositories) run in
+//!
+//! - `batch`: one received batch → per-message outcomes. Groups (repositories) run in
 //!   parallel, in order within a group; consecutive pushes of a repo are coalesced into one
 //!   change set; a transient failure fails the rest of *that group only*; a poison message is
 //!   dead-lettered with its reason so its group moves on.
-//! - [`process`]: one change set: idempotency records, repo state (compare-and-set), the
+//! - `process`: one change set: idempotency records, repo state (compare-and-set), the
 //!   orchestrator's plan, the agents, the docs write, the processing summary.
-//! - [`agents`]: the agent interface, the Orchestrator, the Building Inspector, the Tourist
-//!   Guide and the Historian.
-//! - [`pack`]: the agent pack (TOML rules, minijinja templates), built in or from a directory.
-//! - [`markdown`]: escaping text from payloads for the docs (the templates' `md_*` filters).
-//! - [`content`]: optional file contents (a local git checkout), analysed and cached.
+//! - `plan`: the plan of a change set (plain data, no agent); `classify`: changes become
+//!   plan items (Conventional Commits, the pack's heuristics, path categories, clipping).
+//! - `agents`: the agent interface, the Orchestrator (asks each agent whether it runs), the
+//!   Building Inspector, the Tourist Guide and the Historian. Adding an agent is one file and
+//!   one line in [`AgentSet::with_pack`].
+//! - `facts`: what is kept of a file's contents (README, manifests).
+//! - `pack`: the agent pack (TOML rules, minijinja templates), built in or from a directory.
+//! - `markdown`: escaping text from payloads for the docs (the templates' `md_*` filters).
+//! - `content`: optional file contents (a local git checkout), analysed and cached.
 //! - [`bootstrap`]: initial docs for a repository joining mid-life, from a checkout's history.
-//! - [`sink`]: where docs are written (a directory locally, S3 on AWS).
-//! - [`lambda`]: the Lambda worker handler: `SqsEvent` in, `SqsBatchResponse` out, with
+//! - `sink`: where docs are written (a directory locally, S3 on AWS).
+//! - `sqs_event`: the Lambda worker handler: `SqsEvent` in, `SqsBatchResponse` out, with
 //!   FIFO-aware `batchItemFailures`.
 //! - [`esm`]: a local stand-in for Lambda's SQS event source mapping (tests, `infra/`).
-//! - [`parking`]: repositories parked behind a head dead-lettered for a transient reason.
+//! - `parking`: repositories parked behind a head dead-lettered for a transient reason.
 //! - [`poller`]: the long-running loop (`coderipple up` / `worker`) with graceful shutdown.
 //! - [`supervise`]: a poller that panics is logged and restarted after a short backoff.
-//! - [`error`]: [`WorkerError`], transient (retry) or permanent (DLQ).
+//! - `error`: [`WorkerError`], transient (retry) or permanent (DLQ).
 
-pub mod agents;
-pub mod batch;
+mod agents;
+mod batch;
 pub mod bootstrap;
-pub mod content;
-pub mod error;
+mod classify;
+mod content;
+mod error;
 pub mod esm;
-pub mod lambda;
-pub mod markdown;
-pub mod pack;
-pub mod parking;
+mod facts;
+mod markdown;
+mod outcome;
+mod pack;
+mod parking;
+mod plan;
 pub mod poller;
-pub mod process;
-pub mod sink;
+mod process;
+mod sink;
+mod sqs_event;
 pub mod supervise;
 
 use std::sync::Arc;
@@ -46,11 +58,20 @@ use coderipple_core::metrics::Metrics;
 use coderipple_core::queue::Queue;
 use coderipple_core::store::Store;
 
+pub use agents::historian::applied_commits;
+pub use agents::{AgentSet, ChangeSet, Plan};
 pub use batch::{
     BatchOptions, BatchReport, Outcome, Retry, handle_batch, handle_batch_with,
     handle_batch_with_lease,
 };
+pub use content::ContentSource;
+pub use content::git::GitCheckouts;
 pub use error::WorkerError;
+pub use pack::AgentPack;
+pub use parking::{EXHAUSTED_CLASS, PARKED_CLASS};
+pub use process::process_change_set;
+pub use sink::{DirSink, DocFile, DocsSink, S3Sink};
+pub use sqs_event::{DEADLINE_MARGIN, handle_sqs_event};
 
 /// What a worker needs, built once and shared by its tasks.
 #[derive(Debug)]
@@ -62,9 +83,9 @@ pub struct WorkerContext {
     /// Claim-checked envelope bodies.
     pub blobs: Arc<dyn BlobStore>,
     /// Where docs go.
-    pub sink: Arc<dyn sink::DocsSink>,
+    pub sink: Arc<dyn DocsSink>,
     /// The agents.
-    pub agents: agents::AgentSet,
+    pub agents: AgentSet,
     /// Timeouts and limits.
     pub settings: Settings,
     /// Where one metrics record per batch goes.
@@ -77,7 +98,7 @@ pub struct WorkerContext {
 #[derive(Debug, Clone)]
 pub struct ContentAccess {
     /// Where file contents come from.
-    pub source: Arc<dyn content::ContentSource>,
+    pub source: Arc<dyn ContentSource>,
     /// Analyses by blob sha and pack version.
     pub cache: Arc<coderipple_core::cache::Cache>,
 }

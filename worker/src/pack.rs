@@ -9,6 +9,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
+use include_dir::{Dir, DirEntry, include_dir};
 use minijinja::{Environment, State, Value};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -19,43 +20,28 @@ use crate::markdown;
 /// The variable that names an agent pack directory.
 pub const PACK_VAR: &str = "CODERIPPLE_AGENT_PACK";
 
-/// The pack's files: (relative path, built-in contents).
-const BUILTIN: &[(&str, &str)] = &[
-    ("pack.toml", include_str!("../pack/pack.toml")),
-    ("rules.toml", include_str!("../pack/rules.toml")),
-    (
-        "templates/architecture.md.j2",
-        include_str!("../pack/templates/architecture.md.j2"),
-    ),
-    (
-        "templates/architecture_decisions.md.j2",
-        include_str!("../pack/templates/architecture_decisions.md.j2"),
-    ),
-    (
-        "templates/changelog.md.j2",
-        include_str!("../pack/templates/changelog.md.j2"),
-    ),
-    (
-        "templates/getting_started.md.j2",
-        include_str!("../pack/templates/getting_started.md.j2"),
-    ),
-    (
-        "templates/refactoring_history.md.j2",
-        include_str!("../pack/templates/refactoring_history.md.j2"),
-    ),
-    (
-        "templates/tech_stack.md.j2",
-        include_str!("../pack/templates/tech_stack.md.j2"),
-    ),
-    (
-        "templates/upgrading.md.j2",
-        include_str!("../pack/templates/upgrading.md.j2"),
-    ),
-    (
-        "templates/whats_new.md.j2",
-        include_str!("../pack/templates/whats_new.md.j2"),
-    ),
-];
+/// The built-in pack: every file under `worker/pack/`, embedded at build time.
+static BUILTIN_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/pack");
+
+/// The built-in pack's files, (path relative to the pack, contents), sorted by path: the
+/// files a pack directory may override.
+fn builtin_files() -> Vec<(&'static str, &'static str)> {
+    fn collect(dir: &'static Dir<'static>, out: &mut Vec<(&'static str, &'static str)>) {
+        for entry in dir.entries() {
+            match entry {
+                DirEntry::Dir(d) => collect(d, out),
+                DirEntry::File(f) => out.push((
+                    f.path().to_str().expect("built-in pack paths are UTF-8"),
+                    f.contents_utf8().expect("built-in pack files are UTF-8"),
+                )),
+            }
+        }
+    }
+    let mut files = Vec::new();
+    collect(&BUILTIN_DIR, &mut files);
+    files.sort_unstable();
+    files
+}
 
 /// Templates and compiled rules, loaded once per worker.
 #[derive(Debug)]
@@ -76,8 +62,11 @@ struct PackFile {
 impl AgentPack {
     /// The built-in pack.
     pub fn builtin() -> Self {
-        Self::from_files("built-in", BUILTIN.iter().map(|(p, s)| (*p, s.to_string())))
-            .expect("the built-in agent pack is valid")
+        Self::from_files(
+            "built-in",
+            builtin_files().into_iter().map(|(p, s)| (p, s.to_owned())),
+        )
+        .expect("the built-in agent pack is valid")
     }
 
     /// The pack named by `CODERIPPLE_AGENT_PACK`, or the built-in one.
@@ -96,8 +85,9 @@ impl AgentPack {
                 dir.display()
             )));
         }
-        let mut files = Vec::with_capacity(BUILTIN.len());
-        for (rel, builtin) in BUILTIN {
+        let builtin = builtin_files();
+        let mut files = Vec::with_capacity(builtin.len());
+        for (rel, builtin) in builtin {
             let path: PathBuf = dir.join(rel);
             let text = match std::fs::read_to_string(&path) {
                 Ok(text) => text,
@@ -109,7 +99,7 @@ impl AgentPack {
                     )));
                 }
             };
-            files.push((*rel, text));
+            files.push((rel, text));
         }
         Self::from_files(&dir.display().to_string(), files)
     }
@@ -448,103 +438,4 @@ impl Rules {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn builtin_rules_categorize_paths_and_recognize_tools() {
-        let pack = AgentPack::builtin();
-        let r = &pack.rules;
-        let cats = |p: &str| r.categories_of(p).map(str::to_owned).collect::<Vec<_>>();
-        assert_eq!(cats("README.md"), ["docs", "user_facing"]);
-        assert_eq!(cats("src/lib.rs"), ["core"]);
-        assert_eq!(cats("worker/tests/batch.rs"), ["tests"]);
-        assert!(cats("Cargo.toml").iter().any(|c| c == "config_infra"));
-        assert!(
-            cats(".github/workflows/ci.yml")
-                .iter()
-                .any(|c| c == "config_infra")
-        );
-        assert_eq!(r.tool_of("cli/Cargo.toml").unwrap().name, "Cargo");
-        assert_eq!(r.tool_of(".github/workflows/ci.yml").unwrap().kind, "ci");
-        assert_eq!(r.tool_of("infra/main.tf").unwrap().name, "Terraform");
-        assert!(r.tool_of("src/main.rs").is_none());
-        assert_eq!(r.language_of("a/b.RS"), Some("Rust"));
-        assert_eq!(r.language_of(".gitignore"), None);
-        assert!(r.is_entry_point("cli/src/main.rs") && !r.is_entry_point("cli/src/lib.rs"));
-        assert_eq!(r.heuristic_kind("Fixes"), Some("fix"));
-        assert!(pack.version().starts_with("coderipple-builtin-1+"));
-    }
-
-    #[test]
-    fn a_directory_overrides_file_by_file_and_changes_the_version() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("templates")).unwrap();
-        std::fs::write(
-            dir.path().join("templates/whats_new.md.j2"),
-            "custom {{ repo }}\n",
-        )
-        .unwrap();
-        let pack = AgentPack::load_dir(dir.path()).unwrap();
-        assert_ne!(pack.version(), AgentPack::builtin().version());
-        assert_eq!(
-            pack.render("whats_new.md", minijinja::context! { repo => "o/r" })
-                .unwrap(),
-            "custom o/r\n"
-        );
-        // The other files are the built-in ones.
-        assert!(pack.rules.tool_of("Cargo.toml").is_some());
-    }
-
-    #[test]
-    fn custom_templates_have_the_escaping_filters() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::create_dir(dir.path().join("templates")).unwrap();
-        std::fs::write(
-            dir.path().join("templates/whats_new.md.j2"),
-            "# {{ title|md_inline }}\n\n{{ notes|md_block }}\n\n\
-             - {{ path|md_code }}, {{ short|md_code|md_link(url) }}, {{ title|md_link(evil) }}, \
-             {{ title|md_inline(5) }}, {{ title|md_inline|md_inline }}, [{{ none|md_inline }}]\n",
-        )
-        .unwrap();
-        let pack = AgentPack::load_dir(dir.path()).unwrap();
-        let out = pack
-            .render(
-                "whats_new.md",
-                minijinja::context! {
-                    repo => "o/r",
-                    title => "<!-- [x](https://e.x)",
-                    notes => "## PWNED\n\n```\n<b>\n",
-                    path => "a`b",
-                    short => "abc1234",
-                    url => "https://github.com/o/r/commit/abc1234",
-                    evil => "https://github.com/other/r/commit/abc1234",
-                    none => (),
-                },
-            )
-            .unwrap();
-        assert_eq!(
-            out,
-            "# \\<!-- \\[x\\](https\\://e.x)\n\n\\#\\# PWNED\n\n```\n<b>\n```\n\n\
-             - ``a`b``, [`abc1234`](https://github.com/o/r/commit/abc1234), \
-             \\<!-- \\[x\\](https\\://e.x), \\<!--…, \\<!-- \\[x\\](https\\://e.x), []\n"
-        );
-    }
-
-    #[test]
-    fn a_broken_pack_is_refused_with_the_file_named() {
-        let dir = tempfile::tempdir().unwrap();
-        std::fs::write(dir.path().join("rules.toml"), "categories = 3\n").unwrap();
-        let err = AgentPack::load_dir(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("rules.toml"), "{err}");
-        std::fs::remove_file(dir.path().join("rules.toml")).unwrap();
-        std::fs::create_dir(dir.path().join("templates")).unwrap();
-        std::fs::write(dir.path().join("templates/changelog.md.j2"), "{% for %}").unwrap();
-        let err = AgentPack::load_dir(dir.path()).unwrap_err().to_string();
-        assert!(err.contains("changelog.md.j2"), "{err}");
-        let missing = AgentPack::load_dir(&dir.path().join("nope"))
-            .unwrap_err()
-            .to_string();
-        assert!(missing.contains(PACK_VAR), "{missing}");
-    }
-}
+mod tests;

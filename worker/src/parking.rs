@@ -13,7 +13,7 @@
 use coderipple_core::queue::ReceivedMessage;
 use coderipple_core::store::ParkedRepo;
 
-use crate::batch::{Outcome, delivery_of};
+use crate::outcome::{Outcome, dead_letter_with, delivery_of};
 use crate::{WorkerContext, WorkerError};
 
 /// The error class of messages dead-lettered behind a parked head.
@@ -37,8 +37,7 @@ pub(crate) async fn dead_letter_behind(
 ) -> Vec<(ReceivedMessage, Outcome)> {
     let mut out = Vec::with_capacity(msgs.len());
     for m in msgs {
-        let outcome =
-            crate::batch::dead_letter_with(ctx, &m, None, PARKED_CLASS, behind(parked)).await;
+        let outcome = dead_letter_with(ctx, &m, None, PARKED_CLASS, behind(parked)).await;
         out.push((m, outcome));
     }
     out
@@ -68,8 +67,7 @@ pub(crate) async fn park_on_last_receive(
             continue;
         };
         if let Some(head) = &parked {
-            let outcome =
-                crate::batch::dead_letter_with(ctx, &m, None, PARKED_CLASS, behind(head)).await;
+            let outcome = dead_letter_with(ctx, &m, None, PARKED_CLASS, behind(head)).await;
             result.push((m, outcome));
             continue;
         }
@@ -92,9 +90,7 @@ pub(crate) async fn park_on_last_receive(
             continue;
         }
         tracing::error!(delivery = %head.head, reason = %head.reason, "repository parked behind its dead-lettered head");
-        let outcome =
-            crate::batch::dead_letter_with(ctx, &m, None, EXHAUSTED_CLASS, head.reason.clone())
-                .await;
+        let outcome = dead_letter_with(ctx, &m, None, EXHAUSTED_CLASS, head.reason.clone()).await;
         parked = Some(head);
         result.push((m, outcome));
     }

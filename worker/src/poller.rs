@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use coderipple_core::queue::{MAX_BATCH, Queue};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::WorkerContext;
 use crate::batch::{BatchReport, Outcome, handle_batch};
-use crate::supervise::AbortOnDrop;
 
 /// How long one receive waits for messages before the loop checks for shutdown.
 const RECEIVE_WAIT: Duration = Duration::from_millis(500);
@@ -36,7 +36,8 @@ pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken, worker_id: 
         }
         let receipts: Vec<String> = batch.iter().map(|m| m.receipt.clone()).collect();
         // Stopped on a panic too: the batch then comes back after its visibility timeout.
-        let heartbeat = AbortOnDrop(keep_invisible(ctx.queue.clone(), receipts, visibility));
+        let heartbeat =
+            AbortOnDropHandle::new(keep_invisible(ctx.queue.clone(), receipts, visibility));
         let report = handle_batch(&ctx, batch, &cancel).await;
         drop(heartbeat);
         settle(&ctx, &report).await;

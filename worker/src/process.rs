@@ -16,8 +16,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coderipple_core::envelope::Envelope;
-use coderipple_core::store::{BeginOutcome, Store};
-use serde_json::{Value, json};
+use coderipple_core::store::{AgentDecision, BeginOutcome, ProcessingSummary, Store};
+use serde_json::json;
+use tokio_util::task::AbortOnDropHandle;
 
 use crate::agents::ChangeSet;
 use crate::sink::DocFile;
@@ -35,7 +36,7 @@ pub async fn process_change_set(
     repo: &str,
     envelopes: &[Envelope],
     lease: std::time::Duration,
-) -> Result<Value, WorkerError> {
+) -> Result<ProcessingSummary, WorkerError> {
     let ttl = ctx.settings.dedup_ttl;
     // Two copies of one delivery in a unit (a double replay) are the same work; taking the
     // second's lease would collide with the first's.
@@ -73,16 +74,22 @@ pub async fn process_change_set(
         return Err(err);
     }
     if fresh.is_empty() {
-        return Ok(json!({"skipped_completed": already_completed}));
+        return Ok(ProcessingSummary {
+            repo: repo.to_owned(),
+            skipped_completed: already_completed,
+            ..ProcessingSummary::default()
+        });
     }
     let ids: Vec<String> = fresh.iter().map(|e| e.delivery.clone()).collect();
-    let keeper = LeaseKeeper::start(ctx.store.clone(), ids.clone(), owner.clone(), lease);
+    let keeper = keep_leases(ctx.store.clone(), ids.clone(), owner.clone(), lease);
     let applied = apply(ctx, repo, &fresh).await;
     drop(keeper);
     match applied {
         Ok(mut summary) => {
-            summary["skipped_completed"] = json!(already_completed);
-            if let Err(e) = ctx.store.complete_processing(&ids, &owner, &summary).await {
+            summary.skipped_completed = already_completed;
+            let record = serde_json::to_value(&summary)
+                .map_err(|e| WorkerError::invalid(format!("processing summary: {e}")))?;
+            if let Err(e) = ctx.store.complete_processing(&ids, &owner, &record).await {
                 // Applied but not recorded: the retry finds the work in state and skips it.
                 release(ctx, &fresh, &owner).await;
                 return Err(e.into());
@@ -98,41 +105,39 @@ pub async fn process_change_set(
 }
 
 /// Renews an attempt's leases every half lease while it works; stops when dropped.
-struct LeaseKeeper(tokio::task::JoinHandle<()>);
-
-impl LeaseKeeper {
-    fn start(store: Arc<dyn Store>, ids: Vec<String>, owner: String, lease: Duration) -> Self {
-        Self(tokio::spawn(async move {
-            let every = (lease / 2).max(Duration::from_millis(50));
-            loop {
-                tokio::time::sleep(every).await;
-                if let Err(e) = store.renew_processing(&ids, &owner, lease).await {
-                    tracing::warn!(error = %e, "processing lease not renewed; another worker may take it over");
-                }
+fn keep_leases(
+    store: Arc<dyn Store>,
+    ids: Vec<String>,
+    owner: String,
+    lease: Duration,
+) -> AbortOnDropHandle<()> {
+    AbortOnDropHandle::new(tokio::spawn(async move {
+        let every = (lease / 2).max(Duration::from_millis(50));
+        loop {
+            tokio::time::sleep(every).await;
+            if let Err(e) = store.renew_processing(&ids, &owner, lease).await {
+                tracing::warn!(error = %e, "processing lease not renewed; another worker may take it over");
             }
-        }))
-    }
+        }
+    }))
 }
 
-impl Drop for LeaseKeeper {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
-}
-
-async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Value, WorkerError> {
+async fn apply(
+    ctx: &WorkerContext,
+    repo: &str,
+    fresh: &[Envelope],
+) -> Result<ProcessingSummary, WorkerError> {
     let change = ChangeSet {
         repo: repo.to_owned(),
         events: fresh.to_vec(),
     };
     let pack = &ctx.agents.pack;
-    let mut plan = ctx.agents.orchestrator.plan(&change, pack)?;
+    let mut plan = ctx.agents.plan(&change)?;
     let content = match &ctx.content {
         Some(c) if !plan.runs.is_empty() => {
-            let stats = crate::content::enrich(&*c.source, &c.cache, pack, repo, &mut plan).await?;
-            json!({"analysed": stats.analysed, "cached": stats.cached, "missing": stats.missing})
+            Some(crate::content::enrich(&*c.source, &c.cache, pack, repo, &mut plan).await?)
         }
-        _ => Value::Null,
+        _ => None,
     };
     let current = ctx.store.repo_state(repo).await?;
     let first = current.is_none();
@@ -162,34 +167,37 @@ async fn apply(ctx: &WorkerContext, repo: &str, fresh: &[Envelope]) -> Result<Va
         files = write_docs_fenced(ctx, repo, stored, files).await?;
         files.extend(write_once);
     }
-    let runs: Vec<Value> = plan
+    let agents = plan
         .runs
         .iter()
         .zip(&applied.runs)
-        .map(|(planned, (agent, done, again))| {
-            json!({"agent": agent, "reason": planned.reason, "applied": done, "already_applied": again})
+        .map(|(planned, run)| AgentDecision {
+            agent: run.agent.to_owned(),
+            reason: planned.reason.clone(),
+            applied: run.applied,
+            already_applied: run.already_applied,
         })
         .collect();
-    let findings: Vec<String> = applied
-        .findings
-        .iter()
-        .take(20)
-        .map(|f| f.what.describe())
-        .collect();
-    Ok(json!({
-        "repo": repo,
-        "coalesced": fresh.len(),
-        "commits": plan.commits().count(),
-        "classification": plan.classification(),
-        "agents": runs,
-        "findings": findings,
-        "compacted": applied.compacted,
-        "notes": plan.notes,
-        "content": content,
-        "pack": pack.version(),
-        "docs": files.iter().map(|f| f.path.as_str()).collect::<Vec<_>>(),
-        "applied_at": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-    }))
+    Ok(ProcessingSummary {
+        repo: repo.to_owned(),
+        coalesced: fresh.len(),
+        commits: plan.commits().count(),
+        classification: plan.classification(),
+        agents,
+        findings: applied
+            .findings
+            .iter()
+            .take(20)
+            .map(|f| f.what.describe())
+            .collect(),
+        compacted: applied.compacted.iter().map(|a| (*a).to_owned()).collect(),
+        notes: plan.notes.clone(),
+        content,
+        pack: pack.version().to_owned(),
+        docs: files.iter().map(|f| f.path.clone()).collect(),
+        applied_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        skipped_completed: Vec::new(),
+    })
 }
 
 fn delivery_ids(envelopes: &[Envelope]) -> String {

@@ -4,7 +4,7 @@
 //!
 //! Two mechanisms keep it:
 //! - Text from payloads is clipped where it enters (the Orchestrator's classification), with
-//!   [`clip`] and the limits below, so no single entry is large.
+//!   [`crate::classify::clip`] and the limits there, so no single entry is large.
 //! - While the serialized state is over [`STATE_BUDGET_BYTES`], the agent holding the largest
 //!   part is asked to [`Agent::compact`] one step: move its oldest history into a write-once
 //!   page (written before the state that forgets it, like any page) or forget the oldest half
@@ -24,36 +24,6 @@ pub use coderipple_core::store::STATE_BUDGET_BYTES;
 
 use super::{Agent, AgentSet, AppliedPlan};
 use crate::WorkerError;
-
-/// A commit subject, PR or release title (characters).
-pub const TITLE_CHARS: usize = 300;
-/// A commit body, PR body or release notes, as kept (characters).
-pub const TEXT_CHARS: usize = 4_000;
-/// An author name, a scope (characters).
-pub const NAME_CHARS: usize = 100;
-/// A path kept by name (bytes); longer ones are only counted.
-pub const PATH_BYTES: usize = 512;
-
-/// `text` cut to at most `max` characters, marked with `…` when cut.
-pub fn clip(text: &str, max: usize) -> String {
-    match text.char_indices().nth(max) {
-        None => text.to_owned(),
-        Some((end, _)) => {
-            let cut = text[..end]
-                .char_indices()
-                .nth(max.saturating_sub(1))
-                .map_or(end, |(i, _)| i);
-            format!("{}…", &text[..cut])
-        }
-    }
-}
-
-/// Clips `text` in place (see [`clip`]).
-pub fn clip_in_place(text: &mut String, max: usize) {
-    if text.chars().nth(max).is_some() {
-        *text = clip(text, max);
-    }
-}
 
 /// The serialized size of `value` in bytes, without building the JSON.
 pub fn json_len<T: serde::Serialize + ?Sized>(value: &T) -> usize {
@@ -160,19 +130,6 @@ pub fn halve_set<T: Ord>(set: &mut BTreeSet<T>, floor: usize) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn clip_counts_characters_and_marks_the_cut() {
-        assert_eq!(clip("short", 10), "short");
-        assert_eq!(clip("exactly10!", 10), "exactly10!");
-        assert_eq!(clip("abcdefghijk", 5), "abcd…");
-        assert_eq!(clip("ééééééé", 3), "éé…");
-        assert_eq!(clip("🦀🦀🦀🦀", 4), "🦀🦀🦀🦀");
-        assert_eq!(clip("", 0), "");
-        let mut s = "x".repeat(50);
-        clip_in_place(&mut s, 10);
-        assert_eq!(s.chars().count(), 10);
-    }
 
     #[test]
     fn json_len_is_the_serialized_length() {

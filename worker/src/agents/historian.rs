@@ -11,17 +11,18 @@
 //! write-once page (`decisions/<doc>/page-NNNN.md`), linked from the main file; state keeps
 //! the recently archived keys, so redeliveries and replays change nothing.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::budget::{halve, json_len};
 use super::journal::{Journal, Keyed};
+use super::orchestrator::join;
 use super::{
-    Agent, AgentInput, AgentRun, ClassifiedCommit, Finding, FindingKind, PlanItem, ReleaseInfo,
-    read_state, record_release, write_state,
+    Agent, AgentInput, AgentRun, ClassifiedCommit, Finding, FindingKind, Plan, PlanItem,
+    ReleaseInfo, read_state, record_release, write_state,
 };
 use crate::WorkerError;
 use crate::pack::AgentPack;
@@ -158,121 +159,11 @@ impl Historian {
     pub fn new(pack: Arc<AgentPack>) -> Self {
         Self { pack }
     }
-
-    /// `repo` (`owner/name`), when known, is the repository whose pages may be linked; pages
-    /// archived while applying are rendered without it (see [`crate::markdown::allowed_url`]).
-    fn render_changelog(
-        &self,
-        repo: Option<&str>,
-        title: &str,
-        entries: &[LogEntry],
-        releases: &[ReleaseInfo],
-        pages: u32,
-        archived: bool,
-    ) -> Result<String, WorkerError> {
-        let sections = &self.pack.rules.changelog;
-        let known: HashMap<&str, usize> = sections
-            .iter()
-            .enumerate()
-            .map(|(i, s)| (s.kind.as_str(), i))
-            .collect();
-        // Release order: unreleased first, then newest release first.
-        let mut order: Vec<Option<&str>> = vec![None];
-        order.extend(releases.iter().rev().map(|r| Some(r.tag.as_str())));
-        for e in entries {
-            if !order.contains(&e.release.as_deref()) {
-                order.push(e.release.as_deref());
-            }
-        }
-        let mut out = Vec::new();
-        for release in order {
-            let mut groups: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
-            for e in entries
-                .iter()
-                .rev()
-                .filter(|e| e.release.as_deref() == release)
-            {
-                let i = known
-                    .get(e.kind.as_str())
-                    .copied()
-                    .unwrap_or(sections.len());
-                groups.entry(i).or_default().push(json!({
-                    "summary": e.summary, "scope": e.scope, "breaking": e.breaking,
-                    "author": e.author, "url": e.url, "short": &e.sha[..7.min(e.sha.len())],
-                }));
-            }
-            if groups.is_empty() {
-                continue;
-            }
-            let sections: Vec<Value> = groups
-                .into_iter()
-                .map(|(i, entries)| {
-                    let title = sections
-                        .get(i)
-                        .map_or("Other Changes", |s| s.title.as_str());
-                    json!({"title": title, "entries": entries})
-                })
-                .collect();
-            let info = release.and_then(|tag| releases.iter().find(|r| r.tag == tag));
-            let heading = match (release, info) {
-                (None, _) if archived => "Not yet released when archived".to_owned(),
-                (None, _) => "Unreleased".to_owned(),
-                (Some(_), Some(r)) => r.title.clone(),
-                (Some(tag), None) => tag.to_owned(),
-            };
-            out.push(json!({
-                "title": heading,
-                "url": info.map(|r| r.url.as_str()).unwrap_or(""),
-                "date": info.and_then(|r| r.date.clone()),
-                "sections": sections,
-            }));
-        }
-        let pages: Vec<u32> = (1..=pages).rev().collect();
-        self.pack.render(
-            "changelog.md",
-            minijinja::context! { repo, title, releases => out, pages },
-        )
-    }
-
-    fn render_adrs(
-        &self,
-        repo: Option<&str>,
-        title: &str,
-        adrs: &[Adr],
-        pages: u32,
-    ) -> Result<String, WorkerError> {
-        let pages: Vec<u32> = (1..=pages).collect();
-        self.pack.render(
-            "architecture_decisions.md",
-            minijinja::context! { repo, title, adrs, pages },
-        )
-    }
-
-    fn render_refactorings(
-        &self,
-        repo: Option<&str>,
-        title: &str,
-        entries: &[Refactoring],
-        pages: u32,
-    ) -> Result<String, WorkerError> {
-        let entries: Vec<Value> = entries
-            .iter()
-            .map(|e| {
-                json!({"summary": e.summary, "date": e.date, "url": e.url, "author": e.author,
-                       "details": e.details, "short": &e.sha[..7.min(e.sha.len())]})
-            })
-            .collect();
-        let pages: Vec<u32> = (1..=pages).collect();
-        self.pack.render(
-            "refactoring_history.md",
-            minijinja::context! { repo, title, entries, pages },
-        )
-    }
 }
 
 /// The ADR for a commit, if it is significant.
 fn adr_for(c: &ClassifiedCommit, findings: &[&Finding]) -> Option<Adr> {
-    if c.kind == "merge" {
+    if c.is_merge() {
         return None;
     }
     let mut reasons = Vec::new();
@@ -360,49 +251,6 @@ fn read_historian(state: &Value) -> Result<HistorianState, WorkerError> {
 }
 
 impl Historian {
-    fn changelog_page(
-        &self,
-        n: u32,
-        page: &[LogEntry],
-        releases: &[ReleaseInfo],
-    ) -> Result<DocFile, WorkerError> {
-        Ok(DocFile {
-            path: format!("decisions/changelog/page-{n:04}.md"),
-            contents: self.render_changelog(
-                None,
-                &format!("Changelog — page {n}"),
-                page,
-                releases,
-                0,
-                true,
-            )?,
-        })
-    }
-
-    fn adr_page(&self, n: u32, page: &[Adr]) -> Result<DocFile, WorkerError> {
-        Ok(DocFile {
-            path: format!("decisions/architecture_decisions/page-{n:04}.md"),
-            contents: self.render_adrs(
-                None,
-                &format!("Architecture decisions — page {n}"),
-                page,
-                0,
-            )?,
-        })
-    }
-
-    fn refactoring_page(&self, n: u32, page: &[Refactoring]) -> Result<DocFile, WorkerError> {
-        Ok(DocFile {
-            path: format!("decisions/refactoring_history/page-{n:04}.md"),
-            contents: self.render_refactorings(
-                None,
-                &format!("Refactoring history — page {n}"),
-                page,
-                0,
-            )?,
-        })
-    }
-
     /// One compaction step (see [`Agent::compact`]): the largest current page moves out
     /// early; then the longest list of archived keys, then the releases, lose their oldest half.
     fn compact_step(&self, mine: &mut HistorianState) -> Result<Option<Vec<DocFile>>, WorkerError> {
@@ -449,6 +297,34 @@ impl Agent for Historian {
         NAME
     }
 
+    /// Commits to list, stated decisions, breaking or infrastructure changes, releases.
+    fn wants(&self, plan: &Plan) -> Option<String> {
+        let mut why = Vec::new();
+        let listed = plan.commits().filter(|c| !c.is_merge()).count();
+        if listed > 0 {
+            why.push(format!("{listed} commit(s) for the changelog"));
+        }
+        let decisions = plan.commits().filter(|c| c.decision).count()
+            + plan.pull_requests().filter(|p| p.decision).count();
+        if decisions > 0 {
+            why.push(format!("{decisions} stated decision(s)"));
+        }
+        let breaking = plan.breaking_count();
+        if breaking > 0 {
+            why.push(format!("{breaking} breaking change(s) to record"));
+        }
+        if !plan.tools(&self.pack.rules).is_empty() {
+            why.push("manifest/infrastructure changes".into());
+        }
+        if plan.releases().next().is_some() {
+            why.push(format!(
+                "changelog cut at {}",
+                join(plan.releases().map(|r| r.tag.as_str()))
+            ));
+        }
+        (!why.is_empty()).then(|| why.join("; "))
+    }
+
     fn apply(&self, input: AgentInput<'_>, state: &mut Value) -> Result<AgentRun, WorkerError> {
         let mut mine = read_historian(state)?;
         let mut logged = mine.changelog.keys();
@@ -467,7 +343,7 @@ impl Agent for Historian {
                         .map(Vec::as_slice)
                         .unwrap_or(&[]);
                     let mut applied = false;
-                    if c.kind != "merge" && logged.insert(c.sha.clone()) {
+                    if !c.is_merge() && logged.insert(c.sha.clone()) {
                         mine.changelog.entries.push(LogEntry {
                             sha: c.sha.clone(),
                             kind: c.kind.clone(),
@@ -499,7 +375,7 @@ impl Agent for Historian {
                         .take(DETAILS)
                         .map(|f| capitalize(&f.what.describe()))
                         .collect();
-                    if c.kind != "merge"
+                    if !c.is_merge()
                         && (c.kind == "refactor" || !details.is_empty())
                         && refactored.insert(c.sha.clone())
                     {
@@ -629,6 +505,8 @@ impl Agent for Historian {
         ])
     }
 }
+
+mod render;
 
 #[cfg(test)]
 mod tests;

@@ -25,7 +25,6 @@ pub mod tourist;
 
 use std::sync::Arc;
 
-use coderipple_core::envelope::Envelope;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -33,16 +32,8 @@ use crate::WorkerError;
 use crate::pack::AgentPack;
 use crate::sink::DocFile;
 
-pub use orchestrator::{ClassifiedCommit, Orchestrator, Plan, PlanItem, ReleaseMark};
-
-/// The events of one repository handled together, oldest first (changes resolved).
-#[derive(Debug, Clone)]
-pub struct ChangeSet {
-    /// `owner/name`.
-    pub repo: String,
-    /// The envelopes, in queue order.
-    pub events: Vec<Envelope>,
-}
+pub use crate::plan::{ChangeSet, ClassifiedCommit, Plan, PlanItem, ReleaseMark};
+pub use orchestrator::Orchestrator;
 
 /// Something structural one agent noticed, for the agents after it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -144,6 +135,10 @@ pub trait Agent: Send + Sync + std::fmt::Debug {
     /// Stable name; also its key in the repository state.
     fn name(&self) -> &'static str;
 
+    /// Whether this agent runs for `plan`, and why (the reason the processing summary shows);
+    /// `None` when the change set gives it nothing to do. Asked by the Orchestrator.
+    fn wants(&self, plan: &Plan) -> Option<String>;
+
     /// Folds the planned change into `state` (this agent's part, `null` at first).
     fn apply(&self, input: AgentInput<'_>, state: &mut Value) -> Result<AgentRun, WorkerError>;
 
@@ -175,6 +170,11 @@ impl AgentSet {
     /// The built-in agents with the built-in pack.
     pub fn builtin() -> Self {
         Self::with_pack(Arc::new(AgentPack::builtin()))
+    }
+
+    /// The plan for `change`: classified by the Orchestrator, each agent asked whether it runs.
+    pub fn plan(&self, change: &ChangeSet) -> Result<Plan, WorkerError> {
+        self.orchestrator.plan(change, &self.pack, &self.agents)
     }
 
     /// The built-in agents with `pack`.
@@ -225,9 +225,11 @@ impl AgentSet {
             )?;
             applied.findings.extend(run.findings);
             applied.write_once.extend(run.write_once);
-            applied
-                .runs
-                .push((agent.name(), run.applied, run.already_applied));
+            applied.runs.push(RunCount {
+                agent: agent.name(),
+                applied: run.applied,
+                already_applied: run.already_applied,
+            });
         }
         budget::enforce(self, state, budget::STATE_BUDGET_BYTES, &mut applied)?;
         Ok(applied)
@@ -252,8 +254,8 @@ impl AgentSet {
 /// What [`AgentSet::apply`] did.
 #[derive(Debug, Default)]
 pub struct AppliedPlan {
-    /// Per agent run, in order: (agent, entries applied, entries already applied).
-    pub runs: Vec<(&'static str, usize, usize)>,
+    /// Per agent run, in order.
+    pub runs: Vec<RunCount>,
     /// Everything the agents noticed.
     pub findings: Vec<Finding>,
     /// Write-once files to store before the state.
@@ -262,15 +264,27 @@ pub struct AppliedPlan {
     pub compacted: std::collections::BTreeSet<&'static str>,
 }
 
+/// What one agent's run did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RunCount {
+    /// The agent.
+    pub agent: &'static str,
+    /// Entries it applied.
+    pub applied: usize,
+    /// Entries it found already applied.
+    pub already_applied: usize,
+}
+
 impl AppliedPlan {
     /// Whether `agent` changed its state (applied something, or was compacted).
     pub fn changed(&self, agent: &str) -> bool {
-        self.compacted.contains(agent) || self.runs.iter().any(|(a, n, _)| *a == agent && *n > 0)
+        self.compacted.contains(agent)
+            || self.runs.iter().any(|r| r.agent == agent && r.applied > 0)
     }
 
     /// Whether some agent found entries already applied (a redelivery).
     pub fn redelivered(&self) -> bool {
-        self.runs.iter().any(|(_, _, again)| *again > 0)
+        self.runs.iter().any(|r| r.already_applied > 0)
     }
 }
 

@@ -111,15 +111,11 @@ pub fn pull_request(delivery: &str, number: u64, labels: &[&str], body: &str) ->
 }
 
 pub fn plan(set: &AgentSet, events: Vec<Envelope>) -> Plan {
-    set.orchestrator
-        .plan(
-            &ChangeSet {
-                repo: "o/r".into(),
-                events,
-            },
-            &set.pack,
-        )
-        .unwrap()
+    set.plan(&ChangeSet {
+        repo: "o/r".into(),
+        events,
+    })
+    .unwrap()
 }
 
 /// Applies the planned agents to `state` as `process` does; returns their write-once files.

@@ -12,14 +12,15 @@ use serde_json::{Value, json};
 
 use super::budget::{halve, halve_set};
 use super::journal::{keep_last, remember};
-use super::orchestrator::user_visible;
+use super::orchestrator::join;
 use super::{
-    Agent, AgentInput, AgentRun, ClassifiedCommit, PlanItem, ReleaseInfo, read_state,
+    Agent, AgentInput, AgentRun, ClassifiedCommit, Plan, PlanItem, ReleaseInfo, read_state,
     record_release, write_state,
 };
 use crate::WorkerError;
-use crate::content::{FileFacts, ReadmeFacts};
+use crate::facts::{FileFacts, ReadmeFacts};
 use crate::pack::AgentPack;
+use crate::pack::Rules;
 use crate::sink::DocFile;
 
 /// The agent's name.
@@ -128,6 +129,23 @@ impl TouristState {
     }
 }
 
+/// Whether the Tourist Guide lists the commit in what's new.
+pub(crate) fn user_visible(rules: &Rules, c: &ClassifiedCommit) -> bool {
+    if c.is_merge() {
+        return false;
+    }
+    c.breaking
+        || rules.tourist.user_visible_types.contains(&c.kind)
+        || (!c.conventional
+            && c.kind != "test"
+            && c.kind != "docs"
+            && rules
+                .tourist
+                .user_visible_categories
+                .iter()
+                .any(|cat| c.touches(cat)))
+}
+
 /// The Tourist Guide.
 #[derive(Debug)]
 pub struct TouristGuide {
@@ -153,10 +171,7 @@ impl TouristGuide {
                     && !rules.is_entry_point(p)
                     && !p.contains("/cli/")
                     && !p.contains("/cmd/"));
-            if config
-                && !crate::content::facts::is_readme(p)
-                && mine.config_files.len() < GUIDE_FILES
-            {
+            if config && !crate::facts::is_readme(p) && mine.config_files.len() < GUIDE_FILES {
                 mine.config_files.insert(p.clone());
             }
         }
@@ -199,7 +214,7 @@ impl TouristGuide {
             .take(6)
             .cloned()
             .collect();
-        if !guide.is_empty() && c.kind != "merge" {
+        if !guide.is_empty() && !c.is_merge() {
             mine.guide_changes.push(GuideChange {
                 sha: c.sha.clone(),
                 summary: c.summary.clone(),
@@ -221,6 +236,42 @@ impl TouristGuide {
 impl Agent for TouristGuide {
     fn name(&self) -> &'static str {
         NAME
+    }
+
+    /// User-visible or breaking changes, getting-started paths, releases, a snapshot.
+    fn wants(&self, plan: &Plan) -> Option<String> {
+        let rules = &self.pack.rules;
+        let visible = plan.commits().filter(|c| user_visible(rules, c)).count();
+        let breaking = plan.breaking_count();
+        let guide: BTreeSet<&str> = plan
+            .commits()
+            .flat_map(|c| c.paths.added.iter().chain(&c.paths.modified))
+            .filter(|p| rules.tourist.getting_started.is_match(p.as_str()))
+            .map(String::as_str)
+            .collect();
+        let mut why = Vec::new();
+        if visible > 0 {
+            why.push(format!("{visible} user-visible change(s)"));
+        }
+        if breaking > 0 {
+            why.push(format!("{breaking} breaking change(s)"));
+        }
+        if !guide.is_empty() {
+            why.push(format!(
+                "getting-started paths changed: {}",
+                join(guide.into_iter().take(5))
+            ));
+        }
+        if plan.releases().next().is_some() {
+            why.push(format!(
+                "release/tag {}",
+                join(plan.releases().map(|r| r.tag.as_str()))
+            ));
+        }
+        if plan.snapshot().is_some() {
+            why.push("tree snapshot".into());
+        }
+        (!why.is_empty()).then(|| why.join("; "))
     }
 
     fn apply(&self, input: AgentInput<'_>, state: &mut Value) -> Result<AgentRun, WorkerError> {
@@ -275,7 +326,7 @@ impl Agent for TouristGuide {
         }
         for (path, facts) in &input.plan.contents {
             if let FileFacts::Readme(r) = facts
-                && crate::content::facts::is_readme(path)
+                && crate::facts::is_readme(path)
             {
                 mine.readme = Some(r.clone());
             }

@@ -2,23 +2,22 @@
 //!
 //! None by default (agents work from the webhook alone); a local checkout per repository
 //! ([`git::GitCheckouts`], `--repo-root owner/repo=PATH`) read through `git` at the event's
-//! commit. What is read (README, manifests) is reduced to small [`FileFacts`], cached in the
+//! commit. What is read (README, manifests) is reduced to small [`FileFacts`](crate::facts::FileFacts), cached in the
 //! Store cache under the blob sha and the pack version, so a file is analysed once whatever
 //! the number of commits, workers or replays that see it.
 
-pub mod facts;
 pub mod git;
 
 use std::collections::BTreeMap;
 
 use async_trait::async_trait;
 use coderipple_core::cache::Cache;
-
-pub use facts::{FileFacts, ManifestFacts, ReadmeFacts};
+use coderipple_core::store::ContentStats;
 
 use crate::WorkerError;
-use crate::agents::{Plan, PlanItem};
+use crate::facts::{self, FileFacts};
 use crate::pack::AgentPack;
+use crate::plan::{Plan, PlanItem};
 
 /// Largest file read (bytes); larger ones are skipped.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
@@ -42,17 +41,6 @@ pub trait ContentSource: Send + Sync + std::fmt::Debug {
     /// The contents of a blob; `None` when the source lacks it or it is over
     /// [`MAX_FILE_BYTES`] (skipped, not read). An error means the source failed.
     async fn read_blob(&self, repo: &str, blob: &str) -> Result<Option<Vec<u8>>, WorkerError>;
-}
-
-/// What `enrich` did, for the processing summary and metrics.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
-pub struct EnrichStats {
-    /// Files analysed now.
-    pub analysed: usize,
-    /// Files found in the cache.
-    pub cached: usize,
-    /// Files the source did not have at that commit, or over [`MAX_FILE_BYTES`].
-    pub missing: usize,
 }
 
 /// The files of the plan worth reading (README, manifests), each at the last commit that
@@ -95,8 +83,8 @@ pub async fn enrich(
     pack: &AgentPack,
     repo: &str,
     plan: &mut Plan,
-) -> Result<EnrichStats, WorkerError> {
-    let mut stats = EnrichStats::default();
+) -> Result<ContentStats, WorkerError> {
+    let mut stats = ContentStats::default();
     if !source.covers(repo) {
         return Ok(stats);
     }

@@ -22,10 +22,10 @@ use coderipple_core::queue::sqlite::SqliteQueue;
 use coderipple_core::sqlite::{Durability, SqliteDb};
 use coderipple_core::store::sqlite::SqliteStore;
 use coderipple_core::store::{STATE_BUDGET_BYTES, Store};
+use coderipple_worker::DirSink;
 use coderipple_worker::WorkerContext;
-use coderipple_worker::agents::{AgentSet, ChangeSet};
-use coderipple_worker::process::process_change_set;
-use coderipple_worker::sink::DirSink;
+use coderipple_worker::process_change_set;
+use coderipple_worker::{AgentSet, ChangeSet};
 
 const REPO: &str = "budget-org/a-repository-with-a-long-history";
 const COMMITS: u32 = 10_000;
@@ -200,7 +200,7 @@ fn apply(
         repo: REPO.into(),
         events: set.to_vec(),
     };
-    let plan = agents.orchestrator.plan(&change, &agents.pack).unwrap();
+    let plan = agents.plan(&change).unwrap();
     agents
         .apply(&plan, state)
         .unwrap_or_else(|e| panic!("{}: {e}", set[0].delivery));

@@ -206,7 +206,7 @@ fn a_snapshot_resets_the_inventory_and_large_trees_stay_bounded() {
 #[test]
 fn paths_and_manifest_facts_cannot_break_out_of_code_or_tables() {
     use crate::agents::testkit::assert_inert;
-    use crate::content::{FileFacts, ManifestFacts};
+    use crate::facts::{FileFacts, ManifestFacts};
     let set = AgentSet::builtin();
     let mut state = json!({});
     let mut p = plan(

@@ -1,6 +1,8 @@
 use super::*;
 use crate::agents::AgentSet;
 use crate::agents::testkit::{commit, plan, pull_request, push, push_to, release, tag};
+use crate::plan::PlanItem;
+use coderipple_core::envelope::Change;
 
 fn one(message: &str) -> ClassifiedCommit {
     one_with(message, &["src/lib.rs"])
@@ -217,14 +219,10 @@ fn a_commit_without_a_hex_sha_is_permanent() {
     let mut bad = commit(1, "feat: x", &[], &[], &[]);
     bad.id = "not-a-sha".into();
     let err = set
-        .orchestrator
-        .plan(
-            &ChangeSet {
-                repo: "o/r".into(),
-                events: vec![push("d", vec![bad])],
-            },
-            &set.pack,
-        )
+        .plan(&ChangeSet {
+            repo: "o/r".into(),
+            events: vec![push("d", vec![bad])],
+        })
         .unwrap_err();
     assert!(!err.is_retryable() && err.to_string().contains("not a hex sha"));
 }

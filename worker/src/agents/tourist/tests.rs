@@ -3,7 +3,7 @@ use crate::agents::AgentSet;
 use crate::agents::testkit::{
     apply_all, commit, plan, pull_request, push, release, render, run, sha,
 };
-use crate::content::FileFacts;
+use crate::facts::FileFacts;
 use serde_json::json;
 
 #[test]
@@ -123,7 +123,7 @@ fn getting_started_follows_readme_cli_and_config() {
     );
     p.contents.insert(
         "README.md".into(),
-        FileFacts::Readme(crate::content::ReadmeFacts {
+        FileFacts::Readme(crate::facts::ReadmeFacts {
             title: Some("Widget".into()),
             description: Some("Turns gears.".into()),
             install: Some("cargo install widget".into()),
@@ -186,7 +186,7 @@ fn the_same_events_twice_change_nothing() {
 #[test]
 fn payload_text_cannot_break_or_inject_into_the_guide() {
     use crate::agents::testkit::assert_inert;
-    use crate::content::ReadmeFacts;
+    use crate::facts::ReadmeFacts;
     let set = AgentSet::builtin();
     let mut state = json!({});
     let mut p = plan(

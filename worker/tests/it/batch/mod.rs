@@ -12,8 +12,8 @@ use coderipple_core::queue::{OutgoingMessage, Queue, QueueSettings};
 use coderipple_core::sqlite::{Durability, SqliteDb};
 use coderipple_core::store::DeliveryStatus;
 use coderipple_core::store::sqlite::SqliteStore;
-use coderipple_worker::agents::AgentSet;
-use coderipple_worker::sink::DirSink;
+use coderipple_worker::AgentSet;
+use coderipple_worker::DirSink;
 use coderipple_worker::{BatchReport, Outcome, Retry, WorkerContext, handle_batch, poller};
 use tokio_util::sync::CancellationToken;
 
@@ -395,7 +395,7 @@ async fn a_batch_in_hand_stays_invisible_past_its_timeout() {
 #[tokio::test]
 async fn lambda_handler_reports_only_unfinished_messages_as_failures() {
     use coderipple_worker::esm::sqs_event_json;
-    use coderipple_worker::lambda::{DEADLINE_MARGIN, handle_sqs_event};
+    use coderipple_worker::{DEADLINE_MARGIN, handle_sqs_event};
     use std::time::SystemTime;
 
     let h = harness();

@@ -3,7 +3,7 @@
 
 use super::*;
 
-use coderipple_worker::parking::{EXHAUSTED_CLASS, PARKED_CLASS};
+use coderipple_worker::{EXHAUSTED_CLASS, PARKED_CLASS};
 
 /// A file where `repo`'s docs directory should be makes every docs write of it fail
 /// transiently; removing it ends the trouble.

@@ -1,0 +1,290 @@
+//! Classification: each change of a change set becomes a plan item. Commits are classified
+//! by Conventional Commits (`git-conventional`) or the pack's message heuristics, with path
+//! categories from the pack's rules; releases, tags, merged pull requests and snapshots are
+//! recorded. Payload text enters the repository state here, so this is where it is clipped
+//! (the limits below). Depends on no agent.
+
+use std::collections::BTreeSet;
+
+use coderipple_core::envelope::{Change, Commit, PullRequestChange, PushChange, ReleaseChange};
+
+use crate::WorkerError;
+use crate::pack::{AgentPack, Rules};
+use crate::plan::{
+    ChangeSet, ClassifiedCommit, MERGE_KIND, MergedPr, PathChanges, Plan, PlanItem, ReleaseMark,
+    TreeSnapshot, date_of,
+};
+
+/// A commit subject, PR or release title (characters).
+pub const TITLE_CHARS: usize = 300;
+/// A commit body, PR body or release notes, as kept (characters).
+pub const TEXT_CHARS: usize = 4_000;
+/// An author name, a scope (characters).
+pub const NAME_CHARS: usize = 100;
+/// A path kept by name (bytes); longer ones are only counted.
+pub const PATH_BYTES: usize = 512;
+
+/// `text` cut to at most `max` characters, marked with `…` when cut.
+pub fn clip(text: &str, max: usize) -> String {
+    match text.char_indices().nth(max) {
+        None => text.to_owned(),
+        Some((end, _)) => {
+            let cut = text[..end]
+                .char_indices()
+                .nth(max.saturating_sub(1))
+                .map_or(end, |(i, _)| i);
+            format!("{}…", &text[..cut])
+        }
+    }
+}
+
+/// Clips `text` in place (see [`clip`]).
+pub fn clip_in_place(text: &mut String, max: usize) {
+    if text.chars().nth(max).is_some() {
+        *text = clip(text, max);
+    }
+}
+
+/// The items and notes of `change`, classified (no agents planned yet); a commit that
+/// violates an invariant (no valid sha) makes the whole set permanently invalid.
+pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan, WorkerError> {
+    let rules = &pack.rules;
+    let mut plan = Plan::default();
+    for env in &change.events {
+        let delivery = env.delivery.as_str();
+        match &env.change {
+            Some(Change::Push(push)) => match analysable(push) {
+                Ok(PushKind::Commits) => {
+                    for c in &push.commits {
+                        let classified = classify(rules, &change.repo, push, c, delivery)?;
+                        plan.items.push(PlanItem::Commit(classified));
+                    }
+                }
+                Ok(PushKind::Tag(tag)) => {
+                    plan.items.push(PlanItem::Release(ReleaseMark {
+                        url: format!(
+                            "{}/releases/tag/{tag}",
+                            base_url(&change.repo, &push.repo_url)
+                        ),
+                        tag: tag.to_owned(),
+                        name: String::new(),
+                        date: push.commits.last().and_then(|c| date_of(&c.timestamp)),
+                        notes: String::new(),
+                        is_release: false,
+                    }));
+                }
+                Err(why) => plan.notes.push(format!("{delivery}: {why}")),
+            },
+            Some(Change::PullRequest(pr)) => {
+                plan.items.push(PlanItem::PullRequest(merged_pr(rules, pr)));
+            }
+            Some(Change::Release(r)) => plan.items.push(PlanItem::Release(release(r))),
+            Some(Change::Tag(t)) => plan.items.push(PlanItem::Release(ReleaseMark {
+                url: format!(
+                    "{}/releases/tag/{}",
+                    base_url(&change.repo, &t.repo_url),
+                    t.tag
+                ),
+                tag: t.tag.clone(),
+                name: String::new(),
+                date: Some(env.received_at.format("%Y-%m-%d").to_string()),
+                notes: String::new(),
+                is_release: false,
+            })),
+            Some(Change::Snapshot(s)) => {
+                check_sha(&s.commit)?;
+                let base = base_url(&change.repo, &s.repo_url);
+                plan.items.push(PlanItem::Snapshot(TreeSnapshot {
+                    url: format!("{base}/commit/{}", s.commit),
+                    sha: s.commit.to_ascii_lowercase(),
+                    paths: s.paths.clone(),
+                }));
+            }
+            None => {
+                return Err(WorkerError::invalid(format!(
+                    "{delivery}: change was not resolved"
+                )));
+            }
+        }
+    }
+    Ok(plan)
+}
+
+enum PushKind<'a> {
+    Commits,
+    Tag(&'a str),
+}
+
+fn analysable(push: &PushChange) -> Result<PushKind<'_>, String> {
+    if push.deleted {
+        return Err(format!(
+            "deletion of {} recorded, not analysed",
+            push.git_ref
+        ));
+    }
+    if let Some(tag) = push.tag() {
+        return Ok(PushKind::Tag(tag));
+    }
+    let Some(branch) = push.branch() else {
+        return Err(format!("push to {} recorded, not analysed", push.git_ref));
+    };
+    if push
+        .default_branch
+        .as_deref()
+        .is_some_and(|default| default != branch)
+    {
+        return Err(format!(
+            "push to non-default branch {branch} recorded, not analysed"
+        ));
+    }
+    if push.commits.is_empty() {
+        return Err("push without commits recorded, not analysed".into());
+    }
+    Ok(PushKind::Commits)
+}
+
+fn base_url(repo: &str, url: &str) -> String {
+    if url.is_empty() {
+        format!("https://github.com/{repo}")
+    } else {
+        url.trim_end_matches('/').to_owned()
+    }
+}
+
+fn check_sha(sha: &str) -> Result<(), WorkerError> {
+    if !(7..=64).contains(&sha.len()) || !sha.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(WorkerError::invalid(format!(
+            "commit id {:?} is not a hex sha",
+            sha.chars().take(80).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+fn release(r: &ReleaseChange) -> ReleaseMark {
+    ReleaseMark {
+        tag: r.tag.clone(),
+        name: clip(&r.name, TITLE_CHARS),
+        url: r.url.clone(),
+        date: r.published_at.as_deref().and_then(date_of),
+        notes: clip(r.body.trim(), TEXT_CHARS),
+        is_release: true,
+    }
+}
+
+fn merged_pr(rules: &Rules, pr: &PullRequestChange) -> MergedPr {
+    let labelled = pr
+        .labels
+        .iter()
+        .any(|l| rules.signals.breaking_labels.contains(&l.to_lowercase()));
+    MergedPr {
+        number: pr.number,
+        title: clip(pr.title.trim(), TITLE_CHARS),
+        body: clip(pr.body.trim(), TEXT_CHARS),
+        url: pr.url.clone(),
+        breaking: labelled || pr.body.contains("BREAKING CHANGE"),
+        decision: Rules::mentions(&pr.body, &rules.signals.decision),
+        date: pr.merged_at.as_deref().and_then(date_of),
+    }
+}
+
+/// Classifies one commit.
+pub fn classify(
+    rules: &Rules,
+    repo: &str,
+    push: &PushChange,
+    commit: &Commit,
+    delivery: &str,
+) -> Result<ClassifiedCommit, WorkerError> {
+    let sha = commit.id.as_str();
+    check_sha(sha)?;
+    let message = commit.message.trim();
+    let subject = message.lines().next().unwrap_or("").trim();
+    let body = message
+        .split_once('\n')
+        .map_or("", |(_, rest)| rest)
+        .trim()
+        .to_owned();
+    let mut c = ClassifiedCommit {
+        sha: sha.to_ascii_lowercase(),
+        kind: "other".into(),
+        scope: None,
+        breaking: false,
+        breaking_note: None,
+        summary: subject.to_owned(),
+        body,
+        conventional: false,
+        decision: Rules::mentions(message, &rules.signals.decision),
+        categories: Vec::new(),
+        author: commit.author.clone(),
+        timestamp: commit.timestamp.clone(),
+        url: format!("{}/commit/{sha}", base_url(repo, &push.repo_url)),
+        delivery: delivery.to_owned(),
+        paths: PathChanges {
+            added: commit.added.clone(),
+            modified: commit.modified.clone(),
+            removed: commit.removed.clone(),
+        },
+    };
+    if coderipple_core::envelope::is_merge_message(message) {
+        c.kind = MERGE_KIND.into();
+    } else if let Some(reverted) = subject
+        .strip_prefix("Revert \"")
+        .and_then(|s| s.strip_suffix('"'))
+    {
+        c.kind = "revert".into();
+        c.summary = format!("revert \"{reverted}\"");
+    } else if let Ok(cc) = git_conventional::Commit::parse(message) {
+        c.kind = cc.type_().as_str().to_ascii_lowercase();
+        c.scope = cc.scope().map(|s| s.as_str().to_owned());
+        c.breaking = cc.breaking();
+        c.breaking_note = cc
+            .breaking_description()
+            .filter(|d| *d != cc.description())
+            .map(|d| d.trim().to_owned());
+        c.summary = cc.description().to_owned();
+        c.body = cc.body().unwrap_or("").trim().to_owned();
+        c.conventional = true;
+    } else {
+        let first = subject
+            .split(|ch: char| !ch.is_alphanumeric())
+            .next()
+            .unwrap_or("");
+        c.kind = rules.heuristic_kind(first).unwrap_or("other").to_owned();
+        c.breaking = Rules::mentions(message, &rules.signals.breaking);
+    }
+    let mut cats = BTreeSet::new();
+    for p in c.paths.all() {
+        cats.extend(rules.categories_of(p));
+    }
+    c.categories = cats.into_iter().map(str::to_owned).collect();
+    // Payload text enters the state here, so this is where it is bounded.
+    clip_in_place(&mut c.summary, TITLE_CHARS);
+    clip_in_place(&mut c.body, TEXT_CHARS);
+    clip_in_place(&mut c.author, NAME_CHARS);
+    if let Some(note) = &mut c.breaking_note {
+        clip_in_place(note, TEXT_CHARS);
+    }
+    if let Some(scope) = &mut c.scope {
+        clip_in_place(scope, NAME_CHARS);
+    }
+    Ok(c)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn clip_counts_characters_and_marks_the_cut() {
+        assert_eq!(clip("short", 10), "short");
+        assert_eq!(clip("exactly10!", 10), "exactly10!");
+        assert_eq!(clip("abcdefghijk", 5), "abcd…");
+        assert_eq!(clip("ééééééé", 3), "éé…");
+        assert_eq!(clip("🦀🦀🦀🦀", 4), "🦀🦀🦀🦀");
+        assert_eq!(clip("", 0), "");
+        let mut s = "x".repeat(50);
+        clip_in_place(&mut s, 10);
+        assert_eq!(s.chars().count(), 10);
+    }
+}

@@ -1,0 +1,261 @@
+//! The plan of one change set: its items (classified commits, releases and tags, merged
+//! pull requests, tree snapshots), the agents to run and why, notes, and file facts. Plain
+//! data, built by the Orchestrator ([`crate::agents::Orchestrator`]) from a [`ChangeSet`],
+//! read by the agents; it depends on no agent.
+
+use coderipple_core::envelope::Envelope;
+use coderipple_core::store::CommitClass;
+use serde::Serialize;
+
+use std::collections::BTreeSet;
+
+use crate::facts::FileFacts;
+use crate::pack::Rules;
+
+/// `YYYY-MM-DD` of an ISO 8601 timestamp.
+pub fn date_of(timestamp: &str) -> Option<String> {
+    let d = timestamp.get(..10)?;
+    (d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-').then(|| d.to_owned())
+}
+
+/// The events of one repository handled together, oldest first (changes resolved).
+#[derive(Debug, Clone)]
+pub struct ChangeSet {
+    /// `owner/name`.
+    pub repo: String,
+    /// The envelopes, in queue order.
+    pub events: Vec<Envelope>,
+}
+
+/// Paths a commit touched.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PathChanges {
+    /// Added paths.
+    pub added: Vec<String>,
+    /// Modified paths.
+    pub modified: Vec<String>,
+    /// Removed paths.
+    pub removed: Vec<String>,
+}
+
+impl PathChanges {
+    /// Every path, added, modified then removed.
+    pub fn all(&self) -> impl Iterator<Item = &String> {
+        self.added.iter().chain(&self.modified).chain(&self.removed)
+    }
+}
+
+/// A commit with its classification, ready for the agents.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ClassifiedCommit {
+    /// Full sha (lower case).
+    pub sha: String,
+    /// Conventional type (`feat`, `fix`, …), a heuristic one, `merge`, or `other`.
+    #[serde(rename = "type")]
+    pub kind: String,
+    /// Conventional scope.
+    pub scope: Option<String>,
+    /// Breaking change (`!`, a `BREAKING CHANGE` footer, or a breaking phrase).
+    pub breaking: bool,
+    /// What breaks, when the message says (the footer's text).
+    pub breaking_note: Option<String>,
+    /// The subject line without the type prefix.
+    pub summary: String,
+    /// The message body (after the subject), trimmed.
+    pub body: String,
+    /// Whether the message follows Conventional Commits.
+    pub conventional: bool,
+    /// The message states a decision (a phrase of the pack's `signals.decision`).
+    pub decision: bool,
+    /// Path categories touched (pack rules), sorted.
+    pub categories: Vec<String>,
+    /// Author name.
+    pub author: String,
+    /// Commit timestamp (ISO 8601 as GitHub sent it).
+    pub timestamp: String,
+    /// Link to the commit.
+    pub url: String,
+    /// The delivery that brought it.
+    pub delivery: String,
+    /// Paths touched.
+    pub paths: PathChanges,
+}
+
+/// The kind of a merge commit ([`coderipple_core::envelope::is_merge_message`]).
+pub const MERGE_KIND: &str = "merge";
+
+impl ClassifiedCommit {
+    /// Whether this is a merge commit: never listed in the docs (what it brought is).
+    pub fn is_merge(&self) -> bool {
+        self.kind == MERGE_KIND
+    }
+
+    /// The first seven characters of the sha.
+    pub fn short(&self) -> &str {
+        &self.sha[..7.min(self.sha.len())]
+    }
+
+    /// `YYYY-MM-DD` of the timestamp, when there is one.
+    pub fn date(&self) -> Option<String> {
+        date_of(&self.timestamp)
+    }
+
+    /// Whether it touches a path of `category`.
+    pub fn touches(&self, category: &str) -> bool {
+        self.categories.iter().any(|c| c == category)
+    }
+}
+
+/// A release or a tag: the point where the changelog is cut.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseMark {
+    /// The tag.
+    pub tag: String,
+    /// The release's name (empty for a bare tag).
+    pub name: String,
+    /// Release or tag page.
+    pub url: String,
+    /// `YYYY-MM-DD`, when known.
+    pub date: Option<String>,
+    /// Release notes.
+    pub notes: String,
+    /// A GitHub release (not only a tag).
+    pub is_release: bool,
+}
+
+/// A merged pull request.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MergedPr {
+    /// Number.
+    pub number: u64,
+    /// Title.
+    pub title: String,
+    /// Body.
+    pub body: String,
+    /// Web URL.
+    pub url: String,
+    /// A breaking label, or `BREAKING CHANGE` in the body.
+    pub breaking: bool,
+    /// The body states a decision.
+    pub decision: bool,
+    /// `YYYY-MM-DD` of the merge.
+    pub date: Option<String>,
+}
+
+/// The repository tree at one commit (bootstrap): the inventory is reset to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TreeSnapshot {
+    /// The commit.
+    pub sha: String,
+    /// Link to it.
+    pub url: String,
+    /// Every path of the tree.
+    pub paths: Vec<String>,
+}
+
+/// One step of a plan, in event order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "item", rename_all = "snake_case")]
+#[allow(clippy::large_enum_variant)] // commits are by far the most common item
+pub enum PlanItem {
+    /// A commit on the default branch.
+    Commit(ClassifiedCommit),
+    /// A release or tag.
+    Release(ReleaseMark),
+    /// A merged pull request.
+    PullRequest(MergedPr),
+    /// A tree snapshot.
+    Snapshot(TreeSnapshot),
+}
+
+/// An agent the plan runs, and why.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedRun {
+    /// Agent name.
+    pub agent: &'static str,
+    /// Why it runs.
+    pub reason: String,
+}
+
+/// The orchestrator's decision for one change set.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Plan {
+    /// What happened, oldest first.
+    pub items: Vec<PlanItem>,
+    /// Agents to run, in order.
+    pub runs: Vec<PlannedRun>,
+    /// Events recorded but not analysed, with the reason.
+    pub notes: Vec<String>,
+    /// File contents read through the content source (path → facts), when there is one.
+    pub contents: std::collections::BTreeMap<String, FileFacts>,
+}
+
+impl Plan {
+    /// The commits, oldest first.
+    pub fn commits(&self) -> impl Iterator<Item = &ClassifiedCommit> {
+        self.items.iter().filter_map(|i| match i {
+            PlanItem::Commit(c) => Some(c),
+            _ => None,
+        })
+    }
+
+    /// Whether `agent` is planned.
+    pub fn runs_agent(&self, agent: &str) -> bool {
+        self.runs.iter().any(|r| r.agent == agent)
+    }
+
+    /// One line per commit for the processing summary.
+    pub fn classification(&self) -> Vec<CommitClass> {
+        self.commits()
+            .map(|c| CommitClass {
+                commit: c.short().to_owned(),
+                kind: c.kind.clone(),
+                breaking: c.breaking,
+                conventional: c.conventional,
+                decision: c.decision,
+                categories: c.categories.clone(),
+            })
+            .collect()
+    }
+}
+
+impl Plan {
+    /// The releases and tags, oldest first.
+    pub fn releases(&self) -> impl Iterator<Item = &ReleaseMark> {
+        self.items.iter().filter_map(|i| match i {
+            PlanItem::Release(r) => Some(r),
+            _ => None,
+        })
+    }
+
+    /// The merged pull requests, oldest first.
+    pub fn pull_requests(&self) -> impl Iterator<Item = &MergedPr> {
+        self.items.iter().filter_map(|i| match i {
+            PlanItem::PullRequest(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The tree snapshot, if the change set has one.
+    pub fn snapshot(&self) -> Option<&TreeSnapshot> {
+        self.items.iter().find_map(|i| match i {
+            PlanItem::Snapshot(s) => Some(s),
+            _ => None,
+        })
+    }
+
+    /// Breaking changes: commits and merged pull requests marked breaking.
+    pub fn breaking_count(&self) -> usize {
+        self.commits().filter(|c| c.breaking).count()
+            + self.pull_requests().filter(|p| p.breaking).count()
+    }
+
+    /// The tools and manifests (the pack's names) the commits touched.
+    pub fn tools<'r>(&self, rules: &'r Rules) -> BTreeSet<&'r str> {
+        self.commits()
+            .flat_map(|c| c.paths.all())
+            .filter_map(|p| rules.tool_of(p))
+            .map(|t| t.name.as_str())
+            .collect()
+    }
+}
