@@ -6,6 +6,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+pub use coderipple_core::BackendKind;
+
 /// CodeRipple keeps a repository's documentation alive from its GitHub webhooks.
 #[derive(Debug, Parser)]
 #[command(name = "coderipple", version, about)]
@@ -38,25 +40,6 @@ pub struct DataDir {
         default_value = "./.coderipple"
     )]
     pub data_dir: PathBuf,
-}
-
-/// Which backend a command runs on.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum BackendKind {
-    /// The embedded default: SQLite, payloads and docs in the data dir.
-    Sqlite,
-    /// SQS FIFO + DynamoDB + S3 (standard AWS_* variables; CODERIPPLE_QUEUE_*, _TABLE, _BUCKET).
-    Aws,
-}
-
-impl BackendKind {
-    /// The name `/health` and `status` show.
-    pub fn name(self) -> &'static str {
-        match self {
-            BackendKind::Sqlite => "sqlite",
-            BackendKind::Aws => "aws",
-        }
-    }
 }
 
 /// The backend option shared by `up`, `worker`, `status`, `dlq` and `init`.
@@ -144,8 +127,14 @@ pub enum Command {
         #[arg(long)]
         json: bool,
         /// Show one delivery's record (status, summary, reasons).
-        #[arg(long)]
+        #[arg(long, conflicts_with = "repo")]
         delivery: Option<String>,
+        /// Show a repository (repeatable): its state version, whether it is parked, and the
+        /// commits its docs hold in the order they were applied (the last 2,000 archived, then
+        /// the changelog's current page; merges are never listed). With --json this is the
+        /// read API the load tester verifies with.
+        #[arg(long, value_name = "OWNER/REPO")]
+        repo: Vec<String>,
     },
     /// Create the backend's resources (data dir; or queue, DLQ, table and bucket on AWS),
     /// idempotently.

@@ -7,24 +7,17 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use coderipple_core::aws::parts::AwsParts;
+use coderipple_core::BackendKind;
 use coderipple_core::aws::{AwsClients, SdkRetries};
-use coderipple_core::blob::BlobStore;
 use coderipple_core::cache::Cache;
 use coderipple_core::config::Settings;
-use coderipple_core::intake::{ClaimThenSend, Intake, SqliteIntake};
 use coderipple_core::metrics::Metrics;
-use coderipple_core::queue::Queue;
 use coderipple_core::signature::Secrets;
-use coderipple_core::store::Store;
 use coderipple_ingest::IngestState;
-use coderipple_worker::agents::AgentSet;
-use coderipple_worker::content::git::GitCheckouts;
-use coderipple_worker::sink::{DirSink, DocsSink, S3Sink};
+use coderipple_worker::AgentSet;
+use coderipple_worker::GitCheckouts;
 use coderipple_worker::{ContentAccess, WorkerContext};
-
-use crate::args::BackendKind;
-use crate::local::Local;
+use coderipple_worker::{DirSink, DocsSink, S3Sink};
 
 /// The key prefix of docs in the bucket (AWS mode).
 pub const DOCS_PREFIX: &str = "docs/";
@@ -33,84 +26,55 @@ pub const DOCS_PREFIX: &str = "docs/";
 /// and pack version, so they never go stale; the TTL only bounds the store).
 const CONTENT_CACHE_TTL: Duration = Duration::from_secs(30 * 24 * 3600);
 
-/// Every part a command may need.
+/// Every part a command may need: the core's [`Backend`](coderipple_core::Backend) (queues,
+/// store, intake, blobs) and the docs sink the worker writes to.
 #[derive(Debug)]
 pub struct Backend {
-    /// Which backend this is.
-    pub kind: BackendKind,
-    pub queue: Arc<dyn Queue>,
-    pub dlq: Arc<dyn Queue>,
-    pub store: Arc<dyn Store>,
-    pub intake: Arc<dyn Intake>,
-    pub blobs: Arc<dyn BlobStore>,
+    /// The queues, store, intake and blobs.
+    pub parts: coderipple_core::Backend,
+    /// Where docs are written.
     pub sink: Arc<dyn DocsSink>,
-    pub settings: Settings,
     /// Where docs go, for people (`./.coderipple/docs`, `s3://bucket/docs/`).
     pub docs_location: String,
-    /// The AWS clients (AWS mode), for what else a command needs.
-    pub aws: Option<AwsClients>,
-    /// The embedded backend's database and claim-check dir (what its sweeper cleans).
-    pub embedded: Option<Embedded>,
 }
 
-/// The embedded backend's own parts.
-#[derive(Debug, Clone)]
-pub struct Embedded {
-    pub db: coderipple_core::sqlite::SqliteDb,
-    pub payloads: std::path::PathBuf,
+impl std::ops::Deref for Backend {
+    type Target = coderipple_core::Backend;
+
+    fn deref(&self) -> &Self::Target {
+        &self.parts
+    }
 }
 
 impl Backend {
-    /// Opens `kind`; the embedded backend lives in `data_dir` (made when `create`).
+    /// Opens `kind` with the settings of the environment; the embedded backend lives in
+    /// `data_dir` (made when `create`).
     pub async fn open(kind: BackendKind, data_dir: &Path, create: bool) -> anyhow::Result<Self> {
         match kind {
-            BackendKind::Sqlite => Ok(Self::local(Local::open(data_dir, create)?)),
+            BackendKind::Sqlite => {
+                let parts =
+                    coderipple_core::Backend::open_local(data_dir, &Settings::from_env()?, create)
+                        .map_err(|e| anyhow::anyhow!("{e} (--data-dir / CODERIPPLE_DATA_DIR)"))?;
+                let docs = parts.embedded.as_ref().expect("embedded").docs_dir();
+                Ok(Self {
+                    sink: Arc::new(DirSink::new(docs.clone())),
+                    docs_location: docs.display().to_string(),
+                    parts,
+                })
+            }
             BackendKind::Aws => Self::aws(AwsClients::from_env(SdkRetries::Standard).await).await,
         }
     }
 
-    fn local(local: Local) -> Self {
-        Self {
-            kind: BackendKind::Sqlite,
-            queue: Arc::new(local.queue.clone()),
-            dlq: Arc::new(local.dlq.clone()),
-            store: Arc::new(local.store.clone()),
-            intake: Arc::new(SqliteIntake::new(local.queue.clone())),
-            blobs: Arc::new(local.blobs()),
-            sink: Arc::new(DirSink::new(local.docs_dir())),
-            docs_location: local.docs_dir().display().to_string(),
-            embedded: Some(Embedded {
-                db: local.db.clone(),
-                payloads: local.dir.join("payloads"),
-            }),
-            settings: local.settings,
-            aws: None,
-        }
-    }
-
-    /// The AWS backend over `clients` (queue URLs resolved once, here).
+    /// The AWS backend over `clients`, as the environment names it.
     pub async fn aws(clients: AwsClients) -> anyhow::Result<Self> {
-        let settings = Settings::from_env()?;
-        let parts = AwsParts::from_env(&clients).await?;
-        let queue: Arc<dyn Queue> = parts.queue;
-        let dlq: Arc<dyn Queue> = parts.dlq;
-        let store: Arc<dyn Store> = parts.store;
-        let names = parts.names;
+        let parts =
+            coderipple_core::Backend::open_aws_from_env(&clients, &Settings::from_env()?).await?;
+        let bucket = &parts.aws.as_ref().expect("aws").names.bucket;
         Ok(Self {
-            kind: BackendKind::Aws,
-            intake: Arc::new(ClaimThenSend {
-                store: store.clone(),
-                queue: queue.clone(),
-            }),
-            queue,
-            dlq,
-            store,
-            blobs: parts.blobs,
-            sink: Arc::new(S3Sink::new(clients.s3.clone(), &names.bucket, DOCS_PREFIX)),
-            docs_location: format!("s3://{}/{DOCS_PREFIX}", names.bucket),
-            settings,
-            aws: Some(clients),
-            embedded: None,
+            sink: Arc::new(S3Sink::new(clients.s3.clone(), bucket, DOCS_PREFIX)),
+            docs_location: format!("s3://{bucket}/{DOCS_PREFIX}"),
+            parts,
         })
     }
 
@@ -150,15 +114,6 @@ impl Backend {
 
     /// The ingest router's state over this backend.
     pub fn ingest_state(&self, secrets: Secrets, metrics: Metrics) -> IngestState {
-        IngestState {
-            secrets,
-            intake: self.intake.clone(),
-            queue: self.queue.clone(),
-            store: self.store.clone(),
-            blobs: self.blobs.clone(),
-            settings: self.settings.clone(),
-            backend: self.kind.name().into(),
-            metrics,
-        }
+        IngestState::new(&self.parts, secrets, metrics)
     }
 }

@@ -17,7 +17,7 @@ use aws_lambda_events::sqs::SqsEvent;
 use coderipple_core::aws::{AwsClients, SdkRetries};
 use coderipple_core::metrics::Metrics;
 use coderipple_core::signature::Secrets;
-use coderipple_worker::lambda::handle_sqs_event;
+use coderipple_worker::handle_sqs_event;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 use crate::backend::Backend;

@@ -5,7 +5,6 @@
 //!
 //! - `args`: every command and flag (each flag also reads a `CODERIPPLE_*` variable).
 //! - `backend`: the backend a command runs on (embedded, or AWS), opened once.
-//! - `local`: the embedded backend in a data dir (SQLite, payloads, docs, secret).
 //! - `lambda`: the Lambda entry (`coderipple lambda`, or the binary named `bootstrap`).
 //! - `cloudwatch`: recent metrics for `status --backend aws`.
 //! - `cmd/`: one file per command: `up`, `worker`, `init`, `send`, `status`, `dlq`.
@@ -15,7 +14,6 @@ mod backend;
 mod cloudwatch;
 mod cmd;
 mod lambda;
-mod local;
 mod logging;
 mod samples;
 mod secret;

@@ -46,10 +46,10 @@ pub async fn configured(clients: Option<&AwsClients>) -> anyhow::Result<Option<(
 
 /// The secrets `up` verifies with, on `backend`.
 pub async fn for_backend(backend: &Backend, dir: &Path) -> anyhow::Result<(Secrets, Source)> {
-    if let Some(found) = configured(backend.aws.as_ref()).await? {
+    if let Some(found) = configured(backend.aws.as_ref().map(|aws| &aws.clients)).await? {
         return Ok(found);
     }
-    coderipple_core::local::create_private_dir(dir)?;
+    coderipple_core::data_dir::create_private_dir(dir)?;
     from_data_dir(dir)
 }
 

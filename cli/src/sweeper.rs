@@ -7,7 +7,7 @@ use std::time::Duration;
 use coderipple_core::sqlite::sweep::sweep;
 use tokio_util::sync::CancellationToken;
 
-use crate::backend::Embedded;
+use coderipple_core::backend::Embedded;
 
 /// Rows deleted per write: small enough that ingest never waits long for the writer.
 const CHUNK: usize = 500;
@@ -41,7 +41,7 @@ pub async fn run(parts: Embedded, every: Duration, cancel: CancellationToken) {
             () = tokio::time::sleep(wait) => {}
         }
         wait = every;
-        match sweep(&parts.db, &parts.payloads, CHUNK).await {
+        match sweep(&parts.db, &parts.payloads_dir(), CHUNK).await {
             Ok(swept) => tracing::info!(
                 deliveries = swept.deliveries,
                 cache = swept.cache,

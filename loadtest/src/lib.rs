@@ -14,17 +14,19 @@
 //!   redelivering it by hand would (GitHub itself does not retry).
 //! - [`pipeline`]: the local pipeline started by the tester (`--spawn`), its worker killed
 //!   with SIGKILL and restarted on purpose, its peak RSS; [`outage`]: the SQLite file locked.
-//! - [`verify`]: waits for the drain and checks the store, the docs' state and the DLQ.
+//! - [`verify`]: waits for the drain and checks the store's records, each repository's applied
+//!   commits as `coderipple status --json --repo` publishes them ([`applied`]) and the DLQ.
 //! - [`report`]: summary table, JSON, HTML with SVG plots, thresholds for CI.
-//! - [`lambda`] and [`cost`]: the `bootstrap` binary under a loopback Lambda Runtime API
+//! - [`runtime_api`] and [`cost`]: the Lambda binary (`bootstrap`) under a loopback Lambda Runtime API
 //!   (init, first and warm invocations, RSS) and the cost model built on those figures.
 
+pub mod applied;
 pub mod cost;
-pub mod lambda;
 pub mod outage;
 pub mod pipeline;
 pub mod report;
 pub mod runner;
+pub mod runtime_api;
 pub mod schedule;
 pub mod target;
 pub mod traffic;

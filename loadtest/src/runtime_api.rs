@@ -250,8 +250,11 @@ pub struct ColdStart {
 /// Starts the function once, feeds it `events` one at a time, measures.
 pub async fn cold_start(spec: &FunctionSpec, events: Vec<Value>) -> anyhow::Result<ColdStart> {
     let mut api = RuntimeApi::serve().await?;
-    let scratch = Scratch::new()?;
-    let bootstrap = scratch.0.join("bootstrap");
+    let scratch = tempfile::Builder::new()
+        .prefix("coderipple-lambda-")
+        .tempdir()
+        .context("cannot create the function's directory")?;
+    let bootstrap = scratch.path().join("bootstrap");
     std::fs::copy(&spec.bootstrap, &bootstrap)
         .with_context(|| format!("cannot copy {}", spec.bootstrap.display()))?;
     let started = Instant::now();
@@ -346,27 +349,10 @@ fn function_command(spec: &FunctionSpec, bootstrap: &Path, api: &str) -> Command
     cmd
 }
 
-/// A temporary directory, removed when dropped (on every path).
-struct Scratch(PathBuf);
-
-impl Scratch {
-    fn new() -> anyhow::Result<Self> {
-        let dir = std::env::temp_dir().join(format!("coderipple-lambda-{}", uuid::Uuid::new_v4()));
-        std::fs::create_dir_all(&dir)?;
-        Ok(Self(dir))
-    }
-}
-
-impl Drop for Scratch {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
 /// The function's process, killed when dropped, then its directory removed.
 struct Function {
     child: Child,
-    _scratch: Scratch,
+    _scratch: tempfile::TempDir,
 }
 
 impl Drop for Function {

@@ -1,13 +1,15 @@
 //! Where requests go: the ingest URL over HTTP (the whole front door: signature, limits,
-//! the durable intake), or the queue directly through ingest's own intake step (no HTTP,
-//! no signature), so ingest and workers can be measured apart.
+//! the durable intake), or the queue directly through the intake step ingest runs
+//! ([`coderipple_core::intake::accept`]; no HTTP, no signature), so ingest and workers can be
+//! measured apart.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use coderipple_core::Backend;
+use coderipple_core::intake::{self, Accepted};
 use coderipple_core::signature::{SIGNATURE_HEADER, sign};
 use coderipple_core::webhook::{Parsed, parse};
-use coderipple_ingest::{IngestError, IngestState, WebhookResponse, accept_envelope};
 
 use crate::traffic::{Kind, Request};
 
@@ -40,8 +42,8 @@ pub enum Target {
         /// The webhook secret.
         secret: Arc<[u8]>,
     },
-    /// Ingest's intake step, in process, over the backend's queue and store.
-    Queue(Arc<IngestState>),
+    /// The intake step, in process, over the backend's queue and store.
+    Queue(Arc<Backend>),
 }
 
 impl Target {
@@ -62,7 +64,7 @@ impl Target {
     pub fn describe(&self) -> String {
         match self {
             Self::Http { url, .. } => format!("http {url}"),
-            Self::Queue(state) => format!("queue ({} intake, no HTTP)", state.backend),
+            Self::Queue(backend) => format!("queue ({} intake, no HTTP)", backend.kind),
         }
     }
 
@@ -109,28 +111,32 @@ impl Target {
                     },
                 }
             }
-            Self::Queue(state) => {
+            Self::Queue(backend) => {
                 let parsed = parse(
                     &request.event,
                     &request.delivery,
                     &request.body,
                     chrono::Utc::now(),
                 );
-                let result = match parsed {
-                    Ok(Parsed::Event(envelope)) => accept_envelope(state, *envelope).await,
-                    Ok(Parsed::Ping) => Ok(WebhookResponse::Pong),
-                    Ok(Parsed::Ignored { reason, .. }) => Ok(WebhookResponse::Ignored(reason)),
+                let accepted = match parsed {
+                    Ok(Parsed::Event(envelope)) => {
+                        intake::accept(
+                            &*backend.intake,
+                            &*backend.blobs,
+                            &backend.settings,
+                            *envelope,
+                        )
+                        .await
+                    }
+                    Ok(Parsed::Ping) => return answer(200, "pong"),
+                    Ok(Parsed::Ignored { .. }) => return answer(202, "ignored"),
                     Err(e) => Err(e),
                 };
-                match result {
-                    Ok(WebhookResponse::Queued(_)) => answer(202, "queued"),
-                    Ok(WebhookResponse::Duplicate(_)) => answer(200, "duplicate"),
-                    Ok(WebhookResponse::Ignored(_)) => answer(202, "ignored"),
-                    Ok(WebhookResponse::Pong) => answer(200, "pong"),
-                    Err(e) => {
-                        let text = e.to_string();
-                        answer(IngestError::from(e).status().as_u16(), &text)
-                    }
+                // The statuses of the HTTP contract (README, *Ingest HTTP contract*).
+                match accepted {
+                    Ok(Accepted::Queued) => answer(202, "queued"),
+                    Ok(Accepted::Duplicate) => answer(200, "duplicate"),
+                    Err(e) => answer(e.http_status(), &e.to_string()),
                 }
             }
         }

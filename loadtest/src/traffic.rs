@@ -129,9 +129,9 @@ fn push_with(repo: &str, commits: Vec<Value>) -> Value {
 }
 
 /// The commits of a push that must show up as applied: all but merge commits, which the
-/// Historian deliberately does not list.
+/// docs never list (the documented rule, [`coderipple_core::envelope::is_merge_message`]).
 fn ids_of(payload: &Value) -> Vec<String> {
-    use coderipple_worker::agents::orchestrator::is_merge_message;
+    use coderipple_core::envelope::is_merge_message;
     payload["commits"]
         .as_array()
         .into_iter()
@@ -173,6 +173,9 @@ pub fn synthesize(tag: u32, shape: &Synth) -> Vec<Request> {
         .collect()
 }
 
+/// How long reading a `--from-git` history may take.
+const GIT_LOG_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(600);
+
 /// A real repository's first-parent history as its push events, oldest first, `per_push`
 /// commits each, for `repo`.
 pub async fn from_git(
@@ -182,7 +185,7 @@ pub async fn from_git(
     tag: u32,
 ) -> anyhow::Result<Vec<Request>> {
     coderipple_core::webhook::validate_repo(repo).context("--repo-name")?;
-    let commits = coderipple_worker::bootstrap::first_parent_commits(root)
+    let commits = coderipple_core::git_history::first_parent_commits(root, GIT_LOG_TIMEOUT)
         .await
         .with_context(|| format!("--from-git {}: cannot read its history", root.display()))?;
     anyhow::ensure!(

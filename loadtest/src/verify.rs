@@ -2,8 +2,8 @@
 //! dead-lettered), then check the outcome against what was sent.
 //!
 //! - each acknowledged push's commits are in the repository's applied history exactly once
-//!   ([`coderipple_worker::agents::historian::applied_commits`]), and its record is
-//!   `completed`; each repository's commits were applied in send order;
+//!   (as `coderipple status --json --repo` publishes it: [`AppliedReader`]), and its record
+//!   is `completed`; each repository's commits were applied in send order;
 //! - every copy of a redelivered push was answered as a duplicate;
 //! - the DLQ holds exactly this run's poison events, each with a reason;
 //! - refused requests (oversize, bad signature) left no record;
@@ -18,6 +18,7 @@ use coderipple_core::store::{DeliveryRecord, DeliveryStatus, Store};
 use futures::StreamExt;
 use serde::Serialize;
 
+use crate::applied::AppliedReader;
 use crate::runner::{SendPhase, Sent};
 use crate::traffic::{Kind, Request};
 
@@ -112,6 +113,8 @@ pub struct Backends {
     pub store: Arc<dyn Store>,
     /// The dead-letter queue.
     pub dlq: Arc<dyn Queue>,
+    /// Each repository's applied commits.
+    pub applied: AppliedReader,
 }
 
 fn must_reach_end(traffic: &[Request], s: &Sent) -> bool {
@@ -249,27 +252,25 @@ pub async fn verify(
             v.e2e.push((s.answered_after_ms, e2e_ms * 1000));
         }
     }
+    let repos: Vec<&str> = lanes.keys().copied().collect();
+    let applied = backends.applied.read(&repos).await?;
     for (repo, sent) in lanes {
-        check_repo(backends, traffic, repo, &sent, &mut v).await?;
+        let commits = applied.get(repo).map(Vec::as_slice).unwrap_or_default();
+        check_repo(traffic, repo, commits, &sent, &mut v);
     }
     check_dlq(backends, traffic, phase, run_prefix, &mut v).await?;
     Ok(v)
 }
 
-async fn check_repo(
-    backends: &Backends,
+fn check_repo(
     traffic: &[Request],
     repo: &str,
+    applied: &[String],
     sent: &[&Sent],
     v: &mut Verification,
-) -> anyhow::Result<()> {
-    let state = backends.store.repo_state(repo).await?;
-    let applied = match &state {
-        Some(s) => coderipple_worker::agents::historian::applied_commits(&s.state)?,
-        None => Vec::new(),
-    };
+) {
     let mut times: HashMap<&str, usize> = HashMap::new();
-    for c in &applied {
+    for c in applied {
         *times.entry(c.as_str()).or_default() += 1;
     }
     let mut expected_order = Vec::new();
@@ -303,7 +304,6 @@ async fn check_repo(
     if applied_order != expected_order {
         v.order_violations.add(repo);
     }
-    Ok(())
 }
 
 async fn check_dlq(
@@ -323,10 +323,8 @@ async fn check_dlq(
     let mut found = HashSet::new();
     for m in dead.iter().filter(|m| m.dedup_id.starts_with(run_prefix)) {
         v.dlq_found += 1;
-        let delivery = m
-            .dedup_id
-            .split_once(".replay-")
-            .map_or(m.dedup_id.as_str(), |(d, _)| d);
+        let delivery = coderipple_core::queue::delivery_of(&m.body, &m.dedup_id);
+        let delivery = delivery.as_str();
         if !poison.contains(delivery) {
             v.dlq_unexpected.add(delivery);
         }

@@ -15,7 +15,8 @@ use std::time::Duration;
 use anyhow::bail;
 use coderipple_core::envelope::Envelope;
 use coderipple_core::queue::{
-    MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, ReceivedMessage, message_group_id,
+    MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, ReceivedMessage, delivery_of,
+    message_group_id, replay_dedup_id,
 };
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::json;
@@ -129,12 +130,6 @@ fn matches(filter: &DlqFilter, group: &str, body: &str, dedup: &str) -> bool {
             .delivery
             .as_deref()
             .is_none_or(|d| d == delivery_of(body, dedup))
-}
-
-pub(super) fn delivery_of(body: &str, dedup: &str) -> String {
-    Envelope::from_json(body)
-        .map(|e| e.delivery)
-        .unwrap_or_else(|_| dedup.to_owned())
 }
 
 async fn matching_peeked(
@@ -277,11 +272,9 @@ async fn transfer(
 /// the queue's dedup window or would be dropped), the delivery id unchanged in the body so
 /// the worker's idempotency still applies.
 fn replay_message(m: &ReceivedMessage) -> OutgoingMessage {
-    let tag = &uuid::Uuid::new_v4().simple().to_string()[..8];
-    let base: String = m.dedup_id.chars().take(110).collect();
     let mut out = OutgoingMessage::new(
         m.group_id.clone(),
-        format!("{base}.replay-{tag}"),
+        replay_dedup_id(&m.dedup_id),
         m.body.clone(),
     );
     out.attributes

@@ -11,12 +11,12 @@ use coderipple_core::aws::{AwsClients, AwsNames, QueueRef, SdkRetries};
 use coderipple_core::config::Settings;
 
 use crate::args::BackendKind;
-use crate::local::Local;
+use crate::backend::Backend;
 
 pub async fn run(kind: BackendKind, data_dir: &Path) -> anyhow::Result<ExitCode> {
     match kind {
         BackendKind::Sqlite => {
-            Local::open(data_dir, true)?;
+            Backend::open(kind, data_dir, true).await?;
             println!("embedded backend ready in {}", data_dir.display());
         }
         BackendKind::Aws => {

@@ -70,7 +70,17 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             data,
             json,
             delivery,
-        } => status::run(backend.backend, &data.data_dir, json, delivery.as_deref()).await,
+            repo,
+        } => {
+            status::run(
+                backend.backend,
+                &data.data_dir,
+                json,
+                delivery.as_deref(),
+                &repo,
+            )
+            .await
+        }
         Command::Bootstrap {
             backend,
             data,

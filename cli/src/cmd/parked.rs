@@ -8,7 +8,7 @@
 
 use coderipple_core::config::Settings;
 use coderipple_core::envelope::Envelope;
-use coderipple_core::queue::{PeekedMessage, message_group_id};
+use coderipple_core::queue::{PeekedMessage, delivery_of, message_group_id};
 use coderipple_core::store::{ParkedRepo, Store};
 
 /// A dead letter whose delivery record may expire before a replay of it is processed.
@@ -66,7 +66,7 @@ pub async fn heads_among(
         .filter(|p| {
             messages.iter().any(|m| {
                 (m.group_id == p.repo || m.group_id == message_group_id(&p.repo))
-                    && super::dlq::delivery_of(&m.body, &m.dedup_id) == p.head
+                    && delivery_of(&m.body, &m.dedup_id) == p.head
             })
         })
         .collect())

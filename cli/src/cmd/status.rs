@@ -1,8 +1,10 @@
-//! `coderipple status`: queue and DLQ depth, deliveries by status, or one delivery.
+//! `coderipple status`: queue and DLQ depth, deliveries by status, one delivery, or
+//! repositories (`--repo`: state version, park, the commits applied, in order).
 
 use std::path::Path;
 use std::process::ExitCode;
 
+use coderipple_core::store::ProcessingSummary;
 use serde_json::json;
 
 use crate::args::BackendKind;
@@ -13,8 +15,16 @@ pub async fn run(
     data_dir: &Path,
     as_json: bool,
     delivery: Option<&str>,
+    repos: &[String],
 ) -> anyhow::Result<ExitCode> {
+    for repo in repos {
+        coderipple_core::webhook::validate_repo(repo)
+            .map_err(|e| anyhow::anyhow!("--repo {repo:?}: {e}"))?;
+    }
     let local = Backend::open(kind, data_dir, false).await?;
+    if !repos.is_empty() {
+        return print_repos(&local, repos, as_json).await;
+    }
     if let Some(id) = delivery {
         let Some(record) = local.store.delivery(id).await? else {
             eprintln!("no record of delivery {id}");
@@ -44,7 +54,7 @@ pub async fn run(
     let data_bytes = matches!(local.kind, BackendKind::Sqlite).then(|| dir_size(data_dir));
     let count = |k: &str| counts.get(k).copied().unwrap_or(0);
     let recent = match &local.aws {
-        Some(clients) => Some(crate::cloudwatch::recent(clients).await),
+        Some(aws) => Some(crate::cloudwatch::recent(&aws.clients).await),
         None => None,
     };
     if as_json {
@@ -97,6 +107,54 @@ pub async fn run(
     Ok(ExitCode::SUCCESS)
 }
 
+/// Each repository's state version, park and applied commits (oldest first).
+async fn print_repos(
+    backend: &Backend,
+    repos: &[String],
+    as_json: bool,
+) -> anyhow::Result<ExitCode> {
+    let mut report = serde_json::Map::new();
+    for repo in repos {
+        let (state, parked) = tokio::try_join!(
+            backend.store.repo_state(repo),
+            backend.store.parked_repo(repo)
+        )?;
+        let version = state.as_ref().map(|s| s.version);
+        let applied = match &state {
+            Some(s) => coderipple_worker::applied_commits(&s.state)?,
+            None => Vec::new(),
+        };
+        if as_json {
+            report.insert(
+                repo.clone(),
+                json!({"version": version, "parked": parked, "applied_commits": applied}),
+            );
+            continue;
+        }
+        match version {
+            None => println!("{repo}: no state yet"),
+            Some(v) => println!(
+                "{repo}: state version {v}, {} commit(s) applied{}",
+                applied.len(),
+                applied
+                    .last()
+                    .map(|c| format!(", the last {}", &c[..7.min(c.len())]))
+                    .unwrap_or_default()
+            ),
+        }
+        if let Some(p) = parked {
+            println!("  parked behind {} ({})", p.head, p.reason);
+        }
+    }
+    if as_json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&json!({"repos": report}))?
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Bytes of every file under `dir` (0 when unreadable).
 fn dir_size(dir: &Path) -> u64 {
     let Ok(entries) = std::fs::read_dir(dir) else {
@@ -112,21 +170,19 @@ fn dir_size(dir: &Path) -> u64 {
         .sum()
 }
 
-/// The orchestrator's decisions of a processing summary, one line per agent.
+/// The orchestrator's decisions of a processing summary, one line per agent (nothing for a
+/// failure's detail, which is a reason, not a summary).
 fn print_decisions(detail: &serde_json::Value) {
-    let Some(runs) = detail.get("agents").and_then(|a| a.as_array()) else {
+    let Ok(summary) = serde_json::from_value::<ProcessingSummary>(detail.clone()) else {
         return;
     };
-    for run in runs {
+    for run in &summary.agents {
         println!(
             "agent:    {} — {} (applied {}, already applied {})",
-            run["agent"].as_str().unwrap_or("?"),
-            run["reason"].as_str().unwrap_or(""),
-            run["applied"],
-            run["already_applied"],
+            run.agent, run.reason, run.applied, run.already_applied,
         );
     }
-    for note in detail["notes"].as_array().into_iter().flatten() {
-        println!("note:     {}", note.as_str().unwrap_or(""));
+    for note in &summary.notes {
+        println!("note:     {note}");
     }
 }

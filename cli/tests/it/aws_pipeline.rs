@@ -17,7 +17,7 @@ use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_ingest::{IngestState, router};
 use coderipple_worker::WorkerContext;
 use coderipple_worker::esm::{EventSourceMapping, Round};
-use coderipple_worker::lambda::handle_sqs_event;
+use coderipple_worker::handle_sqs_event;
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -266,6 +266,6 @@ async fn a_transient_failure_fails_the_rest_of_its_group_only() {
         );
     }
     let state = p.aws.store.repo_state("o/a").await.unwrap().unwrap();
-    let shas = coderipple_worker::agents::historian::applied_commits(&state.state).unwrap();
+    let shas = coderipple_worker::applied_commits(&state.state).unwrap();
     assert_eq!(shas, vec![sha(9, 0), sha(9, 1)]);
 }

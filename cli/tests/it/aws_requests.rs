@@ -19,7 +19,7 @@ use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_ingest::{IngestState, router};
 use coderipple_worker::WorkerContext;
 use coderipple_worker::esm::EventSourceMapping;
-use coderipple_worker::lambda::handle_sqs_event;
+use coderipple_worker::handle_sqs_event;
 use serde_json::json;
 use tower::ServiceExt;
 

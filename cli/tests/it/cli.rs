@@ -277,3 +277,26 @@ fn bootstrap_builds_the_docs_of_a_checkout_once_and_a_bad_pack_is_refused() {
     assert!(!ok && out.contains("rules.toml"), "{out}");
     assert!(!data.path().join("docs/o/x").exists() && !data.path().join("docs/o/y").exists());
 }
+
+#[test]
+fn status_of_a_repository_refuses_a_bad_name_and_reports_one_without_state() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path().to_str().unwrap();
+    let (ok, _) = run_with(&["init", "--data-dir", d], &[]);
+    assert!(ok);
+    for bad in ["../etc", "no-slash", "o/r/extra", "o/\u{1b}[31m"] {
+        let (ok, out) = run_with(&["status", "--data-dir", d, "--repo", bad], &[]);
+        assert!(!ok && out.contains("--repo"), "{bad}: {out}");
+    }
+    let (ok, out) = run_with(
+        &["status", "--data-dir", d, "--json", "--repo", "octo/none"],
+        &[],
+    );
+    assert!(ok, "{out}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let repo = &report["repos"]["octo/none"];
+    assert_eq!(repo["version"], serde_json::Value::Null);
+    assert_eq!(repo["applied_commits"], serde_json::json!([]));
+    let (ok, out) = run_with(&["status", "--data-dir", d, "--repo", "octo/none"], &[]);
+    assert!(ok && out.contains("octo/none: no state yet"), "{out}");
+}

@@ -10,7 +10,7 @@ use std::time::Duration;
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::{AwsBackends, child_env, fresh_backends, unique};
 use coderipple_core::store::{DeliveryStatus, Store};
-use coderipple_loadtest::lambda::{Posted, RuntimeApi, lambda_env};
+use coderipple_loadtest::runtime_api::{Posted, RuntimeApi, lambda_env};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lambda");

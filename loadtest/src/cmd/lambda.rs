@@ -6,8 +6,8 @@ use std::process::ExitCode;
 
 use clap::{Args, ValueEnum};
 use coderipple_loadtest::cost::{self, Inputs};
-use coderipple_loadtest::lambda::{self, ColdStart, FunctionSpec};
 use coderipple_loadtest::report::{Latency, histogram};
+use coderipple_loadtest::runtime_api::{self, ColdStart, FunctionSpec};
 use serde_json::json;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -129,10 +129,10 @@ pub async fn run(args: LambdaArgs) -> anyhow::Result<ExitCode> {
         for _ in 0..args.cold_starts {
             let tag = u32::from_le_bytes(uuid::Uuid::new_v4().as_bytes()[..4].try_into()?);
             let events = match *role {
-                "ingest" => lambda::ingest_events(&args.secret, args.invocations, tag),
-                _ => lambda::worker_events(args.invocations, args.batch, tag),
+                "ingest" => runtime_api::ingest_events(&args.secret, args.invocations, tag),
+                _ => runtime_api::worker_events(args.invocations, args.batch, tag),
             };
-            runs.push(lambda::cold_start(&spec, events).await?);
+            runs.push(runtime_api::cold_start(&spec, events).await?);
         }
         summaries.push(summarize(role, &runs));
     }

@@ -1,42 +1,29 @@
 //! `coderipple-loadtest run`.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use clap::Args;
-use coderipple_core::aws::parts::AwsParts;
-use coderipple_core::aws::{AwsClients, SdkRetries};
-use coderipple_core::blob::{BlobStore, DirBlobStore};
-use coderipple_core::config::Settings;
-use coderipple_core::intake::{ClaimThenSend, Intake, SqliteIntake};
-use coderipple_core::local::LocalParts;
-use coderipple_core::metrics::Metrics;
-use coderipple_core::queue::Queue;
-use coderipple_core::signature::Secrets;
-use coderipple_core::sqlite::Durability;
-use coderipple_core::store::Store;
-use coderipple_ingest::IngestState;
+use coderipple_core::BackendKind;
+use coderipple_loadtest::applied::AppliedReader;
 use coderipple_loadtest::outage;
 use coderipple_loadtest::pipeline::{Pipeline, PipelineConfig};
 use coderipple_loadtest::report::{Limits, Report, RunInfo, html};
 use coderipple_loadtest::runner::{self, RunOptions};
 use coderipple_loadtest::schedule::{Model, parse_shape};
 use coderipple_loadtest::target::Target;
-use coderipple_loadtest::traffic::{self, Faults, Synth};
 use coderipple_loadtest::verify::{self, Backends};
 use indicatif::ProgressBar;
 
-/// Which backend.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-pub enum BackendKind {
-    /// SQLite in --data-dir.
-    Sqlite,
-    /// SQS + DynamoDB + S3.
-    Aws,
-}
+mod setup;
+
+use setup::{
+    aws_endpoint, backend_args, build_traffic, coderipple_bin, open_backend, refuse_known_repos,
+    spawn_faults, tempdir_if,
+};
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -175,9 +162,9 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
     let aws = args.backend == BackendKind::Aws;
     let temp = tempdir_if(args.spawn && (aws || args.data_dir.is_none()))?;
     let data_dir: Option<PathBuf> = match (&args.data_dir, &temp) {
-        (_, Some(t)) if aws => Some(t.0.clone()),
+        (_, Some(t)) if aws => Some(t.path().to_path_buf()),
         (Some(d), _) => Some(d.clone()),
-        (None, t) => t.as_ref().map(|t| t.0.clone()),
+        (None, t) => t.as_ref().map(|t| t.path().to_path_buf()),
     };
     let secret = match (&args.secret, args.spawn) {
         (Some(s), _) => s.clone(),
@@ -236,7 +223,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         let opened = opened
             .as_ref()
             .context("--queue needs --data-dir (or --spawn)")?;
-        Target::Queue(Arc::new(opened.intake_state()?))
+        Target::Queue(Arc::new(opened.clone()))
     } else {
         let url = match (&args.url, &pipeline) {
             (Some(u), _) => u.clone(),
@@ -280,7 +267,14 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
 
     let verification = match (&opened, args.no_verify) {
         (Some(opened), false) => {
-            let backends = opened.backends();
+            let backends = Backends {
+                store: opened.store.clone(),
+                dlq: opened.dlq.clone(),
+                applied: AppliedReader {
+                    bin: coderipple_bin(args.coderipple.as_deref())?,
+                    args: backend_args(args.backend, data_dir.as_deref()),
+                },
+            };
             let bar = if args.quiet {
                 ProgressBar::hidden()
             } else {
@@ -349,271 +343,12 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         std::fs::write(path, html::render(&report)?)
             .with_context(|| format!("cannot write {}", path.display()))?;
     }
-    if let Some(Opened::Local(parts)) = opened {
-        parts.db.close();
+    if let Some(embedded) = opened.and_then(|b| b.embedded) {
+        embedded.db.close();
     }
     Ok(if report.passed {
         ExitCode::SUCCESS
     } else {
         ExitCode::FAILURE
     })
-}
-
-async fn build_traffic(
-    args: &RunArgs,
-    tag: u32,
-) -> anyhow::Result<(Vec<traffic::Request>, String)> {
-    let (mut requests, mut description) = match &args.from_git {
-        Some(root) => {
-            let dir_name = root
-                .canonicalize()
-                .ok()
-                .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
-                .unwrap_or_else(|| "repo".into());
-            let repo = args
-                .repo_name
-                .clone()
-                .unwrap_or_else(|| format!("git-{tag:08x}/{dir_name}"));
-            let requests = traffic::from_git(root, &repo, args.commits, tag).await?;
-            let d = format!(
-                "history of {} as {repo} ({} pushes)",
-                root.display(),
-                requests.len()
-            );
-            (requests, d)
-        }
-        None => {
-            anyhow::ensure!(args.repos > 0, "--repos must be at least 1");
-            let shape = Synth {
-                repos: args.repos,
-                events: args.events,
-                commits: args.commits,
-                files: args.files,
-            };
-            let d = format!(
-                "synthesized: {} pushes × {} commit(s) × {} file(s) over {} repos",
-                args.events, args.commits, args.files, args.repos
-            );
-            (traffic::synthesize(tag, &shape), d)
-        }
-    };
-    if let Some(index) = &args.octokit {
-        let samples = traffic::octokit_examples(index, tag, requests.len())?;
-        description.push_str(&format!(" + {} octokit examples", samples.len()));
-        requests.extend(samples);
-    }
-    if args.queue && (args.oversize > 0 || args.bad_signature > 0) {
-        bail!("--oversize and --bad-signature test the HTTP front door; the queue target has none");
-    }
-    let faults = Faults {
-        poison: args.poison,
-        oversize: args.oversize,
-        body_limit: args.body_limit,
-        bad_signature: args.bad_signature,
-        redeliver_every: args.redeliver_every,
-        redeliveries: args.redeliveries,
-    };
-    let requests = traffic::inject(requests, &faults, tag);
-    anyhow::ensure!(!requests.is_empty(), "no traffic to send");
-    Ok((requests, description))
-}
-
-/// Starts the kill/restart and outage tasks; each returns a line for the report.
-fn spawn_faults(
-    args: &RunArgs,
-    pipeline: Option<Arc<Mutex<Pipeline>>>,
-    data_dir: Option<&Path>,
-    proxy: Option<Arc<outage::TcpProxy>>,
-    aws: bool,
-) -> Vec<tokio::task::JoinHandle<anyhow::Result<String>>> {
-    let mut tasks = Vec::new();
-    let start = Instant::now();
-    if let (Some(after), Some(p)) = (args.kill_worker_after_ms, pipeline) {
-        let restart = args.restart_after_ms;
-        tasks.push(tokio::spawn(async move {
-            tokio::time::sleep(Duration::from_millis(after)).await;
-            let p2 = p.clone();
-            tokio::task::spawn_blocking(move || p2.lock().expect("pipeline lock").kill_worker())
-                .await?;
-            let killed = start.elapsed();
-            tokio::time::sleep(Duration::from_millis(restart)).await;
-            let p2 = p.clone();
-            tokio::task::spawn_blocking(move || p2.lock().expect("pipeline lock").restart_worker())
-                .await??;
-            Ok(format!(
-                "worker killed with SIGKILL at {} ms, restarted at {} ms",
-                killed.as_millis(),
-                start.elapsed().as_millis()
-            ))
-        }));
-    }
-    if let (Some(after), Some(proxy)) = (args.outage_after_ms, proxy) {
-        let cut = proxy.outage(
-            Duration::from_millis(after),
-            Duration::from_millis(args.outage_ms),
-        );
-        tasks.push(tokio::spawn(async move {
-            let r = cut.await??;
-            Ok(format!(
-                "ingest and worker cut off from the AWS endpoint at {:.0} ms for {:.0} ms",
-                r.began_after_ms, r.held_ms
-            ))
-        }));
-    } else if let (false, Some(after), Some(dir)) = (aws, args.outage_after_ms, data_dir) {
-        let lock = outage::lock_sqlite(
-            &LocalParts::db_path(dir),
-            Duration::from_millis(after),
-            Duration::from_millis(args.outage_ms),
-        );
-        tasks.push(tokio::spawn(async move {
-            let r = lock.await??;
-            Ok(format!(
-                "SQLite file locked at {:.0} ms for {:.0} ms",
-                r.began_after_ms, r.held_ms
-            ))
-        }));
-    }
-    tasks
-}
-
-/// The backend the run verifies against (and sends to with --queue).
-enum Opened {
-    Local(LocalParts),
-    Aws(AwsParts),
-}
-
-async fn open_backend(
-    kind: BackendKind,
-    data_dir: Option<&Path>,
-) -> anyhow::Result<Option<Opened>> {
-    match (kind, data_dir) {
-        (BackendKind::Aws, _) => {
-            let clients = AwsClients::from_env(SdkRetries::Standard).await;
-            Ok(Some(Opened::Aws(AwsParts::from_env(&clients).await?)))
-        }
-        (BackendKind::Sqlite, Some(dir)) => {
-            anyhow::ensure!(
-                LocalParts::db_path(dir).exists(),
-                "no CodeRipple data in {} (run `coderipple up` there first, or use --spawn)",
-                dir.display()
-            );
-            let parts = LocalParts::open(dir, Durability::Normal, Settings::from_env()?.queue())?;
-            Ok(Some(Opened::Local(parts)))
-        }
-        (BackendKind::Sqlite, None) => Ok(None),
-    }
-}
-
-impl Opened {
-    fn backends(&self) -> Backends {
-        match self {
-            Opened::Local(p) => Backends {
-                store: Arc::new(p.store.clone()),
-                dlq: Arc::new(p.dlq.clone()),
-            },
-            Opened::Aws(p) => Backends {
-                store: p.store.clone(),
-                dlq: p.dlq.clone(),
-            },
-        }
-    }
-
-    /// Ingest's intake step over this backend, for the queue target.
-    fn intake_state(&self) -> anyhow::Result<IngestState> {
-        let state = |intake: Arc<dyn Intake>,
-                     queue: Arc<dyn Queue>,
-                     store: Arc<dyn Store>,
-                     blobs: Arc<dyn BlobStore>,
-                     backend: &str|
-         -> anyhow::Result<IngestState> {
-            Ok(IngestState {
-                secrets: Secrets::new("unused-by-the-queue-target", None)?,
-                intake,
-                queue,
-                store,
-                blobs,
-                settings: Settings::from_env()?,
-                backend: backend.into(),
-                metrics: Metrics::off(),
-            })
-        };
-        match self {
-            Opened::Local(p) => state(
-                Arc::new(SqliteIntake::new(p.queue.clone())),
-                Arc::new(p.queue.clone()),
-                Arc::new(p.store.clone()),
-                Arc::new(DirBlobStore::new(p.payloads_dir())),
-                "sqlite",
-            ),
-            Opened::Aws(p) => state(
-                Arc::new(ClaimThenSend {
-                    store: p.store.clone(),
-                    queue: p.queue.clone(),
-                }),
-                p.queue.clone(),
-                p.store.clone(),
-                p.blobs.clone(),
-                "aws",
-            ),
-        }
-    }
-}
-
-/// The check "applied once, in order" reads each repository's applied commits: a repository
-/// that already has state (a `--from-git` history replayed under the same `--repo-name` into
-/// the same backend) would pass on the earlier run's work, so it is refused up front.
-async fn refuse_known_repos(opened: &Opened, traffic: &[traffic::Request]) -> anyhow::Result<()> {
-    let repos: std::collections::BTreeSet<&str> = traffic
-        .iter()
-        .filter(|r| r.kind == traffic::Kind::Normal)
-        .map(|r| r.repo.as_str())
-        .collect();
-    let store = opened.backends().store;
-    for repo in repos {
-        if store.repo_state(repo).await?.is_some() {
-            bail!(
-                "{repo} already has state in this backend, so its commits would count as applied by an earlier run: use a fresh data dir or another --repo-name"
-            );
-        }
-    }
-    Ok(())
-}
-
-/// `host:port` of `AWS_ENDPOINT_URL` (the endpoint the outage proxy stands in front of).
-fn aws_endpoint() -> anyhow::Result<String> {
-    let url = std::env::var("AWS_ENDPOINT_URL")
-        .context("an AWS outage needs AWS_ENDPOINT_URL (a loopback endpoint such as moto) to put the proxy in front of")?;
-    let rest = url
-        .strip_prefix("http://")
-        .context("AWS_ENDPOINT_URL must be http://host:port for the outage proxy")?;
-    Ok(rest.trim_end_matches('/').to_owned())
-}
-
-fn coderipple_bin(given: Option<&Path>) -> anyhow::Result<PathBuf> {
-    if let Some(p) = given {
-        return Ok(p.to_path_buf());
-    }
-    let sibling = std::env::current_exe()?.with_file_name("coderipple");
-    if sibling.exists() {
-        return Ok(sibling);
-    }
-    Ok(PathBuf::from("coderipple"))
-}
-
-/// A temporary data dir for --spawn without --data-dir (removed when dropped).
-struct TempDir(PathBuf);
-
-impl Drop for TempDir {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_dir_all(&self.0);
-    }
-}
-
-fn tempdir_if(wanted: bool) -> anyhow::Result<Option<TempDir>> {
-    if !wanted {
-        return Ok(None);
-    }
-    let dir = std::env::temp_dir().join(format!("coderipple-loadtest-{}", uuid::Uuid::new_v4()));
-    std::fs::create_dir_all(&dir)?;
-    Ok(Some(TempDir(dir)))
 }

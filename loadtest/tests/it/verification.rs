@@ -3,13 +3,13 @@
 //! of order and a poison event missing from the DLQ must each be reported, and the same
 //! checks must pass on the right outcome.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use coderipple_core::local::LocalParts;
-use coderipple_core::queue::{DeadLetterReason, OutgoingMessage, Queue, QueueSettings};
+use coderipple_core::Backend;
+use coderipple_core::config::Settings;
+use coderipple_core::queue::{DeadLetterReason, OutgoingMessage};
 use coderipple_core::sqlite::Durability;
-use coderipple_core::store::Store;
+use coderipple_loadtest::applied::AppliedReader;
 use coderipple_loadtest::runner::{SendPhase, Sent};
 use coderipple_loadtest::traffic::{self, Faults, Kind, Request, Synth};
 use coderipple_loadtest::verify::{self, Backends, Verification};
@@ -69,7 +69,7 @@ fn changelog(shas: &[&str]) -> Value {
 /// Stores what the pipeline would have: records completed (poison failed), each repo's
 /// applied commits as `applied(repo, its commits in send order)` says.
 async fn outcome(
-    parts: &LocalParts,
+    parts: &Backend,
     traffic: &[Request],
     applied: impl Fn(&str, Vec<&str>) -> Vec<String>,
     poison_in_dlq: bool,
@@ -126,9 +126,20 @@ async fn outcome(
             .await
             .unwrap();
     }
+    let dir = &parts.embedded.as_ref().unwrap().dir;
     let backends = Backends {
-        store: Arc::new(parts.store.clone()),
-        dlq: Arc::new(parts.dlq.clone()),
+        store: parts.store.clone(),
+        dlq: parts.dlq.clone(),
+        // Read back the way the tester reads any pipeline: `coderipple status --json --repo`.
+        applied: AppliedReader {
+            bin: crate::common::coderipple(),
+            args: vec![
+                "--backend".into(),
+                "sqlite".into(),
+                "--data-dir".into(),
+                dir.into(),
+            ],
+        },
     };
     let mut phase = acknowledged_phase(traffic);
     tweak(&mut phase);
@@ -154,8 +165,12 @@ async fn outcome(
     v
 }
 
-fn open(dir: &std::path::Path) -> LocalParts {
-    LocalParts::open(dir, Durability::Normal, QueueSettings::default()).unwrap()
+fn open(dir: &std::path::Path) -> Backend {
+    let settings = Settings {
+        sqlite_sync: Durability::Normal,
+        ..Settings::default()
+    };
+    Backend::open_local(dir, &settings, true).unwrap()
 }
 
 #[tokio::test]

@@ -9,9 +9,9 @@ use coderipple_core::intake::ClaimThenSend;
 use coderipple_core::metrics::Metrics;
 use coderipple_core::signature::Secrets;
 use coderipple_ingest::IngestState;
+use coderipple_worker::AgentSet;
+use coderipple_worker::S3Sink;
 use coderipple_worker::WorkerContext;
-use coderipple_worker::agents::AgentSet;
-use coderipple_worker::sink::S3Sink;
 
 /// The ingest state over `aws`: claim in DynamoDB, then send to SQS.
 pub fn ingest_state(aws: &AwsBackends, secrets: Secrets, settings: &Settings) -> Arc<IngestState> {

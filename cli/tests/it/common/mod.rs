@@ -168,18 +168,18 @@ pub async fn post(
     Ok((status, json))
 }
 
-/// The Historian's entries for a repo, in application order, read from the store.
+/// The commits `repo`'s docs hold, in applied order, through the documented read API
+/// (`coderipple status --json --repo`).
 pub async fn applied_shas(data_dir: &Path, repo: &str) -> Vec<String> {
-    use coderipple_core::sqlite::{Durability, SqliteDb};
-    use coderipple_core::store::Store;
-    use coderipple_core::store::sqlite::SqliteStore;
-    let db = SqliteDb::open(data_dir.join("coderipple.db"), Durability::Normal).unwrap();
-    let store = SqliteStore::new(db.clone());
-    let state = store.repo_state(repo).await.unwrap();
-    db.close();
-    state
-        .map(|s| coderipple_worker::agents::historian::applied_commits(&s.state).unwrap())
-        .unwrap_or_default()
+    let (ok, out, err) = cli(data_dir, &["status", "--json", "--repo", repo]);
+    assert!(ok, "status --repo failed: {err}");
+    let report: Value = serde_json::from_str(&out).expect("status --repo json");
+    report["repos"][repo]["applied_commits"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no applied_commits for {repo}: {report}"))
+        .iter()
+        .map(|c| c.as_str().unwrap().to_owned())
+        .collect()
 }
 
 pub fn changelog(data_dir: &Path, repo: &str) -> String {
