@@ -72,8 +72,6 @@ pub struct Embedded {
     pub dir: PathBuf,
     /// The database holding queue, DLQ and store.
     pub db: SqliteDb,
-    /// The events queue, as its concrete type (the intake's atomic claim-and-send).
-    pub queue: SqliteQueue,
 }
 
 impl Embedded {
@@ -149,13 +147,12 @@ impl Backend {
             queue: Arc::new(queue.clone()),
             dlq: Arc::new(dlq),
             store: Arc::new(SqliteStore::new(db.clone())),
-            intake: Arc::new(SqliteIntake::new(queue.clone())),
+            intake: Arc::new(SqliteIntake::new(queue)),
             blobs: Arc::new(DirBlobStore::new(data_dir::payloads_dir(dir))),
             settings: settings.clone(),
             embedded: Some(Embedded {
                 dir: dir.to_path_buf(),
                 db,
-                queue,
             }),
             aws: None,
         })
