@@ -100,16 +100,9 @@ impl Backend {
                 CONTENT_CACHE_TTL,
             )),
         });
-        Ok(WorkerContext {
-            queue: self.queue.clone(),
-            store: self.store.clone(),
-            blobs: self.blobs.clone(),
-            sink: self.sink.clone(),
-            agents,
-            settings: self.settings.clone(),
-            metrics,
-            content,
-        })
+        let mut ctx = WorkerContext::new(&self.parts, self.sink.clone(), agents, metrics);
+        ctx.content = content;
+        Ok(ctx)
     }
 
     /// The ingest router's state over this backend.

@@ -1,8 +1,8 @@
 //! One agent run on a coalesced change set of 10 commits × 20 files, on a repository that
 //! already has 150 commits of history (`cargo bench -p coderipple-worker --bench agents`).
 
-use chrono::Utc;
-use coderipple_core::envelope::{Change, Commit, Envelope, PushChange};
+use coderipple_core::contract::fixtures;
+use coderipple_core::envelope::Commit;
 use coderipple_worker::{AgentSet, ChangeSet, Plan};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use serde_json::{Value, json};
@@ -29,25 +29,7 @@ fn change_set(first: u32, commits: u32, files: u32) -> ChangeSet {
         .collect();
     ChangeSet {
         repo: "o/r".into(),
-        events: vec![Envelope {
-            v: 1,
-            delivery: format!("d{first}"),
-            event: "push".into(),
-            repo: "o/r".into(),
-            received_at: Utc::now(),
-            change: Some(Change::Push(PushChange {
-                git_ref: "refs/heads/main".into(),
-                before: String::new(),
-                after: String::new(),
-                default_branch: Some("main".into()),
-                repo_url: "https://github.com/o/r".into(),
-                created: false,
-                deleted: false,
-                forced: false,
-                commits,
-            })),
-            change_ref: None,
-        }],
+        events: vec![fixtures::push("o/r", &format!("d{first}"), commits)],
     }
 }
 

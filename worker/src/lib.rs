@@ -30,6 +30,7 @@
 //! - [`poller`]: the long-running loop (`coderipple up` / `worker`) with graceful shutdown.
 //! - [`supervise`]: a poller that panics is logged and restarted after a short backoff.
 //! - `error`: [`WorkerError`], transient (retry) or permanent (DLQ).
+//! - `testkit` (feature `test-kit`): an embedded worker in a temp dir, for tests.
 
 mod agents;
 mod batch;
@@ -49,9 +50,12 @@ mod process;
 mod sink;
 mod sqs_event;
 pub mod supervise;
+#[cfg(feature = "test-kit")]
+pub mod testkit;
 
 use std::sync::Arc;
 
+use coderipple_core::Backend;
 use coderipple_core::blob::BlobStore;
 use coderipple_core::config::Settings;
 use coderipple_core::metrics::Metrics;
@@ -92,6 +96,28 @@ pub struct WorkerContext {
     pub metrics: Metrics,
     /// File contents for the agents, when a content source is configured.
     pub content: Option<ContentAccess>,
+}
+
+impl WorkerContext {
+    /// A worker over `backend`'s queue, store, blobs and settings, writing docs to `sink`,
+    /// without a content source (set [`WorkerContext::content`] to add one).
+    pub fn new(
+        backend: &Backend,
+        sink: Arc<dyn DocsSink>,
+        agents: AgentSet,
+        metrics: Metrics,
+    ) -> Self {
+        Self {
+            queue: backend.queue.clone(),
+            store: backend.store.clone(),
+            blobs: backend.blobs.clone(),
+            sink,
+            agents,
+            settings: backend.settings.clone(),
+            metrics,
+            content: None,
+        }
+    }
 }
 
 /// A content source and the cache its analyses go through.

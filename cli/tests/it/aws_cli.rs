@@ -15,7 +15,8 @@ use aws_sdk_cloudwatch::types::{Dimension, MetricDatum, StandardUnit};
 use coderipple_core::aws::AwsClients;
 use coderipple_core::aws::sqs::SqsQueue;
 use coderipple_core::contract::aws::{child_env, clients, unique};
-use coderipple_core::envelope::{Change, Commit, Envelope, PushChange};
+use coderipple_core::contract::fixtures;
+use coderipple_core::envelope::{Commit, Envelope};
 use coderipple_core::queue::{DeadLetterReason, OutgoingMessage, Queue};
 use serde_json::Value;
 
@@ -176,32 +177,16 @@ async fn init_is_idempotent_and_creates_queue_dlq_table_and_bucket() {
 }
 
 fn envelope(repo: &str, delivery: &str, commit: &str) -> Envelope {
+    let commit = Commit {
+        id: commit.into(),
+        author: "Ops".into(),
+        added: vec![],
+        modified: vec!["src/lib.rs".into()],
+        ..fixtures::commit(0, "fix: replayed from the DLQ")
+    };
     Envelope {
-        v: 1,
-        delivery: delivery.into(),
-        event: "push".into(),
-        repo: repo.into(),
         received_at: chrono::Utc::now(),
-        change: Some(Change::Push(PushChange {
-            git_ref: "refs/heads/main".into(),
-            before: "0".repeat(40),
-            after: commit.into(),
-            default_branch: Some("main".into()),
-            repo_url: format!("https://github.com/{repo}"),
-            created: false,
-            deleted: false,
-            forced: false,
-            commits: vec![Commit {
-                id: commit.into(),
-                message: "fix: replayed from the DLQ".into(),
-                author: "Ops".into(),
-                timestamp: String::new(),
-                added: vec![],
-                modified: vec!["src/lib.rs".into()],
-                removed: vec![],
-            }],
-        })),
-        change_ref: None,
+        ..fixtures::push(repo, delivery, vec![commit])
     }
 }
 

@@ -4,13 +4,15 @@
 
 use std::sync::Arc;
 
-use crate::aws::AwsClients;
 use crate::aws::counter::RequestCounter;
 use crate::aws::dynamo::DynamoStore;
 use crate::aws::provision::{self, Provisioned, ResourceNames};
 use crate::aws::s3::S3BlobStore;
 use crate::aws::sqs::SqsQueue;
+use crate::aws::{AwsClients, AwsNames, QueueRef};
+use crate::backend::{Backend, BackendKind, Deployment};
 use crate::config::Settings;
+use crate::intake::ClaimThenSend;
 
 /// The variable naming the moto endpoint (`http://127.0.0.1:PORT`).
 pub const ENDPOINT_VAR: &str = "CODERIPPLE_MOTO_ENDPOINT";
@@ -114,5 +116,30 @@ pub async fn backends_with(clients: AwsClients, settings: &Settings) -> AwsBacke
         blobs: Arc::new(S3BlobStore::new(clients.s3.clone(), &resources.bucket)),
         resources,
         clients,
+    }
+}
+
+impl AwsBackends {
+    /// The opened [`Backend`] over these resources, as the functions assemble it.
+    pub fn backend(&self, settings: &Settings) -> Backend {
+        Backend {
+            kind: BackendKind::Aws,
+            queue: self.queue.clone(),
+            dlq: self.dlq.clone(),
+            store: self.store.clone(),
+            intake: Arc::new(ClaimThenSend::new(self.store.clone(), self.queue.clone())),
+            blobs: self.blobs.clone(),
+            settings: settings.clone(),
+            embedded: None,
+            aws: Some(Deployment {
+                clients: self.clients.clone(),
+                names: AwsNames {
+                    queue: QueueRef::Url(self.resources.queue_url.clone()),
+                    dlq: QueueRef::Url(self.resources.dlq_url.clone()),
+                    table: self.resources.table.clone(),
+                    bucket: self.resources.bucket.clone(),
+                },
+            }),
+        }
     }
 }

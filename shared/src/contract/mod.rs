@@ -14,6 +14,7 @@
 //! Timeouts are real (about one second), because emulators keep real clocks.
 
 pub mod aws;
+pub mod fixtures;
 pub mod queue;
 pub mod store;
 

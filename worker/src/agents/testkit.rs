@@ -1,6 +1,7 @@
 //! Builders for the agents' unit tests: envelopes in, a plan out, agents applied in order.
 
 use chrono::{TimeZone, Utc};
+use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::{
     Change, Commit, Envelope, PullRequestChange, PushChange, ReleaseChange, TagChange,
 };
@@ -35,13 +36,8 @@ pub fn commit(
 
 fn envelope(delivery: &str, event: &str, change: Change) -> Envelope {
     Envelope {
-        v: 1,
-        delivery: delivery.into(),
-        event: event.into(),
-        repo: "o/r".into(),
         received_at: Utc.with_ymd_and_hms(2026, 2, 1, 0, 0, 0).unwrap(),
-        change: Some(change),
-        change_ref: None,
+        ..fixtures::envelope("o/r", delivery, event, change)
     }
 }
 

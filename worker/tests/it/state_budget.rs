@@ -5,26 +5,18 @@
 //! change nothing, and the final state is stored on DynamoDB (moto, which enforces the 400 KB
 //! item limit) and read back unchanged.
 
-use std::sync::Arc;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
 use coderipple_core::aws::dynamo::DynamoStore;
 use coderipple_core::aws::provision;
-use coderipple_core::blob::DirBlobStore;
-use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::{clients, unique};
+use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::{
     Change, Commit, Envelope, PullRequestChange, PushChange, ReleaseChange, TagChange,
 };
-use coderipple_core::queue::QueueSettings;
-use coderipple_core::queue::sqlite::SqliteQueue;
-use coderipple_core::sqlite::{Durability, SqliteDb};
-use coderipple_core::store::sqlite::SqliteStore;
 use coderipple_core::store::{STATE_BUDGET_BYTES, Store};
-use coderipple_worker::DirSink;
-use coderipple_worker::WorkerContext;
 use coderipple_worker::process_change_set;
+use coderipple_worker::testkit::LocalWorker;
 use coderipple_worker::{AgentSet, ChangeSet};
 
 const REPO: &str = "budget-org/a-repository-with-a-long-history";
@@ -85,15 +77,7 @@ fn commit(n: u32) -> Commit {
 }
 
 fn envelope(delivery: String, event: &str, change: Change) -> Envelope {
-    Envelope {
-        v: 1,
-        delivery,
-        event: event.into(),
-        repo: REPO.into(),
-        received_at: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
-        change: Some(change),
-        change_ref: None,
-    }
+    fixtures::envelope(REPO, &delivery, event, change)
 }
 
 /// One change set per push of 50 commits, each with a release, a tag and a merged PR after it.
@@ -170,25 +154,6 @@ fn history() -> Vec<Vec<Envelope>> {
         .collect()
 }
 
-fn context(dir: &std::path::Path) -> WorkerContext {
-    let db = SqliteDb::open(dir.join("db.sqlite"), Durability::Normal).unwrap();
-    WorkerContext {
-        queue: Arc::new(SqliteQueue::new(
-            db.clone(),
-            "events",
-            Some("events-dlq"),
-            QueueSettings::default(),
-        )),
-        store: Arc::new(SqliteStore::new(db)),
-        blobs: Arc::new(DirBlobStore::new(dir.join("payloads"))),
-        sink: Arc::new(DirSink::new(dir.join("docs"))),
-        agents: AgentSet::builtin(),
-        settings: Settings::default(),
-        metrics: coderipple_core::metrics::Metrics::off(),
-        content: None,
-    }
-}
-
 /// Applies one change set the way the worker does (plan, agents, budget); returns the
 /// serialized size of the new state.
 fn apply(
@@ -237,14 +202,13 @@ async fn a_long_history_stays_within_the_budget_on_sqlite_and_dynamodb() {
 
     // The state is stored and read back unchanged by both backends (moto enforces
     // DynamoDB's 400 KB item limit).
-    let dir = tempfile::tempdir().unwrap();
-    let db = SqliteDb::open(dir.path().join("db.sqlite"), Durability::Normal).unwrap();
-    let sqlite = SqliteStore::new(db);
+    let local = LocalWorker::new();
+    let sqlite = local.ctx.store.clone();
     let aws = clients().await;
     let table = unique("budget");
     provision::ensure_table(&aws, &table).await.unwrap();
     let dynamo = DynamoStore::new(aws.dynamodb.clone(), table);
-    for store in [&sqlite as &dyn Store, &dynamo] {
+    for store in [sqlite.as_ref(), &dynamo as &dyn Store] {
         let v = store.put_repo_state(REPO, None, &state).await.unwrap();
         let back = store.repo_state(REPO).await.unwrap().unwrap();
         assert_eq!(back.version, v);
@@ -256,14 +220,14 @@ async fn a_long_history_stays_within_the_budget_on_sqlite_and_dynamodb() {
 /// early are written before the state that forgets them.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn compaction_writes_its_pages_through_the_processing_path() {
-    let dir = tempfile::tempdir().unwrap();
-    let ctx = context(dir.path());
+    let h = LocalWorker::new();
+    let ctx = &h.ctx;
     for set in history().iter().take(40) {
-        process_change_set(&ctx, REPO, set, LEASE).await.unwrap();
+        process_change_set(ctx, REPO, set, LEASE).await.unwrap();
         let state = ctx.store.repo_state(REPO).await.unwrap().unwrap().state;
         assert!(serde_json::to_vec(&state).unwrap().len() <= STATE_BUDGET_BYTES);
     }
-    let docs = dir.path().join("docs").join(REPO).join("decisions");
+    let docs = h.docs_dir().join(REPO).join("decisions");
     let pages = std::fs::read_dir(docs.join("changelog")).unwrap().count();
     assert!(pages >= 2, "only {pages} changelog pages");
 }

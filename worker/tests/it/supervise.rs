@@ -9,17 +9,13 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
-use coderipple_core::blob::DirBlobStore;
 use coderipple_core::config::Settings;
-use coderipple_core::envelope::{Change, Commit, Envelope, PushChange};
-use coderipple_core::queue::sqlite::SqliteQueue;
-use coderipple_core::queue::{OutgoingMessage, Queue, QueueSettings};
-use coderipple_core::sqlite::{Durability, SqliteDb};
-use coderipple_core::store::sqlite::SqliteStore;
-use coderipple_core::store::{DeliveryStatus, Store};
-use coderipple_worker::AgentSet;
-use coderipple_worker::WorkerContext;
+use coderipple_core::contract::fixtures;
+use coderipple_core::envelope::Envelope;
+use coderipple_core::queue::OutgoingMessage;
+use coderipple_core::store::DeliveryStatus;
 use coderipple_worker::supervise;
+use coderipple_worker::testkit::{self, LocalWorker};
 use coderipple_worker::{DirSink, DocFile, DocsSink};
 use tokio_util::sync::CancellationToken;
 use tracing::field::{Field, Visit};
@@ -77,31 +73,12 @@ impl tracing::Subscriber for ErrorLog {
 
 fn push(delivery: &str) -> Envelope {
     Envelope {
-        v: 1,
-        delivery: delivery.into(),
-        event: "push".into(),
-        repo: "o/r".into(),
         received_at: Utc::now(),
-        change: Some(Change::Push(PushChange {
-            git_ref: "refs/heads/main".into(),
-            before: format!("{:040x}", 0),
-            after: format!("{:040x}", 1),
-            default_branch: Some("main".into()),
-            repo_url: "https://github.com/o/r".into(),
-            created: false,
-            deleted: false,
-            forced: false,
-            commits: vec![Commit {
-                id: format!("{:040x}", 1),
-                message: "feat: survive a panic".into(),
-                author: "Mona".into(),
-                timestamp: String::new(),
-                added: vec!["src/lib.rs".into()],
-                modified: vec![],
-                removed: vec![],
-            }],
-        })),
-        change_ref: None,
+        ..fixtures::push(
+            "o/r",
+            delivery,
+            vec![fixtures::commit(1, "feat: survive a panic")],
+        )
     }
 }
 
@@ -111,28 +88,22 @@ fn push(delivery: &str) -> Envelope {
 async fn a_panicking_poller_is_logged_and_restarted_and_its_message_applied() {
     let log = ErrorLog::default();
     let _scope = tracing::subscriber::set_default(log.clone());
-    let dir = tempfile::tempdir().unwrap();
-    let db = SqliteDb::open(dir.path().join("db.sqlite"), Durability::Normal).unwrap();
-    let queue = SqliteQueue::new(db.clone(), "events", Some("dlq"), QueueSettings::default());
-    let store = Arc::new(SqliteStore::new(db));
-    let ctx = Arc::new(WorkerContext {
-        queue: Arc::new(queue.clone()),
-        store: store.clone(),
-        blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
-        sink: Arc::new(PanicsOnce {
-            inner: DirSink::new(dir.path().join("docs")),
+    // The panicked batch comes back after one second.
+    let kit = LocalWorker::with_settings(Settings {
+        visibility_timeout: Duration::from_secs(1),
+        retry_delay: Duration::from_secs(1),
+        ..testkit::settings()
+    })
+    .sink(|docs| {
+        Arc::new(PanicsOnce {
+            inner: DirSink::new(docs),
             panicked: AtomicBool::new(false),
-        }),
-        agents: AgentSet::builtin(),
-        // The panicked batch comes back after one second.
-        settings: Settings {
-            visibility_timeout: Duration::from_secs(1),
-            retry_delay: Duration::from_secs(1),
-            ..Settings::default()
-        },
-        metrics: coderipple_core::metrics::Metrics::off(),
-        content: None,
+        })
     });
+    let changelog = kit.docs_dir().join("o/r/decisions/changelog.md");
+    let (queue, store) = (kit.ctx.queue.clone(), kit.ctx.store.clone());
+    let LocalWorker { ctx, dir: _dir, .. } = kit;
+    let ctx = Arc::new(ctx);
     queue
         .send_batch(&[OutgoingMessage::new("o/r", "p-1", push("p-1").to_json())])
         .await
@@ -154,7 +125,6 @@ async fn a_panicking_poller_is_logged_and_restarted_and_its_message_applied() {
         Some(DeliveryStatus::Completed),
         "the restarted poller applied it"
     );
-    let changelog = dir.path().join("docs/o/r/decisions/changelog.md");
     assert!(
         std::fs::read_to_string(changelog)
             .unwrap()

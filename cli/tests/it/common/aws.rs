@@ -5,7 +5,6 @@ use std::sync::Arc;
 
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::AwsBackends;
-use coderipple_core::intake::ClaimThenSend;
 use coderipple_core::metrics::Metrics;
 use coderipple_core::signature::Secrets;
 use coderipple_ingest::IngestState;
@@ -15,35 +14,19 @@ use coderipple_worker::WorkerContext;
 
 /// The ingest state over `aws`: claim in DynamoDB, then send to SQS.
 pub fn ingest_state(aws: &AwsBackends, secrets: Secrets, settings: &Settings) -> Arc<IngestState> {
-    Arc::new(IngestState {
+    Arc::new(IngestState::new(
+        &aws.backend(settings),
         secrets,
-        intake: Arc::new(ClaimThenSend {
-            store: aws.store.clone(),
-            queue: aws.queue.clone(),
-        }),
-        queue: aws.queue.clone(),
-        store: aws.store.clone(),
-        blobs: aws.blobs.clone(),
-        settings: settings.clone(),
-        backend: "aws".into(),
-        metrics: Metrics::off(),
-    })
+        Metrics::off(),
+    ))
 }
 
 /// The worker context over `aws`, docs to `docs/` in its bucket.
 pub fn worker_context(aws: &AwsBackends, settings: &Settings, metrics: Metrics) -> WorkerContext {
-    WorkerContext {
-        queue: aws.queue.clone(),
-        store: aws.store.clone(),
-        blobs: aws.blobs.clone(),
-        sink: Arc::new(S3Sink::new(
-            aws.clients.s3.clone(),
-            &aws.resources.bucket,
-            "docs/",
-        )),
-        agents: AgentSet::builtin(),
-        settings: settings.clone(),
-        metrics,
-        content: None,
-    }
+    let sink = Arc::new(S3Sink::new(
+        aws.clients.s3.clone(),
+        &aws.resources.bucket,
+        "docs/",
+    ));
+    WorkerContext::new(&aws.backend(settings), sink, AgentSet::builtin(), metrics)
 }

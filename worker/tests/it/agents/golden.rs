@@ -96,7 +96,7 @@ fn build_repository(dir: &Path) {
     git(dir, &["tag", "-a", "v0.2.0", "-m", "v0.2.0"]);
 }
 
-fn golden_dir() -> PathBuf {
+fn golden_dir() -> std::path::PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/golden/gearbox")
 }
 
@@ -115,17 +115,7 @@ async fn a_real_git_history_through_the_pipeline_matches_the_golden_docs() {
     .await
     .unwrap();
     assert!(events.len() >= 4, "{} events", events.len());
-    for env in &events {
-        h.ctx
-            .queue
-            .send_batch(&[OutgoingMessage::new(
-                &env.repo,
-                &env.delivery,
-                env.to_json(),
-            )])
-            .await
-            .unwrap();
-    }
+    h.send(&events).await;
     loop {
         let batch = h
             .ctx
@@ -143,7 +133,7 @@ async fn a_real_git_history_through_the_pipeline_matches_the_golden_docs() {
             report.outcomes
         );
     }
-    let docs = tree(&h.dir.path().join("docs/acme/gearbox"));
+    let docs = h.docs("acme/gearbox");
     let golden = golden_dir();
     if std::env::var_os("CODERIPPLE_UPDATE_GOLDEN").is_some() {
         let _ = std::fs::remove_dir_all(&golden);
@@ -178,5 +168,5 @@ async fn a_real_git_history_through_the_pipeline_matches_the_golden_docs() {
     )
     .await
     .unwrap();
-    assert_eq!(tree(&h.dir.path().join("docs/acme/gearbox")), docs);
+    assert_eq!(h.docs("acme/gearbox"), docs);
 }

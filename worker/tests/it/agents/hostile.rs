@@ -63,7 +63,7 @@ fn hostile_history() -> Vec<Envelope> {
 async fn hostile_payload_text_renders_inert_in_every_doc() {
     let h = harness(None);
     apply_each(&h, &hostile_history()).await;
-    let docs = tree(&h.dir.path().join("docs/o/r"));
+    let docs = h.docs("o/r");
     assert_eq!(docs.len(), 8, "{:?}", docs.keys());
     for (path, doc) in &docs {
         assert!(

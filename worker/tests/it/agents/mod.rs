@@ -1,135 +1,44 @@
 //! The agents through the real processing path (SQLite store, directory sink): determinism,
 //! idempotency, coalesced = one by one, and a golden test on a real git history.
 
-use std::collections::BTreeMap;
-use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
+use std::path::Path;
 use std::time::Duration;
 
-use chrono::{TimeZone, Utc};
-use coderipple_core::blob::DirBlobStore;
-use coderipple_core::cache::Cache;
-use coderipple_core::config::Settings;
-use coderipple_core::envelope::{
-    Change, Commit, Envelope, PullRequestChange, PushChange, ReleaseChange,
-};
-use coderipple_core::queue::sqlite::SqliteQueue;
-use coderipple_core::queue::{OutgoingMessage, QueueSettings};
-use coderipple_core::sqlite::{Durability, SqliteDb};
-use coderipple_core::store::sqlite::SqliteStore;
-use coderipple_worker::AgentSet;
-use coderipple_worker::DirSink;
-use coderipple_worker::GitCheckouts;
+use coderipple_core::contract::fixtures;
+use coderipple_core::envelope::{Change, Commit, Envelope, PullRequestChange, ReleaseChange};
 use coderipple_worker::process_change_set;
-use coderipple_worker::{ContentAccess, Outcome, WorkerContext, bootstrap, handle_batch};
+use coderipple_worker::testkit::{LocalWorker, tree};
+use coderipple_worker::{Outcome, bootstrap, handle_batch};
 use tokio_util::sync::CancellationToken;
 
 const LEASE: Duration = Duration::from_secs(60);
 
-struct Harness {
-    ctx: WorkerContext,
-    dir: tempfile::TempDir,
-}
+type Harness = LocalWorker;
 
 fn harness(checkout: Option<(&str, &Path)>) -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let db = SqliteDb::open(dir.path().join("db.sqlite"), Durability::Normal).unwrap();
-    let store = Arc::new(SqliteStore::new(db.clone()));
-    let content = checkout.map(|(repo, path)| ContentAccess {
-        source: Arc::new(GitCheckouts::parse(&[format!("{repo}={}", path.display())]).unwrap()),
-        cache: Arc::new(Cache::new(
-            store.clone(),
-            NonZeroUsize::new(64).unwrap(),
-            Duration::from_secs(3600),
-        )),
-    });
-    let ctx = WorkerContext {
-        queue: Arc::new(SqliteQueue::new(
-            db,
-            "events",
-            Some("events-dlq"),
-            QueueSettings::default(),
-        )),
-        store,
-        blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
-        sink: Arc::new(DirSink::new(dir.path().join("docs"))),
-        agents: AgentSet::builtin(),
-        settings: Settings::default(),
-        metrics: coderipple_core::metrics::Metrics::off(),
-        content,
-    };
-    Harness { ctx, dir }
-}
-
-/// Every file under `root`, relative path → contents.
-fn tree(root: &Path) -> BTreeMap<String, String> {
-    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
-        for entry in std::fs::read_dir(dir).unwrap() {
-            let path = entry.unwrap().path();
-            if path.is_dir() {
-                walk(base, &path, out);
-            } else {
-                let rel = path
-                    .strip_prefix(base)
-                    .unwrap()
-                    .to_string_lossy()
-                    .replace('\\', "/");
-                out.insert(rel, std::fs::read_to_string(&path).unwrap());
-            }
-        }
+    match checkout {
+        Some((repo, root)) => LocalWorker::new().checkout(repo, root),
+        None => LocalWorker::new(),
     }
-    let mut out = BTreeMap::new();
-    if root.exists() {
-        walk(root, root, &mut out);
-    }
-    out
-}
-
-fn sha(n: u32) -> String {
-    format!("{n:040x}")
 }
 
 fn commit(n: u32, message: &str, added: &[&str], modified: &[&str], removed: &[&str]) -> Commit {
     let own = |v: &[&str]| v.iter().map(|s| s.to_string()).collect();
     Commit {
-        id: sha(n),
-        message: message.into(),
-        author: "Mona".into(),
         timestamp: format!("2026-03-{:02}T09:00:00Z", n % 28 + 1),
         added: own(added),
         modified: own(modified),
         removed: own(removed),
+        ..fixtures::commit(n.into(), message)
     }
 }
 
 fn envelope(delivery: &str, change: Change) -> Envelope {
-    Envelope {
-        v: 1,
-        delivery: delivery.into(),
-        event: "push".into(),
-        repo: "o/r".into(),
-        received_at: Utc.with_ymd_and_hms(2026, 3, 1, 0, 0, 0).unwrap(),
-        change: Some(change),
-        change_ref: None,
-    }
+    fixtures::envelope("o/r", delivery, "push", change)
 }
 
 fn push(delivery: &str, commits: Vec<Commit>) -> Envelope {
-    envelope(
-        delivery,
-        Change::Push(PushChange {
-            git_ref: "refs/heads/main".into(),
-            before: String::new(),
-            after: commits.last().map(|c| c.id.clone()).unwrap_or_default(),
-            default_branch: Some("main".into()),
-            repo_url: "https://github.com/o/r".into(),
-            created: false,
-            deleted: false,
-            forced: false,
-            commits,
-        }),
-    )
+    fixtures::push("o/r", delivery, commits)
 }
 
 /// A small history touching every agent: features, fixes, a breaking change, a move, a
@@ -250,7 +159,7 @@ async fn one_by_one_coalesced_and_replayed_give_byte_identical_docs() {
     let events = history();
     let each = harness(None);
     apply_each(&each, &events).await;
-    let docs = tree(&each.dir.path().join("docs/o/r"));
+    let docs = each.docs("o/r");
     assert_eq!(
         docs.keys().map(String::as_str).collect::<Vec<_>>(),
         [
@@ -269,11 +178,11 @@ async fn one_by_one_coalesced_and_replayed_give_byte_identical_docs() {
     process_change_set(&coalesced.ctx, "o/r", &events, LEASE)
         .await
         .unwrap();
-    assert_eq!(tree(&coalesced.dir.path().join("docs/o/r")), docs);
+    assert_eq!(coalesced.docs("o/r"), docs);
     // The same events again, under new delivery ids (a replay that idempotency records
     // cannot catch): the agents recognise every entry and nothing changes.
     apply_each(&each, &renamed(&events, "-again")).await;
-    assert_eq!(tree(&each.dir.path().join("docs/o/r")), docs);
+    assert_eq!(each.docs("o/r"), docs);
     let state = each.ctx.store.repo_state("o/r").await.unwrap().unwrap();
     apply_each(&each, &renamed(&events, "-third")).await;
     let after = each.ctx.store.repo_state("o/r").await.unwrap().unwrap();

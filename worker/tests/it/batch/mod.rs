@@ -1,119 +1,55 @@
 //! FIFO-aware batch handling against the real SQLite queue and store and a directory sink.
 
-use std::sync::Arc;
 use std::time::Duration;
 
 use chrono::Utc;
-use coderipple_core::blob::DirBlobStore;
 use coderipple_core::config::Settings;
-use coderipple_core::envelope::{Change, Commit, Envelope, PushChange, ReleaseChange};
-use coderipple_core::queue::sqlite::SqliteQueue;
-use coderipple_core::queue::{OutgoingMessage, Queue, QueueSettings};
-use coderipple_core::sqlite::{Durability, SqliteDb};
+use coderipple_core::contract::fixtures;
+use coderipple_core::envelope::{Commit, Envelope};
+use coderipple_core::queue::OutgoingMessage;
 use coderipple_core::store::DeliveryStatus;
-use coderipple_core::store::sqlite::SqliteStore;
-use coderipple_worker::AgentSet;
-use coderipple_worker::DirSink;
-use coderipple_worker::{BatchReport, Outcome, Retry, WorkerContext, handle_batch, poller};
+use coderipple_worker::testkit::{self, LocalWorker};
+use coderipple_worker::{BatchReport, Outcome, Retry, handle_batch, poller};
 use tokio_util::sync::CancellationToken;
 
-struct Harness {
-    ctx: WorkerContext,
-    dlq: SqliteQueue,
-    dir: tempfile::TempDir,
-}
+type Harness = LocalWorker;
 
 fn harness() -> Harness {
-    let dir = tempfile::tempdir().unwrap();
-    let db = SqliteDb::open(dir.path().join("db.sqlite"), Durability::Normal).unwrap();
-    let queue = SqliteQueue::new(
-        db.clone(),
-        "events",
-        Some("events-dlq"),
-        QueueSettings::default(),
-    );
-    let dlq = queue.dead_letter_queue().unwrap();
-    let ctx = WorkerContext {
-        queue: Arc::new(queue),
-        store: Arc::new(SqliteStore::new(db)),
-        blobs: Arc::new(DirBlobStore::new(dir.path().join("payloads"))),
-        sink: Arc::new(DirSink::new(dir.path().join("docs"))),
-        agents: AgentSet::builtin(),
-        // No holding unless a test asks for it: a transient failure goes straight back.
-        settings: Settings {
-            retry_hold: Duration::ZERO,
-            ..Settings::default()
-        },
-        metrics: coderipple_core::metrics::Metrics::off(),
-        content: None,
-    };
-    Harness { ctx, dlq, dir }
+    // No holding unless a test asks for it: a transient failure goes straight back.
+    LocalWorker::with_settings(Settings {
+        retry_hold: Duration::ZERO,
+        ..testkit::settings()
+    })
 }
 
 fn sha(n: u32) -> String {
-    format!("{n:040x}")
+    fixtures::sha(n.into())
 }
 
+/// A push of `(sha, message)` commits to `repo`, received now.
 fn push(repo: &str, delivery: &str, commits: &[(String, &str)]) -> Envelope {
+    let commits = commits
+        .iter()
+        .map(|(id, msg)| Commit {
+            id: id.clone(),
+            ..fixtures::commit(0, msg)
+        })
+        .collect();
     Envelope {
-        v: 1,
-        delivery: delivery.into(),
-        event: "push".into(),
-        repo: repo.into(),
         received_at: Utc::now(),
-        change: Some(Change::Push(PushChange {
-            git_ref: "refs/heads/main".into(),
-            before: sha(0),
-            after: commits.last().map(|c| c.0.clone()).unwrap_or_default(),
-            default_branch: Some("main".into()),
-            repo_url: format!("https://github.com/{repo}"),
-            created: false,
-            deleted: false,
-            forced: false,
-            commits: commits
-                .iter()
-                .map(|(id, msg)| Commit {
-                    id: id.clone(),
-                    message: (*msg).into(),
-                    author: "Mona".into(),
-                    timestamp: String::new(),
-                    added: vec!["src/lib.rs".into()],
-                    modified: vec![],
-                    removed: vec![],
-                })
-                .collect(),
-        })),
-        change_ref: None,
+        ..fixtures::push(repo, delivery, commits)
     }
 }
 
 fn release(repo: &str, delivery: &str) -> Envelope {
     Envelope {
-        change: Some(Change::Release(ReleaseChange {
-            tag: "v1.0.0".into(),
-            name: "One".into(),
-            body: String::new(),
-            url: String::new(),
-            prerelease: false,
-            published_at: None,
-        })),
-        event: "release".into(),
-        ..push(repo, delivery, &[])
+        received_at: Utc::now(),
+        ..fixtures::release(repo, delivery, "v1.0.0", "One")
     }
 }
 
 async fn send(h: &Harness, envs: &[Envelope]) {
-    for env in envs {
-        h.ctx
-            .queue
-            .send_batch(&[OutgoingMessage::new(
-                &env.repo,
-                &env.delivery,
-                env.to_json(),
-            )])
-            .await
-            .unwrap();
-    }
+    h.send(envs).await;
 }
 
 async fn receive_all(h: &Harness) -> Vec<coderipple_core::queue::ReceivedMessage> {
@@ -134,14 +70,7 @@ fn outcome_of<'a>(report: &'a coderipple_worker::BatchReport, delivery: &str) ->
 }
 
 fn changelog(h: &Harness, repo: &str) -> String {
-    std::fs::read_to_string(
-        h.dir
-            .path()
-            .join("docs")
-            .join(repo)
-            .join("decisions/changelog.md"),
-    )
-    .unwrap_or_default()
+    h.doc(repo, "decisions/changelog.md")
 }
 
 #[tokio::test]

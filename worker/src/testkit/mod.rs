@@ -1,0 +1,145 @@
+//! The test kit (feature `test-kit`): an embedded worker in a temp dir — the SQLite backend
+//! `coderipple up` opens, a directory sink, the built-in agents — and helpers to feed it and
+//! read what it wrote. This crate's and the CLI's tests build their workers here.
+
+use std::collections::BTreeMap;
+use std::num::NonZeroUsize;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use coderipple_core::Backend;
+use coderipple_core::cache::Cache;
+use coderipple_core::config::Settings;
+use coderipple_core::data_dir;
+use coderipple_core::envelope::Envelope;
+use coderipple_core::metrics::Metrics;
+use coderipple_core::queue::{OutgoingMessage, Queue};
+use coderipple_core::sqlite::Durability;
+
+use crate::{AgentSet, ContentAccess, DirSink, DocsSink, GitCheckouts, WorkerContext};
+
+/// An embedded worker over a fresh temp dir (removed when dropped).
+#[derive(Debug)]
+pub struct LocalWorker {
+    /// The worker context (queue, store, blobs, sink, built-in agents, no content source).
+    pub ctx: WorkerContext,
+    /// The events queue's DLQ.
+    pub dlq: Arc<dyn Queue>,
+    /// The backend the context is over.
+    pub backend: Backend,
+    /// The data dir: `coderipple.db`, `payloads/`, `docs/`.
+    pub dir: tempfile::TempDir,
+}
+
+/// [`Settings::default`] with SQLite's `normal` durability (tests need no fsync per commit).
+pub fn settings() -> Settings {
+    Settings {
+        sqlite_sync: Durability::Normal,
+        ..Settings::default()
+    }
+}
+
+impl LocalWorker {
+    /// A worker with the test [`settings`].
+    pub fn new() -> Self {
+        Self::with_settings(settings())
+    }
+
+    /// A worker with `settings`.
+    pub fn with_settings(settings: Settings) -> Self {
+        let dir = tempfile::tempdir().expect("a temp dir");
+        let backend =
+            Backend::open_local(dir.path(), &settings, true).expect("the embedded backend");
+        let sink = Arc::new(DirSink::new(data_dir::docs_dir(dir.path())));
+        let ctx = WorkerContext::new(&backend, sink, AgentSet::builtin(), Metrics::off());
+        Self {
+            ctx,
+            dlq: backend.dlq.clone(),
+            backend,
+            dir,
+        }
+    }
+
+    /// Docs go to `sink` instead (`sink(docs_dir)` may wrap a [`DirSink`] there).
+    pub fn sink(mut self, sink: impl FnOnce(PathBuf) -> Arc<dyn DocsSink>) -> Self {
+        self.ctx.sink = sink(self.docs_dir());
+        self
+    }
+
+    /// File contents of `repo` come from the git checkout at `root`.
+    pub fn checkout(mut self, repo: &str, root: &Path) -> Self {
+        let source =
+            GitCheckouts::parse(&[format!("{repo}={}", root.display())]).expect("a checkout spec");
+        self.ctx.content = Some(ContentAccess {
+            source: Arc::new(source),
+            cache: Arc::new(Cache::new(
+                self.ctx.store.clone(),
+                NonZeroUsize::new(64).expect("non-zero"),
+                Duration::from_secs(3600),
+            )),
+        });
+        self
+    }
+
+    /// Where the directory sink writes (`<dir>/docs`).
+    pub fn docs_dir(&self) -> PathBuf {
+        data_dir::docs_dir(self.dir.path())
+    }
+
+    /// `repo`'s doc at `rel` (e.g. `decisions/changelog.md`), empty when not written.
+    pub fn doc(&self, repo: &str, rel: &str) -> String {
+        std::fs::read_to_string(self.docs_dir().join(repo).join(rel)).unwrap_or_default()
+    }
+
+    /// Every doc of `repo`, relative path → contents.
+    pub fn docs(&self, repo: &str) -> BTreeMap<String, String> {
+        tree(&self.docs_dir().join(repo))
+    }
+
+    /// Sends each envelope as its own message, in order (group = repo, dedup = delivery).
+    pub async fn send(&self, envelopes: &[Envelope]) {
+        for env in envelopes {
+            self.ctx
+                .queue
+                .send_batch(&[OutgoingMessage::new(
+                    &env.repo,
+                    &env.delivery,
+                    env.to_json(),
+                )])
+                .await
+                .expect("send to the embedded queue");
+        }
+    }
+}
+
+impl Default for LocalWorker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// Every file under `root` (none when it does not exist), relative path → contents.
+pub fn tree(root: &Path) -> BTreeMap<String, String> {
+    fn walk(base: &Path, dir: &Path, out: &mut BTreeMap<String, String>) {
+        for entry in std::fs::read_dir(dir).expect("a readable docs dir") {
+            let path = entry.expect("a dir entry").path();
+            if path.is_dir() {
+                walk(base, &path, out);
+            } else {
+                let rel = path
+                    .strip_prefix(base)
+                    .expect("under the root")
+                    .to_string_lossy()
+                    .replace('\\', "/");
+                let text = std::fs::read_to_string(&path).expect("a UTF-8 doc");
+                out.insert(rel, text);
+            }
+        }
+    }
+    let mut out = BTreeMap::new();
+    if root.exists() {
+        walk(root, root, &mut out);
+    }
+    out
+}
