@@ -197,6 +197,7 @@ async fn apply(
         docs: files.iter().map(|f| f.path.clone()).collect(),
         applied_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         skipped_completed: Vec::new(),
+        publish: None,
     })
 }
 

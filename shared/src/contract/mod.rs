@@ -115,6 +115,7 @@ macro_rules! store_contract_tests {
             concurrent_repo_writers_one_wins,
             state_near_the_budget_round_trips,
             cache_entries_expire,
+            pending_publishes_count_and_clear,
         );
     };
     (@tests $factory:path; $($name:ident),* $(,)?) => {

@@ -296,6 +296,68 @@ where
     assert_eq!(f.store.cache_get(&key).await.unwrap(), None);
 }
 
+/// A pending publish is recorded once per repository, counts attempts, keeps when it began,
+/// is listed until cleared, and clearing one repository leaves the others.
+pub async fn pending_publishes_count_and_clear<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let (a, b) = (unique("o/a"), unique("o/b"));
+    assert_eq!(f.store.publish_pending(&a).await.unwrap(), None);
+    f.store
+        .mark_publish_pending(&a, "remote unreachable")
+        .await
+        .unwrap();
+    let first = f
+        .store
+        .publish_pending(&a)
+        .await
+        .unwrap()
+        .expect("recorded");
+    assert_eq!(
+        (first.attempts, first.reason.as_str()),
+        (1, "remote unreachable")
+    );
+    assert!(first.since_ms > 0);
+    tokio::time::sleep(Duration::from_millis(20)).await;
+    f.store
+        .mark_publish_pending(&a, "push refused")
+        .await
+        .unwrap();
+    f.store
+        .mark_publish_pending(&b, "not installed")
+        .await
+        .unwrap();
+    let again = f
+        .store
+        .publish_pending(&a)
+        .await
+        .unwrap()
+        .expect("still recorded");
+    assert_eq!((again.attempts, again.reason.as_str()), (2, "push refused"));
+    assert_eq!(
+        again.since_ms, first.since_ms,
+        "the first failure's time is kept"
+    );
+    let listed: Vec<String> = f
+        .store
+        .pending_publishes()
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|p| p.repo)
+        .filter(|r| *r == a || *r == b)
+        .collect();
+    assert_eq!(listed, [a.clone(), b.clone()], "listed in repository order");
+    f.store.clear_publish_pending(&a).await.unwrap();
+    assert_eq!(f.store.publish_pending(&a).await.unwrap(), None);
+    assert!(f.store.publish_pending(&b).await.unwrap().is_some());
+    // Clearing what is not pending is not an error.
+    f.store.clear_publish_pending(&a).await.unwrap();
+}
+
 /// A lease is fenced by its owner token: once another worker has taken an expired lease over,
 /// the first can neither renew, release nor complete it, and its failed completion leaves
 /// nothing half-marked.

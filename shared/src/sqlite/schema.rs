@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
-const VERSION: i64 = 4;
+const VERSION: i64 = 5;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -77,6 +77,16 @@ CREATE TABLE IF NOT EXISTS parked_repos (
 ) WITHOUT ROWID;
 "#;
 
+/// v5: repositories whose docs wait to be published to their git repository.
+const V5: &str = r#"
+CREATE TABLE IF NOT EXISTS publish_pending (
+    repo      TEXT PRIMARY KEY,
+    reason    TEXT    NOT NULL,
+    since     INTEGER NOT NULL,
+    attempts  INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// Brings the database to the current schema version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -103,6 +113,11 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     if current < 4 {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {V4} PRAGMA user_version = 4; COMMIT;"
+        ))?;
+    }
+    if current < 5 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {V5} PRAGMA user_version = 5; COMMIT;"
         ))?;
     }
     Ok(())

@@ -8,7 +8,9 @@
 pub mod sqlite;
 mod summary;
 
-pub use summary::{AgentDecision, CommitClass, ContentStats, ProcessingSummary};
+pub use summary::{
+    AgentDecision, CommitClass, ContentStats, ProcessingSummary, PublishOutcome, PublishStatus,
+};
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -193,6 +195,22 @@ pub struct ParkedRepo {
     pub since_ms: i64,
 }
 
+/// A repository whose docs are not yet in its git repository: the last publish failed (the
+/// remote refused, was unreachable, or the credentials do not reach it). Its events still
+/// count as applied; the next change set of the repository, the worker's sweep or
+/// `coderipple publish` publishes again, from the stored docs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PendingPublish {
+    /// `owner/repo`.
+    pub repo: String,
+    /// Why the last attempt failed.
+    pub reason: String,
+    /// When the first failed attempt was (Unix ms).
+    pub since_ms: i64,
+    /// Failed attempts since the last successful publish.
+    pub attempts: u32,
+}
+
 /// A repository's agent state and its version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepoState {
@@ -288,6 +306,19 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Lifts a repository's park (before its dead letters are replayed, or when purged).
     async fn unpark_repo(&self, repo: &str) -> Result<()>;
+
+    /// Records a failed publish of `repo`'s docs: a new record, or one more attempt (with
+    /// this reason) on the existing one, which keeps its `since_ms`.
+    async fn mark_publish_pending(&self, repo: &str, reason: &str) -> Result<()>;
+
+    /// The pending publish of a repository, if any.
+    async fn publish_pending(&self, repo: &str) -> Result<Option<PendingPublish>>;
+
+    /// Every repository with a pending publish (a scan on DynamoDB).
+    async fn pending_publishes(&self) -> Result<Vec<PendingPublish>>;
+
+    /// Clears a repository's pending publish (its docs were published).
+    async fn clear_publish_pending(&self, repo: &str) -> Result<()>;
 
     /// A cached value, unless expired.
     async fn cache_get(&self, key: &str) -> Result<Option<serde_json::Value>>;

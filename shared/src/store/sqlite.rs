@@ -8,7 +8,7 @@ use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
     BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, ParkedRepo,
-    RepoState, Store,
+    PendingPublish, RepoState, Store,
 };
 use crate::sqlite::SqliteDb;
 use crate::time::{ms, now_ms};
@@ -64,6 +64,15 @@ fn parked_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<ParkedRepo> {
         head: r.get(1)?,
         reason: r.get(2)?,
         since_ms: r.get(3)?,
+    })
+}
+
+fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingPublish> {
+    Ok(PendingPublish {
+        repo: r.get(0)?,
+        reason: r.get(1)?,
+        since_ms: r.get(2)?,
+        attempts: r.get(3)?,
     })
 }
 
@@ -380,6 +389,56 @@ impl Store for SqliteStore {
         self.db
             .write(move |conn| {
                 conn.execute("DELETE FROM parked_repos WHERE repo = ?1", [&repo])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn mark_publish_pending(&self, repo: &str, reason: &str) -> Result<()> {
+        let (repo, reason) = (repo.to_owned(), reason.to_owned());
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO publish_pending (repo, reason, since, attempts) VALUES (?1, ?2, ?3, 1)
+                     ON CONFLICT (repo) DO UPDATE SET reason = excluded.reason, attempts = attempts + 1",
+                    params![&repo, &reason, now_ms()],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn publish_pending(&self, repo: &str) -> Result<Option<PendingPublish>> {
+        let repo = repo.to_owned();
+        self.db
+            .read(move |conn| {
+                Ok(conn
+                    .prepare_cached(
+                        "SELECT repo, reason, since, attempts FROM publish_pending WHERE repo = ?1",
+                    )?
+                    .query_row([&repo], pending_row)
+                    .optional()?)
+            })
+            .await
+    }
+
+    async fn pending_publishes(&self) -> Result<Vec<PendingPublish>> {
+        self.db
+            .read(|conn| {
+                let mut stmt = conn.prepare_cached(
+                    "SELECT repo, reason, since, attempts FROM publish_pending ORDER BY repo",
+                )?;
+                let rows = stmt.query_map([], pending_row)?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
+    async fn clear_publish_pending(&self, repo: &str) -> Result<()> {
+        let repo = repo.to_owned();
+        self.db
+            .write(move |conn| {
+                conn.execute("DELETE FROM publish_pending WHERE repo = ?1", [&repo])?;
                 Ok(())
             })
             .await

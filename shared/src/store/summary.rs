@@ -43,6 +43,38 @@ pub struct ProcessingSummary {
     /// Deliveries of the unit that an earlier attempt had already completed.
     #[serde(default)]
     pub skipped_completed: Vec<String>,
+    /// What publishing the docs into the repository did (none with the `store` strategy).
+    #[serde(default)]
+    pub publish: Option<PublishOutcome>,
+}
+
+/// What one publish of a repository's docs did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PublishOutcome {
+    /// The strategy (`git`).
+    pub strategy: String,
+    /// Where the docs went (remote and branch; never credentials).
+    pub target: String,
+    /// `published` (a new commit), `unchanged` (nothing to commit) or `pending`.
+    pub status: PublishStatus,
+    /// The new commit, when one was made.
+    #[serde(default)]
+    pub commit: Option<String>,
+    /// Why it is pending.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+/// [`PublishOutcome::status`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PublishStatus {
+    /// A commit with the changed docs was pushed.
+    Published,
+    /// The repository already held these docs: no commit.
+    Unchanged,
+    /// The publish failed; it is retried later (see [`super::PendingPublish`]).
+    Pending,
 }
 
 /// One commit's classification.

@@ -21,13 +21,14 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 use super::error::{code, sdk_error};
 use crate::store::{
     BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, ParkedRepo,
-    RepoState, Store, begin_each,
+    PendingPublish, RepoState, Store, begin_each,
 };
 use crate::time::{ms, now_ms};
 use crate::{Error, Result};
 
 mod attrs;
 mod parked;
+mod pending;
 mod updates;
 
 use attrs::{Item, delivery_pk, get_n, get_s, is_live, json_of, key, n, s, status_of};
@@ -446,6 +447,22 @@ impl Store for DynamoStore {
 
     async fn unpark_repo(&self, repo: &str) -> Result<()> {
         self.delete_park(repo).await
+    }
+
+    async fn mark_publish_pending(&self, repo: &str, reason: &str) -> Result<()> {
+        self.mark_pending(repo, reason).await
+    }
+
+    async fn publish_pending(&self, repo: &str) -> Result<Option<PendingPublish>> {
+        self.get_pending(repo).await
+    }
+
+    async fn pending_publishes(&self) -> Result<Vec<PendingPublish>> {
+        self.scan_pending().await
+    }
+
+    async fn clear_publish_pending(&self, repo: &str) -> Result<()> {
+        self.delete_pending(repo).await
     }
 
     async fn cache_get(&self, key_: &str) -> Result<Option<serde_json::Value>> {
