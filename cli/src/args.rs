@@ -65,6 +65,18 @@ pub struct WorkerOpts {
         value_delimiter = ','
     )]
     pub repo_roots: Vec<String>,
+    #[command(flatten)]
+    pub docs: DocsOpts,
+}
+
+/// Where docs are published (the `CODERIPPLE_DOC_STRATEGY`, `CODERIPPLE_DOCS_*` variables
+/// set the rest; see the README's "Publishing docs to the repository").
+#[derive(Debug, Clone, Args)]
+pub struct DocsOpts {
+    /// A git remote a repository's docs are pushed to: `owner/repo=URL` (repeatable; added
+    /// to `CODERIPPLE_DOCS_REMOTES`). Implies `CODERIPPLE_DOC_STRATEGY=git` unless set.
+    #[arg(long = "docs-remote", value_name = "OWNER/REPO=URL")]
+    pub docs_remotes: Vec<String>,
 }
 
 #[derive(Debug, Subcommand)]
@@ -161,6 +173,25 @@ pub enum Command {
         /// Web URL the docs link commits to (default https://github.com/OWNER/NAME).
         #[arg(long)]
         repo_url: Option<String>,
+        #[command(flatten)]
+        docs: DocsOpts,
+    },
+    /// Publish repositories' stored docs to their repositories now (one commit each when
+    /// anything changed): the ones named, or with --pending every one whose last publish
+    /// failed.
+    Publish {
+        #[command(flatten)]
+        backend: BackendOpt,
+        #[command(flatten)]
+        data: DataDir,
+        #[command(flatten)]
+        docs: DocsOpts,
+        /// Every repository with a pending publish.
+        #[arg(long, conflicts_with = "repo")]
+        pending: bool,
+        /// The repositories (owner/name).
+        #[arg(value_name = "OWNER/REPO", required_unless_present = "pending")]
+        repo: Vec<String>,
     },
     /// Inspect, replay or purge the dead-letter queue.
     Dlq {

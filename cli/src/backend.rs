@@ -16,8 +16,18 @@ use coderipple_core::signature::Secrets;
 use coderipple_ingest::IngestState;
 use coderipple_worker::AgentSet;
 use coderipple_worker::GitCheckouts;
+use coderipple_worker::publish::PublishConfig;
 use coderipple_worker::{ContentAccess, WorkerContext};
 use coderipple_worker::{DirSink, DocsSink, S3Sink};
+
+/// Publishing settings from the environment and `--docs-remote` flags; parsed before any
+/// backend is opened, so a bad setting is refused before anything is created.
+pub fn publish_config(docs_remotes: &[String]) -> anyhow::Result<PublishConfig> {
+    Ok(PublishConfig::from_env(
+        |k| std::env::var(k).ok(),
+        docs_remotes,
+    )?)
+}
 
 /// The key prefix of docs in the bucket (AWS mode).
 pub const DOCS_PREFIX: &str = "docs/";
@@ -79,11 +89,13 @@ impl Backend {
     }
 
     /// A worker context over this backend: the agent pack named by `CODERIPPLE_AGENT_PACK`
-    /// (or the built-in one), and the checkouts of `repo_roots` as content source.
+    /// (or the built-in one), the checkouts of `repo_roots` as content source, and docs
+    /// published as `publish` says.
     pub fn worker_context(
         &self,
         metrics: Metrics,
         repo_roots: &[String],
+        publish: &PublishConfig,
     ) -> anyhow::Result<WorkerContext> {
         let agents = AgentSet::from_env()?;
         tracing::info!(
@@ -102,6 +114,16 @@ impl Backend {
         });
         let mut ctx = WorkerContext::new(&self.parts, self.sink.clone(), agents, metrics);
         ctx.content = content;
+        ctx.publishing = publish.publishing();
+        if ctx.publishing.is_some() {
+            tracing::info!(
+                strategy = publish.strategy.name(),
+                repos = publish.remotes.len(),
+                branch = %publish.branch,
+                path = %publish.path,
+                "docs are published to the repositories"
+            );
+        }
         Ok(ctx)
     }
 

@@ -34,6 +34,8 @@ pub struct BootstrapReport {
     pub events: usize,
     /// Paths in the current tree.
     pub paths: usize,
+    /// What publishing the docs did (none with the `store` strategy).
+    pub publish: Option<coderipple_core::store::PublishOutcome>,
 }
 
 /// Reads the history of `root` as envelopes for `repo` (`repo_url`: links in the docs).
@@ -150,9 +152,15 @@ pub async fn run(
             Some(Change::Snapshot(s)) => report.paths = s.paths.len(),
             _ => {}
         }
-        crate::process::process_change_set(ctx, repo, std::slice::from_ref(env), LEASE).await?;
+        crate::process::process(ctx, repo, std::slice::from_ref(env), LEASE, false).await?;
         progress(i + 1, events.len());
     }
+    // One commit for the whole history.
+    let message = crate::publish::message_for(&format!(
+        "import the history ({} commits, {} tags)",
+        report.commits, report.tags
+    ));
+    report.publish = crate::publish::publish_repo(ctx, repo, &message).await;
     Ok(report)
 }
 

@@ -23,6 +23,7 @@
 //! - `content`: optional file contents (a local git checkout), analysed and cached.
 //! - [`bootstrap`]: initial docs for a repository joining mid-life, from a checkout's history.
 //! - `sink`: where docs are written (a directory locally, S3 on AWS).
+//! - [`publish`]: docs into the repository after each change set (`CODERIPPLE_DOC_STRATEGY`).
 //! - `sqs_event`: the Lambda worker handler: `SqsEvent` in, `SqsBatchResponse` out, with
 //!   FIFO-aware `batchItemFailures`.
 //! - [`esm`]: a local stand-in for Lambda's SQS event source mapping (tests, `infra/`).
@@ -47,6 +48,7 @@ mod parking;
 mod plan;
 pub mod poller;
 mod process;
+pub mod publish;
 mod sink;
 mod sqs_event;
 pub mod supervise;
@@ -96,6 +98,8 @@ pub struct WorkerContext {
     pub metrics: Metrics,
     /// File contents for the agents, when a content source is configured.
     pub content: Option<ContentAccess>,
+    /// Where docs are published after each change set (`None`: they stay in the store).
+    pub publishing: Option<publish::Publishing>,
 }
 
 impl WorkerContext {
@@ -116,6 +120,7 @@ impl WorkerContext {
             settings: backend.settings.clone(),
             metrics,
             content: None,
+            publishing: None,
         }
     }
 }

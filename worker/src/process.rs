@@ -30,12 +30,25 @@ const FENCE_ROUNDS: usize = 4;
 
 /// Processes `envelopes` (one repository, queue order) as one change set.
 /// On error every lease taken here is given back; the caller decides retry or DLQ.
-#[tracing::instrument(skip_all, fields(repo = %repo, delivery = %delivery_ids(envelopes)))]
+/// Its docs are then published (see [`crate::publish`]).
 pub async fn process_change_set(
     ctx: &WorkerContext,
     repo: &str,
     envelopes: &[Envelope],
     lease: std::time::Duration,
+) -> Result<ProcessingSummary, WorkerError> {
+    process(ctx, repo, envelopes, lease, true).await
+}
+
+/// [`process_change_set`], publishing the docs only when `publish` (a bootstrap publishes
+/// once, at the end).
+#[tracing::instrument(skip_all, fields(repo = %repo, delivery = %delivery_ids(envelopes)))]
+pub(crate) async fn process(
+    ctx: &WorkerContext,
+    repo: &str,
+    envelopes: &[Envelope],
+    lease: std::time::Duration,
+    publish: bool,
 ) -> Result<ProcessingSummary, WorkerError> {
     let ttl = ctx.settings.dedup_ttl;
     // Two copies of one delivery in a unit (a double replay) are the same work; taking the
@@ -87,6 +100,11 @@ pub async fn process_change_set(
     match applied {
         Ok(mut summary) => {
             summary.skipped_completed = already_completed;
+            if publish {
+                // After state and the store's docs, before "completed": a crash in between
+                // publishes again on the redelivery, which finds the same tree (no commit).
+                summary.publish = crate::publish::after_change_set(ctx, repo, &fresh).await;
+            }
             let record = serde_json::to_value(&summary)
                 .map_err(|e| WorkerError::invalid(format!("processing summary: {e}")))?;
             if let Err(e) = ctx.store.complete_processing(&ids, &owner, &record).await {

@@ -20,6 +20,9 @@ pub struct DocFile {
 pub trait DocsSink: Send + Sync + std::fmt::Debug {
     /// Writes (replaces) `files` under the docs root of `repo`.
     async fn write(&self, repo: &str, files: &[DocFile]) -> Result<()>;
+
+    /// Every doc of `repo` (what publishing commits), sorted by path.
+    async fn read_all(&self, repo: &str) -> Result<Vec<DocFile>>;
 }
 
 /// Docs under `<root>/<owner>/<repo>/`, each file replaced atomically (temp file + rename),
@@ -51,10 +54,56 @@ impl DocsSink for DirSink {
         .await
         .map_err(|e| Error::Unavailable(format!("docs write task: {e}")))?
     }
+
+    async fn read_all(&self, repo: &str) -> Result<Vec<DocFile>> {
+        coderipple_core::webhook::validate_repo(repo)?;
+        let base = self.root.join(repo);
+        tokio::task::spawn_blocking(move || {
+            let mut out = Vec::new();
+            if base.exists() {
+                read_tree(&base, &base, &mut out)?;
+            }
+            out.sort_by(|a, b| a.path.cmp(&b.path));
+            Ok(out)
+        })
+        .await
+        .map_err(|e| Error::Unavailable(format!("docs read task: {e}")))?
+    }
+}
+
+/// Every file under `dir` but dotfiles (a write's temp file), relative to `base`.
+fn read_tree(base: &Path, dir: &Path, out: &mut Vec<DocFile>) -> Result<()> {
+    let io = |p: &Path, e: std::io::Error| Error::Unavailable(format!("read {}: {e}", p.display()));
+    for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
+        let path = entry.map_err(|e| io(dir, e))?.path();
+        if path
+            .file_name()
+            .is_some_and(|n| n.to_string_lossy().starts_with('.'))
+        {
+            continue;
+        }
+        if path.is_dir() {
+            read_tree(base, &path, out)?;
+            continue;
+        }
+        let rel = path.strip_prefix(base).unwrap_or(&path);
+        let rel: Vec<String> = rel
+            .components()
+            .map(|c| c.as_os_str().to_string_lossy().into_owned())
+            .collect();
+        let contents = std::fs::read_to_string(&path).map_err(|e| {
+            Error::Corrupt(format!("doc {} is not UTF-8 text: {e}", path.display()))
+        })?;
+        out.push(DocFile {
+            path: rel.join("/"),
+            contents,
+        });
+    }
+    Ok(())
 }
 
 /// Refuses a doc path that is absolute or leaves the repository's docs root.
-fn checked(file: &DocFile) -> Result<&Path> {
+pub(crate) fn checked(file: &DocFile) -> Result<&Path> {
     let rel = Path::new(&file.path);
     if rel.is_absolute()
         || rel
@@ -132,6 +181,63 @@ impl DocsSink for S3Sink {
         }
         Ok(())
     }
+
+    async fn read_all(&self, repo: &str) -> Result<Vec<DocFile>> {
+        coderipple_core::webhook::validate_repo(repo)?;
+        let root = self.key(repo, "");
+        let unavailable = |what: &str, e: String| Error::Unavailable(format!("{what}: {e}"));
+        let mut pages = self
+            .client
+            .list_objects_v2()
+            .bucket(&self.bucket)
+            .prefix(&root)
+            .into_paginator()
+            .send();
+        let mut keys = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| {
+                unavailable(
+                    "list docs",
+                    aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                )
+            })?;
+            keys.extend(
+                page.contents()
+                    .iter()
+                    .filter_map(|o| o.key().map(str::to_owned)),
+            );
+        }
+        let mut out = Vec::with_capacity(keys.len());
+        for key in keys {
+            let object = self
+                .client
+                .get_object()
+                .bucket(&self.bucket)
+                .key(&key)
+                .send()
+                .await
+                .map_err(|e| {
+                    unavailable(
+                        "get docs",
+                        aws_sdk_s3::error::DisplayErrorContext(e).to_string(),
+                    )
+                })?;
+            let bytes = object
+                .body
+                .collect()
+                .await
+                .map_err(|e| unavailable("read docs", e.to_string()))?
+                .into_bytes();
+            let contents = String::from_utf8(bytes.to_vec())
+                .map_err(|e| Error::Corrupt(format!("doc {key} is not UTF-8 text: {e}")))?;
+            out.push(DocFile {
+                path: key[root.len()..].to_owned(),
+                contents,
+            });
+        }
+        out.sort_by(|a, b| a.path.cmp(&b.path));
+        Ok(out)
+    }
 }
 
 #[cfg(test)]
@@ -153,5 +259,25 @@ mod tests {
         assert!(sink.write("o/r", &[doc("../../escape.md")]).await.is_err());
         assert!(sink.write("../x", &[doc("a.md")]).await.is_err());
         assert!(!dir.path().join("escape.md").exists());
+    }
+
+    #[tokio::test]
+    async fn reads_back_every_doc_but_temp_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let sink = DirSink::new(dir.path());
+        let doc = |p: &str, c: &str| DocFile {
+            path: p.into(),
+            contents: c.into(),
+        };
+        sink.write("o/r", &[doc("user/a.md", "a"), doc("decisions/b.md", "b")])
+            .await
+            .unwrap();
+        std::fs::write(dir.path().join("o/r/user/.a.md.tmp-1"), "half").unwrap();
+        assert_eq!(
+            sink.read_all("o/r").await.unwrap(),
+            [doc("decisions/b.md", "b"), doc("user/a.md", "a")]
+        );
+        assert!(sink.read_all("o/none").await.unwrap().is_empty());
+        assert!(sink.read_all("../x").await.is_err());
     }
 }

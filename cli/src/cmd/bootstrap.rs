@@ -17,11 +17,13 @@ pub async fn run(
     repo: &str,
     root: &Path,
     repo_url: Option<&str>,
+    docs_remotes: &[String],
 ) -> anyhow::Result<ExitCode> {
     coderipple_core::webhook::validate_repo(repo).context("the repository (owner/name)")?;
+    let publish = crate::backend::publish_config(docs_remotes)?;
     let backend = Backend::open(kind, data_dir, true).await?;
     let spec = format!("{repo}={}", root.display());
-    let ctx = backend.worker_context(Metrics::off(), &[spec])?;
+    let ctx = backend.worker_context(Metrics::off(), &[spec], &publish)?;
     let url = repo_url.map_or_else(|| format!("https://github.com/{repo}"), str::to_owned);
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} change sets")
@@ -40,5 +42,8 @@ pub async fn run(
         "bootstrapped {repo}: {} commit(s), {} tag(s), {} path(s) in the tree, {} change set(s); docs in {}/{repo}",
         report.commits, report.tags, report.paths, report.events, backend.docs_location
     );
-    Ok(ExitCode::SUCCESS)
+    Ok(match &report.publish {
+        Some(outcome) => super::publish::print_outcome(repo, outcome),
+        None => ExitCode::SUCCESS,
+    })
 }

@@ -4,6 +4,7 @@ mod bootstrap;
 mod dlq;
 mod init;
 mod parked;
+mod publish;
 mod send;
 mod status;
 mod up;
@@ -27,6 +28,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 &data.data_dir,
                 workers.workers,
                 &workers.repo_roots,
+                &workers.docs.docs_remotes,
             )
             .await
         }
@@ -40,6 +42,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 &data.data_dir,
                 workers.workers,
                 &workers.repo_roots,
+                &workers.docs.docs_remotes,
             )
             .await
         }
@@ -87,6 +90,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             repo,
             repo_root,
             repo_url,
+            docs,
         } => {
             bootstrap::run(
                 backend.backend,
@@ -94,6 +98,23 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 &repo,
                 &repo_root,
                 repo_url.as_deref(),
+                &docs.docs_remotes,
+            )
+            .await
+        }
+        Command::Publish {
+            backend,
+            data,
+            docs,
+            pending,
+            repo,
+        } => {
+            publish::run(
+                backend.backend,
+                &data.data_dir,
+                &docs.docs_remotes,
+                pending,
+                &repo,
             )
             .await
         }

@@ -44,11 +44,12 @@ pub async fn run(
         }
         return Ok(ExitCode::SUCCESS);
     }
-    let (queue, dlq, counts, parks) = tokio::try_join!(
+    let (queue, dlq, counts, parks, unpublished) = tokio::try_join!(
         local.queue.stats(),
         local.dlq.stats(),
         local.store.delivery_counts(),
-        local.store.parked_repos()
+        local.store.parked_repos(),
+        local.store.pending_publishes()
     )?;
     // The embedded backend's footprint (what the sweeper keeps in check).
     let data_bytes = matches!(local.kind, BackendKind::Sqlite).then(|| dir_size(data_dir));
@@ -64,6 +65,7 @@ pub async fn run(
             "dlq": {"name": local.dlq.name(), "depth": dlq.visible + dlq.in_flight},
             "deliveries": counts,
             "parked": parks,
+            "pending_publishes": unpublished,
         });
         if let Some(bytes) = data_bytes {
             report["data_dir"] = json!({"path": data_dir.display().to_string(), "bytes": bytes});
@@ -100,6 +102,12 @@ pub async fn run(
             );
         }
         crate::cmd::parked::print(&parks);
+        for p in &unpublished {
+            println!(
+                "docs of {} not published ({} attempt(s)): {}; `coderipple publish {}` retries",
+                p.repo, p.attempts, p.reason, p.repo
+            );
+        }
         if let Some(recent) = &recent {
             recent.print();
         }
@@ -115,9 +123,10 @@ async fn print_repos(
 ) -> anyhow::Result<ExitCode> {
     let mut report = serde_json::Map::new();
     for repo in repos {
-        let (state, parked) = tokio::try_join!(
+        let (state, parked, unpublished) = tokio::try_join!(
             backend.store.repo_state(repo),
-            backend.store.parked_repo(repo)
+            backend.store.parked_repo(repo),
+            backend.store.publish_pending(repo)
         )?;
         let version = state.as_ref().map(|s| s.version);
         let applied = match &state {
@@ -127,7 +136,8 @@ async fn print_repos(
         if as_json {
             report.insert(
                 repo.clone(),
-                json!({"version": version, "parked": parked, "applied_commits": applied}),
+                json!({"version": version, "parked": parked, "publish_pending": unpublished,
+                       "applied_commits": applied}),
             );
             continue;
         }
@@ -144,6 +154,12 @@ async fn print_repos(
         }
         if let Some(p) = parked {
             println!("  parked behind {} ({})", p.head, p.reason);
+        }
+        if let Some(p) = unpublished {
+            println!(
+                "  docs not published ({} attempt(s)): {}",
+                p.attempts, p.reason
+            );
         }
     }
     if as_json {

@@ -25,11 +25,13 @@ pub async fn run(
     data_dir: &Path,
     workers: u16,
     repo_roots: &[String],
+    docs_remotes: &[String],
 ) -> anyhow::Result<ExitCode> {
+    let publish = crate::backend::publish_config(docs_remotes)?;
     let backend = Backend::open(kind, data_dir, true).await?;
     let (secrets, source) = secret::for_backend(&backend, data_dir).await?;
     let metrics = Metrics::from_env()?;
-    let ctx = Arc::new(backend.worker_context(metrics.clone(), repo_roots)?);
+    let ctx = Arc::new(backend.worker_context(metrics.clone(), repo_roots, &publish)?);
     let state = Arc::new(backend.ingest_state(secrets, metrics.clone()));
     let listener = tokio::net::TcpListener::bind(listen)
         .await
@@ -47,6 +49,10 @@ pub async fn run(
         let every = crate::sweeper::every_from_env()?;
         tasks.spawn("sweeper", crate::sweeper::run(parts, every, cancel.clone()));
     }
+    tasks.spawn(
+        "republisher",
+        coderipple_worker::publish::republish_pending(ctx.clone(), cancel.clone()),
+    );
 
     let dir = data_dir.display();
     let which = match backend.kind {
@@ -67,6 +73,12 @@ pub async fn run(
         ),
     }
     println!("docs: {}", backend.docs_location);
+    if let Some(p) = &ctx.publishing {
+        println!(
+            "docs published with the {} strategy",
+            p.publisher.strategy()
+        );
+    }
     println!("send a test event: coderipple send --url http://{addr}/webhook --data-dir {dir}");
 
     let settings = backend.settings.clone();

@@ -17,14 +17,16 @@ pub async fn run(
     data_dir: &Path,
     workers: u16,
     repo_roots: &[String],
+    docs_remotes: &[String],
 ) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(
         workers > 0,
         "--workers must be at least 1 for `coderipple worker`"
     );
+    let publish = crate::backend::publish_config(docs_remotes)?;
     let backend = Backend::open(kind, data_dir, false).await?;
     let cancel = shutdown::on_signal();
-    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?, repo_roots)?);
+    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?, repo_roots, &publish)?);
     let on = match backend.kind {
         BackendKind::Aws => backend.queue.name().to_owned(),
         BackendKind::Sqlite => data_dir.display().to_string(),
@@ -41,6 +43,10 @@ pub async fn run(
             cancel.clone(),
         )));
     }
+    pool.push(tokio::spawn(coderipple_worker::publish::republish_pending(
+        ctx.clone(),
+        cancel.clone(),
+    )));
     for worker in pool {
         let _ = worker.await;
     }

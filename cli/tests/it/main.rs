@@ -11,4 +11,5 @@ mod common;
 mod e2e;
 mod infra_stack;
 mod lambda_runtime;
+mod publish;
 mod server_limits;

@@ -1,6 +1,11 @@
 //! The test kit (feature `test-kit`): an embedded worker in a temp dir — the SQLite backend
 //! `coderipple up` opens, a directory sink, the built-in agents — and helpers to feed it and
-//! read what it wrote. This crate's and the CLI's tests build their workers here.
+//! read what it wrote; a real git server on loopback ([`GitServer`]). This crate's and the
+//! CLI's tests build their workers here.
+
+mod git_server;
+
+pub use git_server::{GitServer, free_port, git};
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
@@ -79,6 +84,12 @@ impl LocalWorker {
                 Duration::from_secs(3600),
             )),
         });
+        self
+    }
+
+    /// Docs are published as `config` says (e.g. to a [`GitServer`]).
+    pub fn publish(mut self, config: &crate::publish::PublishConfig) -> Self {
+        self.ctx.publishing = config.publishing();
         self
     }
 

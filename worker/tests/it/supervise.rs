@@ -39,6 +39,10 @@ impl DocsSink for PanicsOnce {
         }
         self.inner.write(repo, files).await
     }
+
+    async fn read_all(&self, repo: &str) -> coderipple_core::Result<Vec<DocFile>> {
+        self.inner.read_all(repo).await
+    }
 }
 
 /// Keeps every error-level event as `field=value …`.

@@ -27,6 +27,11 @@ pub struct Server {
 
 impl Server {
     pub fn start(data_dir: &Path, envs: &[(&str, &str)]) -> Server {
+        Self::start_with_args(data_dir, &[], envs)
+    }
+
+    /// `up` with extra `args` (e.g. `--docs-remote o/r=PATH`).
+    pub fn start_with_args(data_dir: &Path, args: &[&str], envs: &[(&str, &str)]) -> Server {
         let mut cmd = Command::new(bin());
         cmd.args([
             "up",
@@ -37,6 +42,7 @@ impl Server {
             "--data-dir",
         ])
         .arg(data_dir)
+        .args(args)
         .env("CODERIPPLE_WEBHOOK_SECRET", SECRET)
         .env("CODERIPPLE_SQLITE_SYNC", "normal")
         .env("RUST_LOG", "warn")

@@ -1,0 +1,382 @@
+//! The `git` strategy: the docs tree committed with the git CLI and pushed to any remote
+//! (GitHub, GitLab, Gitea, a bare repository on disk).
+//!
+//! Every publish starts from the remote as it is now, in a fresh temporary repository: the
+//! docs branch's head (or, when the branch is missing, the head of the remote's default
+//! branch, so the branch starts there; or nothing, for an empty remote). The docs are
+//! written under the configured path, and a commit is made only when a file differs. The
+//! push is never forced: whoever else committed to the branch stays, under our commit. A
+//! push refused because the branch moved meanwhile is redone from the new head.
+
+use std::path::Path;
+use std::process::Stdio;
+
+use async_trait::async_trait;
+use tokio::io::AsyncWriteExt;
+
+use super::config::PublishConfig;
+use super::{Published, Publisher};
+use crate::WorkerError;
+use crate::sink::DocFile;
+
+/// Rounds of "fetch, commit, push" when the branch keeps moving under us.
+const ROUNDS: usize = 3;
+/// Longest failure text kept (characters).
+const REASON_CHARS: usize = 400;
+
+/// Publishes over git to the remote configured per repository.
+#[derive(Debug, Clone)]
+pub struct GitRemotes {
+    config: PublishConfig,
+}
+
+impl GitRemotes {
+    /// A publisher for `config`'s remotes.
+    pub fn new(config: PublishConfig) -> Self {
+        Self { config }
+    }
+}
+
+#[async_trait]
+impl Publisher for GitRemotes {
+    fn strategy(&self) -> &'static str {
+        "git"
+    }
+
+    fn target(&self, repo: &str) -> Option<String> {
+        let url = self.config.remotes.get(repo)?;
+        Some(format!("{} ({})", redact(url), self.config.branch))
+    }
+
+    async fn publish(
+        &self,
+        repo: &str,
+        files: &[DocFile],
+        message: &str,
+    ) -> Result<Published, WorkerError> {
+        let url = self
+            .config
+            .remotes
+            .get(repo)
+            .ok_or_else(|| WorkerError::invalid(format!("no docs remote for {repo}")))?;
+        for round in 1..=ROUNDS {
+            let work = tempfile::tempdir()
+                .map_err(|e| WorkerError::transient(format!("a temp dir for git: {e}")))?;
+            let git = Git {
+                dir: work.path(),
+                config: &self.config,
+                url,
+            };
+            match git.publish_once(files, message).await {
+                Err(Failure::Moved) if round < ROUNDS => {
+                    tracing::info!(
+                        round,
+                        "the docs branch moved during the push; again from its new head"
+                    );
+                }
+                Err(Failure::Moved) => {
+                    return Err(WorkerError::transient(format!(
+                        "the docs branch kept moving during {ROUNDS} pushes"
+                    )));
+                }
+                Err(Failure::Error(e)) => return Err(e),
+                Ok(done) => return Ok(done),
+            }
+        }
+        unreachable!("the last round returns")
+    }
+}
+
+enum Failure {
+    /// The push was refused because the branch has commits we did not build on.
+    Moved,
+    Error(WorkerError),
+}
+
+impl From<WorkerError> for Failure {
+    fn from(e: WorkerError) -> Self {
+        Self::Error(e)
+    }
+}
+
+struct Git<'a> {
+    dir: &'a Path,
+    config: &'a PublishConfig,
+    url: &'a str,
+}
+
+/// What `git ls-remote` says about the remote.
+struct Heads {
+    /// The docs branch's head, when it exists.
+    branch: Option<String>,
+    /// The default branch (`HEAD`'s target), when the remote has one.
+    default: Option<String>,
+}
+
+impl Git<'_> {
+    async fn publish_once(&self, files: &[DocFile], message: &str) -> Result<Published, Failure> {
+        self.run(&["init", "-q"], None).await?;
+        let heads = self.heads().await?;
+        let base = match (&heads.branch, &heads.default) {
+            (Some(_), _) => Some(format!("refs/heads/{}", self.config.branch)),
+            (None, Some(default)) => Some(default.clone()),
+            (None, None) => None,
+        };
+        if let Some(base) = base {
+            self.run(&["fetch", "-q", "--depth=1", "--", self.url, &base], None)
+                .await?;
+            self.run(&["checkout", "-q", "--detach", "FETCH_HEAD"], None)
+                .await?;
+        }
+        self.write(files).await?;
+        let path = if self.config.path.is_empty() {
+            ".".to_owned()
+        } else {
+            self.config.path.clone()
+        };
+        self.run(&["add", "-A", "--", &path], None).await?;
+        if self.status(&["diff", "--cached", "--quiet"]).await? {
+            return Ok(Published::Unchanged);
+        }
+        self.run(&["commit", "-q", "--no-verify", "-F", "-"], Some(message))
+            .await?;
+        let commit = self
+            .run(&["rev-parse", "HEAD"], None)
+            .await?
+            .trim()
+            .to_owned();
+        let dest = format!("HEAD:refs/heads/{}", self.config.branch);
+        match self.run(&["push", "-q", "--", self.url, &dest], None).await {
+            Ok(_) => Ok(Published::Committed { commit }),
+            Err(WorkerError::Permanent { reason, .. }) | Err(WorkerError::Transient(reason))
+                if moved(&reason) =>
+            {
+                Err(Failure::Moved)
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    async fn heads(&self) -> Result<Heads, WorkerError> {
+        let branch = format!("refs/heads/{}", self.config.branch);
+        let out = self
+            .run(
+                &["ls-remote", "--symref", "--", self.url, "HEAD", &branch],
+                None,
+            )
+            .await?;
+        let (mut symref, mut head_exists, mut on_branch) = (None, false, None);
+        for line in out.lines() {
+            if let Some(target) = line.strip_prefix("ref: ") {
+                if let Some((target, "HEAD")) = target.split_once('\t') {
+                    symref = Some(target.to_owned());
+                }
+            } else if let Some((sha, name)) = line.split_once('\t') {
+                if name == "HEAD" {
+                    head_exists = true;
+                } else if name == branch {
+                    on_branch = Some(sha.to_owned());
+                }
+            }
+        }
+        Ok(Heads {
+            branch: on_branch,
+            // An empty remote may name an unborn default branch: nothing to start from.
+            default: symref.filter(|_| head_exists),
+        })
+    }
+
+    async fn write(&self, files: &[DocFile]) -> Result<(), WorkerError> {
+        let root = self.dir.join(&self.config.path);
+        let files = files.to_vec();
+        tokio::task::spawn_blocking(move || {
+            for file in &files {
+                let path = root.join(crate::sink::checked(file)?);
+                let io = |e: std::io::Error| {
+                    coderipple_core::Error::Unavailable(format!("write {}: {e}", path.display()))
+                };
+                if let Some(parent) = path.parent() {
+                    std::fs::create_dir_all(parent).map_err(io)?;
+                }
+                std::fs::write(&path, file.contents.as_bytes()).map_err(io)?;
+            }
+            Ok::<_, coderipple_core::Error>(())
+        })
+        .await
+        .map_err(|e| WorkerError::transient(format!("docs checkout write: {e}")))?
+        .map_err(WorkerError::from)
+    }
+
+    /// Runs a command whose exit code is the answer (0 → true, 1 → false).
+    async fn status(&self, args: &[&str]) -> Result<bool, WorkerError> {
+        let out = self.command(args).output();
+        let out = tokio::time::timeout(self.config.git_timeout, out)
+            .await
+            .map_err(|_| self.timed_out(args))?
+            .map_err(|e| WorkerError::transient(format!("git {}: {e}", args[0])))?;
+        match out.status.code() {
+            Some(0) => Ok(true),
+            Some(1) => Ok(false),
+            _ => Err(self.failed(args, &out.stderr)),
+        }
+    }
+
+    /// Runs `git args` (with `stdin`), returning its stdout.
+    async fn run(&self, args: &[&str], stdin: Option<&str>) -> Result<String, WorkerError> {
+        let mut cmd = self.command(args);
+        cmd.stdin(if stdin.is_some() {
+            Stdio::piped()
+        } else {
+            Stdio::null()
+        });
+        let mut child = cmd
+            .spawn()
+            .map_err(|e| WorkerError::transient(format!("git {}: {e}", args[0])))?;
+        if let (Some(text), Some(mut pipe)) = (stdin, child.stdin.take()) {
+            pipe.write_all(text.as_bytes())
+                .await
+                .map_err(|e| WorkerError::transient(format!("git {}: {e}", args[0])))?;
+        }
+        let out = tokio::time::timeout(self.config.git_timeout, child.wait_with_output())
+            .await
+            .map_err(|_| self.timed_out(args))?
+            .map_err(|e| WorkerError::transient(format!("git {}: {e}", args[0])))?;
+        if !out.status.success() {
+            return Err(self.failed(args, &out.stderr));
+        }
+        Ok(String::from_utf8_lossy(&out.stdout).into_owned())
+    }
+
+    fn command(&self, args: &[&str]) -> tokio::process::Command {
+        let mut cmd = tokio::process::Command::new("git");
+        let who = &self.config.author;
+        cmd.current_dir(self.dir)
+            // No prompt, no user or system config: the same behaviour on every machine.
+            .env("GIT_TERMINAL_PROMPT", "0")
+            .env("GIT_CONFIG_NOSYSTEM", "1")
+            .env("GIT_CONFIG_GLOBAL", "/dev/null")
+            .env("GIT_AUTHOR_NAME", &who.name)
+            .env("GIT_AUTHOR_EMAIL", &who.email)
+            .env("GIT_COMMITTER_NAME", &who.name)
+            .env("GIT_COMMITTER_EMAIL", &who.email)
+            .args([
+                "-c",
+                "init.defaultBranch=main",
+                "-c",
+                "commit.gpgsign=false",
+            ])
+            .args(args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .kill_on_drop(true);
+        cmd
+    }
+
+    fn timed_out(&self, args: &[&str]) -> WorkerError {
+        WorkerError::transient(format!(
+            "git {} on {} took longer than {} s",
+            args[0],
+            redact(self.url),
+            self.config.git_timeout.as_secs()
+        ))
+    }
+
+    fn failed(&self, args: &[&str], stderr: &[u8]) -> WorkerError {
+        let text = redact(String::from_utf8_lossy(stderr).trim());
+        let text: String = text
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .take(REASON_CHARS)
+            .collect();
+        let reason = format!("git {} on {}: {text}", args[0], redact(self.url));
+        if transient(&text) {
+            WorkerError::transient(reason)
+        } else {
+            WorkerError::Permanent {
+                class: "publish",
+                reason,
+            }
+        }
+    }
+}
+
+/// The push was refused because the branch has commits we did not build on.
+fn moved(stderr: &str) -> bool {
+    stderr.contains("[rejected]")
+        || stderr.contains("non-fast-forward")
+        || stderr.contains("fetch first")
+}
+
+/// Failures that may pass on a retry: the network, the server's load.
+fn transient(stderr: &str) -> bool {
+    let lower = stderr.to_ascii_lowercase();
+    [
+        "could not resolve host",
+        "connection refused",
+        "connection timed out",
+        "connection reset",
+        "operation timed out",
+        "early eof",
+        "the remote end hung up unexpectedly",
+        "returned error: 5",
+        "returned error: 429",
+        "temporarily unavailable",
+        "unable to connect",
+    ]
+    .iter()
+    .any(|needle| lower.contains(needle))
+}
+
+/// `url` (or a text holding URLs) without credentials: `https://user:token@host` →
+/// `https://***@host`.
+pub(crate) fn redact(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("://") {
+        let (head, tail) = rest.split_at(at + 3);
+        out.push_str(head);
+        let end = tail
+            .find(|c: char| c.is_whitespace() || c == '/' || c == '\'' || c == '"')
+            .unwrap_or(tail.len());
+        match tail[..end].rfind('@') {
+            Some(userinfo) => {
+                out.push_str("***");
+                out.push_str(&tail[userinfo..end]);
+            }
+            None => out.push_str(&tail[..end]),
+        }
+        rest = &tail[end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn credentials_never_leave_in_a_reason() {
+        assert_eq!(
+            redact(
+                "fatal: unable to access 'https://x-access-token:ghs_SECRET@github.com/o/r.git/'"
+            ),
+            "fatal: unable to access 'https://***@github.com/o/r.git/'"
+        );
+        assert_eq!(redact("git://host/r"), "git://host/r");
+        assert_eq!(redact("no url here"), "no url here");
+    }
+
+    #[test]
+    fn network_failures_are_transient_and_refusals_are_not() {
+        assert!(transient(
+            "fatal: unable to access 'x': Could not resolve host: h"
+        ));
+        assert!(transient("fatal: unable to connect to 127.0.0.1:"));
+        assert!(!transient("remote: Permission to o/r.git denied to bot."));
+        assert!(!transient("fatal: repository 'x' not found"));
+        assert!(moved(
+            " ! [rejected]        HEAD -> coderipple/docs (fetch first)"
+        ));
+    }
+}
