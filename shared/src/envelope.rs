@@ -31,6 +31,10 @@ pub struct Envelope {
     /// Where the change was stored when it was too large for a message.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub change_ref: Option<String>,
+    /// The GitHub App installation that delivered it (`installation.id`), when an App did:
+    /// what the worker asks an installation token for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub installation: Option<u64>,
 }
 
 impl Envelope {
@@ -249,6 +253,7 @@ mod tests {
                 repo_url: String::new(),
             })),
             change_ref: None,
+            installation: None,
         }
     }
 

@@ -134,11 +134,12 @@ pub fn parse(
             repo: repo.transpose()?,
         })
     };
-    let (change, repo) = match event {
+    let (change, repo, installation) = match event {
         "push" => {
             let p = typed::<PushPayload>(event, payload)?;
             let repo = p.repository.clone();
-            (push(p), repo)
+            let installation = p.installation.as_ref().map(|i| i.id);
+            (push(p), repo, installation)
         }
         "pull_request" => {
             let p = typed::<PullRequestPayload>(event, payload)?;
@@ -149,7 +150,8 @@ pub fn parse(
             if !p.pull_request.merged {
                 return ignored("pull_request closed without merge".into(), p.repository);
             }
-            (pull_request(p.pull_request), p.repository)
+            let installation = p.installation.map(|i| i.id);
+            (pull_request(p.pull_request), p.repository, installation)
         }
         "release" => {
             let p = typed::<ReleasePayload>(event, payload)?;
@@ -157,7 +159,8 @@ pub fn parse(
                 let reason = format!("release action '{}' is not processed", p.action);
                 return ignored(reason, p.repository);
             }
-            (release(p.release), p.repository)
+            let installation = p.installation.map(|i| i.id);
+            (release(p.release), p.repository, installation)
         }
         "create" => {
             let p = typed::<CreatePayload>(event, payload)?;
@@ -176,6 +179,7 @@ pub fn parse(
                     repo_url,
                 }),
                 p.repository,
+                p.installation.map(|i| i.id),
             )
         }
         other => {
@@ -195,6 +199,7 @@ pub fn parse(
         received_at,
         change: Some(change),
         change_ref: None,
+        installation,
     })))
 }
 
@@ -294,6 +299,8 @@ struct PushPayload {
     commits: Vec<RawCommit>,
     #[serde(default)]
     repository: Option<RawRepo>,
+    #[serde(default)]
+    installation: Option<RawInstallation>,
 }
 
 #[derive(Deserialize)]
@@ -324,6 +331,14 @@ struct PullRequestPayload {
     pull_request: RawPullRequest,
     #[serde(default)]
     repository: Option<RawRepo>,
+    #[serde(default)]
+    installation: Option<RawInstallation>,
+}
+
+/// The GitHub App installation that delivered the webhook.
+#[derive(Deserialize)]
+struct RawInstallation {
+    id: u64,
 }
 
 #[derive(Deserialize)]
@@ -364,6 +379,8 @@ struct ReleasePayload {
     release: RawRelease,
     #[serde(default)]
     repository: Option<RawRepo>,
+    #[serde(default)]
+    installation: Option<RawInstallation>,
 }
 
 #[derive(Deserialize)]
@@ -388,6 +405,8 @@ struct CreatePayload {
     ref_type: String,
     #[serde(default)]
     repository: Option<RawRepo>,
+    #[serde(default)]
+    installation: Option<RawInstallation>,
 }
 
 #[cfg(test)]

@@ -179,6 +179,7 @@ fn envelope(
         received_at,
         change: Some(change),
         change_ref: None,
+        installation: None,
     }
 }
 

@@ -41,6 +41,7 @@ pub fn envelope(repo: &str, delivery: &str, event: &str, change: Change) -> Enve
         received_at: received_at(),
         change: Some(change),
         change_ref: None,
+        installation: None,
     }
 }
 

@@ -32,6 +32,35 @@ fn push_is_normalized() {
 }
 
 #[test]
+fn the_delivering_app_installation_is_kept() {
+    let with = |event: &str, mut v: serde_json::Value| {
+        v["installation"] = json!({"id": 4242, "node_id": "MDIz"});
+        match parse_value(event, v).unwrap() {
+            Parsed::Event(env) => env.installation,
+            _ => panic!("expected an event"),
+        }
+    };
+    let push = json!({"ref": "refs/heads/main", "before": "a", "after": "b", "repository": repo()});
+    assert_eq!(with("push", push.clone()), Some(4242));
+    let release = json!({"action": "published", "repository": repo(),
+                         "release": {"tag_name": "v1", "html_url": "u"}});
+    assert_eq!(with("release", release), Some(4242));
+    let tag = json!({"ref": "v1", "ref_type": "tag", "repository": repo()});
+    assert_eq!(with("create", tag), Some(4242));
+    // A repository webhook carries none; the envelope says so and serializes without it.
+    let Parsed::Event(env) = parse_value("push", push).unwrap() else {
+        panic!("expected an event")
+    };
+    assert_eq!(env.installation, None);
+    assert!(!env.to_json().contains("installation"));
+    // A malformed installation is a bad request, like any other malformed field.
+    let mut bad =
+        json!({"ref": "refs/heads/main", "before": "a", "after": "b", "repository": repo()});
+    bad["installation"] = json!({"id": "not a number"});
+    assert!(parse_value("push", bad).is_err());
+}
+
+#[test]
 fn unmerged_pull_requests_and_other_events_are_ignored() {
     let pr = |action: &str, merged: bool| {
         json!({"action": action, "repository": repo(),
