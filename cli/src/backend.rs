@@ -16,17 +16,34 @@ use coderipple_core::signature::Secrets;
 use coderipple_ingest::IngestState;
 use coderipple_worker::AgentSet;
 use coderipple_worker::GitCheckouts;
+use coderipple_worker::github::{GitHubApi, GitHubConfig, GitHubContent};
 use coderipple_worker::publish::PublishConfig;
-use coderipple_worker::{ContentAccess, WorkerContext};
+use coderipple_worker::{ContentAccess, ContentSource, WorkerContext};
 use coderipple_worker::{DirSink, DocsSink, S3Sink};
 
-/// Publishing settings from the environment and `--docs-remote` flags; parsed before any
-/// backend is opened, so a bad setting is refused before anything is created.
-pub fn publish_config(docs_remotes: &[String]) -> anyhow::Result<PublishConfig> {
-    Ok(PublishConfig::from_env(
-        |k| std::env::var(k).ok(),
-        docs_remotes,
-    )?)
+/// What a worker is configured with besides its backend: checkouts, publishing, GitHub.
+/// Parsed before any backend is opened, so a bad setting is refused before anything is
+/// created.
+#[derive(Debug, Clone)]
+pub struct WorkerSettings {
+    /// `--repo-root owner/repo=PATH`: local checkouts as content source.
+    pub repo_roots: Vec<String>,
+    /// Where docs are published.
+    pub publish: PublishConfig,
+    /// GitHub's API: the content source when no checkout is given.
+    pub github: Option<GitHubConfig>,
+}
+
+impl WorkerSettings {
+    /// From the environment and the flags.
+    pub fn from_env(repo_roots: &[String], docs_remotes: &[String]) -> anyhow::Result<Self> {
+        let lookup = |k: &str| std::env::var(k).ok();
+        Ok(Self {
+            repo_roots: repo_roots.to_vec(),
+            publish: PublishConfig::from_env(lookup, docs_remotes)?,
+            github: GitHubConfig::from_env(lookup)?,
+        })
+    }
 }
 
 /// The key prefix of docs in the bucket (AWS mode).
@@ -89,23 +106,33 @@ impl Backend {
     }
 
     /// A worker context over this backend: the agent pack named by `CODERIPPLE_AGENT_PACK`
-    /// (or the built-in one), the checkouts of `repo_roots` as content source, and docs
-    /// published as `publish` says.
+    /// (or the built-in one), the checkouts of `repo_roots` as content source (or, without
+    /// any, GitHub's API when credentials are set), and docs published as `publish` says.
     pub fn worker_context(
         &self,
         metrics: Metrics,
-        repo_roots: &[String],
-        publish: &PublishConfig,
+        settings: &WorkerSettings,
     ) -> anyhow::Result<WorkerContext> {
+        let publish = &settings.publish;
         let agents = AgentSet::from_env()?;
         tracing::info!(
             pack = agents.pack.version(),
             source = agents.pack.source(),
             "agent pack"
         );
-        let checkouts = GitCheckouts::parse(repo_roots)?;
-        let content = (!checkouts.is_empty()).then(|| ContentAccess {
-            source: Arc::new(checkouts),
+        let checkouts = GitCheckouts::parse(&settings.repo_roots)?;
+        let source: Option<Arc<dyn ContentSource>> = match &settings.github {
+            _ if !checkouts.is_empty() => Some(Arc::new(checkouts)),
+            Some(github) => {
+                tracing::info!(api = %github.api_url, "file contents from GitHub's API");
+                Some(Arc::new(GitHubContent::new(Arc::new(GitHubApi::new(
+                    github,
+                )?))))
+            }
+            None => None,
+        };
+        let content = source.map(|source| ContentAccess {
+            source,
             cache: Arc::new(Cache::new(
                 self.store.clone(),
                 NonZeroUsize::new(1024).expect("non-zero"),

@@ -60,8 +60,7 @@ async fn worker() -> anyhow::Result<()> {
     let backend = Backend::aws(AwsClients::from_env(SdkRetries::Standard).await).await?;
     let ctx = Arc::new(backend.worker_context(
         Metrics::from_env()?,
-        &[],
-        &crate::backend::publish_config(&[])?,
+        &crate::backend::WorkerSettings::from_env(&[], &[])?,
     )?);
     tracing::info!(queue = backend.queue.name(), "worker ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {

@@ -21,6 +21,8 @@
 //! - `pack`: the agent pack (TOML rules, minijinja templates), built in or from a directory.
 //! - `markdown`: escaping text from payloads for the docs (the templates' `md_*` filters).
 //! - `content`: optional file contents (a local git checkout), analysed and cached.
+//! - [`github`]: GitHub's REST API (App or token auth, rate limits) and the content source
+//!   over it.
 //! - [`bootstrap`]: initial docs for a repository joining mid-life, from a checkout's history.
 //! - `sink`: where docs are written (a directory locally, S3 on AWS).
 //! - [`publish`]: docs into the repository after each change set (`CODERIPPLE_DOC_STRATEGY`).
@@ -41,6 +43,7 @@ mod content;
 mod error;
 pub mod esm;
 mod facts;
+pub mod github;
 mod markdown;
 mod outcome;
 mod pack;

@@ -153,6 +153,9 @@ async fn apply(
     let mut plan = ctx.agents.plan(&change)?;
     let content = match &ctx.content {
         Some(c) if !plan.runs.is_empty() => {
+            if let Some(id) = fresh.iter().rev().find_map(|e| e.installation) {
+                c.source.note_installation(repo, id);
+            }
             Some(crate::content::enrich(&*c.source, &c.cache, pack, repo, &mut plan).await?)
         }
         _ => None,

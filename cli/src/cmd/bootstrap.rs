@@ -20,10 +20,10 @@ pub async fn run(
     docs_remotes: &[String],
 ) -> anyhow::Result<ExitCode> {
     coderipple_core::webhook::validate_repo(repo).context("the repository (owner/name)")?;
-    let publish = crate::backend::publish_config(docs_remotes)?;
-    let backend = Backend::open(kind, data_dir, true).await?;
     let spec = format!("{repo}={}", root.display());
-    let ctx = backend.worker_context(Metrics::off(), &[spec], &publish)?;
+    let settings = crate::backend::WorkerSettings::from_env(&[spec], docs_remotes)?;
+    let backend = Backend::open(kind, data_dir, true).await?;
+    let ctx = backend.worker_context(Metrics::off(), &settings)?;
     let url = repo_url.map_or_else(|| format!("https://github.com/{repo}"), str::to_owned);
     let bar = indicatif::ProgressBar::new(0).with_style(
         indicatif::ProgressStyle::with_template("{msg} [{bar:30}] {pos}/{len} change sets")

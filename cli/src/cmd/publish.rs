@@ -22,9 +22,9 @@ pub async fn run(
     for repo in repos {
         coderipple_core::webhook::validate_repo(repo).context("the repository (owner/name)")?;
     }
-    let publish = crate::backend::publish_config(docs_remotes)?;
+    let settings = crate::backend::WorkerSettings::from_env(&[], docs_remotes)?;
     let backend = Backend::open(kind, data_dir, false).await?;
-    let ctx = backend.worker_context(Metrics::off(), &[], &publish)?;
+    let ctx = backend.worker_context(Metrics::off(), &settings)?;
     if ctx.publishing.is_none() {
         bail!(
             "the doc strategy is `store`: set CODERIPPLE_DOC_STRATEGY=git and the remotes \

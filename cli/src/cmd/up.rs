@@ -27,11 +27,11 @@ pub async fn run(
     repo_roots: &[String],
     docs_remotes: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let publish = crate::backend::publish_config(docs_remotes)?;
+    let settings = crate::backend::WorkerSettings::from_env(repo_roots, docs_remotes)?;
     let backend = Backend::open(kind, data_dir, true).await?;
     let (secrets, source) = secret::for_backend(&backend, data_dir).await?;
     let metrics = Metrics::from_env()?;
-    let ctx = Arc::new(backend.worker_context(metrics.clone(), repo_roots, &publish)?);
+    let ctx = Arc::new(backend.worker_context(metrics.clone(), &settings)?);
     let state = Arc::new(backend.ingest_state(secrets, metrics.clone()));
     let listener = tokio::net::TcpListener::bind(listen)
         .await

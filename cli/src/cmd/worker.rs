@@ -23,10 +23,10 @@ pub async fn run(
         workers > 0,
         "--workers must be at least 1 for `coderipple worker`"
     );
-    let publish = crate::backend::publish_config(docs_remotes)?;
+    let settings = crate::backend::WorkerSettings::from_env(repo_roots, docs_remotes)?;
     let backend = Backend::open(kind, data_dir, false).await?;
     let cancel = shutdown::on_signal();
-    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?, repo_roots, &publish)?);
+    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?, &settings)?);
     let on = match backend.kind {
         BackendKind::Aws => backend.queue.name().to_owned(),
         BackendKind::Sqlite => data_dir.display().to_string(),

@@ -9,6 +9,7 @@ mod aws_requests;
 mod cli;
 mod common;
 mod e2e;
+mod github;
 mod infra_stack;
 mod lambda_runtime;
 mod publish;

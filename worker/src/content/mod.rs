@@ -30,6 +30,10 @@ pub trait ContentSource: Send + Sync + std::fmt::Debug {
     /// Whether this source knows `repo`.
     fn covers(&self, repo: &str) -> bool;
 
+    /// The GitHub App installation `repo`'s webhooks came from (sources that call GitHub
+    /// authenticate as it).
+    fn note_installation(&self, _repo: &str, _installation: u64) {}
+
     /// The blob id of `path` at `commit`; `None` when the path or the commit is unknown.
     async fn blob_id(
         &self,

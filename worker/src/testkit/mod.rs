@@ -1,11 +1,16 @@
 //! The test kit (feature `test-kit`): an embedded worker in a temp dir — the SQLite backend
 //! `coderipple up` opens, a directory sink, the built-in agents — and helpers to feed it and
-//! read what it wrote; a real git server on loopback ([`GitServer`]). This crate's and the
+//! read what it wrote; a real git server on loopback ([`GitServer`]); a stand-in for GitHub's
+//! API ([`GitHubStandIn`]) behind Prism's validating proxy ([`Prism`]). This crate's and the
 //! CLI's tests build their workers here.
 
 mod git_server;
+mod github_standin;
+mod prism;
 
 pub use git_server::{GitServer, free_port, git};
+pub use github_standin::{GitHubStandIn, GitHubState};
+pub use prism::Prism;
 
 use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
@@ -73,11 +78,16 @@ impl LocalWorker {
     }
 
     /// File contents of `repo` come from the git checkout at `root`.
-    pub fn checkout(mut self, repo: &str, root: &Path) -> Self {
+    pub fn checkout(self, repo: &str, root: &Path) -> Self {
         let source =
             GitCheckouts::parse(&[format!("{repo}={}", root.display())]).expect("a checkout spec");
+        self.content(Arc::new(source))
+    }
+
+    /// File contents come from `source`, analyses cached in the store as `up` does.
+    pub fn content(mut self, source: Arc<dyn crate::ContentSource>) -> Self {
         self.ctx.content = Some(ContentAccess {
-            source: Arc::new(source),
+            source,
             cache: Arc::new(Cache::new(
                 self.ctx.store.clone(),
                 NonZeroUsize::new(64).expect("non-zero"),

@@ -1,9 +1,10 @@
 //! The worker's integration tests, one binary: agents against golden docs, batch handling
-//! and retries, the state byte budget, the poller supervisor, and publishing docs to a git
-//! server.
+//! and retries, the state byte budget, the poller supervisor, publishing docs to a git
+//! server, and GitHub's API (behind Prism) as content source.
 
 mod agents;
 mod batch;
+mod github;
 mod publish;
 mod state_budget;
 mod supervise;

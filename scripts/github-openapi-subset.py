@@ -1,0 +1,41 @@
+#!/usr/bin/env python3
+"""Cuts the endpoints CodeRipple calls out of GitHub's official OpenAPI description.
+
+Usage: github-openapi-subset.py api.github.com.deref.json OUT.json
+
+The input is @octokit/openapi's dereferenced description of api.github.com (no $ref left),
+so each kept operation carries its full request and response schemas. Prism validates
+against the result; loading the whole 70 MB description would take it ~20 s per start.
+"""
+import json
+import sys
+
+# Every (path, method) the worker sends. Adding a call to GitHub = one line here.
+ENDPOINTS = [
+    ("/app/installations/{installation_id}/access_tokens", "post"),
+    ("/repos/{owner}/{repo}/installation", "get"),
+    ("/repos/{owner}/{repo}/contents/{path}", "get"),
+    ("/repos/{owner}/{repo}/git/blobs/{file_sha}", "get"),
+]
+
+
+def main(src, dst):
+    with open(src, encoding="utf-8") as f:
+        spec = json.load(f)
+    out = {k: v for k, v in spec.items() if k not in ("paths", "x-webhooks", "webhooks")}
+    out["paths"] = {}
+    for path, method in ENDPOINTS:
+        item = spec["paths"][path]
+        kept = out["paths"].setdefault(path, {})
+        kept[method] = item[method]
+        if "parameters" in item:
+            kept["parameters"] = item["parameters"]
+    text = json.dumps(out)
+    if '"$ref"' in text:
+        sys.exit("the input is not dereferenced (use api.github.com.deref.json)")
+    with open(dst, "w", encoding="utf-8") as f:
+        f.write(text)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1], sys.argv[2])

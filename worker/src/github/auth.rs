@@ -1,0 +1,166 @@
+//! GitHub App authentication: a JWT (RS256, `iss` = the App id, valid ten minutes) for the
+//! App's own endpoints, exchanged for an installation token per installation, cached until
+//! shortly before it expires. The installation of a repository comes from its webhooks
+//! (`installation.id`), or is looked up once with the JWT.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use jsonwebtoken::{Algorithm, EncodingKey, Header};
+use reqwest::{Method, StatusCode};
+use serde::Serialize;
+
+use super::config::Credentials;
+use super::{GitHubApi, refused};
+use crate::WorkerError;
+
+/// An installation token is renewed when it has less than this left.
+const RENEW_BEFORE: Duration = Duration::from_secs(5 * 60);
+
+pub(super) enum Auth {
+    App(AppAuth),
+    Token(String),
+}
+
+pub(super) struct AppAuth {
+    app_id: u64,
+    key: EncodingKey,
+    tokens: Mutex<HashMap<u64, (String, DateTime<Utc>)>>,
+    installations: Mutex<HashMap<String, u64>>,
+}
+
+impl std::fmt::Debug for Auth {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::App(a) => write!(f, "App {{ app_id: {} }}", a.app_id),
+            Self::Token(_) => f.write_str("Token(***)"),
+        }
+    }
+}
+
+#[derive(Serialize)]
+struct Claims {
+    iat: i64,
+    exp: i64,
+    iss: String,
+}
+
+impl Auth {
+    pub(super) fn new(credentials: &Credentials) -> Result<Self, WorkerError> {
+        Ok(match credentials {
+            Credentials::Token(t) => Self::Token(t.clone()),
+            Credentials::App { app_id, key_pem } => Self::App(AppAuth {
+                app_id: *app_id,
+                key: EncodingKey::from_rsa_pem(key_pem.as_bytes())
+                    .map_err(|e| WorkerError::invalid(format!("GitHub App key: {e}")))?,
+                tokens: Mutex::new(HashMap::new()),
+                installations: Mutex::new(HashMap::new()),
+            }),
+        })
+    }
+
+    pub(super) fn note_installation(&self, repo: &str, installation: u64) {
+        if let Self::App(app) = self {
+            lock(&app.installations).insert(repo.to_owned(), installation);
+        }
+    }
+
+    pub(super) fn forget_token(&self, repo: &str) {
+        if let Self::App(app) = self
+            && let Some(id) = lock(&app.installations).get(repo).copied()
+        {
+            lock(&app.tokens).remove(&id);
+        }
+    }
+
+    /// The bearer token for calls about `repo`.
+    pub(super) async fn bearer_for(
+        &self,
+        api: &GitHubApi,
+        repo: &str,
+    ) -> Result<String, WorkerError> {
+        let app = match self {
+            Self::Token(t) => return Ok(t.clone()),
+            Self::App(app) => app,
+        };
+        let known = lock(&app.installations).get(repo).copied();
+        let installation = match known {
+            Some(id) => id,
+            None => {
+                let id = app.lookup_installation(api, repo).await?;
+                lock(&app.installations).insert(repo.to_owned(), id);
+                id
+            }
+        };
+        let cached = lock(&app.tokens).get(&installation).cloned();
+        if let Some((token, expires)) = cached
+            && expires - Utc::now() > chrono::Duration::from_std(RENEW_BEFORE).unwrap_or_default()
+        {
+            return Ok(token);
+        }
+        let (token, expires) = app.installation_token(api, repo, installation).await?;
+        lock(&app.tokens).insert(installation, (token.clone(), expires));
+        Ok(token)
+    }
+}
+
+impl AppAuth {
+    fn jwt(&self) -> Result<String, WorkerError> {
+        let now = Utc::now().timestamp();
+        // Backdated a minute against clock drift, as GitHub recommends; ten minutes at most.
+        let claims = Claims {
+            iat: now - 60,
+            exp: now + 9 * 60,
+            iss: self.app_id.to_string(),
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::RS256), &claims, &self.key)
+            .map_err(|e| WorkerError::invalid(format!("GitHub App JWT: {e}")))
+    }
+
+    async fn lookup_installation(&self, api: &GitHubApi, repo: &str) -> Result<u64, WorkerError> {
+        let path = format!("/repos/{repo}/installation");
+        match api.call(Method::GET, &path, &self.jwt()?, None).await? {
+            Ok(body) => body["id"].as_u64().ok_or_else(|| {
+                WorkerError::transient(format!("GitHub {path}: the answer has no installation id"))
+            }),
+            Err(r) if r.status == StatusCode::NOT_FOUND => Err(WorkerError::Permanent {
+                class: "github",
+                reason: format!("GitHub, {repo}: the GitHub App is not installed on it"),
+            }),
+            Err(r) => Err(refused(repo, &r)),
+        }
+    }
+
+    async fn installation_token(
+        &self,
+        api: &GitHubApi,
+        repo: &str,
+        installation: u64,
+    ) -> Result<(String, DateTime<Utc>), WorkerError> {
+        let path = format!("/app/installations/{installation}/access_tokens");
+        let body = match api.call(Method::POST, &path, &self.jwt()?, None).await? {
+            Ok(body) => body,
+            Err(r) => return Err(refused(repo, &r)),
+        };
+        let token = body["token"].as_str().map(str::to_owned);
+        let expires = body["expires_at"]
+            .as_str()
+            .and_then(|t| DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&Utc));
+        match (token, expires) {
+            (Some(token), Some(expires)) => {
+                tracing::debug!(installation, %expires, "installation token");
+                Ok((token, expires))
+            }
+            _ => Err(WorkerError::transient(format!(
+                "GitHub {path}: the answer has no token or expiry"
+            ))),
+        }
+    }
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+}

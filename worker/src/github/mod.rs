@@ -1,0 +1,243 @@
+//! GitHub's REST API: authentication (a GitHub App's installation tokens, or a token), rate
+//! limits honoured, errors classified, and the API content source built on it.
+//!
+//! Rate limits: a `429`, a `403` with `Retry-After` or an exhausted `X-RateLimit-Remaining`
+//! (primary and secondary limits), and `5xx` are transient. The call waits for `Retry-After`
+//! (or until `X-RateLimit-Reset`), at most [`GitHubConfig::max_wait`], and tries again, a few
+//! times; a longer wait fails the call as transient, so the queue retries it later. `401`,
+//! `403` and `404` are answers (not installed, no permission, gone), not retried.
+
+mod auth;
+mod config;
+mod content;
+
+use std::time::Duration;
+
+use reqwest::{Method, StatusCode};
+use serde_json::Value;
+
+pub use config::{Credentials, GitHubConfig};
+pub use content::GitHubContent;
+
+use crate::WorkerError;
+use auth::Auth;
+
+/// Tries per call (the first and its retries) on rate limits, `5xx` and network failures.
+const ATTEMPTS: u32 = 4;
+/// Per-request timeout.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// A GitHub REST client for one App or token.
+#[derive(Debug)]
+pub struct GitHubApi {
+    base: String,
+    http: reqwest::Client,
+    auth: Auth,
+    max_wait: Duration,
+}
+
+/// A non-2xx answer GitHub gave on purpose.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The status.
+    pub status: StatusCode,
+    /// GitHub's `message`, when it sent one.
+    pub message: String,
+}
+
+impl GitHubApi {
+    /// A client for `config`.
+    pub fn new(config: &GitHubConfig) -> Result<Self, WorkerError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("coderipple/", env!("CARGO_PKG_VERSION")))
+            .timeout(REQUEST_TIMEOUT)
+            .build()
+            .map_err(|e| WorkerError::invalid(format!("HTTP client: {e}")))?;
+        Ok(Self {
+            base: config.api_url.clone(),
+            http,
+            auth: Auth::new(&config.credentials)?,
+            max_wait: config.max_wait,
+        })
+    }
+
+    /// Remembers which App installation `repo` belongs to (from its webhooks).
+    pub fn note_installation(&self, repo: &str, installation: u64) {
+        self.auth.note_installation(repo, installation);
+    }
+
+    /// `GET path` (relative to the API URL) as `repo`'s installation; `Ok(None)` on 404.
+    pub async fn get(&self, repo: &str, path: &str) -> Result<Option<Value>, WorkerError> {
+        let bearer = self.auth.bearer_for(self, repo).await?;
+        match self.call(Method::GET, path, &bearer, None).await? {
+            Ok(body) => Ok(Some(body)),
+            Err(r) if r.status == StatusCode::NOT_FOUND => Ok(None),
+            Err(r) if r.status == StatusCode::UNAUTHORIZED => {
+                // A revoked or expired token: forget it, so the next call takes a new one.
+                self.auth.forget_token(repo);
+                Err(refused(repo, &r))
+            }
+            Err(r) => Err(refused(repo, &r)),
+        }
+    }
+
+    /// One call with `bearer`, retried on rate limits, `5xx` and network failures; a
+    /// deliberate non-2xx answer comes back as `Err(Refusal)`.
+    async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: &str,
+        body: Option<&Value>,
+    ) -> Result<Result<Value, Refusal>, WorkerError> {
+        let url = format!("{}{path}", self.base);
+        let mut last = String::new();
+        for attempt in 1..=ATTEMPTS {
+            let mut request = self
+                .http
+                .request(method.clone(), &url)
+                .bearer_auth(bearer)
+                .header("accept", "application/vnd.github+json")
+                .header("x-github-api-version", "2022-11-28");
+            if let Some(body) = body {
+                request = request.json(body);
+            }
+            let backoff = Duration::from_millis(500 * 2u64.pow(attempt - 1));
+            let response = match request.send().await {
+                Ok(r) => r,
+                Err(e) => {
+                    last = format!("GitHub {method} {path}: {e}");
+                    if attempt < ATTEMPTS {
+                        tokio::time::sleep(backoff).await;
+                    }
+                    continue;
+                }
+            };
+            let status = response.status();
+            let wait = rate_limit_wait(status, response.headers());
+            let retryable = wait.is_some() || status.is_server_error();
+            let text = response.text().await.unwrap_or_default();
+            if status.is_success() {
+                let value = if text.is_empty() {
+                    Value::Null
+                } else {
+                    serde_json::from_str(&text).map_err(|e| {
+                        WorkerError::transient(format!(
+                            "GitHub {method} {path}: unreadable answer: {e}"
+                        ))
+                    })?
+                };
+                return Ok(Ok(value));
+            }
+            let message = message_of(&text);
+            if !retryable {
+                return Ok(Err(Refusal { status, message }));
+            }
+            let wait = wait.unwrap_or(backoff);
+            last = format!("GitHub {method} {path}: {status} {message}");
+            if wait > self.max_wait {
+                return Err(WorkerError::transient(format!(
+                    "{last} (rate limited for {} s, longer than the {} s waited in place)",
+                    wait.as_secs(),
+                    self.max_wait.as_secs()
+                )));
+            }
+            if attempt < ATTEMPTS {
+                tracing::info!(%status, wait_ms = wait.as_millis() as u64, path, "GitHub asked to wait; retrying");
+                tokio::time::sleep(wait).await;
+            }
+        }
+        Err(WorkerError::transient(format!(
+            "{last} ({ATTEMPTS} attempts)"
+        )))
+    }
+}
+
+/// How long GitHub asks us to wait, when this answer is a rate limit.
+fn rate_limit_wait(status: StatusCode, headers: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+    let retry_after = header("retry-after").and_then(|v| v.trim().parse::<u64>().ok());
+    let exhausted = header("x-ratelimit-remaining") == Some("0");
+    let limited = status == StatusCode::TOO_MANY_REQUESTS
+        || (status == StatusCode::FORBIDDEN && (retry_after.is_some() || exhausted));
+    if !limited {
+        return None;
+    }
+    if let Some(secs) = retry_after {
+        return Some(Duration::from_secs(secs));
+    }
+    let reset = header("x-ratelimit-reset").and_then(|v| v.trim().parse::<i64>().ok());
+    Some(match reset {
+        Some(at) => Duration::from_secs((at - chrono::Utc::now().timestamp()).max(1) as u64),
+        // A secondary limit without a hint: GitHub asks for at least a minute.
+        None => Duration::from_secs(60),
+    })
+}
+
+/// GitHub's `message` field, or the start of the body.
+fn message_of(text: &str) -> String {
+    serde_json::from_str::<Value>(text)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_else(|| text.chars().take(200).collect())
+}
+
+fn refused(repo: &str, r: &Refusal) -> WorkerError {
+    let why = match r.status {
+        StatusCode::UNAUTHORIZED => "the credentials were refused",
+        StatusCode::FORBIDDEN => {
+            "no permission (is the GitHub App installed with the permissions it needs?)"
+        }
+        StatusCode::NOT_FOUND => "not found (or the GitHub App is not installed on it)",
+        _ => "refused",
+    };
+    WorkerError::Permanent {
+        class: "github",
+        reason: format!("GitHub, {repo}: {why}: {} {}", r.status.as_u16(), r.message),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use reqwest::header::{HeaderMap, HeaderValue};
+
+    use super::*;
+
+    fn headers(pairs: &[(&'static str, &str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.insert(*k, HeaderValue::from_str(v).unwrap());
+        }
+        h
+    }
+
+    #[test]
+    fn rate_limits_are_recognised_with_their_wait() {
+        let none = headers(&[]);
+        assert_eq!(
+            rate_limit_wait(
+                StatusCode::TOO_MANY_REQUESTS,
+                &headers(&[("retry-after", "3")])
+            ),
+            Some(Duration::from_secs(3))
+        );
+        assert_eq!(
+            rate_limit_wait(StatusCode::FORBIDDEN, &headers(&[("retry-after", "7")])),
+            Some(Duration::from_secs(7))
+        );
+        let reset = (chrono::Utc::now().timestamp() + 30).to_string();
+        let primary = headers(&[
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", &reset),
+        ]);
+        let wait = rate_limit_wait(StatusCode::FORBIDDEN, &primary).unwrap();
+        assert!((28..=31).contains(&wait.as_secs()), "{wait:?}");
+        // A plain 403 is an answer, not a limit.
+        assert_eq!(rate_limit_wait(StatusCode::FORBIDDEN, &none), None);
+        assert_eq!(rate_limit_wait(StatusCode::NOT_FOUND, &none), None);
+        assert_eq!(
+            rate_limit_wait(StatusCode::TOO_MANY_REQUESTS, &none),
+            Some(Duration::from_secs(60))
+        );
+    }
+}
