@@ -13,6 +13,11 @@ use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::fresh_backends;
 use serde_json::Value;
 
+/// One worker task: moto's long-polling `ReceiveMessage` checks a FIFO group's lock against a
+/// snapshot taken when the call started, so a second consumer already waiting is handed the
+/// next message of a group another consumer holds (two pushes of a repository applied at
+/// once, out of order; real SQS never does this; see docs/testing.md's emulator table). Several
+/// workers in one group are exercised on the embedded backend, whose queue is atomic.
 async fn run_on_moto(args: &[&str]) -> (i32, Value) {
     let aws = fresh_backends(&Settings::default()).await;
     let dir = tempfile::tempdir().unwrap();
@@ -25,6 +30,8 @@ async fn run_on_moto(args: &[&str]) -> (i32, Value) {
         "--backend",
         "aws",
         "--quiet",
+        "--workers",
+        "1",
         "--drain-timeout-s",
         "120",
         "--json",
