@@ -95,16 +95,18 @@ pub(crate) async fn process(
     }
     let ids: Vec<String> = fresh.iter().map(|e| e.delivery.clone()).collect();
     let keeper = keep_leases(ctx.store.clone(), ids.clone(), owner.clone(), lease);
-    let applied = apply(ctx, repo, &fresh).await;
+    let mut applied = apply(ctx, repo, &fresh).await;
+    if let Ok(summary) = &mut applied
+        && publish
+    {
+        // After state and the store's docs, before "completed" (and still under the leases):
+        // a crash in between publishes again on the redelivery, which finds the same tree.
+        summary.publish = crate::publish::after_change_set(ctx, repo, &fresh).await;
+    }
     drop(keeper);
     match applied {
         Ok(mut summary) => {
             summary.skipped_completed = already_completed;
-            if publish {
-                // After state and the store's docs, before "completed": a crash in between
-                // publishes again on the redelivery, which finds the same tree (no commit).
-                summary.publish = crate::publish::after_change_set(ctx, repo, &fresh).await;
-            }
             let record = serde_json::to_value(&summary)
                 .map_err(|e| WorkerError::invalid(format!("processing summary: {e}")))?;
             if let Err(e) = ctx.store.complete_processing(&ids, &owner, &record).await {

@@ -2,17 +2,21 @@
 //! starts at the default branch's head, one commit per change set that changed a doc and
 //! none otherwise, a human's commit on the branch is built on and never lost, a refused or
 //! unreachable remote leaves the events applied and the publish pending with its reason, and
-//! `publish_repo` catches up once the remote is back.
+//! `publish_repo` catches up once the remote is back; a slow publish keeps the delivery's lease.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::Envelope;
-use coderipple_core::store::{DeliveryStatus, PublishStatus};
-use coderipple_worker::process_change_set;
-use coderipple_worker::publish::{DocStrategy, Identity, PublishConfig, message_for, publish_repo};
+use coderipple_core::store::{BeginOutcome, DeliveryStatus, PublishStatus};
+use coderipple_worker::publish::{
+    DocStrategy, Identity, PublishConfig, Published, Publisher, Publishing, message_for,
+    publish_repo,
+};
 use coderipple_worker::testkit::{GitServer, LocalWorker, free_port, git, tree};
+use coderipple_worker::{DocFile, WorkerError, process_change_set};
 
 const REPO: &str = "o/r";
 const BRANCH: &str = "coderipple/docs";
@@ -233,4 +237,67 @@ async fn an_unreachable_remote_is_retried_then_left_pending() {
             .attempts,
         1
     );
+}
+
+/// A publisher that takes longer than the processing lease.
+#[derive(Debug)]
+struct Slow;
+
+#[async_trait::async_trait]
+impl Publisher for Slow {
+    fn strategy(&self) -> &'static str {
+        "slow"
+    }
+    fn target(&self, _repo: &str) -> Option<String> {
+        Some("nowhere".into())
+    }
+    async fn publish(
+        &self,
+        _repo: &str,
+        _files: &[DocFile],
+        _message: &str,
+    ) -> Result<Published, WorkerError> {
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        Ok(Published::Unchanged)
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_slow_publish_keeps_the_deliverys_lease() {
+    let mut h = LocalWorker::new();
+    h.ctx.publishing = Some(Publishing {
+        publisher: Arc::new(Slow),
+        retry_delay: Duration::from_millis(10),
+        republish_every: Duration::ZERO,
+    });
+    let ctx = Arc::new(h.ctx);
+    let lease = Duration::from_millis(400);
+    let worker = {
+        let ctx = ctx.clone();
+        tokio::spawn(async move {
+            process_change_set(&ctx, REPO, &[push("slow-1", 1, "feat: slow")], lease).await
+        })
+    };
+    // Well past the lease, while the publish still runs: another worker may not take over.
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let ids = ["slow-1".to_owned()];
+    let other = ctx
+        .store
+        .begin_processing_many(
+            &ids,
+            REPO,
+            "another-worker",
+            lease,
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    assert!(
+        matches!(other[0], BeginOutcome::LeasedElsewhere { .. }),
+        "the lease lapsed during the publish: {other:?}"
+    );
+    let summary = worker.await.unwrap().unwrap();
+    assert_eq!(summary.publish.unwrap().status, PublishStatus::Unchanged);
+    let record = ctx.store.delivery("slow-1").await.unwrap().unwrap();
+    assert_eq!(record.status, DeliveryStatus::Completed);
 }
