@@ -16,6 +16,22 @@ ENDPOINTS = [
     ("/repos/{owner}/{repo}/installation", "get"),
     ("/repos/{owner}/{repo}/contents/{path}", "get"),
     ("/repos/{owner}/{repo}/git/blobs/{file_sha}", "get"),
+    # Publishing (github_direct, github_pr): the App's bot identity, the default branch, the
+    # Git Data API, comparisons and pull requests.
+    ("/app", "get"),
+    ("/users/{username}", "get"),
+    ("/repos/{owner}/{repo}", "get"),
+    ("/repos/{owner}/{repo}/git/ref/{ref}", "get"),
+    ("/repos/{owner}/{repo}/git/refs", "post"),
+    ("/repos/{owner}/{repo}/git/refs/{ref}", "patch"),
+    ("/repos/{owner}/{repo}/git/commits", "post"),
+    ("/repos/{owner}/{repo}/git/commits/{commit_sha}", "get"),
+    ("/repos/{owner}/{repo}/git/trees", "post"),
+    ("/repos/{owner}/{repo}/git/trees/{tree_sha}", "get"),
+    ("/repos/{owner}/{repo}/compare/{basehead}", "get"),
+    ("/repos/{owner}/{repo}/pulls", "get"),
+    ("/repos/{owner}/{repo}/pulls", "post"),
+    ("/repos/{owner}/{repo}/pulls/{pull_number}", "patch"),
 ]
 
 

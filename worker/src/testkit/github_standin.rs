@@ -4,7 +4,7 @@
 //! `iss` = the App id, at most ten minutes), installation tokens (issued, unexpired, for the
 //! installation of the repository asked about), and answers in GitHub's shapes.
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -20,6 +20,8 @@ use serde_json::{Value, json};
 use sha2::Digest;
 use tokio_util::task::AbortOnDropHandle;
 
+use super::github_git::{GitModel, Person, StoredCommit, StoredPull};
+
 /// The stand-in's state, shared with the test that drives it.
 #[derive(Debug, Default)]
 pub struct GitHubState {
@@ -32,7 +34,13 @@ pub struct GitHubState {
     rate_limited: AtomicU32,
     broken: AtomicBool,
     log: Mutex<Vec<String>>,
+    /// Repositories, branches, commits and pull requests (for publishing).
+    pub(super) git: Mutex<GitModel>,
+    /// Answers to give instead of the real one: (call prefix, status, `Retry-After`, times).
+    faults: Mutex<Vec<Fault>>,
 }
+
+type Fault = (String, u16, Option<u64>, u32);
 
 /// A running stand-in; stopped when dropped.
 #[derive(Debug)]
@@ -44,7 +52,7 @@ pub struct GitHubStandIn {
     _task: AbortOnDropHandle<()>,
 }
 
-fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
@@ -62,6 +70,7 @@ impl GitHubStandIn {
             .route("/repos/{owner}/{repo}/installation", get(installation))
             .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
             .route("/repos/{owner}/{repo}/git/blobs/{sha}", get(blob))
+            .merge(super::github_routes::routes())
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await
@@ -102,7 +111,7 @@ impl GitHubState {
         self.rate_limited.store(n, Ordering::SeqCst);
     }
 
-    /// Contents answers leave out fields GitHub's description requires.
+    /// Contents and repository answers leave out fields GitHub's description requires.
     pub fn break_answers(&self) {
         self.broken.store(true, Ordering::SeqCst);
     }
@@ -120,11 +129,152 @@ impl GitHubState {
             .count()
     }
 
-    fn record(&self, line: String, status: StatusCode) {
+    /// `repo` exists with `default_branch`, whose first commit (by a person) holds `files`.
+    pub fn seed_repo(&self, repo: &str, default_branch: &str, files: &[(&str, &str)]) {
+        let mut git = lock(&self.git);
+        git.defaults
+            .insert(repo.to_owned(), default_branch.to_owned());
+        git.commit_files(repo, default_branch, files, "Initial commit", &person());
+    }
+
+    /// A person pushes a commit changing `files` to `branch`; its id.
+    pub fn push_as_person(
+        &self,
+        repo: &str,
+        branch: &str,
+        files: &[(&str, &str)],
+        message: &str,
+    ) -> String {
+        lock(&self.git).commit_files(repo, branch, files, message, &person())
+    }
+
+    /// The head of `branch`.
+    pub fn head(&self, repo: &str, branch: &str) -> Option<String> {
+        lock(&self.git)
+            .refs
+            .get(&(repo.to_owned(), branch.to_owned()))
+            .cloned()
+    }
+
+    /// The commit `id`.
+    pub fn commit(&self, id: &str) -> Option<StoredCommit> {
+        lock(&self.git).commits.get(id).cloned()
+    }
+
+    /// Commits reachable from `branch`, newest first.
+    pub fn history(&self, repo: &str, branch: &str) -> Vec<String> {
+        let head = self.head(repo, branch);
+        head.map(|h| lock(&self.git).history(&h))
+            .unwrap_or_default()
+    }
+
+    /// The files on `branch`: path → contents.
+    pub fn files_on(&self, repo: &str, branch: &str) -> BTreeMap<String, String> {
+        let git = lock(&self.git);
+        let Some(tree) = git
+            .refs
+            .get(&(repo.to_owned(), branch.to_owned()))
+            .and_then(|h| git.commits.get(h))
+            .map(|c| c.tree.clone())
+        else {
+            return BTreeMap::new();
+        };
+        git.files(&tree)
+            .into_iter()
+            .map(|(path, blob)| {
+                let text =
+                    String::from_utf8_lossy(git.blob(&blob).unwrap_or_default()).into_owned();
+                (path, text)
+            })
+            .collect()
+    }
+
+    /// `repo`'s pull requests.
+    pub fn pulls(&self, repo: &str) -> Vec<StoredPull> {
+        lock(&self.git).pulls.get(repo).cloned().unwrap_or_default()
+    }
+
+    /// A person merges pull request `number`: the base branch gets a merge commit.
+    pub fn merge_pull(&self, repo: &str, number: u64) {
+        let mut git = lock(&self.git);
+        let pull = git
+            .pulls
+            .get(repo)
+            .and_then(|ps| ps.iter().find(|p| p.number == number))
+            .cloned()
+            .expect("the pull request");
+        let head = git.refs[&(repo.to_owned(), pull.head.clone())].clone();
+        let base = git.refs[&(repo.to_owned(), pull.base.clone())].clone();
+        let tree = git.commits[&head].tree.clone();
+        let merge = git.put_commit(StoredCommit {
+            tree,
+            parents: vec![base, head],
+            message: format!("Merge pull request #{number}"),
+            author: person(),
+            committer: person(),
+        });
+        git.refs.insert((repo.to_owned(), pull.base.clone()), merge);
+        for p in git.pulls.get_mut(repo).into_iter().flatten() {
+            if p.number == number {
+                p.state = "closed".into();
+                p.merged = true;
+            }
+        }
+    }
+
+    /// The next `times` calls whose line starts with `prefix` (e.g.
+    /// `POST /repos/o/r/git/trees`) answer `status` (with `Retry-After: secs` when given).
+    pub fn fail_next(&self, prefix: &str, status: u16, retry_after: Option<u64>, times: u32) {
+        lock(&self.faults).push((prefix.to_owned(), status, retry_after, times));
+    }
+
+    /// The injected answer for `line`, if one is due.
+    pub(super) fn fault(&self, line: &str) -> Option<Response> {
+        let mut faults = lock(&self.faults);
+        let f = faults
+            .iter_mut()
+            .find(|(prefix, _, _, times)| *times > 0 && line.starts_with(prefix.as_str()))?;
+        f.3 -= 1;
+        let status = StatusCode::from_u16(f.1).expect("a status");
+        let retry_after = f.2;
+        drop(faults);
+        self.record(line.to_owned(), status);
+        let message = match status.as_u16() {
+            403 => "Resource not accessible by integration",
+            429 => "You have exceeded a secondary rate limit",
+            _ => "Server Error",
+        };
+        let mut r = error(status, message);
+        if let Some(secs) = retry_after {
+            r.headers_mut()
+                .insert("retry-after", secs.to_string().parse().expect("a header"));
+        }
+        Some(r)
+    }
+
+    /// Whether answers are to leave out required fields ([`Self::break_answers`]).
+    pub(super) fn is_broken(&self) -> bool {
+        self.broken.load(Ordering::SeqCst)
+    }
+
+    /// The App's id.
+    pub(super) fn app_id(&self) -> u64 {
+        self.app_id
+    }
+
+    /// Whether the request carries any live installation token.
+    pub(super) fn any_token_ok(&self, headers: &HeaderMap) -> bool {
+        let Some(token) = bearer(headers) else {
+            return false;
+        };
+        matches!(lock(&self.tokens).get(&token), Some((_, exp)) if *exp > Utc::now())
+    }
+
+    pub(super) fn record(&self, line: String, status: StatusCode) {
         lock(&self.log).push(format!("{line} {}", status.as_u16()));
     }
 
-    fn jwt_ok(&self, headers: &HeaderMap) -> bool {
+    pub(super) fn jwt_ok(&self, headers: &HeaderMap) -> bool {
         let Some(token) = bearer(headers) else {
             return false;
         };
@@ -147,7 +297,7 @@ impl GitHubState {
     }
 
     /// Whether the request carries a live installation token for `repo`'s installation.
-    fn token_ok(&self, headers: &HeaderMap, repo: &str) -> bool {
+    pub(super) fn token_ok(&self, headers: &HeaderMap, repo: &str) -> bool {
         let Some(token) = bearer(headers) else {
             return false;
         };
@@ -166,7 +316,12 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
         .map(str::to_owned)
 }
 
-fn error(status: StatusCode, message: &str) -> Response {
+/// A person's identity in the stand-in's history.
+fn person() -> Person {
+    ("A Person".into(), "person@example.com".into())
+}
+
+pub(super) fn error(status: StatusCode, message: &str) -> Response {
     let body = json!({"message": message, "documentation_url": "https://docs.github.com/rest", "status": status.as_u16().to_string()});
     (status, Json(body)).into_response()
 }

@@ -5,11 +5,17 @@
 //! CLI's tests build their workers here.
 
 mod git_server;
+mod github_git;
+mod github_routes;
 mod github_standin;
+mod openapi_example;
 mod prism;
 
 pub use git_server::{GitServer, free_port, git};
+pub use github_git::{StoredCommit, StoredPull};
+pub use github_routes::BOT_USER_ID;
 pub use github_standin::{GitHubStandIn, GitHubState};
+pub use openapi_example::{answer, example};
 pub use prism::Prism;
 
 use std::collections::BTreeMap;
@@ -99,7 +105,17 @@ impl LocalWorker {
 
     /// Docs are published as `config` says (e.g. to a [`GitServer`]).
     pub fn publish(mut self, config: &crate::publish::PublishConfig) -> Self {
-        self.ctx.publishing = config.publishing();
+        self.ctx.publishing = config.publishing(None).expect("a publisher without GitHub");
+        self
+    }
+
+    /// Docs are published as `config` says, through GitHub's API as `api`.
+    pub fn publish_github(
+        mut self,
+        config: &crate::publish::PublishConfig,
+        api: Arc<crate::github::GitHubApi>,
+    ) -> Self {
+        self.ctx.publishing = config.publishing(Some(&api)).expect("a GitHub publisher");
         self
     }
 

@@ -1,0 +1,605 @@
+//! The stand-in's endpoints for publishing: the App and its bot user, a repository's default
+//! branch, the Git Data API (refs, commits, trees), comparisons and pull requests. Every
+//! answer starts from the smallest value GitHub's description allows
+//! ([`super::openapi_example::answer`]) with what the stand-in knows filled in.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use serde_json::{Value, json};
+
+use super::github_git::{StoredCommit, StoredPull};
+use super::github_standin::{GitHubState, error, lock};
+use super::openapi_example::{answer, answer_item};
+
+type S = State<Arc<GitHubState>>;
+
+/// The routes, for the stand-in's router.
+pub(super) fn routes() -> Router<Arc<GitHubState>> {
+    Router::new()
+        .route("/app", get(app))
+        .route("/users/{username}", get(user))
+        .route("/repos/{owner}/{repo}", get(repository))
+        .route("/repos/{owner}/{repo}/git/ref/{*name}", get(get_ref))
+        .route(
+            "/repos/{owner}/{repo}/git/refs",
+            axum::routing::post(create_ref),
+        )
+        .route(
+            "/repos/{owner}/{repo}/git/refs/{*name}",
+            axum::routing::patch(update_ref),
+        )
+        .route(
+            "/repos/{owner}/{repo}/git/commits",
+            axum::routing::post(create_commit),
+        )
+        .route("/repos/{owner}/{repo}/git/commits/{sha}", get(get_commit))
+        .route(
+            "/repos/{owner}/{repo}/git/trees",
+            axum::routing::post(create_tree),
+        )
+        .route("/repos/{owner}/{repo}/git/trees/{sha}", get(get_tree))
+        .route("/repos/{owner}/{repo}/compare/{basehead}", get(compare))
+        .route(
+            "/repos/{owner}/{repo}/pulls",
+            get(list_pulls).post(create_pull),
+        )
+        .route(
+            "/repos/{owner}/{repo}/pulls/{number}",
+            axum::routing::patch(update_pull),
+        )
+}
+
+fn ok(status: u16, body: Value) -> Response {
+    (StatusCode::from_u16(status).expect("a status"), Json(body)).into_response()
+}
+
+/// Checks the installation token for `repo` and the injected faults; `Some` is the answer.
+fn guard(s: &GitHubState, headers: &HeaderMap, line: &str, repo: &str) -> Option<Response> {
+    if !s.token_ok(headers, repo) {
+        s.record(line.to_owned(), StatusCode::UNAUTHORIZED);
+        return Some(error(StatusCode::UNAUTHORIZED, "Bad credentials"));
+    }
+    s.fault(line)
+}
+
+fn api(repo: &str) -> String {
+    format!("https://api.github.com/repos/{repo}")
+}
+
+async fn app(State(s): S, headers: HeaderMap) -> Response {
+    let line = "GET /app".to_owned();
+    if !s.jwt_ok(&headers) {
+        s.record(line, StatusCode::UNAUTHORIZED);
+        return error(
+            StatusCode::UNAUTHORIZED,
+            "A JSON web token could not be decoded",
+        );
+    }
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "get",
+            "/app",
+            200,
+            json!({"id": s.app_id(), "slug": "coderipple", "name": "CodeRipple"}),
+        ),
+    )
+}
+
+async fn user(State(s): S, Path(username): Path<String>, headers: HeaderMap) -> Response {
+    let line = format!("GET /users/{username}");
+    if !s.any_token_ok(&headers) {
+        s.record(line, StatusCode::UNAUTHORIZED);
+        return error(StatusCode::UNAUTHORIZED, "Bad credentials");
+    }
+    if username != "coderipple[bot]" {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    }
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "get",
+            "/users/{username}",
+            200,
+            json!({"login": username, "id": BOT_USER_ID, "type": "Bot"}),
+        ),
+    )
+}
+
+/// The user id of the App's bot account.
+pub const BOT_USER_ID: u64 = 4242;
+
+async fn repository(
+    State(s): S,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}");
+    if let Some(r) = guard(&s, &headers, &line, &repo) {
+        return r;
+    }
+    let Some(default) = lock(&s.git).defaults.get(&repo).cloned() else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    s.record(line, StatusCode::OK);
+    let mut body = answer(
+        "get",
+        "/repos/{owner}/{repo}",
+        200,
+        json!({"name": name, "full_name": repo, "default_branch": default}),
+    );
+    if s.is_broken() {
+        body.as_object_mut().expect("an object").remove("node_id");
+    }
+    ok(200, body)
+}
+
+fn ref_json(repo: &str, branch: &str, sha: &str) -> Value {
+    json!({"ref": format!("refs/heads/{branch}"), "node_id": "REF_stand-in",
+           "url": format!("{}/git/refs/heads/{branch}", api(repo)),
+           "object": {"type": "commit", "sha": sha, "url": format!("{}/git/commits/{sha}", api(repo))}})
+}
+
+async fn get_ref(
+    State(s): S,
+    Path((owner, name, r)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/git/ref/{r}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let branch = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
+    let head = lock(&s.git)
+        .refs
+        .get(&(repo.clone(), branch.clone()))
+        .cloned();
+    let Some(sha) = head else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "get",
+            "/repos/{owner}/{repo}/git/ref/{ref}",
+            200,
+            ref_json(&repo, &branch, &sha),
+        ),
+    )
+}
+
+async fn create_ref(
+    State(s): S,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("POST /repos/{repo}/git/refs");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let (Some(full), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request");
+    };
+    let branch = full.strip_prefix("refs/heads/").unwrap_or(full).to_owned();
+    let mut git = lock(&s.git);
+    let key = (repo.clone(), branch.clone());
+    if git.refs.contains_key(&key) || !git.commits.contains_key(sha) {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
+    }
+    git.refs.insert(key, sha.to_owned());
+    s.record(line, StatusCode::CREATED);
+    ok(
+        201,
+        answer(
+            "post",
+            "/repos/{owner}/{repo}/git/refs",
+            201,
+            ref_json(&repo, &branch, sha),
+        ),
+    )
+}
+
+async fn update_ref(
+    State(s): S,
+    Path((owner, name, r)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let force = body["force"] == true;
+    let line = format!(
+        "PATCH /repos/{repo}/git/refs/{r}{}",
+        if force { " (force)" } else { "" }
+    );
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let branch = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
+    let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+    let mut git = lock(&s.git);
+    let key = (repo.clone(), branch.clone());
+    let Some(old) = git.refs.get(&key).cloned() else {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist");
+    };
+    if !git.commits.contains_key(&sha) || (!force && !git.history(&sha).contains(&old)) {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Update is not a fast forward",
+        );
+    }
+    git.refs.insert(key, sha.clone());
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "patch",
+            "/repos/{owner}/{repo}/git/refs/{ref}",
+            200,
+            ref_json(&repo, &branch, &sha),
+        ),
+    )
+}
+
+fn commit_json(repo: &str, sha: &str, c: &StoredCommit) -> Value {
+    let person =
+        |p: &(String, String)| json!({"name": p.0, "email": p.1, "date": "2026-01-01T00:00:00Z"});
+    json!({"sha": sha, "node_id": "C_stand-in", "url": format!("{}/git/commits/{sha}", api(repo)),
+           "html_url": format!("https://github.com/{repo}/commit/{sha}"),
+           "author": person(&c.author), "committer": person(&c.committer), "message": c.message,
+           "tree": {"sha": c.tree, "url": format!("{}/git/trees/{}", api(repo), c.tree)},
+           "parents": c.parents.iter().map(|p| json!({"sha": p, "url": format!("{}/git/commits/{p}", api(repo)),
+                                                      "html_url": format!("https://github.com/{repo}/commit/{p}")})).collect::<Vec<_>>(),
+           "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}})
+}
+
+async fn get_commit(
+    State(s): S,
+    Path((owner, name, sha)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/git/commits/{sha}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let found = lock(&s.git).commits.get(&sha).cloned();
+    let Some(c) = found else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "get",
+            "/repos/{owner}/{repo}/git/commits/{commit_sha}",
+            200,
+            commit_json(&repo, &sha, &c),
+        ),
+    )
+}
+
+async fn create_commit(
+    State(s): S,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("POST /repos/{repo}/git/commits");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let person = |v: &Value| {
+        (
+            v["name"].as_str().unwrap_or_default().to_owned(),
+            v["email"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let c = StoredCommit {
+        tree: body["tree"].as_str().unwrap_or_default().to_owned(),
+        parents: body["parents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str().map(str::to_owned))
+            .collect(),
+        message: body["message"].as_str().unwrap_or_default().to_owned(),
+        author: person(&body["author"]),
+        committer: person(&body["committer"]),
+    };
+    let mut git = lock(&s.git);
+    if git.tree_entries(&c.tree, false).is_none()
+        || c.parents.iter().any(|p| !git.commits.contains_key(p))
+    {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Tree or parent not found");
+    }
+    let sha = git.put_commit(c.clone());
+    s.record(line, StatusCode::CREATED);
+    ok(
+        201,
+        answer(
+            "post",
+            "/repos/{owner}/{repo}/git/commits",
+            201,
+            commit_json(&repo, &sha, &c),
+        ),
+    )
+}
+
+fn tree_json(repo: &str, sha: &str, entries: Vec<(String, &'static str, String)>) -> Value {
+    let items: Vec<Value> = entries
+        .into_iter()
+        .map(|(path, kind, id)| {
+            let mode = if kind == "tree" { "040000" } else { "100644" };
+            json!({"path": path, "mode": mode, "type": kind, "sha": id,
+                   "url": format!("{}/git/{kind}s/{id}", api(repo))})
+        })
+        .collect();
+    json!({"sha": sha, "url": format!("{}/git/trees/{sha}", api(repo)), "truncated": false, "tree": items})
+}
+
+async fn get_tree(
+    State(s): S,
+    Path((owner, name, sha)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let recursive = q.unwrap_or_default().contains("recursive=");
+    let line = format!("GET /repos/{repo}/git/trees/{sha}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let entries = lock(&s.git).tree_entries(&sha, recursive);
+    let Some(entries) = entries else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "get",
+            "/repos/{owner}/{repo}/git/trees/{tree_sha}",
+            200,
+            tree_json(&repo, &sha, entries),
+        ),
+    )
+}
+
+async fn create_tree(
+    State(s): S,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("POST /repos/{repo}/git/trees");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let mut git = lock(&s.git);
+    let mut files: BTreeMap<String, String> = match body["base_tree"].as_str() {
+        Some(base) => git.files(base),
+        None => BTreeMap::new(),
+    };
+    for entry in body["tree"].as_array().into_iter().flatten() {
+        let (Some(path), Some(contents)) = (entry["path"].as_str(), entry["content"].as_str())
+        else {
+            s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid tree entry");
+        };
+        let blob = git.put_blob(contents.as_bytes());
+        files.insert(path.to_owned(), blob);
+    }
+    let sha = git.put_tree(&files);
+    let entries = git.tree_entries(&sha, false).unwrap_or_default();
+    s.record(line, StatusCode::CREATED);
+    ok(
+        201,
+        answer(
+            "post",
+            "/repos/{owner}/{repo}/git/trees",
+            201,
+            tree_json(&repo, &sha, entries),
+        ),
+    )
+}
+
+async fn compare(
+    State(s): S,
+    Path((owner, name, basehead)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/compare/{basehead}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let git = lock(&s.git);
+    let Some((base, head)) = basehead.split_once("...") else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let in_base = git.history(base);
+    let ahead: Vec<Value> = git
+        .history(head)
+        .into_iter()
+        .filter(|c| !in_base.contains(c))
+        .filter_map(|id| {
+            let c = git.commits.get(&id)?;
+            Some(json!({"sha": id, "node_id": "C_stand-in", "url": format!("{}/commits/{id}", api(&repo)),
+                        "html_url": format!("https://github.com/{repo}/commit/{id}"),
+                        "comments_url": format!("{}/commits/{id}/comments", api(&repo)),
+                        "author": null, "committer": null, "parents": [],
+                        "commit": commit_json(&repo, &id, c)}))
+        })
+        .collect();
+    s.record(line, StatusCode::OK);
+    let body = json!({"url": format!("{}/compare/{basehead}", api(&repo)), "status": if ahead.is_empty() { "identical" } else { "ahead" },
+                      "ahead_by": ahead.len(), "behind_by": 0, "total_commits": ahead.len(), "commits": ahead});
+    ok(
+        200,
+        answer("get", "/repos/{owner}/{repo}/compare/{basehead}", 200, body),
+    )
+}
+
+fn pull_json(repo: &str, p: &StoredPull) -> Value {
+    let side = |branch: &str| json!({"ref": branch, "label": format!("{}:{branch}", repo.split('/').next().unwrap_or_default()), "sha": "0000000000000000000000000000000000000000"});
+    json!({"number": p.number, "state": p.state, "title": p.title, "body": p.body, "merged": p.merged,
+           "url": format!("{}/pulls/{}", api(repo), p.number),
+           "html_url": format!("https://github.com/{repo}/pull/{}", p.number),
+           "head": side(&p.head), "base": side(&p.base)})
+}
+
+async fn list_pulls(
+    State(s): S,
+    Path((owner, name)): Path<(String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/pulls");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let q = q.unwrap_or_default();
+    let params: BTreeMap<String, String> =
+        form_urlencoded::parse(q.as_bytes()).into_owned().collect();
+    let pulls = lock(&s.git).pulls.get(&repo).cloned().unwrap_or_default();
+    let list: Vec<Value> = pulls
+        .iter()
+        .filter(|p| {
+            params
+                .get("state")
+                .is_none_or(|st| st == "all" || *st == p.state)
+        })
+        .filter(|p| {
+            params
+                .get("head")
+                .is_none_or(|h| *h == format!("{owner}:{}", p.head))
+        })
+        .filter(|p| params.get("base").is_none_or(|b| *b == p.base))
+        .map(|p| {
+            let mut fill = pull_json(&repo, p);
+            if let Some(m) = fill.as_object_mut() {
+                m.remove("merged");
+            }
+            answer_item("get", "/repos/{owner}/{repo}/pulls", 200, fill)
+        })
+        .collect();
+    s.record(line, StatusCode::OK);
+    ok(200, Value::Array(list))
+}
+
+async fn create_pull(
+    State(s): S,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("POST /repos/{repo}/pulls");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let mut git = lock(&s.git);
+    let (head, base) = (
+        body["head"].as_str().unwrap_or_default(),
+        body["base"].as_str().unwrap_or_default(),
+    );
+    let exists = |b: &str| git.refs.contains_key(&(repo.clone(), b.to_owned()));
+    let open_already = git
+        .pulls
+        .get(&repo)
+        .into_iter()
+        .flatten()
+        .any(|p| p.state == "open" && p.head == head);
+    if !exists(head) || !exists(base) || open_already {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Validation Failed");
+    }
+    let pulls = git.pulls.entry(repo.clone()).or_default();
+    let p = StoredPull {
+        number: pulls.len() as u64 + 1,
+        head: head.to_owned(),
+        base: base.to_owned(),
+        state: "open".into(),
+        merged: false,
+        title: body["title"].as_str().unwrap_or_default().to_owned(),
+        body: body["body"].as_str().unwrap_or_default().to_owned(),
+    };
+    pulls.push(p.clone());
+    s.record(line, StatusCode::CREATED);
+    ok(
+        201,
+        answer(
+            "post",
+            "/repos/{owner}/{repo}/pulls",
+            201,
+            pull_json(&repo, &p),
+        ),
+    )
+}
+
+async fn update_pull(
+    State(s): S,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("PATCH /repos/{repo}/pulls/{number}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let mut git = lock(&s.git);
+    let Some(p) = git
+        .pulls
+        .get_mut(&repo)
+        .and_then(|ps| ps.iter_mut().find(|p| p.number == number))
+    else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    if let Some(t) = body["title"].as_str() {
+        p.title = t.to_owned();
+    }
+    if let Some(b) = body["body"].as_str() {
+        p.body = b.to_owned();
+    }
+    let p = p.clone();
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "patch",
+            "/repos/{owner}/{repo}/pulls/{pull_number}",
+            200,
+            pull_json(&repo, &p),
+        ),
+    )
+}
