@@ -34,10 +34,40 @@ pub struct WorkerSettings {
     pub github: Option<GitHubConfig>,
 }
 
+/// Variables that name a parameter (SSM or Secrets Manager) holding another variable's value,
+/// read once at start: the GitHub App's private key and a GitHub token.
+const PARAMS: [(&str, &str); 2] = [
+    (
+        "CODERIPPLE_GITHUB_APP_KEY_PARAM",
+        "CODERIPPLE_GITHUB_APP_KEY",
+    ),
+    ("CODERIPPLE_GITHUB_TOKEN_PARAM", "CODERIPPLE_GITHUB_TOKEN"),
+];
+
 impl WorkerSettings {
-    /// From the environment and the flags.
-    pub fn from_env(repo_roots: &[String], docs_remotes: &[String]) -> anyhow::Result<Self> {
-        let lookup = |k: &str| std::env::var(k).ok();
+    /// From the environment and the flags; values named by parameter
+    /// (`CODERIPPLE_GITHUB_APP_KEY_PARAM`, `CODERIPPLE_GITHUB_TOKEN_PARAM`) are read with
+    /// `clients` (or clients from the environment) before anything else is checked.
+    pub async fn load(
+        repo_roots: &[String],
+        docs_remotes: &[String],
+        clients: Option<&AwsClients>,
+    ) -> anyhow::Result<Self> {
+        let mut vars: std::collections::HashMap<String, String> = std::env::vars()
+            .filter(|(k, _)| k.starts_with("CODERIPPLE_"))
+            .collect();
+        for (param_var, var) in PARAMS {
+            let Some(param) = vars.get(param_var).cloned() else {
+                continue;
+            };
+            let clients = match clients {
+                Some(c) => c.clone(),
+                None => AwsClients::from_env(SdkRetries::Standard).await,
+            };
+            let value = coderipple_core::aws::secrets::read(&clients, param_var, &param).await?;
+            vars.insert(var.to_owned(), value);
+        }
+        let lookup = |k: &str| vars.get(k).cloned();
         Ok(Self {
             repo_roots: repo_roots.to_vec(),
             publish: PublishConfig::from_env(lookup, docs_remotes)?,
@@ -121,13 +151,16 @@ impl Backend {
             "agent pack"
         );
         let checkouts = GitCheckouts::parse(&settings.repo_roots)?;
-        let source: Option<Arc<dyn ContentSource>> = match &settings.github {
+        // One client for contents and publishing: one token cache per installation.
+        let github = match &settings.github {
+            Some(config) => Some(Arc::new(GitHubApi::new(config)?)),
+            None => None,
+        };
+        let source: Option<Arc<dyn ContentSource>> = match &github {
             _ if !checkouts.is_empty() => Some(Arc::new(checkouts)),
-            Some(github) => {
-                tracing::info!(api = %github.api_url, "file contents from GitHub's API");
-                Some(Arc::new(GitHubContent::new(Arc::new(GitHubApi::new(
-                    github,
-                )?))))
+            Some(api) => {
+                tracing::info!(api = %api.base_url(), "file contents from GitHub's API");
+                Some(Arc::new(GitHubContent::new(api.clone())))
             }
             None => None,
         };
@@ -141,12 +174,12 @@ impl Backend {
         });
         let mut ctx = WorkerContext::new(&self.parts, self.sink.clone(), agents, metrics);
         ctx.content = content;
-        ctx.publishing = publish.publishing();
+        ctx.publishing = publish.publishing(github.as_ref())?;
         if ctx.publishing.is_some() {
             tracing::info!(
                 strategy = publish.strategy.name(),
                 repos = publish.remotes.len(),
-                branch = %publish.branch,
+                branch = publish.branch.as_deref().unwrap_or("(default)"),
                 path = %publish.path,
                 "docs are published to the repositories"
             );

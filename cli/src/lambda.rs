@@ -57,11 +57,10 @@ async fn ingest() -> anyhow::Result<()> {
 }
 
 async fn worker() -> anyhow::Result<()> {
-    let backend = Backend::aws(AwsClients::from_env(SdkRetries::Standard).await).await?;
-    let ctx = Arc::new(backend.worker_context(
-        Metrics::from_env()?,
-        &crate::backend::WorkerSettings::from_env(&[], &[])?,
-    )?);
+    let clients = AwsClients::from_env(SdkRetries::Standard).await;
+    let settings = crate::backend::WorkerSettings::load(&[], &[], Some(&clients)).await?;
+    let backend = Backend::aws(clients).await?;
+    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?, &settings)?);
     tracing::info!(queue = backend.queue.name(), "worker ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
         let ctx = ctx.clone();

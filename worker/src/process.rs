@@ -101,7 +101,8 @@ pub(crate) async fn process(
     {
         // After state and the store's docs, before "completed" (and still under the leases):
         // a crash in between publishes again on the redelivery, which finds the same tree.
-        summary.publish = crate::publish::after_change_set(ctx, repo, &fresh).await;
+        summary.publish =
+            crate::publish::after_change_set(ctx, repo, &fresh, &summary.agents).await;
     }
     drop(keeper);
     match applied {

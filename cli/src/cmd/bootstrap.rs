@@ -21,7 +21,7 @@ pub async fn run(
 ) -> anyhow::Result<ExitCode> {
     coderipple_core::webhook::validate_repo(repo).context("the repository (owner/name)")?;
     let spec = format!("{repo}={}", root.display());
-    let settings = crate::backend::WorkerSettings::from_env(&[spec], docs_remotes)?;
+    let settings = crate::backend::WorkerSettings::load(&[spec], docs_remotes, None).await?;
     let backend = Backend::open(kind, data_dir, true).await?;
     let ctx = backend.worker_context(Metrics::off(), &settings)?;
     let url = repo_url.map_or_else(|| format!("https://github.com/{repo}"), str::to_owned);

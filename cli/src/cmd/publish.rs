@@ -22,7 +22,7 @@ pub async fn run(
     for repo in repos {
         coderipple_core::webhook::validate_repo(repo).context("the repository (owner/name)")?;
     }
-    let settings = crate::backend::WorkerSettings::from_env(&[], docs_remotes)?;
+    let settings = crate::backend::WorkerSettings::load(&[], docs_remotes, None).await?;
     let backend = Backend::open(kind, data_dir, false).await?;
     let ctx = backend.worker_context(Metrics::off(), &settings)?;
     if ctx.publishing.is_none() {

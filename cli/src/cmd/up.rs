@@ -27,7 +27,7 @@ pub async fn run(
     repo_roots: &[String],
     docs_remotes: &[String],
 ) -> anyhow::Result<ExitCode> {
-    let settings = crate::backend::WorkerSettings::from_env(repo_roots, docs_remotes)?;
+    let settings = crate::backend::WorkerSettings::load(repo_roots, docs_remotes, None).await?;
     let backend = Backend::open(kind, data_dir, true).await?;
     let (secrets, source) = secret::for_backend(&backend, data_dir).await?;
     let metrics = Metrics::from_env()?;

@@ -23,7 +23,7 @@ pub async fn run(
         workers > 0,
         "--workers must be at least 1 for `coderipple worker`"
     );
-    let settings = crate::backend::WorkerSettings::from_env(repo_roots, docs_remotes)?;
+    let settings = crate::backend::WorkerSettings::load(repo_roots, docs_remotes, None).await?;
     let backend = Backend::open(kind, data_dir, false).await?;
     let cancel = shutdown::on_signal();
     let ctx = Arc::new(backend.worker_context(Metrics::from_env()?, &settings)?);

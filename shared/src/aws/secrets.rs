@@ -1,4 +1,6 @@
-//! Webhook secrets from `CODERIPPLE_WEBHOOK_SECRET_PARAM`: a Secrets Manager ARN
+//! Secrets from the parameter store: the webhook secret (`CODERIPPLE_WEBHOOK_SECRET_PARAM`),
+//! and any other value a variable names by parameter ([`read`]: the GitHub App's key, a
+//! GitHub token). A parameter is a Secrets Manager ARN
 //! (`arn:aws:secretsmanager:…`) or an SSM parameter name (a `SecureString`, decrypted). Read
 //! once at start (a Lambda container's init), never per request.
 //!
@@ -21,20 +23,24 @@ struct Rotation {
 
 /// Reads and parses the secret(s) named by `param`.
 pub async fn load(clients: &AwsClients, param: &str) -> Result<Secrets> {
-    let raw = if param.starts_with("arn:aws:secretsmanager:") {
+    let var = "CODERIPPLE_WEBHOOK_SECRET_PARAM";
+    let raw = read(clients, var, param).await?;
+    parse(&raw).map_err(|e| Error::Config(format!("{var} {param}: {e}")))
+}
+
+/// The value of `param` (named by the variable `var`): a Secrets Manager secret's string
+/// when `param` is its ARN, else an SSM parameter's value, decrypted.
+pub async fn read(clients: &AwsClients, var: &str, param: &str) -> Result<String> {
+    if param.starts_with("arn:aws:secretsmanager:") {
         clients
             .secrets
             .get_secret_value()
             .secret_id(param)
             .send()
             .await
-            .map_err(|e| sdk_error(&format!("CODERIPPLE_WEBHOOK_SECRET_PARAM {param}"), e))?
+            .map_err(|e| sdk_error(&format!("{var} {param}"), e))?
             .secret_string
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "CODERIPPLE_WEBHOOK_SECRET_PARAM {param}: the secret has no string value"
-                ))
-            })?
+            .ok_or_else(|| Error::Config(format!("{var} {param}: the secret has no string value")))
     } else {
         clients
             .ssm
@@ -43,16 +49,11 @@ pub async fn load(clients: &AwsClients, param: &str) -> Result<Secrets> {
             .with_decryption(true)
             .send()
             .await
-            .map_err(|e| sdk_error(&format!("CODERIPPLE_WEBHOOK_SECRET_PARAM {param}"), e))?
+            .map_err(|e| sdk_error(&format!("{var} {param}"), e))?
             .parameter
             .and_then(|p| p.value)
-            .ok_or_else(|| {
-                Error::Config(format!(
-                    "CODERIPPLE_WEBHOOK_SECRET_PARAM {param}: the parameter has no value"
-                ))
-            })?
-    };
-    parse(&raw).map_err(|e| Error::Config(format!("CODERIPPLE_WEBHOOK_SECRET_PARAM {param}: {e}")))
+            .ok_or_else(|| Error::Config(format!("{var} {param}: the parameter has no value")))
+    }
 }
 
 /// Parses a stored value: a plain secret, or the rotation JSON.

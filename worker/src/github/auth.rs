@@ -29,6 +29,7 @@ pub(super) struct AppAuth {
     key: EncodingKey,
     tokens: Mutex<HashMap<u64, (String, DateTime<Utc>)>>,
     installations: Mutex<HashMap<String, u64>>,
+    bot: Mutex<Option<(String, String)>>,
 }
 
 impl std::fmt::Debug for Auth {
@@ -57,6 +58,7 @@ impl Auth {
                     .map_err(|e| WorkerError::invalid(format!("GitHub App key: {e}")))?,
                 tokens: Mutex::new(HashMap::new()),
                 installations: Mutex::new(HashMap::new()),
+                bot: Mutex::new(None),
             }),
         })
     }
@@ -73,6 +75,47 @@ impl Auth {
         {
             lock(&app.tokens).remove(&id);
         }
+    }
+
+    /// The App's bot account as a commit identity (name, email), looked up once with the
+    /// App's JWT (`GET /app`: its slug) and `repo`'s installation token (`GET /users/…`: the
+    /// bot's user id, which GitHub's no-reply address carries); `None` for a token.
+    pub(super) async fn bot_identity(
+        &self,
+        api: &GitHubApi,
+        repo: &str,
+    ) -> Result<Option<(String, String)>, WorkerError> {
+        let Self::App(app) = self else {
+            return Ok(None);
+        };
+        if let Some(known) = lock(&app.bot).clone() {
+            return Ok(Some(known));
+        }
+        let about = match api.call(Method::GET, "/app", &app.jwt()?, None).await? {
+            Ok(body) => body,
+            Err(r) => return Err(refused(repo, &r)),
+        };
+        let slug = about["slug"]
+            .as_str()
+            .filter(|s| !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'))
+            .ok_or_else(|| WorkerError::transient("GitHub /app: the answer has no usable slug"))?
+            .to_owned();
+        let login = format!("{slug}[bot]");
+        let path = format!("/users/{slug}%5Bbot%5D");
+        let bearer = self.bearer_for(api, repo).await?;
+        let user = match api.call(Method::GET, &path, &bearer, None).await? {
+            Ok(body) => body,
+            Err(r) => return Err(refused(repo, &r)),
+        };
+        let id = user["id"]
+            .as_u64()
+            .ok_or_else(|| WorkerError::transient(format!("GitHub {path}: no user id")))?;
+        let identity = (
+            login.clone(),
+            format!("{id}+{login}@users.noreply.github.com"),
+        );
+        *lock(&app.bot) = Some(identity.clone());
+        Ok(Some(identity))
     }
 
     /// The bearer token for calls about `repo`.

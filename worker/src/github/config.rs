@@ -11,7 +11,8 @@ pub enum Credentials {
     App {
         /// `CODERIPPLE_GITHUB_APP_ID`.
         app_id: u64,
-        /// The private key (PEM), from `CODERIPPLE_GITHUB_APP_KEY_FILE`.
+        /// The private key (PEM), from `CODERIPPLE_GITHUB_APP_KEY_PARAM` or
+        /// `CODERIPPLE_GITHUB_APP_KEY_FILE`.
         key_pem: String,
     },
     /// A token (`CODERIPPLE_GITHUB_TOKEN`) for a single repository or organisation.
@@ -63,21 +64,29 @@ impl GitHubConfig {
             None => Duration::from_secs(60),
         };
         let app_id = lookup("CODERIPPLE_GITHUB_APP_ID");
-        let key_file = lookup("CODERIPPLE_GITHUB_APP_KEY_FILE");
+        // The key's text (as read from `CODERIPPLE_GITHUB_APP_KEY_PARAM` at start), or a file.
+        let key = match (
+            lookup("CODERIPPLE_GITHUB_APP_KEY"),
+            lookup("CODERIPPLE_GITHUB_APP_KEY_FILE"),
+        ) {
+            (Some(pem), _) => Some(("CODERIPPLE_GITHUB_APP_KEY(_PARAM)".to_owned(), Ok(pem))),
+            (None, Some(file)) => Some((
+                format!("CODERIPPLE_GITHUB_APP_KEY_FILE {file}"),
+                std::fs::read_to_string(&file),
+            )),
+            (None, None) => None,
+        };
         let token = lookup("CODERIPPLE_GITHUB_TOKEN").filter(|t| !t.trim().is_empty());
-        let credentials = match (app_id, key_file, token) {
-            (Some(id), Some(file), None) => {
+        let credentials = match (app_id, key, token) {
+            (Some(id), Some((source, key)), None) => {
                 let app_id = id.trim().parse().map_err(|_| {
                     config(format!(
                         "CODERIPPLE_GITHUB_APP_ID must be a number, got {id:?}"
                     ))
                 })?;
-                let key_pem = std::fs::read_to_string(&file)
-                    .map_err(|e| config(format!("CODERIPPLE_GITHUB_APP_KEY_FILE {file}: {e}")))?;
+                let key_pem = key.map_err(|e| config(format!("{source}: {e}")))?;
                 jsonwebtoken::EncodingKey::from_rsa_pem(key_pem.as_bytes()).map_err(|e| {
-                    config(format!(
-                        "CODERIPPLE_GITHUB_APP_KEY_FILE {file} is not an RSA private key (PEM): {e}"
-                    ))
+                    config(format!("{source} is not an RSA private key (PEM): {e}"))
                 })?;
                 Credentials::App { app_id, key_pem }
             }
@@ -85,7 +94,8 @@ impl GitHubConfig {
             (None, None, None) => return Ok(None),
             (Some(_), None, _) | (None, Some(_), _) => {
                 return Err(config(
-                    "a GitHub App needs both CODERIPPLE_GITHUB_APP_ID and CODERIPPLE_GITHUB_APP_KEY_FILE",
+                    "a GitHub App needs both CODERIPPLE_GITHUB_APP_ID and its key \
+                     (CODERIPPLE_GITHUB_APP_KEY_PARAM or CODERIPPLE_GITHUB_APP_KEY_FILE)",
                 ));
             }
             (Some(_), Some(_), Some(_)) => {
@@ -165,6 +175,13 @@ mod tests {
                     ("CODERIPPLE_GITHUB_APP_KEY_FILE", "/no/such"),
                 ],
                 "/no/such",
+            ),
+            (
+                &[
+                    ("CODERIPPLE_GITHUB_APP_ID", "1"),
+                    ("CODERIPPLE_GITHUB_APP_KEY", "-----BEGIN junk"),
+                ],
+                "CODERIPPLE_GITHUB_APP_KEY(_PARAM) is not an RSA private key",
             ),
             (
                 &[

@@ -13,11 +13,12 @@ mod content;
 
 use std::time::Duration;
 
-use reqwest::{Method, StatusCode};
+use reqwest::StatusCode;
 use serde_json::Value;
 
 pub use config::{Credentials, GitHubConfig};
 pub use content::GitHubContent;
+pub use reqwest::Method;
 
 use crate::WorkerError;
 use auth::Auth;
@@ -45,6 +46,14 @@ pub struct Refusal {
     pub message: String,
 }
 
+impl Refusal {
+    /// The refusal as an error about `repo`: permanent (it needs an operator or a change on
+    /// GitHub's side), with what the status usually means.
+    pub fn into_error(self, repo: &str) -> WorkerError {
+        refused(repo, &self)
+    }
+}
+
 impl GitHubApi {
     /// A client for `config`.
     pub fn new(config: &GitHubConfig) -> Result<Self, WorkerError> {
@@ -61,6 +70,11 @@ impl GitHubApi {
         })
     }
 
+    /// The API's base URL.
+    pub fn base_url(&self) -> &str {
+        &self.base
+    }
+
     /// Remembers which App installation `repo` belongs to (from its webhooks).
     pub fn note_installation(&self, repo: &str, installation: u64) {
         self.auth.note_installation(repo, installation);
@@ -68,17 +82,39 @@ impl GitHubApi {
 
     /// `GET path` (relative to the API URL) as `repo`'s installation; `Ok(None)` on 404.
     pub async fn get(&self, repo: &str, path: &str) -> Result<Option<Value>, WorkerError> {
-        let bearer = self.auth.bearer_for(self, repo).await?;
-        match self.call(Method::GET, path, &bearer, None).await? {
+        match self.send(repo, Method::GET, path, None).await? {
             Ok(body) => Ok(Some(body)),
             Err(r) if r.status == StatusCode::NOT_FOUND => Ok(None),
-            Err(r) if r.status == StatusCode::UNAUTHORIZED => {
-                // A revoked or expired token: forget it, so the next call takes a new one.
-                self.auth.forget_token(repo);
-                Err(refused(repo, &r))
-            }
             Err(r) => Err(refused(repo, &r)),
         }
+    }
+
+    /// `method path` with `body` as `repo`'s installation, retried on rate limits, `5xx` and
+    /// network failures; a deliberate non-2xx answer comes back as `Ok(Err(Refusal))` for
+    /// the caller to judge (see [`Refusal::into_error`]).
+    pub async fn send(
+        &self,
+        repo: &str,
+        method: Method,
+        path: &str,
+        body: Option<&Value>,
+    ) -> Result<Result<Value, Refusal>, WorkerError> {
+        let bearer = self.auth.bearer_for(self, repo).await?;
+        let answer = self.call(method, path, &bearer, body).await?;
+        if let Err(r) = &answer
+            && r.status == StatusCode::UNAUTHORIZED
+        {
+            // A revoked or expired token: forget it, so the next call takes a new one.
+            self.auth.forget_token(repo);
+        }
+        Ok(answer)
+    }
+
+    /// Who commits for us when no author is configured: the App's bot account
+    /// (`<slug>[bot]`, with the no-reply address GitHub links to it), looked up once; `None`
+    /// with a token, whose user we do not impersonate.
+    pub async fn bot_identity(&self, repo: &str) -> Result<Option<(String, String)>, WorkerError> {
+        self.auth.bot_identity(self, repo).await
     }
 
     /// One call with `bearer`, retried on rate limits, `5xx` and network failures; a

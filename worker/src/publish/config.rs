@@ -7,8 +7,11 @@ use std::time::Duration;
 use coderipple_core::webhook::validate_repo;
 
 use super::git::GitRemotes;
+use super::github::GitHubDirect;
+use super::pull_request::GitHubPullRequest;
 use super::{Publisher, Publishing};
 use crate::WorkerError;
+use crate::github::GitHubApi;
 
 /// `CODERIPPLE_DOC_STRATEGY`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -18,6 +21,10 @@ pub enum DocStrategy {
     Store,
     /// Docs are committed and pushed to a git remote with the git CLI.
     Git,
+    /// One commit per change set onto a branch through GitHub's Git Data API.
+    GitHubDirect,
+    /// A standing pull request through GitHub's API.
+    GitHubPr,
 }
 
 impl DocStrategy {
@@ -26,6 +33,8 @@ impl DocStrategy {
         match self {
             Self::Store => "store",
             Self::Git => "git",
+            Self::GitHubDirect => "github_direct",
+            Self::GitHubPr => "github_pr",
         }
     }
 
@@ -34,12 +43,10 @@ impl DocStrategy {
         match raw.trim() {
             "store" | "" => Ok(Self::Store),
             "git" => Ok(Self::Git),
-            "github_direct" | "github_pr" => Err(config(format!(
-                "CODERIPPLE_DOC_STRATEGY={raw}: the GitHub API strategies are not in this build \
-                 yet; use `git` with an HTTPS remote and a token, or `store`"
-            ))),
+            "github_direct" => Ok(Self::GitHubDirect),
+            "github_pr" => Ok(Self::GitHubPr),
             other => Err(config(format!(
-                "CODERIPPLE_DOC_STRATEGY must be `store` or `git`, got {other:?}"
+                "CODERIPPLE_DOC_STRATEGY must be `store`, `git`, `github_direct` or `github_pr`, got {other:?}"
             ))),
         }
     }
@@ -94,12 +101,14 @@ pub struct PublishConfig {
     pub strategy: DocStrategy,
     /// `owner/repo` → git remote URL (`git` strategy).
     pub remotes: BTreeMap<String, String>,
-    /// The branch docs are committed to (`CODERIPPLE_DOCS_BRANCH`).
-    pub branch: String,
+    /// The branch docs are committed to (`CODERIPPLE_DOCS_BRANCH`); unset: `coderipple/docs`
+    /// (`git`, `github_pr`) or the repository's default branch (`github_direct`).
+    pub branch: Option<String>,
     /// Where the docs go inside the repository (`CODERIPPLE_DOCS_PATH`), ending in `/`.
     pub path: String,
-    /// Author and committer (`CODERIPPLE_DOCS_AUTHOR`).
-    pub author: Identity,
+    /// Author and committer (`CODERIPPLE_DOCS_AUTHOR`); unset: the GitHub App's bot
+    /// account with the GitHub strategies, else [`Identity::default`].
+    pub author: Option<Identity>,
     /// Longest one git command may take (`CODERIPPLE_DOCS_GIT_TIMEOUT_SECS`).
     pub git_timeout: Duration,
     /// The first retry's delay (`CODERIPPLE_DOCS_RETRY_MS`).
@@ -114,9 +123,9 @@ impl Default for PublishConfig {
         Self {
             strategy: DocStrategy::Store,
             remotes: BTreeMap::new(),
-            branch: "coderipple/docs".into(),
+            branch: None,
             path: "docs/coderipple/".into(),
-            author: Identity::default(),
+            author: None,
             git_timeout: Duration::from_secs(120),
             retry_delay: Duration::from_secs(1),
             republish_every: Duration::from_secs(300),
@@ -163,10 +172,10 @@ impl PublishConfig {
         let out = Self {
             strategy,
             remotes,
-            branch: lookup("CODERIPPLE_DOCS_BRANCH").unwrap_or(d.branch),
+            branch: lookup("CODERIPPLE_DOCS_BRANCH").filter(|b| !b.trim().is_empty()),
             path: normalized_path(&lookup("CODERIPPLE_DOCS_PATH").unwrap_or(d.path))?,
             author: match lookup("CODERIPPLE_DOCS_AUTHOR") {
-                Some(raw) => Identity::parse(&raw)?,
+                Some(raw) => Some(Identity::parse(&raw)?),
                 None => d.author,
             },
             git_timeout: Duration::from_secs(
@@ -181,7 +190,9 @@ impl PublishConfig {
                 d.republish_every.as_secs(),
             )?),
         };
-        check_branch(&out.branch)?;
+        if let Some(branch) = &out.branch {
+            check_branch(branch)?;
+        }
         if out.strategy == DocStrategy::Git && out.remotes.is_empty() {
             return Err(config(
                 "CODERIPPLE_DOC_STRATEGY=git needs remotes: CODERIPPLE_DOCS_REMOTES=owner/repo=URL \
@@ -191,17 +202,38 @@ impl PublishConfig {
         Ok(out)
     }
 
-    /// The publisher these settings name (`None` for the `store` strategy).
-    pub fn publishing(&self) -> Option<Publishing> {
-        let publisher: Arc<dyn Publisher> = match self.strategy {
-            DocStrategy::Store => return None,
-            DocStrategy::Git => Arc::new(GitRemotes::new(self.clone())),
+    /// The docs branch of the `git` and `github_pr` strategies.
+    pub fn docs_branch(&self) -> &str {
+        self.branch.as_deref().unwrap_or("coderipple/docs")
+    }
+
+    /// The publisher these settings name (`None` for the `store` strategy); the GitHub
+    /// strategies publish through `github`, and are refused without it.
+    pub fn publishing(
+        &self,
+        github: Option<&Arc<GitHubApi>>,
+    ) -> Result<Option<Publishing>, WorkerError> {
+        let api = || {
+            github.cloned().ok_or_else(|| {
+                config(format!(
+                    "CODERIPPLE_DOC_STRATEGY={} needs GitHub credentials: a GitHub App \
+                     (CODERIPPLE_GITHUB_APP_ID + CODERIPPLE_GITHUB_APP_KEY_FILE or _KEY_PARAM) \
+                     or CODERIPPLE_GITHUB_TOKEN",
+                    self.strategy.name()
+                ))
+            })
         };
-        Some(Publishing {
+        let publisher: Arc<dyn Publisher> = match self.strategy {
+            DocStrategy::Store => return Ok(None),
+            DocStrategy::Git => Arc::new(GitRemotes::new(self.clone())),
+            DocStrategy::GitHubDirect => Arc::new(GitHubDirect::new(api()?, self.clone())),
+            DocStrategy::GitHubPr => Arc::new(GitHubPullRequest::new(api()?, self.clone())),
+        };
+        Ok(Some(Publishing {
             publisher,
             retry_delay: self.retry_delay,
             republish_every: self.republish_every,
-        })
+        }))
     }
 }
 
@@ -286,12 +318,12 @@ mod tests {
     fn defaults_to_the_store_and_remotes_imply_git() {
         let c = from(&[], &[]).unwrap();
         assert_eq!(c.strategy, DocStrategy::Store);
-        assert!(c.publishing().is_none());
+        assert!(c.publishing(None).unwrap().is_none());
         let c = from(&[], &["o/r=file:///srv/r.git"]).unwrap();
         assert_eq!(c.strategy, DocStrategy::Git);
         assert_eq!(c.remotes["o/r"], "file:///srv/r.git");
         assert_eq!(
-            (c.branch.as_str(), c.path.as_str()),
+            (c.docs_branch(), c.path.as_str()),
             ("coderipple/docs", "docs/coderipple/")
         );
     }
@@ -314,8 +346,18 @@ mod tests {
         .unwrap();
         assert_eq!(c.remotes.len(), 2);
         assert_eq!(c.path, "handbook/generated/");
-        assert_eq!(c.author.email, "bot@example.com");
-        assert_eq!(c.branch, "docs/live");
+        assert_eq!(c.author.unwrap().email, "bot@example.com");
+        assert_eq!(c.branch.as_deref(), Some("docs/live"));
+    }
+
+    #[test]
+    fn the_github_strategies_need_credentials() {
+        for strategy in ["github_direct", "github_pr"] {
+            let c = from(&[("CODERIPPLE_DOC_STRATEGY", strategy)], &[]).unwrap();
+            assert_eq!(c.strategy.name(), strategy);
+            let err = c.publishing(None).expect_err(strategy).to_string();
+            assert!(err.contains("needs GitHub credentials"), "{err}");
+        }
     }
 
     #[test]
@@ -326,11 +368,6 @@ mod tests {
                 &[("CODERIPPLE_DOC_STRATEGY", "ftp")],
                 &[],
                 "CODERIPPLE_DOC_STRATEGY",
-            ),
-            (
-                &[("CODERIPPLE_DOC_STRATEGY", "github_pr")],
-                &[],
-                "not in this build",
             ),
             (&[("CODERIPPLE_DOC_STRATEGY", "git")], &[], "needs remotes"),
             (&[], &["no-equals-sign"], "owner/repo=URL"),

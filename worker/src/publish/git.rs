@@ -45,7 +45,7 @@ impl Publisher for GitRemotes {
 
     fn target(&self, repo: &str) -> Option<String> {
         let url = self.config.remotes.get(repo)?;
-        Some(format!("{} ({})", redact(url), self.config.branch))
+        Some(format!("{} ({})", redact(url), self.config.docs_branch()))
     }
 
     async fn publish(
@@ -118,7 +118,7 @@ impl Git<'_> {
         self.run(&["init", "-q"], None).await?;
         let heads = self.heads().await?;
         let base = match (&heads.branch, &heads.default) {
-            (Some(_), _) => Some(format!("refs/heads/{}", self.config.branch)),
+            (Some(_), _) => Some(format!("refs/heads/{}", self.config.docs_branch())),
             (None, Some(default)) => Some(default.clone()),
             (None, None) => None,
         };
@@ -145,7 +145,7 @@ impl Git<'_> {
             .await?
             .trim()
             .to_owned();
-        let dest = format!("HEAD:refs/heads/{}", self.config.branch);
+        let dest = format!("HEAD:refs/heads/{}", self.config.docs_branch());
         match self.run(&["push", "-q", "--", self.url, &dest], None).await {
             Ok(_) => Ok(Published::Committed { commit }),
             Err(WorkerError::Permanent { reason, .. }) | Err(WorkerError::Transient(reason))
@@ -158,7 +158,7 @@ impl Git<'_> {
     }
 
     async fn heads(&self) -> Result<Heads, WorkerError> {
-        let branch = format!("refs/heads/{}", self.config.branch);
+        let branch = format!("refs/heads/{}", self.config.docs_branch());
         let out = self
             .run(
                 &["ls-remote", "--symref", "--", self.url, "HEAD", &branch],
@@ -249,7 +249,7 @@ impl Git<'_> {
 
     fn command(&self, args: &[&str]) -> tokio::process::Command {
         let mut cmd = tokio::process::Command::new("git");
-        let who = &self.config.author;
+        let who = self.config.author.clone().unwrap_or_default();
         cmd.current_dir(self.dir)
             // No prompt, no user or system config: the same behaviour on every machine.
             .env("GIT_TERMINAL_PROMPT", "0")

@@ -3,14 +3,18 @@
 //! is clipped and the lists are capped.
 
 use coderipple_core::envelope::{Change, Envelope};
+use coderipple_core::store::AgentDecision;
 
 /// Names listed per kind before "and N more".
 const LISTED: usize = 5;
 /// Longest name kept (characters).
 const NAME_CHARS: usize = 60;
+/// Longest agent reason kept (characters).
+const REASON_CHARS: usize = 120;
 
-/// The commit message for a change set of `envelopes`.
-pub fn commit_message(envelopes: &[Envelope]) -> String {
+/// The commit message for a change set of `envelopes` whose agents ran as `agents` say
+/// (each named with the Orchestrator's reason, on an `Agents:` line).
+pub fn commit_message(envelopes: &[Envelope], agents: &[AgentDecision]) -> String {
     let mut pushes = Vec::new();
     let mut releases = Vec::new();
     let mut others = 0usize;
@@ -35,11 +39,36 @@ pub fn commit_message(envelopes: &[Envelope]) -> String {
         parts.push(format!("{} other event(s)", others.max(1)));
     }
     let deliveries: Vec<String> = envelopes.iter().map(|e| e.delivery.clone()).collect();
+    let ran: Vec<String> = agents
+        .iter()
+        .map(|a| format!("{} ({})", clean(&a.agent), clip(&a.reason, REASON_CHARS)))
+        .collect();
+    let agents_line = if ran.is_empty() {
+        String::new()
+    } else {
+        format!("{AGENTS}{}\n", ran.join("; "))
+    };
     format!(
-        "docs(coderipple): update for {}\n\nDeliveries: {}\n",
+        "docs(coderipple): update for {}\n\n{agents_line}Deliveries: {}\n",
         parts.join(", "),
         listed(&deliveries)
     )
+}
+
+/// The start of the line naming the agents in a change set's message.
+pub(crate) const AGENTS: &str = "Agents: ";
+
+/// One line about a publish for a pull request's body: the message's subject without the
+/// `docs(coderipple): ` prefix, and its agents.
+pub(crate) fn summary_line(message: &str) -> String {
+    let subject = message.lines().next().unwrap_or_default();
+    let subject = subject
+        .strip_prefix("docs(coderipple): ")
+        .unwrap_or(subject);
+    match message.lines().find_map(|l| l.strip_prefix(AGENTS)) {
+        Some(agents) => format!("{subject} — {agents}"),
+        None => subject.to_owned(),
+    }
 }
 
 /// Publishing that is not a change set's (an operator's `coderipple publish`, a bootstrap).
@@ -56,12 +85,17 @@ fn listed(names: &[String]) -> String {
 }
 
 fn clean(name: &str) -> String {
-    let kept: String = name
+    clip(name, NAME_CHARS)
+}
+
+/// `text` without control characters, at most `chars` long.
+pub(crate) fn clip(text: &str, chars: usize) -> String {
+    let kept: String = text
         .chars()
         .filter(|c| !c.is_control())
-        .take(NAME_CHARS)
+        .take(chars)
         .collect();
-    if name.chars().filter(|c| !c.is_control()).count() > NAME_CHARS {
+    if text.chars().filter(|c| !c.is_control()).count() > chars {
         format!("{kept}…")
     } else {
         kept
@@ -76,10 +110,19 @@ mod tests {
 
     #[test]
     fn names_the_pushes_and_releases_covered() {
-        let msg = commit_message(&[
-            fixtures::push("o/r", "d1", vec![fixtures::commit(0xabc1234, "feat: x")]),
-            fixtures::release("o/r", "d2", "v1.2.0", "One two"),
-        ]);
+        let agents = [AgentDecision {
+            agent: "historian".into(),
+            reason: "commits to record\nSigned-off-by: x".into(),
+            applied: 2,
+            already_applied: 0,
+        }];
+        let msg = commit_message(
+            &[
+                fixtures::push("o/r", "d1", vec![fixtures::commit(0xabc1234, "feat: x")]),
+                fixtures::release("o/r", "d2", "v1.2.0", "One two"),
+            ],
+            &agents,
+        );
         let subject = msg.lines().next().unwrap();
         assert_eq!(
             subject,
@@ -89,6 +132,17 @@ mod tests {
             )
         );
         assert!(msg.contains("Deliveries: d1, d2"), "{msg}");
+        assert!(
+            msg.contains("Agents: historian (commits to recordSigned-off-by: x)"),
+            "{msg}"
+        );
+        assert_eq!(
+            summary_line(&msg),
+            format!(
+                "update for push {}, release v1.2.0 — historian (commits to recordSigned-off-by: x)",
+                &fixtures::sha(0xabc1234)[..7]
+            )
+        );
     }
 
     #[test]
@@ -97,7 +151,7 @@ mod tests {
         let many: Vec<Envelope> = (0..40)
             .map(|i| fixtures::release("o/r", &format!("d{i}"), &tag, "n"))
             .collect();
-        let msg = commit_message(&many);
+        let msg = commit_message(&many, &[]);
         assert_eq!(msg.lines().count(), 3, "subject, blank, deliveries: {msg}");
         assert!(!msg.lines().any(|l| l.starts_with("Signed-off-by")));
         assert!(msg.contains("and 35 more"));

@@ -11,7 +11,10 @@
 
 mod config;
 mod git;
+mod git_data;
+mod github;
 mod message;
+mod pull_request;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -20,11 +23,13 @@ use async_trait::async_trait;
 use backon::{ExponentialBuilder, Retryable};
 use coderipple_core::envelope::Envelope;
 use coderipple_core::metrics::MetricSet;
-use coderipple_core::store::{PublishOutcome, PublishStatus};
+use coderipple_core::store::{AgentDecision, PublishOutcome, PublishStatus};
 use tokio_util::sync::CancellationToken;
 
 pub use config::{DocStrategy, Identity, PublishConfig};
+pub use github::GitHubDirect;
 pub use message::{commit_message, message_for};
+pub use pull_request::GitHubPullRequest;
 
 use crate::sink::DocFile;
 use crate::{WorkerContext, WorkerError};
@@ -44,7 +49,7 @@ pub enum Published {
 /// Delivers a repository's docs tree somewhere users read it.
 #[async_trait]
 pub trait Publisher: Send + Sync + std::fmt::Debug {
-    /// The strategy's name (`git`).
+    /// The strategy's name (`git`, `github_direct`, `github_pr`).
     fn strategy(&self) -> &'static str;
 
     /// Where `repo`'s docs go (shown to operators; never holds credentials), or `None` when
@@ -81,9 +86,10 @@ pub async fn after_change_set(
     ctx: &WorkerContext,
     repo: &str,
     envelopes: &[Envelope],
+    agents: &[AgentDecision],
 ) -> Option<PublishOutcome> {
     ctx.publishing.as_ref()?.publisher.target(repo)?;
-    publish_repo(ctx, repo, &commit_message(envelopes)).await
+    publish_repo(ctx, repo, &commit_message(envelopes, agents)).await
 }
 
 /// Publishes `repo`'s whole stored docs tree with `message` (retrying transient failures),

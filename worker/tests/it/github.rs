@@ -18,13 +18,13 @@ use coderipple_worker::process_change_set;
 use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism};
 
 const REPO: &str = "acme/gearbox";
-const APP_ID: u64 = 31_337;
+pub(crate) const APP_ID: u64 = 31_337;
 const LEASE: Duration = Duration::from_secs(60);
 const README: &str = "# Gearbox\n\nGears.\n\n## Install\n\n```sh\ncargo install gearbox\n```\n";
 const MANIFEST: &str = "[package]\nname = \"gearbox\"\n\n[dependencies]\nserde = \"1\"\n";
 
 /// A fresh 2048-bit RSA key in PKCS#1 PEM, as GitHub hands out App keys; and its public key.
-fn app_key(dir: &std::path::Path) -> (PathBuf, String) {
+pub(crate) fn app_key(dir: &std::path::Path) -> (PathBuf, String) {
     let key = dir.join("app.pem");
     let ok = Command::new("openssl")
         .args(["genrsa", "-traditional", "-out"])

@@ -26,10 +26,10 @@ fn config(url: String) -> PublishConfig {
     PublishConfig {
         strategy: DocStrategy::Git,
         remotes: BTreeMap::from([(REPO.to_owned(), url)]),
-        author: Identity {
+        author: Some(Identity {
             name: "Docs Bot".into(),
             email: "docs-bot@example.com".into(),
-        },
+        }),
         retry_delay: Duration::from_millis(20),
         git_timeout: Duration::from_secs(30),
         ..PublishConfig::default()

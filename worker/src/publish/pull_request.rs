@@ -1,0 +1,314 @@
+//! The `github_pr` strategy: one standing pull request from the docs branch (default
+//! `coderipple/docs`) to the default branch.
+//!
+//! Each publish, from GitHub's state as it is now:
+//! 1. The docs tree is compared with the docs branch's head (or, without a branch, with the
+//!    default branch): nothing differs → nothing is written.
+//! 2. While **every commit on the branch is ours** (each commit ahead of the default branch
+//!    has our committer address), the branch is rebuilt as one commit on top of the default
+//!    branch's current head and moved there (forced: only our own commits are replaced).
+//! 3. Once anyone else has pushed to the branch, it is never forced again: our commit goes
+//!    on top of its head, as a fast-forward, and the pull request's body says so.
+//! 4. The open pull request's title and body are updated (the body lists what changed since
+//!    it opened: pushes, releases, the agents and their reasons); without an open one (the
+//!    last was merged or closed, or none yet), a new one is opened.
+//!
+//! Race: between the "every commit is ours" check and the forced move, someone's push could
+//! be replaced; GitHub's refs API has no compare-and-swap. The window is one request long.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::config::PublishConfig;
+use super::git_data::{GitData, Head};
+use super::github::{ROUNDS, identity, start_point};
+use super::message::{clip, summary_line};
+use super::{Published, Publisher};
+use crate::WorkerError;
+use crate::github::{GitHubApi, Method};
+use crate::sink::DocFile;
+
+/// Change lines the body keeps (newest last) before folding the oldest into a count.
+const BODY_LINES: usize = 30;
+/// Longest change line kept (characters).
+const LINE_CHARS: usize = 300;
+const START: &str = "<!-- coderipple:changes -->";
+const END: &str = "<!-- /coderipple:changes -->";
+const FOLDED: &str = "… and ";
+
+/// Publishes through a standing pull request.
+#[derive(Debug, Clone)]
+pub struct GitHubPullRequest {
+    api: Arc<GitHubApi>,
+    config: PublishConfig,
+}
+
+impl GitHubPullRequest {
+    /// A publisher for `config` through `api`.
+    pub fn new(api: Arc<GitHubApi>, config: PublishConfig) -> Self {
+        Self { api, config }
+    }
+
+    fn branch(&self) -> &str {
+        self.config.docs_branch()
+    }
+}
+
+/// The open pull request of the docs branch.
+struct Pull {
+    number: u64,
+    body: String,
+}
+
+#[async_trait]
+impl Publisher for GitHubPullRequest {
+    fn strategy(&self) -> &'static str {
+        "github_pr"
+    }
+
+    fn target(&self, repo: &str) -> Option<String> {
+        Some(format!(
+            "github.com/{repo} (pull request from {})",
+            self.branch()
+        ))
+    }
+
+    async fn publish(
+        &self,
+        repo: &str,
+        files: &[DocFile],
+        message: &str,
+    ) -> Result<Published, WorkerError> {
+        let git = GitData {
+            api: &self.api,
+            repo,
+        };
+        let identity = identity(&self.api, &self.config, repo).await?;
+        let default = git.default_branch().await?;
+        let dir = &self.config.path;
+        for _ in 0..ROUNDS {
+            let base = start_point(&git, &default).await?;
+            let branch = git.head(self.branch()).await?;
+            let compared_to = branch.as_ref().unwrap_or(&base);
+            let existing = git.blobs_under(&compared_to.tree, dir).await?;
+            if GitData::changed(files, &existing).is_empty() {
+                return Ok(Published::Unchanged);
+            }
+            let ours = match &branch {
+                Some(head) => self.only_ours(&git, &base, head, &identity.1).await?,
+                None => true,
+            };
+            // Rebuild on the default branch, or (someone else pushed) add on top.
+            let parent = if ours { &base } else { compared_to };
+            let existing = if ours && branch.is_some() {
+                git.blobs_under(&base.tree, dir).await?
+            } else {
+                existing
+            };
+            let changed = GitData::changed(files, &existing);
+            let commit = if changed.is_empty() {
+                // The default branch already holds these docs (the last PR was merged).
+                None
+            } else {
+                Some(
+                    git.commit(parent, dir, &changed, message, &identity)
+                        .await?,
+                )
+            };
+            let Some(commit) = commit else {
+                return Ok(Published::Unchanged);
+            };
+            let moved = git
+                .set_branch(self.branch(), &commit, branch.is_some(), ours)
+                .await?;
+            if moved.is_err() {
+                tracing::info!(branch = self.branch(), "the docs branch moved; again");
+                continue;
+            }
+            self.update_pull(&git, &default, message, ours).await?;
+            return Ok(Published::Committed { commit });
+        }
+        Err(WorkerError::transient(format!(
+            "the docs branch of {repo} kept moving during {ROUNDS} updates"
+        )))
+    }
+}
+
+impl GitHubPullRequest {
+    /// Whether every commit of `head` that the default branch (`base`) lacks was committed
+    /// by `email` (us).
+    async fn only_ours(
+        &self,
+        git: &GitData<'_>,
+        base: &Head,
+        head: &Head,
+        email: &str,
+    ) -> Result<bool, WorkerError> {
+        if base.sha == head.sha {
+            return Ok(true);
+        }
+        let path = format!("/repos/{}/compare/{}...{}", git.repo, base.sha, head.sha);
+        let cmp = git.must_get(&path).await?;
+        let commits = cmp["commits"].as_array().cloned().unwrap_or_default();
+        let ahead = cmp["ahead_by"].as_u64().unwrap_or(u64::MAX);
+        // A comparison lists at most 250 commits: more than that cannot all be checked.
+        Ok(ahead as usize == commits.len()
+            && commits.iter().all(|c| {
+                c["commit"]["committer"]["email"]
+                    .as_str()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(email))
+            }))
+    }
+
+    /// Updates the open pull request's title and body, or opens one.
+    async fn update_pull(
+        &self,
+        git: &GitData<'_>,
+        default: &str,
+        message: &str,
+        ours: bool,
+    ) -> Result<(), WorkerError> {
+        let repo = git.repo;
+        let title = message.lines().next().unwrap_or("docs(coderipple): update");
+        let line = clip(&summary_line(message), LINE_CHARS);
+        match self.open_pull(git, default).await? {
+            Some(pull) => {
+                let body = body(&pull.body, &line, ours, self.branch());
+                let path = format!("/repos/{repo}/pulls/{}", pull.number);
+                git.api
+                    .send(
+                        repo,
+                        Method::PATCH,
+                        &path,
+                        Some(&json!({"title": title, "body": body})),
+                    )
+                    .await?
+                    .map_err(|r| r.into_error(repo))?;
+                tracing::info!(pull = pull.number, "docs pull request updated");
+            }
+            None => {
+                let body = body("", &line, ours, self.branch());
+                let created = git
+                    .must_post(
+                        &format!("/repos/{repo}/pulls"),
+                        &json!({"title": title, "head": self.branch(), "base": default,
+                                "body": body, "maintainer_can_modify": true}),
+                    )
+                    .await?;
+                tracing::info!(
+                    pull = created["number"].as_u64(),
+                    "docs pull request opened"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    async fn open_pull(
+        &self,
+        git: &GitData<'_>,
+        default: &str,
+    ) -> Result<Option<Pull>, WorkerError> {
+        let owner = git.repo.split('/').next().unwrap_or_default();
+        let query: String = form_urlencoded::Serializer::new(String::new())
+            .append_pair("state", "open")
+            .append_pair("head", &format!("{owner}:{}", self.branch()))
+            .append_pair("base", default)
+            .append_pair("per_page", "10")
+            .finish();
+        let list = git
+            .must_get(&format!("/repos/{}/pulls?{query}", git.repo))
+            .await?;
+        Ok(list
+            .as_array()
+            .and_then(|pulls| pulls.first())
+            .and_then(|p: &Value| {
+                Some(Pull {
+                    number: p["number"].as_u64()?,
+                    body: p["body"].as_str().unwrap_or_default().to_owned(),
+                })
+            }))
+    }
+}
+
+/// The pull request's body: what it is, then the change lines kept from `previous` (between
+/// our markers; anything else in it is not ours and is dropped) plus `line`.
+fn body(previous: &str, line: &str, ours: bool, branch: &str) -> String {
+    let listed = previous
+        .split_once(START)
+        .and_then(|(_, rest)| rest.split_once(END))
+        .map(|(list, _)| list)
+        .unwrap_or_default();
+    let mut earlier = 0usize;
+    let mut lines: Vec<String> = Vec::new();
+    for l in listed.lines().filter_map(|l| l.strip_prefix("- ")) {
+        match l
+            .strip_prefix(FOLDED)
+            .and_then(|n| n.split(' ').next()?.parse::<usize>().ok())
+        {
+            Some(n) => earlier += n,
+            None => lines.push(clip(l, LINE_CHARS)),
+        }
+    }
+    lines.push(line.to_owned());
+    let cut = lines.len().saturating_sub(BODY_LINES);
+    let folded = earlier + cut;
+    let kept = &lines[cut..];
+    let mut out = String::from(
+        "CodeRipple keeps this pull request up to date with the repository's documentation. \
+         Merge it to take the docs in; the next change after that opens a new one.\n\n",
+    );
+    if !ours {
+        out.push_str(&format!(
+            "**Someone else has pushed to `{branch}`**, so CodeRipple no longer rebuilds the \
+             branch: it adds its commits on top and never force-pushes it.\n\n"
+        ));
+    }
+    out.push_str("### Changes since this pull request opened\n\n");
+    out.push_str(START);
+    out.push('\n');
+    if folded > 0 {
+        out.push_str(&format!("- {FOLDED}{folded} earlier change(s)\n"));
+    }
+    for l in kept {
+        out.push_str(&format!("- {l}\n"));
+    }
+    out.push_str(END);
+    out.push('\n');
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_body_accumulates_change_lines_and_stays_bounded() {
+        let mut b = body("", "update for push abc1234 — historian (x)", true, "d");
+        assert!(
+            b.contains("- update for push abc1234 — historian (x)\n"),
+            "{b}"
+        );
+        for i in 0..40 {
+            b = body(&b, &format!("update {i}"), true, "d");
+        }
+        let listed = b.lines().filter(|l| l.starts_with("- update")).count();
+        assert_eq!(listed, BODY_LINES, "{b}");
+        assert!(b.contains("- update 39\n"));
+        assert!(!b.contains("- update 0\n"));
+        // 41 lines in all, 30 listed.
+        assert!(b.contains("- … and 11 earlier change(s)\n"), "{b}");
+        assert!(!b.contains("Someone else"));
+        assert!(body(&b, "x", false, "d").contains("Someone else has pushed to `d`"));
+    }
+
+    #[test]
+    fn text_outside_the_markers_is_not_carried_over() {
+        let edited = format!("hi <script>\n{START}\n- kept\n{END}\n- outside\n");
+        let b = body(&edited, "new", true, "d");
+        assert!(b.contains("- kept\n- new\n"), "{b}");
+        assert!(!b.contains("outside") && !b.contains("<script>"), "{b}");
+    }
+}
