@@ -1,7 +1,8 @@
 //! End to end on moto: the ingest router (as the ingest Lambda serves it) → SQS FIFO →
 //! a local event source mapping that builds the `SqsEvent`, calls the Lambda worker handler
 //! and deletes or keeps messages from `batchItemFailures` as Lambda does → docs in S3,
-//! records in DynamoDB, poison in the DLQ with its reason.
+//! records in DynamoDB, poison in the DLQ with its reason; and docs published from there as a
+//! standing pull request (`github_pr`).
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -17,7 +18,10 @@ use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_ingest::{IngestState, router};
 use coderipple_worker::WorkerContext;
 use coderipple_worker::esm::{EventSourceMapping, Round};
+use coderipple_worker::github::{Credentials, GitHubApi, GitHubConfig};
 use coderipple_worker::handle_sqs_event;
+use coderipple_worker::publish::{DocStrategy, PublishConfig};
+use coderipple_worker::testkit::{GitHubStandIn, Prism, app_key};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -268,4 +272,72 @@ async fn a_transient_failure_fails_the_rest_of_its_group_only() {
     let state = p.aws.store.repo_state("o/a").await.unwrap().unwrap();
     let shas = coderipple_worker::applied_commits(&state.state).unwrap();
     assert_eq!(shas, vec![sha(9, 0), sha(9, 1)]);
+}
+
+/// The Lambda worker with `github_pr`: a webhook of a GitHub App installation goes through
+/// ingest, SQS and the event source mapping; the worker publishes the docs it stored in S3 as
+/// a standing pull request (GitHub's API a stand-in behind Prism's validating proxy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_lambda_worker_opens_the_docs_pull_request_from_what_it_stored() {
+    let repo = format!(
+        "lambda-{}/gearbox",
+        &uuid::Uuid::new_v4().simple().to_string()[..8]
+    );
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = app_key(keys.path());
+    let standin = GitHubStandIn::start(5150, &public).await;
+    standin
+        .state
+        .seed_repo(&repo, "main", &[("README.md", "# Gearbox\n")]);
+    standin.state.install(&repo, 515);
+    let prism = Prism::start(&standin.url);
+    let api = Arc::new(
+        GitHubApi::new(&GitHubConfig {
+            api_url: prism.url.clone(),
+            credentials: Credentials::App {
+                app_id: 5150,
+                key_pem: std::fs::read_to_string(key).unwrap(),
+            },
+            max_wait: Duration::from_secs(5),
+        })
+        .unwrap(),
+    );
+    let mut p = pipeline().await;
+    let config = PublishConfig {
+        strategy: DocStrategy::GitHubPr,
+        retry_delay: Duration::from_millis(20),
+        ..PublishConfig::default()
+    };
+    p.worker.publishing = config.publishing(Some(&api)).unwrap();
+
+    let mut body: Value = serde_json::from_str(&push(&repo, &sha(9, 1), 1)).unwrap();
+    body["installation"] = json!({"id": 515});
+    let delivery = format!("gh-{}", uuid::Uuid::new_v4());
+    assert_eq!(post(&p, &delivery, &body.to_string()).await.0, 202);
+    let mapping = esm(&p).await;
+    drain(&p, &mapping).await;
+
+    let record = p.aws.store.delivery(&delivery).await.unwrap().unwrap();
+    assert_eq!(record.status, DeliveryStatus::Completed);
+    let summary = record.detail.expect("a processing summary");
+    assert_eq!(summary["publish"]["status"], "published", "{summary}");
+    let stored = s3_text(&p, &format!("docs/{repo}/decisions/changelog.md"))
+        .await
+        .expect("the changelog in S3");
+    let on_branch = standin.state.files_on(&repo, "coderipple/docs");
+    assert_eq!(
+        on_branch.get("docs/coderipple/decisions/changelog.md"),
+        Some(&stored),
+        "the pull request carries what the worker stored"
+    );
+    let pulls = standin.state.pulls(&repo);
+    assert_eq!(pulls.len(), 1);
+    assert_eq!(pulls[0].state, "open");
+    // The webhook named the installation: no lookup.
+    assert_eq!(
+        standin
+            .state
+            .count(&format!("GET /repos/{repo}/installation")),
+        0
+    );
 }

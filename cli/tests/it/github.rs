@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use coderipple_core::signature::sign;
-use coderipple_worker::testkit::{GitHubStandIn, Prism};
+use coderipple_worker::testkit::{GitHubStandIn, Prism, app_key};
 use serde_json::json;
 
 use crate::common::{SECRET, Server, bin, sha, wait_drained};
@@ -18,20 +18,8 @@ const REPO: &str = "acme/gearbox";
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn up_as_a_github_app_reads_contents_as_the_webhooks_installation() {
     let keys = tempfile::tempdir().unwrap();
-    let key = keys.path().join("app.pem");
-    let made = Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&key)
-        .arg("2048")
-        .output()
-        .unwrap();
-    assert!(made.status.success());
-    let public = Command::new("openssl")
-        .args(["rsa", "-pubout", "-in"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    let standin = GitHubStandIn::start(4711, &String::from_utf8(public.stdout).unwrap()).await;
+    let (key, public) = app_key(keys.path());
+    let standin = GitHubStandIn::start(4711, &public).await;
     let prism = Prism::start(&standin.url);
     let commit = sha(21, 1);
     standin.state.install(REPO, 99);

@@ -1,7 +1,8 @@
 //! The real binary, run as `bootstrap`, under a minimal Lambda Runtime API on loopback
 //! (the endpoints `lambda_runtime` uses: `invocation/next`, `…/response`, `…/error`,
 //! `init/error`), against moto: one Function URL event and one SQS event from fixture
-//! files, responses checked; an unknown `_HANDLER` fails the init with a clear message.
+//! files, responses checked; the worker as a GitHub App (key from SSM) publishing a pull
+//! request; an unknown `_HANDLER` fails the init with a clear message.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -11,6 +12,7 @@ use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::{AwsBackends, child_env, fresh_backends, unique};
 use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_loadtest::runtime_api::{Posted, RuntimeApi, lambda_env};
+use coderipple_worker::testkit::{GitHubStandIn, Prism, app_key};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lambda");
@@ -152,6 +154,62 @@ async fn bootstrap_worker_applies_an_sqs_event_and_reports_no_failures() {
         .expect("changelog written to S3");
     let text = doc.body.collect().await.unwrap().into_bytes();
     assert!(String::from_utf8_lossy(&text).contains(&"e2".repeat(20)[..7]));
+}
+
+/// The Lambda worker as a GitHub App with `github_pr`: the App's key is read once at init
+/// from an SSM `SecureString` (`CODERIPPLE_GITHUB_APP_KEY_PARAM`), and the SQS event's docs
+/// land in a standing pull request (GitHub a stand-in behind Prism's validating proxy).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_worker_publishes_a_pull_request_with_the_app_key_from_ssm() {
+    let aws = fresh_backends(&Settings::default()).await;
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = app_key(keys.path());
+    let param = format!("/coderipple/test/{}", unique("app-key"));
+    aws.clients
+        .ssm
+        .put_parameter()
+        .name(&param)
+        .value(std::fs::read_to_string(key).unwrap())
+        .r#type(aws_sdk_ssm_type())
+        .send()
+        .await
+        .unwrap();
+    let repo = "fixture/worker";
+    let standin = GitHubStandIn::start(6060, &public).await;
+    standin
+        .state
+        .seed_repo(repo, "main", &[("README.md", "# Worker\n")]);
+    standin.state.install(repo, 606);
+    let prism = Prism::start(&standin.url);
+    let dir = tempfile::tempdir().unwrap();
+    let mut api = RuntimeApi::serve().await.unwrap();
+    let _function = start(
+        &bootstrap(dir.path()),
+        api.addr(),
+        "worker",
+        &aws,
+        &[
+            ("CODERIPPLE_DOC_STRATEGY", "github_pr".into()),
+            ("CODERIPPLE_GITHUB_APP_ID", "6060".into()),
+            ("CODERIPPLE_GITHUB_APP_KEY_PARAM", param),
+            ("CODERIPPLE_GITHUB_API_URL", prism.url.clone()),
+            ("CODERIPPLE_DOCS_RETRY_MS", "20".into()),
+        ],
+    );
+    let response = invoke(&mut api, "req-sqs-pr", fixture("sqs-event.json")).await;
+    assert_eq!(
+        response["batchItemFailures"],
+        serde_json::json!([]),
+        "{response}"
+    );
+    let record = aws.store.delivery("fixture-sqs-1").await.unwrap().unwrap();
+    let summary = record.detail.expect("a summary");
+    assert_eq!(summary["publish"]["status"], "published", "{summary}");
+    let pulls = standin.state.pulls(repo);
+    assert_eq!(pulls.len(), 1, "{:?}", standin.state.calls());
+    let changelog =
+        &standin.state.files_on(repo, "coderipple/docs")["docs/coderipple/decisions/changelog.md"];
+    assert!(changelog.contains(&"e2".repeat(20)[..7]), "{changelog}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -50,6 +50,10 @@ impl Publisher for GitHubDirect {
         Some(format!("github.com/{repo} ({branch})"))
     }
 
+    fn note_installation(&self, repo: &str, installation: u64) {
+        self.api.note_installation(repo, installation);
+    }
+
     async fn publish(
         &self,
         repo: &str,

@@ -56,6 +56,10 @@ pub trait Publisher: Send + Sync + std::fmt::Debug {
     /// this publisher has nowhere to put them.
     fn target(&self, repo: &str) -> Option<String>;
 
+    /// Remembers which GitHub App installation `repo` belongs to (from its webhooks), so
+    /// publishing needs no lookup. Only the GitHub strategies care.
+    fn note_installation(&self, _repo: &str, _installation: u64) {}
+
     /// Commits `files` (the repository's whole docs tree) with `message`. Transient errors
     /// may pass on a retry; permanent ones need an operator.
     async fn publish(
@@ -88,7 +92,11 @@ pub async fn after_change_set(
     envelopes: &[Envelope],
     agents: &[AgentDecision],
 ) -> Option<PublishOutcome> {
-    ctx.publishing.as_ref()?.publisher.target(repo)?;
+    let publisher = &ctx.publishing.as_ref()?.publisher;
+    publisher.target(repo)?;
+    if let Some(id) = envelopes.iter().rev().find_map(|e| e.installation) {
+        publisher.note_installation(repo, id);
+    }
     publish_repo(ctx, repo, &commit_message(envelopes, agents)).await
 }
 

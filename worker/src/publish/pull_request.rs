@@ -75,6 +75,10 @@ impl Publisher for GitHubPullRequest {
         ))
     }
 
+    fn note_installation(&self, repo: &str, installation: u64) {
+        self.api.note_installation(repo, installation);
+    }
+
     async fn publish(
         &self,
         repo: &str,

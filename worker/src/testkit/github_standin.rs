@@ -56,6 +56,26 @@ pub(super) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
     m.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
 }
 
+/// A fresh 2048-bit RSA key in PKCS#1 PEM (as GitHub hands out App keys) written to
+/// `dir/app.pem`, and its public key (PEM), made with `openssl`.
+pub fn app_key(dir: &std::path::Path) -> (std::path::PathBuf, String) {
+    let key = dir.join("app.pem");
+    let made = std::process::Command::new("openssl")
+        .args(["genrsa", "-traditional", "-out"])
+        .arg(&key)
+        .arg("2048")
+        .output()
+        .expect("openssl runs");
+    assert!(made.status.success(), "openssl genrsa");
+    let public = std::process::Command::new("openssl")
+        .args(["rsa", "-pubout", "-in"])
+        .arg(&key)
+        .output()
+        .expect("openssl runs");
+    assert!(public.status.success(), "openssl rsa -pubout");
+    (key, String::from_utf8(public.stdout).expect("PEM is text"))
+}
+
 impl GitHubStandIn {
     /// Starts a stand-in for App `app_id` whose JWTs verify with `public_key_pem`.
     pub async fn start(app_id: u64, public_key_pem: &str) -> Self {

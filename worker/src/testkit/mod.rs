@@ -14,7 +14,7 @@ mod prism;
 pub use git_server::{GitServer, free_port, git};
 pub use github_git::{StoredCommit, StoredPull};
 pub use github_routes::BOT_USER_ID;
-pub use github_standin::{GitHubStandIn, GitHubState};
+pub use github_standin::{GitHubStandIn, GitHubState, app_key};
 pub use openapi_example::{answer, example};
 pub use prism::Prism;
 

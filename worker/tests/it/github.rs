@@ -5,8 +5,6 @@
 //! installed leaving the event applied without contents, and an answer that is not GitHub's
 //! caught by the proxy.
 
-use std::path::PathBuf;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -15,34 +13,13 @@ use coderipple_core::envelope::{Commit, Envelope};
 use coderipple_core::store::DeliveryStatus;
 use coderipple_worker::github::{Credentials, GitHubApi, GitHubConfig, GitHubContent};
 use coderipple_worker::process_change_set;
-use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism};
+use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_key};
 
 const REPO: &str = "acme/gearbox";
 pub(crate) const APP_ID: u64 = 31_337;
 const LEASE: Duration = Duration::from_secs(60);
 const README: &str = "# Gearbox\n\nGears.\n\n## Install\n\n```sh\ncargo install gearbox\n```\n";
 const MANIFEST: &str = "[package]\nname = \"gearbox\"\n\n[dependencies]\nserde = \"1\"\n";
-
-/// A fresh 2048-bit RSA key in PKCS#1 PEM, as GitHub hands out App keys; and its public key.
-pub(crate) fn app_key(dir: &std::path::Path) -> (PathBuf, String) {
-    let key = dir.join("app.pem");
-    let ok = Command::new("openssl")
-        .args(["genrsa", "-traditional", "-out"])
-        .arg(&key)
-        .arg("2048")
-        .output()
-        .unwrap()
-        .status
-        .success();
-    assert!(ok, "openssl genrsa");
-    let public = Command::new("openssl")
-        .args(["rsa", "-pubout", "-in"])
-        .arg(&key)
-        .output()
-        .unwrap();
-    assert!(public.status.success(), "openssl rsa -pubout");
-    (key, String::from_utf8(public.stdout).unwrap())
-}
 
 struct Setup {
     standin: GitHubStandIn,

@@ -13,10 +13,10 @@ use coderipple_core::envelope::Envelope;
 use coderipple_core::store::{DeliveryStatus, PublishStatus};
 use coderipple_worker::github::{Credentials, GitHubApi, GitHubConfig};
 use coderipple_worker::publish::{DocStrategy, PublishConfig, message_for, publish_repo};
-use coderipple_worker::testkit::{BOT_USER_ID, GitHubStandIn, LocalWorker, Prism};
+use coderipple_worker::testkit::{BOT_USER_ID, GitHubStandIn, LocalWorker, Prism, app_key};
 use coderipple_worker::{WorkerContext, process_change_set};
 
-use crate::github::{APP_ID, app_key};
+use crate::github::APP_ID;
 
 const REPO: &str = "acme/gearbox";
 const BRANCH: &str = "coderipple/docs";
