@@ -11,6 +11,12 @@
 #   WEBHOOK_SECRET_PARAM  SSM SecureString holding the webhook secret (default /coderipple/webhook-secret;
 #                         create it first: aws ssm put-parameter --type SecureString --name … --value …)
 #   WORKER_TIMEOUT        worker timeout in seconds (default 60; the queue's visibility is 6×)
+#   DOC_STRATEGY          store (default), github_direct or github_pr
+#   GITHUB_APP_ID         the GitHub App's id (contents through GitHub's API; needed by github_*)
+#   GITHUB_APP_KEY_PARAM  SSM SecureString holding the App's private key (default
+#                         /coderipple/github-app-key; checked to exist when GITHUB_APP_ID is set)
+#   GITHUB_API_URL        GitHub's API (default https://api.github.com; GHES: https://HOST/api/v3)
+#   DOCS_BRANCH           the docs branch (default: coderipple/docs, or the default branch for github_direct)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -21,7 +27,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --dist) dist="$2"; shift 2 ;;
     --no-function-url) function_url=false; shift ;;
-    -h|--help) sed -n '2,16p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -29,6 +35,17 @@ done
 stack="${args[0]}"
 bucket="${args[1]}"
 param="${WEBHOOK_SECRET_PARAM:-/coderipple/webhook-secret}"
+doc_strategy="${DOC_STRATEGY:-store}"
+app_id="${GITHUB_APP_ID:-}"
+app_key_param="${GITHUB_APP_KEY_PARAM:-/coderipple/github-app-key}"
+api_url="${GITHUB_API_URL:-https://api.github.com}"
+docs_branch="${DOCS_BRANCH:-}"
+case "$doc_strategy" in
+  store) ;;
+  github_direct|github_pr)
+    [ -n "$app_id" ] || { echo "DOC_STRATEGY=$doc_strategy needs GITHUB_APP_ID (and the App's key in GITHUB_APP_KEY_PARAM)" >&2; exit 2; } ;;
+  *) echo "DOC_STRATEGY must be store, github_direct or github_pr (got $doc_strategy)" >&2; exit 2 ;;
+esac
 timeout="${WORKER_TIMEOUT:-60}"
 manifest="$dist/manifest.json"
 [ -f "$manifest" ] || { echo "no $manifest: run infra/build-layers.sh first" >&2; exit 1; }
@@ -38,6 +55,12 @@ sha_of() { python3 -c 'import json,sys; m=json.load(open(sys.argv[1])); print(ne
 if ! aws ssm get-parameter --name "$param" --query Parameter.Name --output text >/dev/null 2>&1; then
   echo "the webhook secret parameter $param does not exist; create it first:" >&2
   echo "  aws ssm put-parameter --name $param --type SecureString --value \"\$(openssl rand -hex 32)\"" >&2
+  exit 1
+fi
+
+if [ -n "$app_id" ] && ! aws ssm get-parameter --name "$app_key_param" --query Parameter.Name --output text >/dev/null 2>&1; then
+  echo "the GitHub App key parameter $app_key_param does not exist; create it first:" >&2
+  echo "  aws ssm put-parameter --name $app_key_param --type SecureString --value file://app-private-key.pem" >&2
   exit 1
 fi
 
@@ -80,7 +103,13 @@ params=(
   "ParameterKey=QueueVisibilityTimeoutSeconds,ParameterValue=$((timeout * 6))"
   "ParameterKey=WorkerDurationAlarmMilliseconds,ParameterValue=$((timeout * 800))"
   "ParameterKey=CreateFunctionUrl,ParameterValue=$function_url"
+  "ParameterKey=DocStrategy,ParameterValue=$doc_strategy"
+  "ParameterKey=GitHubAppKeyParameter,ParameterValue=$app_key_param"
+  "ParameterKey=GitHubApiUrl,ParameterValue=$api_url"
 )
+# Empty values stay out (the template's defaults are empty).
+[ -z "$app_id" ] || params+=("ParameterKey=GitHubAppId,ParameterValue=$app_id")
+[ -z "$docs_branch" ] || params+=("ParameterKey=DocsBranch,ParameterValue=$docs_branch")
 template="file://$root/infra/template.yaml"
 if aws cloudformation describe-stacks --stack-name "$stack" >/dev/null 2>&1; then
   if out="$(aws cloudformation update-stack --stack-name "$stack" --template-body "$template" \
