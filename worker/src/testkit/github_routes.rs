@@ -14,7 +14,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use serde_json::{Value, json};
 
-use super::github_git::{StoredCommit, StoredPull};
+use super::github_git::StoredPull;
+use super::github_git_routes::{self as git, commit_json};
 use super::github_standin::{GitHubState, error, lock};
 use super::openapi_example::{answer, answer_item};
 
@@ -26,25 +27,28 @@ pub(super) fn routes() -> Router<Arc<GitHubState>> {
         .route("/app", get(app))
         .route("/users/{username}", get(user))
         .route("/repos/{owner}/{repo}", get(repository))
-        .route("/repos/{owner}/{repo}/git/ref/{*name}", get(get_ref))
+        .route("/repos/{owner}/{repo}/git/ref/{*name}", get(git::get_ref))
         .route(
             "/repos/{owner}/{repo}/git/refs",
-            axum::routing::post(create_ref),
+            axum::routing::post(git::create_ref),
         )
         .route(
             "/repos/{owner}/{repo}/git/refs/{*name}",
-            axum::routing::patch(update_ref),
+            axum::routing::patch(git::update_ref),
         )
         .route(
             "/repos/{owner}/{repo}/git/commits",
-            axum::routing::post(create_commit),
+            axum::routing::post(git::create_commit),
         )
-        .route("/repos/{owner}/{repo}/git/commits/{sha}", get(get_commit))
+        .route(
+            "/repos/{owner}/{repo}/git/commits/{sha}",
+            get(git::get_commit),
+        )
         .route(
             "/repos/{owner}/{repo}/git/trees",
-            axum::routing::post(create_tree),
+            axum::routing::post(git::create_tree),
         )
-        .route("/repos/{owner}/{repo}/git/trees/{sha}", get(get_tree))
+        .route("/repos/{owner}/{repo}/git/trees/{sha}", get(git::get_tree))
         .route("/repos/{owner}/{repo}/compare/{basehead}", get(compare))
         .route(
             "/repos/{owner}/{repo}/pulls",
@@ -56,12 +60,17 @@ pub(super) fn routes() -> Router<Arc<GitHubState>> {
         )
 }
 
-fn ok(status: u16, body: Value) -> Response {
+pub(super) fn ok(status: u16, body: Value) -> Response {
     (StatusCode::from_u16(status).expect("a status"), Json(body)).into_response()
 }
 
 /// Checks the installation token for `repo` and the injected faults; `Some` is the answer.
-fn guard(s: &GitHubState, headers: &HeaderMap, line: &str, repo: &str) -> Option<Response> {
+pub(super) fn guard(
+    s: &GitHubState,
+    headers: &HeaderMap,
+    line: &str,
+    repo: &str,
+) -> Option<Response> {
     if !s.token_ok(headers, repo) {
         s.record(line.to_owned(), StatusCode::UNAUTHORIZED);
         return Some(error(StatusCode::UNAUTHORIZED, "Bad credentials"));
@@ -69,7 +78,7 @@ fn guard(s: &GitHubState, headers: &HeaderMap, line: &str, repo: &str) -> Option
     s.fault(line)
 }
 
-fn api(repo: &str) -> String {
+pub(super) fn api(repo: &str) -> String {
     format!("https://api.github.com/repos/{repo}")
 }
 
@@ -144,289 +153,6 @@ async fn repository(
         body.as_object_mut().expect("an object").remove("node_id");
     }
     ok(200, body)
-}
-
-fn ref_json(repo: &str, branch: &str, sha: &str) -> Value {
-    json!({"ref": format!("refs/heads/{branch}"), "node_id": "REF_stand-in",
-           "url": format!("{}/git/refs/heads/{branch}", api(repo)),
-           "object": {"type": "commit", "sha": sha, "url": format!("{}/git/commits/{sha}", api(repo))}})
-}
-
-async fn get_ref(
-    State(s): S,
-    Path((owner, name, r)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let repo = format!("{owner}/{name}");
-    let line = format!("GET /repos/{repo}/git/ref/{r}");
-    if let Some(resp) = guard(&s, &headers, &line, &repo) {
-        return resp;
-    }
-    let branch = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
-    let head = lock(&s.git)
-        .refs
-        .get(&(repo.clone(), branch.clone()))
-        .cloned();
-    let Some(sha) = head else {
-        s.record(line, StatusCode::NOT_FOUND);
-        return error(StatusCode::NOT_FOUND, "Not Found");
-    };
-    s.record(line, StatusCode::OK);
-    ok(
-        200,
-        answer(
-            "get",
-            "/repos/{owner}/{repo}/git/ref/{ref}",
-            200,
-            ref_json(&repo, &branch, &sha),
-        ),
-    )
-}
-
-async fn create_ref(
-    State(s): S,
-    Path((owner, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    let repo = format!("{owner}/{name}");
-    let line = format!("POST /repos/{repo}/git/refs");
-    if let Some(resp) = guard(&s, &headers, &line, &repo) {
-        return resp;
-    }
-    let (Some(full), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
-        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request");
-    };
-    let branch = full.strip_prefix("refs/heads/").unwrap_or(full).to_owned();
-    let mut git = lock(&s.git);
-    let key = (repo.clone(), branch.clone());
-    if git.refs.contains_key(&key) || !git.commits.contains_key(sha) {
-        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
-    }
-    git.refs.insert(key, sha.to_owned());
-    s.record(line, StatusCode::CREATED);
-    ok(
-        201,
-        answer(
-            "post",
-            "/repos/{owner}/{repo}/git/refs",
-            201,
-            ref_json(&repo, &branch, sha),
-        ),
-    )
-}
-
-async fn update_ref(
-    State(s): S,
-    Path((owner, name, r)): Path<(String, String, String)>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    let repo = format!("{owner}/{name}");
-    let force = body["force"] == true;
-    let line = format!(
-        "PATCH /repos/{repo}/git/refs/{r}{}",
-        if force { " (force)" } else { "" }
-    );
-    if let Some(resp) = guard(&s, &headers, &line, &repo) {
-        return resp;
-    }
-    let branch = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
-    let sha = body["sha"].as_str().unwrap_or_default().to_owned();
-    let mut git = lock(&s.git);
-    let key = (repo.clone(), branch.clone());
-    let Some(old) = git.refs.get(&key).cloned() else {
-        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist");
-    };
-    if !git.commits.contains_key(&sha) || (!force && !git.history(&sha).contains(&old)) {
-        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
-        return error(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "Update is not a fast forward",
-        );
-    }
-    git.refs.insert(key, sha.clone());
-    s.record(line, StatusCode::OK);
-    ok(
-        200,
-        answer(
-            "patch",
-            "/repos/{owner}/{repo}/git/refs/{ref}",
-            200,
-            ref_json(&repo, &branch, &sha),
-        ),
-    )
-}
-
-fn commit_json(repo: &str, sha: &str, c: &StoredCommit) -> Value {
-    let person =
-        |p: &(String, String)| json!({"name": p.0, "email": p.1, "date": "2026-01-01T00:00:00Z"});
-    json!({"sha": sha, "node_id": "C_stand-in", "url": format!("{}/git/commits/{sha}", api(repo)),
-           "html_url": format!("https://github.com/{repo}/commit/{sha}"),
-           "author": person(&c.author), "committer": person(&c.committer), "message": c.message,
-           "tree": {"sha": c.tree, "url": format!("{}/git/trees/{}", api(repo), c.tree)},
-           "parents": c.parents.iter().map(|p| json!({"sha": p, "url": format!("{}/git/commits/{p}", api(repo)),
-                                                      "html_url": format!("https://github.com/{repo}/commit/{p}")})).collect::<Vec<_>>(),
-           "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}})
-}
-
-async fn get_commit(
-    State(s): S,
-    Path((owner, name, sha)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let repo = format!("{owner}/{name}");
-    let line = format!("GET /repos/{repo}/git/commits/{sha}");
-    if let Some(resp) = guard(&s, &headers, &line, &repo) {
-        return resp;
-    }
-    let found = lock(&s.git).commits.get(&sha).cloned();
-    let Some(c) = found else {
-        s.record(line, StatusCode::NOT_FOUND);
-        return error(StatusCode::NOT_FOUND, "Not Found");
-    };
-    s.record(line, StatusCode::OK);
-    ok(
-        200,
-        answer(
-            "get",
-            "/repos/{owner}/{repo}/git/commits/{commit_sha}",
-            200,
-            commit_json(&repo, &sha, &c),
-        ),
-    )
-}
-
-async fn create_commit(
-    State(s): S,
-    Path((owner, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    let repo = format!("{owner}/{name}");
-    let line = format!("POST /repos/{repo}/git/commits");
-    if let Some(resp) = guard(&s, &headers, &line, &repo) {
-        return resp;
-    }
-    let person = |v: &Value| {
-        (
-            v["name"].as_str().unwrap_or_default().to_owned(),
-            v["email"].as_str().unwrap_or_default().to_owned(),
-        )
-    };
-    let c = StoredCommit {
-        tree: body["tree"].as_str().unwrap_or_default().to_owned(),
-        parents: body["parents"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p| p.as_str().map(str::to_owned))
-            .collect(),
-        message: body["message"].as_str().unwrap_or_default().to_owned(),
-        author: person(&body["author"]),
-        committer: person(&body["committer"]),
-    };
-    let mut git = lock(&s.git);
-    if git.tree_entries(&c.tree, false).is_none()
-        || c.parents.iter().any(|p| !git.commits.contains_key(p))
-    {
-        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
-        return error(StatusCode::UNPROCESSABLE_ENTITY, "Tree or parent not found");
-    }
-    let sha = git.put_commit(c.clone());
-    s.record(line, StatusCode::CREATED);
-    ok(
-        201,
-        answer(
-            "post",
-            "/repos/{owner}/{repo}/git/commits",
-            201,
-            commit_json(&repo, &sha, &c),
-        ),
-    )
-}
-
-fn tree_json(repo: &str, sha: &str, entries: Vec<(String, &'static str, String)>) -> Value {
-    let items: Vec<Value> = entries
-        .into_iter()
-        .map(|(path, kind, id)| {
-            let mode = if kind == "tree" { "040000" } else { "100644" };
-            json!({"path": path, "mode": mode, "type": kind, "sha": id,
-                   "url": format!("{}/git/{kind}s/{id}", api(repo))})
-        })
-        .collect();
-    json!({"sha": sha, "url": format!("{}/git/trees/{sha}", api(repo)), "truncated": false, "tree": items})
-}
-
-async fn get_tree(
-    State(s): S,
-    Path((owner, name, sha)): Path<(String, String, String)>,
-    RawQuery(q): RawQuery,
-    headers: HeaderMap,
-) -> Response {
-    let repo = format!("{owner}/{name}");
-    let recursive = q.unwrap_or_default().contains("recursive=");
-    let line = format!("GET /repos/{repo}/git/trees/{sha}");
-    if let Some(resp) = guard(&s, &headers, &line, &repo) {
-        return resp;
-    }
-    let entries = lock(&s.git).tree_entries(&sha, recursive);
-    let Some(entries) = entries else {
-        s.record(line, StatusCode::NOT_FOUND);
-        return error(StatusCode::NOT_FOUND, "Not Found");
-    };
-    s.record(line, StatusCode::OK);
-    ok(
-        200,
-        answer(
-            "get",
-            "/repos/{owner}/{repo}/git/trees/{tree_sha}",
-            200,
-            tree_json(&repo, &sha, entries),
-        ),
-    )
-}
-
-async fn create_tree(
-    State(s): S,
-    Path((owner, name)): Path<(String, String)>,
-    headers: HeaderMap,
-    Json(body): Json<Value>,
-) -> Response {
-    let repo = format!("{owner}/{name}");
-    let line = format!("POST /repos/{repo}/git/trees");
-    if let Some(resp) = guard(&s, &headers, &line, &repo) {
-        return resp;
-    }
-    let mut git = lock(&s.git);
-    let mut files: BTreeMap<String, String> = match body["base_tree"].as_str() {
-        Some(base) => git.files(base),
-        None => BTreeMap::new(),
-    };
-    for entry in body["tree"].as_array().into_iter().flatten() {
-        let (Some(path), Some(contents)) = (entry["path"].as_str(), entry["content"].as_str())
-        else {
-            s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
-            return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid tree entry");
-        };
-        let blob = git.put_blob(contents.as_bytes());
-        files.insert(path.to_owned(), blob);
-    }
-    let sha = git.put_tree(&files);
-    let entries = git.tree_entries(&sha, false).unwrap_or_default();
-    s.record(line, StatusCode::CREATED);
-    ok(
-        201,
-        answer(
-            "post",
-            "/repos/{owner}/{repo}/git/trees",
-            201,
-            tree_json(&repo, &sha, entries),
-        ),
-    )
 }
 
 async fn compare(

@@ -4,7 +4,7 @@
 //! `iss` = the App id, at most ten minutes), installation tokens (issued, unexpired, for the
 //! installation of the repository asked about), and answers in GitHub's shapes.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 
@@ -20,7 +20,7 @@ use serde_json::{Value, json};
 use sha2::Digest;
 use tokio_util::task::AbortOnDropHandle;
 
-use super::github_git::{GitModel, Person, StoredCommit, StoredPull};
+use super::github_git::{GitModel, Person};
 
 /// The stand-in's state, shared with the test that drives it.
 #[derive(Debug, Default)]
@@ -149,99 +149,6 @@ impl GitHubState {
             .count()
     }
 
-    /// `repo` exists with `default_branch`, whose first commit (by a person) holds `files`.
-    pub fn seed_repo(&self, repo: &str, default_branch: &str, files: &[(&str, &str)]) {
-        let mut git = lock(&self.git);
-        git.defaults
-            .insert(repo.to_owned(), default_branch.to_owned());
-        git.commit_files(repo, default_branch, files, "Initial commit", &person());
-    }
-
-    /// A person pushes a commit changing `files` to `branch`; its id.
-    pub fn push_as_person(
-        &self,
-        repo: &str,
-        branch: &str,
-        files: &[(&str, &str)],
-        message: &str,
-    ) -> String {
-        lock(&self.git).commit_files(repo, branch, files, message, &person())
-    }
-
-    /// The head of `branch`.
-    pub fn head(&self, repo: &str, branch: &str) -> Option<String> {
-        lock(&self.git)
-            .refs
-            .get(&(repo.to_owned(), branch.to_owned()))
-            .cloned()
-    }
-
-    /// The commit `id`.
-    pub fn commit(&self, id: &str) -> Option<StoredCommit> {
-        lock(&self.git).commits.get(id).cloned()
-    }
-
-    /// Commits reachable from `branch`, newest first.
-    pub fn history(&self, repo: &str, branch: &str) -> Vec<String> {
-        let head = self.head(repo, branch);
-        head.map(|h| lock(&self.git).history(&h))
-            .unwrap_or_default()
-    }
-
-    /// The files on `branch`: path → contents.
-    pub fn files_on(&self, repo: &str, branch: &str) -> BTreeMap<String, String> {
-        let git = lock(&self.git);
-        let Some(tree) = git
-            .refs
-            .get(&(repo.to_owned(), branch.to_owned()))
-            .and_then(|h| git.commits.get(h))
-            .map(|c| c.tree.clone())
-        else {
-            return BTreeMap::new();
-        };
-        git.files(&tree)
-            .into_iter()
-            .map(|(path, blob)| {
-                let text =
-                    String::from_utf8_lossy(git.blob(&blob).unwrap_or_default()).into_owned();
-                (path, text)
-            })
-            .collect()
-    }
-
-    /// `repo`'s pull requests.
-    pub fn pulls(&self, repo: &str) -> Vec<StoredPull> {
-        lock(&self.git).pulls.get(repo).cloned().unwrap_or_default()
-    }
-
-    /// A person merges pull request `number`: the base branch gets a merge commit.
-    pub fn merge_pull(&self, repo: &str, number: u64) {
-        let mut git = lock(&self.git);
-        let pull = git
-            .pulls
-            .get(repo)
-            .and_then(|ps| ps.iter().find(|p| p.number == number))
-            .cloned()
-            .expect("the pull request");
-        let head = git.refs[&(repo.to_owned(), pull.head.clone())].clone();
-        let base = git.refs[&(repo.to_owned(), pull.base.clone())].clone();
-        let tree = git.commits[&head].tree.clone();
-        let merge = git.put_commit(StoredCommit {
-            tree,
-            parents: vec![base, head],
-            message: format!("Merge pull request #{number}"),
-            author: person(),
-            committer: person(),
-        });
-        git.refs.insert((repo.to_owned(), pull.base.clone()), merge);
-        for p in git.pulls.get_mut(repo).into_iter().flatten() {
-            if p.number == number {
-                p.state = "closed".into();
-                p.merged = true;
-            }
-        }
-    }
-
     /// The next `times` calls whose line starts with `prefix` (e.g.
     /// `POST /repos/o/r/git/trees`) answer `status` (with `Retry-After: secs` when given).
     pub fn fail_next(&self, prefix: &str, status: u16, retry_after: Option<u64>, times: u32) {
@@ -337,7 +244,7 @@ fn bearer(headers: &HeaderMap) -> Option<String> {
 }
 
 /// A person's identity in the stand-in's history.
-fn person() -> Person {
+pub(super) fn person() -> Person {
     ("A Person".into(), "person@example.com".into())
 }
 

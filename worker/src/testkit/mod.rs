@@ -6,6 +6,7 @@
 
 mod git_server;
 mod github_git;
+mod github_git_routes;
 mod github_routes;
 mod github_standin;
 mod openapi_example;

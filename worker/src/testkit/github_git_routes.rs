@@ -1,0 +1,301 @@
+//! The stand-in's Git Data API: refs (read, create, move — a fast-forward unless forced),
+//! commits and trees, over [`super::github_git::GitModel`].
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use axum::Json;
+use axum::extract::{Path, RawQuery, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::Response;
+use serde_json::{Value, json};
+
+use super::github_git::StoredCommit;
+use super::github_routes::{api, guard, ok};
+use super::github_standin::{GitHubState, error, lock};
+use super::openapi_example::answer;
+
+type S = State<Arc<GitHubState>>;
+
+fn ref_json(repo: &str, branch: &str, sha: &str) -> Value {
+    json!({"ref": format!("refs/heads/{branch}"), "node_id": "REF_stand-in",
+           "url": format!("{}/git/refs/heads/{branch}", api(repo)),
+           "object": {"type": "commit", "sha": sha, "url": format!("{}/git/commits/{sha}", api(repo))}})
+}
+
+pub(super) async fn get_ref(
+    State(s): S,
+    Path((owner, name, r)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/git/ref/{r}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let branch = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
+    let head = lock(&s.git)
+        .refs
+        .get(&(repo.clone(), branch.clone()))
+        .cloned();
+    let Some(sha) = head else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "get",
+            "/repos/{owner}/{repo}/git/ref/{ref}",
+            200,
+            ref_json(&repo, &branch, &sha),
+        ),
+    )
+}
+
+pub(super) async fn create_ref(
+    State(s): S,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("POST /repos/{repo}/git/refs");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let (Some(full), Some(sha)) = (body["ref"].as_str(), body["sha"].as_str()) else {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid request");
+    };
+    let branch = full.strip_prefix("refs/heads/").unwrap_or(full).to_owned();
+    let mut git = lock(&s.git);
+    let key = (repo.clone(), branch.clone());
+    if git.refs.contains_key(&key) || !git.commits.contains_key(sha) {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference already exists");
+    }
+    git.refs.insert(key, sha.to_owned());
+    s.record(line, StatusCode::CREATED);
+    ok(
+        201,
+        answer(
+            "post",
+            "/repos/{owner}/{repo}/git/refs",
+            201,
+            ref_json(&repo, &branch, sha),
+        ),
+    )
+}
+
+pub(super) async fn update_ref(
+    State(s): S,
+    Path((owner, name, r)): Path<(String, String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let force = body["force"] == true;
+    let line = format!(
+        "PATCH /repos/{repo}/git/refs/{r}{}",
+        if force { " (force)" } else { "" }
+    );
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let branch = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
+    let sha = body["sha"].as_str().unwrap_or_default().to_owned();
+    let mut git = lock(&s.git);
+    let key = (repo.clone(), branch.clone());
+    let Some(old) = git.refs.get(&key).cloned() else {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist");
+    };
+    if !git.commits.contains_key(&sha) || (!force && !git.history(&sha).contains(&old)) {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Update is not a fast forward",
+        );
+    }
+    git.refs.insert(key, sha.clone());
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "patch",
+            "/repos/{owner}/{repo}/git/refs/{ref}",
+            200,
+            ref_json(&repo, &branch, &sha),
+        ),
+    )
+}
+
+pub(super) fn commit_json(repo: &str, sha: &str, c: &StoredCommit) -> Value {
+    let person =
+        |p: &(String, String)| json!({"name": p.0, "email": p.1, "date": "2026-01-01T00:00:00Z"});
+    json!({"sha": sha, "node_id": "C_stand-in", "url": format!("{}/git/commits/{sha}", api(repo)),
+           "html_url": format!("https://github.com/{repo}/commit/{sha}"),
+           "author": person(&c.author), "committer": person(&c.committer), "message": c.message,
+           "tree": {"sha": c.tree, "url": format!("{}/git/trees/{}", api(repo), c.tree)},
+           "parents": c.parents.iter().map(|p| json!({"sha": p, "url": format!("{}/git/commits/{p}", api(repo)),
+                                                      "html_url": format!("https://github.com/{repo}/commit/{p}")})).collect::<Vec<_>>(),
+           "verification": {"verified": false, "reason": "unsigned", "signature": null, "payload": null, "verified_at": null}})
+}
+
+pub(super) async fn get_commit(
+    State(s): S,
+    Path((owner, name, sha)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/git/commits/{sha}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let found = lock(&s.git).commits.get(&sha).cloned();
+    let Some(c) = found else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "get",
+            "/repos/{owner}/{repo}/git/commits/{commit_sha}",
+            200,
+            commit_json(&repo, &sha, &c),
+        ),
+    )
+}
+
+pub(super) async fn create_commit(
+    State(s): S,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("POST /repos/{repo}/git/commits");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let person = |v: &Value| {
+        (
+            v["name"].as_str().unwrap_or_default().to_owned(),
+            v["email"].as_str().unwrap_or_default().to_owned(),
+        )
+    };
+    let c = StoredCommit {
+        tree: body["tree"].as_str().unwrap_or_default().to_owned(),
+        parents: body["parents"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|p| p.as_str().map(str::to_owned))
+            .collect(),
+        message: body["message"].as_str().unwrap_or_default().to_owned(),
+        author: person(&body["author"]),
+        committer: person(&body["committer"]),
+    };
+    let mut git = lock(&s.git);
+    if git.tree_entries(&c.tree, false).is_none()
+        || c.parents.iter().any(|p| !git.commits.contains_key(p))
+    {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(StatusCode::UNPROCESSABLE_ENTITY, "Tree or parent not found");
+    }
+    let sha = git.put_commit(c.clone());
+    s.record(line, StatusCode::CREATED);
+    ok(
+        201,
+        answer(
+            "post",
+            "/repos/{owner}/{repo}/git/commits",
+            201,
+            commit_json(&repo, &sha, &c),
+        ),
+    )
+}
+
+fn tree_json(repo: &str, sha: &str, entries: Vec<(String, &'static str, String)>) -> Value {
+    let items: Vec<Value> = entries
+        .into_iter()
+        .map(|(path, kind, id)| {
+            let mode = if kind == "tree" { "040000" } else { "100644" };
+            json!({"path": path, "mode": mode, "type": kind, "sha": id,
+                   "url": format!("{}/git/{kind}s/{id}", api(repo))})
+        })
+        .collect();
+    json!({"sha": sha, "url": format!("{}/git/trees/{sha}", api(repo)), "truncated": false, "tree": items})
+}
+
+pub(super) async fn get_tree(
+    State(s): S,
+    Path((owner, name, sha)): Path<(String, String, String)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let recursive = q.unwrap_or_default().contains("recursive=");
+    let line = format!("GET /repos/{repo}/git/trees/{sha}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let entries = lock(&s.git).tree_entries(&sha, recursive);
+    let Some(entries) = entries else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    s.record(line, StatusCode::OK);
+    ok(
+        200,
+        answer(
+            "get",
+            "/repos/{owner}/{repo}/git/trees/{tree_sha}",
+            200,
+            tree_json(&repo, &sha, entries),
+        ),
+    )
+}
+
+pub(super) async fn create_tree(
+    State(s): S,
+    Path((owner, name)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("POST /repos/{repo}/git/trees");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let mut git = lock(&s.git);
+    let mut files: BTreeMap<String, String> = match body["base_tree"].as_str() {
+        Some(base) => git.files(base),
+        None => BTreeMap::new(),
+    };
+    for entry in body["tree"].as_array().into_iter().flatten() {
+        let (Some(path), Some(contents)) = (entry["path"].as_str(), entry["content"].as_str())
+        else {
+            s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+            return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid tree entry");
+        };
+        let blob = git.put_blob(contents.as_bytes());
+        files.insert(path.to_owned(), blob);
+    }
+    let sha = git.put_tree(&files);
+    let entries = git.tree_entries(&sha, false).unwrap_or_default();
+    s.record(line, StatusCode::CREATED);
+    ok(
+        201,
+        answer(
+            "post",
+            "/repos/{owner}/{repo}/git/trees",
+            201,
+            tree_json(&repo, &sha, entries),
+        ),
+    )
+}
