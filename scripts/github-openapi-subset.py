@@ -31,7 +31,9 @@ ENDPOINTS = [
     ("/repos/{owner}/{repo}/compare/{basehead}", "get"),
     ("/repos/{owner}/{repo}/pulls", "get"),
     ("/repos/{owner}/{repo}/pulls", "post"),
+    ("/repos/{owner}/{repo}/pulls/{pull_number}", "get"),
     ("/repos/{owner}/{repo}/pulls/{pull_number}", "patch"),
+    ("/repos/{owner}/{repo}/issues/{issue_number}/comments", "post"),
 ]
 
 

@@ -12,6 +12,9 @@
 //! 4. The open pull request's title and body are updated (the body lists what changed since
 //!    it opened: pushes, releases, the agents and their reasons); without an open one (the
 //!    last was merged or closed, or none yet), a new one is opened.
+//! 5. When others' commits have made the open pull request unmergeable (GitHub says
+//!    `mergeable: false`), a fresh branch `<branch>-<base sha>` starts from the default branch
+//!    with a new pull request, and both say why (the new one's body, a comment on the old).
 //!
 //! Race: between the "every commit is ours" check and the forced move, someone's push could
 //! be replaced; GitHub's refs API has no compare-and-swap. The window is one request long.
@@ -60,6 +63,7 @@ impl GitHubPullRequest {
 struct Pull {
     number: u64,
     body: String,
+    branch: String,
 }
 
 #[async_trait]
@@ -94,16 +98,33 @@ impl Publisher for GitHubPullRequest {
         let dir = &self.config.path;
         for _ in 0..ROUNDS {
             let base = start_point(&git, &default).await?;
-            let branch = git.head(self.branch()).await?;
+            let open = self.open_pull(&git, &default).await?;
+            let mut name = open
+                .as_ref()
+                .map_or_else(|| self.branch().to_owned(), |p| p.branch.clone());
+            let mut branch = git.head(&name).await?;
+            let mut ours = self
+                .only_ours(&git, &base, branch.as_ref(), &identity.1)
+                .await?;
+            let mut superseded = None;
+            if !ours
+                && let Some(pull) = &open
+                && self.conflicted(&git, pull.number).await?
+            {
+                // Others' commits conflict with the default branch: start a fresh branch
+                // (named after the base, so a retry finds the one it made).
+                name = format!("{}-{}", self.branch(), &base.sha[..7.min(base.sha.len())]);
+                branch = git.head(&name).await?;
+                ours = self
+                    .only_ours(&git, &base, branch.as_ref(), &identity.1)
+                    .await?;
+                superseded = Some(pull.number);
+            }
             let compared_to = branch.as_ref().unwrap_or(&base);
             let existing = git.blobs_under(&compared_to.tree, dir).await?;
             if GitData::changed(files, &existing).is_empty() {
                 return Ok(Published::Unchanged);
             }
-            let ours = match &branch {
-                Some(head) => self.only_ours(&git, &base, head, &identity.1).await?,
-                None => true,
-            };
             // Rebuild on the default branch, or (someone else pushed) add on top.
             let parent = if ours { &base } else { compared_to };
             let existing = if ours && branch.is_some() {
@@ -112,32 +133,42 @@ impl Publisher for GitHubPullRequest {
                 existing
             };
             let changed = GitData::changed(files, &existing);
-            let commit = if changed.is_empty() {
+            if changed.is_empty() {
                 // The default branch already holds these docs (the last PR was merged).
-                None
-            } else {
-                Some(
-                    git.commit(parent, dir, &changed, message, &identity)
-                        .await?,
-                )
-            };
-            let Some(commit) = commit else {
                 return Ok(Published::Unchanged);
-            };
+            }
+            let commit = git
+                .commit(parent, dir, &changed, message, &identity)
+                .await?;
             let moved = git
-                .set_branch(self.branch(), &commit, branch.is_some(), ours)
+                .set_branch(&name, &commit, branch.is_some(), ours)
                 .await?;
             if moved.is_err() {
-                tracing::info!(branch = self.branch(), "the docs branch moved; again");
+                tracing::info!(branch = %name, "the docs branch moved; again");
                 continue;
             }
-            self.update_pull(&git, &default, message, ours).await?;
+            let target = Target {
+                branch: &name,
+                default: &default,
+                ours,
+            };
+            match superseded {
+                Some(old) => self.supersede(&git, &target, old, message).await?,
+                None => self.update_pull(&git, &target, open, message).await?,
+            }
             return Ok(Published::Committed { commit });
         }
         Err(WorkerError::transient(format!(
             "the docs branch of {repo} kept moving during {ROUNDS} updates"
         )))
     }
+}
+
+/// Where a publish put the docs.
+struct Target<'a> {
+    branch: &'a str,
+    default: &'a str,
+    ours: bool,
 }
 
 impl GitHubPullRequest {
@@ -147,9 +178,12 @@ impl GitHubPullRequest {
         &self,
         git: &GitData<'_>,
         base: &Head,
-        head: &Head,
+        head: Option<&Head>,
         email: &str,
     ) -> Result<bool, WorkerError> {
+        let Some(head) = head else {
+            return Ok(true);
+        };
         if base.sha == head.sha {
             return Ok(true);
         }
@@ -166,20 +200,29 @@ impl GitHubPullRequest {
             }))
     }
 
-    /// Updates the open pull request's title and body, or opens one.
+    /// Whether GitHub says pull request `number` cannot be merged (`mergeable: false`; not
+    /// yet computed counts as mergeable).
+    async fn conflicted(&self, git: &GitData<'_>, number: u64) -> Result<bool, WorkerError> {
+        let pull = git
+            .must_get(&format!("/repos/{}/pulls/{number}", git.repo))
+            .await?;
+        Ok(pull["mergeable"] == false)
+    }
+
+    /// Updates `open`'s title and body, or opens a pull request for the target branch.
     async fn update_pull(
         &self,
         git: &GitData<'_>,
-        default: &str,
+        target: &Target<'_>,
+        open: Option<Pull>,
         message: &str,
-        ours: bool,
     ) -> Result<(), WorkerError> {
         let repo = git.repo;
         let title = message.lines().next().unwrap_or("docs(coderipple): update");
         let line = clip(&summary_line(message), LINE_CHARS);
-        match self.open_pull(git, default).await? {
+        match open.filter(|p| p.branch == target.branch) {
             Some(pull) => {
-                let body = body(&pull.body, &line, ours, self.branch());
+                let body = body(&pull.body, &line, target, None);
                 let path = format!("/repos/{repo}/pulls/{}", pull.number);
                 git.api
                     .send(
@@ -193,53 +236,104 @@ impl GitHubPullRequest {
                 tracing::info!(pull = pull.number, "docs pull request updated");
             }
             None => {
-                let body = body("", &line, ours, self.branch());
-                let created = git
-                    .must_post(
-                        &format!("/repos/{repo}/pulls"),
-                        &json!({"title": title, "head": self.branch(), "base": default,
-                                "body": body, "maintainer_can_modify": true}),
-                    )
+                self.open_new(git, target, title, &body("", &line, target, None))
                     .await?;
-                tracing::info!(
-                    pull = created["number"].as_u64(),
-                    "docs pull request opened"
-                );
             }
         }
         Ok(())
     }
 
+    /// Opens a pull request for `target` continuing `old`, which conflicts with the default
+    /// branch after others' commits, and says why in both.
+    async fn supersede(
+        &self,
+        git: &GitData<'_>,
+        target: &Target<'_>,
+        old: u64,
+        message: &str,
+    ) -> Result<(), WorkerError> {
+        let title = message.lines().next().unwrap_or("docs(coderipple): update");
+        let line = clip(&summary_line(message), LINE_CHARS);
+        let why = format!(
+            "This pull request continues #{old}, which has conflicts with `{}` after commits \
+             by others on its branch; CodeRipple never force-pushes over other people's work, \
+             so it started afresh from `{}`.",
+            target.default, target.default
+        );
+        let new = self
+            .open_new(git, target, title, &body("", &line, target, Some(&why)))
+            .await?;
+        let comment = format!(
+            "CodeRipple cannot update this pull request: it has conflicts with `{}` after \
+             commits by others on its branch, and CodeRipple never force-pushes over them. The \
+             docs continue in #{new} (branch `{}`); close this one when you are done with it.",
+            target.default, target.branch
+        );
+        git.must_post(
+            &format!("/repos/{}/issues/{old}/comments", git.repo),
+            &json!({"body": comment}),
+        )
+        .await?;
+        tracing::info!(old, new, "docs pull request superseded (conflicts)");
+        Ok(())
+    }
+
+    /// Opens a pull request from `target`'s branch; its number.
+    async fn open_new(
+        &self,
+        git: &GitData<'_>,
+        target: &Target<'_>,
+        title: &str,
+        body: &str,
+    ) -> Result<u64, WorkerError> {
+        let created = git
+            .must_post(
+                &format!("/repos/{}/pulls", git.repo),
+                &json!({"title": title, "head": target.branch, "base": target.default,
+                        "body": body, "maintainer_can_modify": true}),
+            )
+            .await?;
+        let number = created["number"].as_u64().unwrap_or_default();
+        tracing::info!(pull = number, "docs pull request opened");
+        Ok(number)
+    }
+
+    /// The newest open pull request into `default` from the docs branch (or a fresh branch
+    /// made after a conflict, `<branch>-<sha>`).
     async fn open_pull(
         &self,
         git: &GitData<'_>,
         default: &str,
     ) -> Result<Option<Pull>, WorkerError> {
-        let owner = git.repo.split('/').next().unwrap_or_default();
         let query: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("state", "open")
-            .append_pair("head", &format!("{owner}:{}", self.branch()))
             .append_pair("base", default)
-            .append_pair("per_page", "10")
+            .append_pair("per_page", "100")
             .finish();
         let list = git
             .must_get(&format!("/repos/{}/pulls?{query}", git.repo))
             .await?;
+        let fresh = format!("{}-", self.branch());
         Ok(list
             .as_array()
-            .and_then(|pulls| pulls.first())
-            .and_then(|p: &Value| {
-                Some(Pull {
-                    number: p["number"].as_u64()?,
+            .into_iter()
+            .flatten()
+            .filter_map(|p: &Value| {
+                let branch = p["head"]["ref"].as_str()?;
+                let ours = branch == self.branch() || branch.starts_with(&fresh);
+                ours.then(|| Pull {
+                    number: p["number"].as_u64().unwrap_or_default(),
                     body: p["body"].as_str().unwrap_or_default().to_owned(),
+                    branch: branch.to_owned(),
                 })
-            }))
+            })
+            .max_by_key(|p| p.number))
     }
 }
 
 /// The pull request's body: what it is, then the change lines kept from `previous` (between
 /// our markers; anything else in it is not ours and is dropped) plus `line`.
-fn body(previous: &str, line: &str, ours: bool, branch: &str) -> String {
+fn body(previous: &str, line: &str, target: &Target<'_>, note: Option<&str>) -> String {
     let listed = previous
         .split_once(START)
         .and_then(|(_, rest)| rest.split_once(END))
@@ -264,10 +358,15 @@ fn body(previous: &str, line: &str, ours: bool, branch: &str) -> String {
         "CodeRipple keeps this pull request up to date with the repository's documentation. \
          Merge it to take the docs in; the next change after that opens a new one.\n\n",
     );
-    if !ours {
+    if let Some(note) = note {
+        out.push_str(note);
+        out.push_str("\n\n");
+    }
+    if !target.ours {
         out.push_str(&format!(
-            "**Someone else has pushed to `{branch}`**, so CodeRipple no longer rebuilds the \
-             branch: it adds its commits on top and never force-pushes it.\n\n"
+            "**Someone else has pushed to `{}`**, so CodeRipple no longer rebuilds the \
+             branch: it adds its commits on top and never force-pushes it.\n\n",
+            target.branch
         ));
     }
     out.push_str("### Changes since this pull request opened\n\n");
@@ -288,15 +387,21 @@ fn body(previous: &str, line: &str, ours: bool, branch: &str) -> String {
 mod tests {
     use super::*;
 
+    const OURS: Target<'static> = Target {
+        branch: "d",
+        default: "main",
+        ours: true,
+    };
+
     #[test]
     fn the_body_accumulates_change_lines_and_stays_bounded() {
-        let mut b = body("", "update for push abc1234 — historian (x)", true, "d");
+        let mut b = body("", "update for push abc1234 — historian (x)", &OURS, None);
         assert!(
             b.contains("- update for push abc1234 — historian (x)\n"),
             "{b}"
         );
         for i in 0..40 {
-            b = body(&b, &format!("update {i}"), true, "d");
+            b = body(&b, &format!("update {i}"), &OURS, None);
         }
         let listed = b.lines().filter(|l| l.starts_with("- update")).count();
         assert_eq!(listed, BODY_LINES, "{b}");
@@ -305,13 +410,18 @@ mod tests {
         // 41 lines in all, 30 listed.
         assert!(b.contains("- … and 11 earlier change(s)\n"), "{b}");
         assert!(!b.contains("Someone else"));
-        assert!(body(&b, "x", false, "d").contains("Someone else has pushed to `d`"));
+        let theirs = Target {
+            ours: false,
+            ..OURS
+        };
+        assert!(body(&b, "x", &theirs, None).contains("Someone else has pushed to `d`"));
+        assert!(body("", "x", &OURS, Some("Continues #1.")).contains("Continues #1.\n"));
     }
 
     #[test]
     fn text_outside_the_markers_is_not_carried_over() {
         let edited = format!("hi <script>\n{START}\n- kept\n{END}\n- outside\n");
-        let b = body(&edited, "new", true, "d");
+        let b = body(&edited, "new", &OURS, None);
         assert!(b.contains("- kept\n- new\n"), "{b}");
         assert!(!b.contains("outside") && !b.contains("<script>"), "{b}");
     }

@@ -44,6 +44,10 @@ pub struct StoredPull {
     pub title: String,
     /// Body.
     pub body: String,
+    /// What GitHub would say of merging it (`None`: not computed yet).
+    pub mergeable: Option<bool>,
+    /// Comments on it, oldest first.
+    pub comments: Vec<String>,
 }
 
 /// Every repository's objects, branches and pull requests.
@@ -296,6 +300,16 @@ impl GitHubState {
             if p.number == number {
                 p.state = "closed".into();
                 p.merged = true;
+            }
+        }
+    }
+
+    /// GitHub now says pull request `number` can (or cannot) be merged.
+    pub fn set_mergeable(&self, repo: &str, number: u64, mergeable: bool) {
+        let mut git = lock(&self.git);
+        for p in git.pulls.get_mut(repo).into_iter().flatten() {
+            if p.number == number {
+                p.mergeable = Some(mergeable);
             }
         }
     }

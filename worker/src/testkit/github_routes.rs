@@ -56,7 +56,11 @@ pub(super) fn routes() -> Router<Arc<GitHubState>> {
         )
         .route(
             "/repos/{owner}/{repo}/pulls/{number}",
-            axum::routing::patch(update_pull),
+            get(get_pull).patch(update_pull),
+        )
+        .route(
+            "/repos/{owner}/{repo}/issues/{number}/comments",
+            axum::routing::post(comment),
         )
 }
 
@@ -277,6 +281,8 @@ async fn create_pull(
         merged: false,
         title: body["title"].as_str().unwrap_or_default().to_owned(),
         body: body["body"].as_str().unwrap_or_default().to_owned(),
+        mergeable: None,
+        comments: Vec::new(),
     };
     pulls.push(p.clone());
     s.record(line, StatusCode::CREATED);
@@ -326,6 +332,77 @@ async fn update_pull(
             "/repos/{owner}/{repo}/pulls/{pull_number}",
             200,
             pull_json(&repo, &p),
+        ),
+    )
+}
+
+async fn get_pull(
+    State(s): S,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/pulls/{number}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let found = lock(&s.git)
+        .pulls
+        .get(&repo)
+        .and_then(|ps| ps.iter().find(|p| p.number == number))
+        .cloned();
+    let Some(p) = found else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    s.record(line, StatusCode::OK);
+    let mut fill = pull_json(&repo, &p);
+    fill["mergeable"] = json!(p.mergeable);
+    ok(
+        200,
+        answer(
+            "get",
+            "/repos/{owner}/{repo}/pulls/{pull_number}",
+            200,
+            fill,
+        ),
+    )
+}
+
+async fn comment(
+    State(s): S,
+    Path((owner, name, number)): Path<(String, String, u64)>,
+    headers: HeaderMap,
+    Json(body): Json<Value>,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("POST /repos/{repo}/issues/{number}/comments");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let text = body["body"].as_str().unwrap_or_default().to_owned();
+    let mut git = lock(&s.git);
+    let Some(p) = git
+        .pulls
+        .get_mut(&repo)
+        .and_then(|ps| ps.iter_mut().find(|p| p.number == number))
+    else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    p.comments.push(text.clone());
+    s.record(line, StatusCode::CREATED);
+    let fill = json!({"body": text,
+        "url": format!("{}/issues/comments/1", api(&repo)),
+        "html_url": format!("https://github.com/{repo}/pull/{number}#issuecomment-1"),
+        "issue_url": format!("{}/issues/{number}", api(&repo))});
+    ok(
+        201,
+        answer(
+            "post",
+            "/repos/{owner}/{repo}/issues/{issue_number}/comments",
+            201,
+            fill,
         ),
     )
 }

@@ -1,7 +1,8 @@
 //! Docs published through GitHub's API, against the stand-in behind Prism's validating proxy
 //! (every request and answer checked against GitHub's OpenAPI description), as a GitHub App:
 //! the standing pull request (opened once, rebuilt and updated, a person's commit never
-//! force-pushed away, a new one after a merge), direct commits, nothing written when nothing
+//! force-pushed away, one others made unmergeable continued on a fresh branch, a new one after
+//! a merge), direct commits, nothing written when nothing
 //! changed (a replay, a redelivery), a rate limit waited out, and refusals (not installed, no
 //! permission) leaving the publish pending with its reason while the events stay applied.
 
@@ -239,6 +240,58 @@ async fn a_persons_commit_on_the_branch_is_never_force_pushed_away() {
         st.calls().iter().filter(|l| l.contains("(force)")).count(),
         0
     );
+}
+
+#[tokio::test]
+async fn a_pull_request_others_made_unmergeable_is_continued_on_a_fresh_branch() {
+    let s = setup(DocStrategy::GitHubPr).await;
+    let st = &s.standin.state;
+    apply(&s, &[push("d1", 1, "feat: first gears")]).await;
+    let theirs = st.push_as_person(
+        REPO,
+        BRANCH,
+        &[("docs/coderipple/NOTES.md", "x\n")],
+        "notes",
+    );
+    st.set_mergeable(REPO, 1, false);
+    let main = st.head(REPO, "main").unwrap();
+
+    let out = apply(&s, &[push("d2", 2, "fix: second gears")]).await;
+    assert_eq!(out.status, PublishStatus::Published, "{out:?}");
+    // Their branch is left as they left it.
+    assert_eq!(st.head(REPO, BRANCH).unwrap(), theirs);
+    let fresh = format!("{BRANCH}-{}", &main[..7]);
+    let head = st.head(REPO, &fresh).expect("a fresh branch");
+    assert_eq!(st.commit(&head).unwrap().parents, vec![main]);
+    assert!(changelog_on(&s, &fresh).contains("second gears"));
+    let pulls = st.pulls(REPO);
+    assert_eq!(pulls.len(), 2, "{pulls:?}");
+    assert_eq!(
+        (pulls[0].state.as_str(), pulls[1].state.as_str()),
+        ("open", "open")
+    );
+    assert_eq!(pulls[1].head, fresh);
+    assert!(pulls[1].body.contains("continues #1"), "{}", pulls[1].body);
+    assert_eq!(pulls[0].comments.len(), 1);
+    assert!(
+        pulls[0].comments[0].contains("continue in #2"),
+        "{:?}",
+        pulls[0].comments
+    );
+
+    // The next change goes to the new pull request (rebuilt: all its commits are ours).
+    apply(&s, &[push("d3", 3, "fix: third gears")]).await;
+    assert!(changelog_on(&s, &fresh).contains("third gears"));
+    assert_eq!(st.head(REPO, BRANCH).unwrap(), theirs);
+    let pulls = st.pulls(REPO);
+    assert_eq!(pulls.len(), 2);
+    assert_eq!(pulls[0].comments.len(), 1, "said once");
+    let listed = pulls[1]
+        .body
+        .lines()
+        .filter(|l| l.starts_with("- update"))
+        .count();
+    assert_eq!(listed, 2, "{}", pulls[1].body);
 }
 
 #[tokio::test]
