@@ -166,6 +166,18 @@ pub fn is_merge_message(message: &str) -> bool {
     MERGE_PREFIXES.iter().any(|p| subject.starts_with(p))
 }
 
+/// How every commit (and pull request) CodeRipple makes with the docs starts its subject.
+pub const DOCS_COMMIT_PREFIX: &str = "docs(coderipple):";
+
+/// Whether `message` is CodeRipple's own docs commit (or the title of its docs pull request,
+/// which a squash merge makes the commit's subject): such a change is the docs themselves,
+/// never analysed again — analysing it would change the docs, which would make another docs
+/// commit, without end.
+pub fn is_own_docs_message(message: &str) -> bool {
+    let subject = message.trim().lines().next().unwrap_or("").trim();
+    subject.starts_with(DOCS_COMMIT_PREFIX)
+}
+
 /// A merged pull request.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PullRequestChange {

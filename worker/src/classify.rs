@@ -6,7 +6,9 @@
 
 use std::collections::BTreeSet;
 
-use coderipple_core::envelope::{Change, Commit, PullRequestChange, PushChange, ReleaseChange};
+use coderipple_core::envelope::{
+    Change, Commit, PullRequestChange, PushChange, ReleaseChange, is_own_docs_message,
+};
 
 use crate::WorkerError;
 use crate::pack::{AgentPack, Rules};
@@ -56,6 +58,14 @@ pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan,
             Some(Change::Push(push)) => match analysable(push) {
                 Ok(PushKind::Commits) => {
                     for c in &push.commits {
+                        if is_own_docs_message(&c.message) {
+                            let short: String = c.id.chars().take(7).collect();
+                            plan.notes.push(format!(
+                                "{delivery}: CodeRipple's own docs commit {} not analysed",
+                                clip(&short, 12)
+                            ));
+                            continue;
+                        }
                         let classified = classify(rules, &change.repo, push, c, delivery)?;
                         plan.items.push(PlanItem::Commit(classified));
                     }
@@ -75,6 +85,12 @@ pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan,
                 }
                 Err(why) => plan.notes.push(format!("{delivery}: {why}")),
             },
+            Some(Change::PullRequest(pr)) if is_own_docs_message(&pr.title) => {
+                plan.notes.push(format!(
+                    "{delivery}: CodeRipple's own docs pull request #{} not analysed",
+                    pr.number
+                ));
+            }
             Some(Change::PullRequest(pr)) => {
                 plan.items.push(PlanItem::PullRequest(merged_pr(rules, pr)));
             }
@@ -286,5 +302,40 @@ mod tests {
         let mut s = "x".repeat(50);
         clip_in_place(&mut s, 10);
         assert_eq!(s.chars().count(), 10);
+    }
+
+    #[test]
+    fn coderipples_own_docs_commits_and_pull_requests_are_not_analysed() {
+        use coderipple_core::contract::fixtures;
+        use coderipple_core::envelope::Envelope;
+        let pack = AgentPack::builtin();
+        let ours = fixtures::commit(
+            2,
+            "docs(coderipple): update for push abc1234\n\nDeliveries: d1",
+        );
+        let push = fixtures::push("o/r", "d1", vec![fixtures::commit(1, "feat: gears"), ours]);
+        let pr = Envelope {
+            change: Some(Change::PullRequest(PullRequestChange {
+                number: 7,
+                title: "docs(coderipple): update for push abc1234".into(),
+                body: String::new(),
+                labels: Vec::new(),
+                base_ref: "main".into(),
+                merge_commit_sha: None,
+                url: String::new(),
+                merged_at: None,
+            })),
+            ..fixtures::push("o/r", "d2", Vec::new())
+        };
+        let change = ChangeSet {
+            repo: "o/r".into(),
+            events: vec![push, pr],
+        };
+        let plan = classify_change_set(&change, &pack).unwrap();
+        assert_eq!(plan.items.len(), 1, "{:?}", plan.items);
+        assert!(matches!(&plan.items[0], PlanItem::Commit(c) if c.summary == "gears"));
+        assert_eq!(plan.notes.len(), 2, "{:?}", plan.notes);
+        assert!(plan.notes[0].contains("own docs commit"));
+        assert!(plan.notes[1].contains("own docs pull request #7"));
     }
 }
