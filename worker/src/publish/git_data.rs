@@ -157,16 +157,22 @@ impl GitData<'_> {
             .ok_or_else(|| self.unreadable("the new commit", "sha"))
     }
 
-    /// Points `branch` at `commit`: creates it when `existed` is false; else moves it, as a
-    /// fast-forward unless `force`.
+    /// Points `branch` at `commit`, where `read` is the head we built on (`None`: the branch
+    /// did not exist, so it is created); a fast-forward unless `force`. A forced move reads
+    /// the branch once more first, so a push that landed while we built is not replaced.
+    /// A refusal (`422`) is [`Moved`] when the branch did move, and a permanent error when
+    /// it did not (a protected branch, a ruleset, required signatures).
     pub async fn set_branch(
         &self,
         branch: &str,
         commit: &str,
-        existed: bool,
+        read: Option<&str>,
         force: bool,
     ) -> Result<Result<(), Moved>, WorkerError> {
-        let answer = if existed {
+        if force && self.head_sha(branch).await?.as_deref() != read {
+            return Ok(Err(Moved));
+        }
+        let answer = if read.is_some() {
             let path = format!("/repos/{}/git/refs/{}", self.repo, ref_path(branch));
             let body = json!({"sha": commit, "force": force});
             self.api
@@ -181,10 +187,32 @@ impl GitData<'_> {
         };
         match answer {
             Ok(_) => Ok(Ok(())),
-            // "Update is not a fast forward" / "Reference already exists".
-            Err(r) if r.status.as_u16() == 422 => Ok(Err(Moved)),
+            Err(r) if r.status.as_u16() == 422 => {
+                if self.head_sha(branch).await?.as_deref() != read {
+                    // "Update is not a fast forward" / "Reference already exists".
+                    return Ok(Err(Moved));
+                }
+                Err(WorkerError::Permanent {
+                    class: "publish",
+                    reason: format!(
+                        "GitHub, {}: the branch {branch:?} may not be moved there (protected? a \
+                         ruleset?): 422 {}",
+                        self.repo, r.message
+                    ),
+                })
+            }
             Err(r) => Err(r.into_error(self.repo)),
         }
+    }
+
+    /// The head of `branch` (no tree), `None` when it does not exist.
+    async fn head_sha(&self, branch: &str) -> Result<Option<String>, WorkerError> {
+        let path = format!("/repos/{}/git/ref/{}", self.repo, ref_path(branch));
+        Ok(self
+            .api
+            .get(self.repo, &path)
+            .await?
+            .and_then(|r| r["object"]["sha"].as_str().map(str::to_owned)))
     }
 
     async fn tree(&self, sha: &str, recursive: bool) -> Result<Value, WorkerError> {

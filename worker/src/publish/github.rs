@@ -70,9 +70,12 @@ impl Publisher for GitHubDirect {
         let dir = &self.config.path;
         for _ in 0..ROUNDS {
             let (head, existed) = match git.head(&branch).await? {
-                Some(head) => (head, true),
+                Some(head) => {
+                    let read = head.sha.clone();
+                    (head, Some(read))
+                }
                 // A configured branch that does not exist yet starts at the default branch.
-                None => (start_point(&git, &default).await?, false),
+                None => (start_point(&git, &default).await?, None),
             };
             let existing = git.blobs_under(&head.tree, dir).await?;
             let changed = GitData::changed(files, &existing);
@@ -80,7 +83,10 @@ impl Publisher for GitHubDirect {
                 return Ok(Published::Unchanged);
             }
             let commit = git.commit(&head, dir, &changed, message, &identity).await?;
-            match git.set_branch(&branch, &commit, existed, false).await? {
+            match git
+                .set_branch(&branch, &commit, existed.as_deref(), false)
+                .await?
+            {
                 Ok(()) => return Ok(Published::Committed { commit }),
                 Err(_moved) => {
                     tracing::info!(%branch, "the docs branch moved; again from its new head");

@@ -16,8 +16,9 @@
 //!    `mergeable: false`), a fresh branch `<branch>-<base sha>` starts from the default branch
 //!    with a new pull request, and both say why (the new one's body, a comment on the old).
 //!
-//! Race: between the "every commit is ours" check and the forced move, someone's push could
-//! be replaced; GitHub's refs API has no compare-and-swap. The window is one request long.
+//! Race: GitHub's REST refs API has no compare-and-swap. The branch is read once more right
+//! before a forced move (and the move skipped if it changed), so only a push landing between
+//! that read and the move — one request — could still be replaced.
 
 use std::sync::Arc;
 
@@ -56,6 +57,15 @@ impl GitHubPullRequest {
 
     fn branch(&self) -> &str {
         self.config.docs_branch()
+    }
+
+    /// The docs branch, or a fresh one made after a conflict (`<branch>-<7 hex>`).
+    fn is_docs_branch(&self, name: &str) -> bool {
+        name == self.branch()
+            || name
+                .strip_prefix(self.branch())
+                .and_then(|rest| rest.strip_prefix('-'))
+                .is_some_and(|sha| sha.len() == 7 && sha.bytes().all(|b| b.is_ascii_hexdigit()))
     }
 }
 
@@ -122,7 +132,21 @@ impl Publisher for GitHubPullRequest {
             }
             let compared_to = branch.as_ref().unwrap_or(&base);
             let existing = git.blobs_under(&compared_to.tree, dir).await?;
+            let target = Target {
+                branch: &name,
+                default: &default,
+                ours,
+            };
             if GitData::changed(files, &existing).is_empty() {
+                // The branch holds these docs. If no pull request shows them (a publish that
+                // stopped between moving the branch and opening it), open one now.
+                let shown = open.as_ref().is_some_and(|p| p.branch == name);
+                if branch.is_some() && superseded.is_none() && !shown {
+                    let on_base = git.blobs_under(&base.tree, dir).await?;
+                    if !GitData::changed(files, &on_base).is_empty() {
+                        self.update_pull(&git, &target, None, message).await?;
+                    }
+                }
                 return Ok(Published::Unchanged);
             }
             // Rebuild on the default branch, or (someone else pushed) add on top.
@@ -140,18 +164,12 @@ impl Publisher for GitHubPullRequest {
             let commit = git
                 .commit(parent, dir, &changed, message, &identity)
                 .await?;
-            let moved = git
-                .set_branch(&name, &commit, branch.is_some(), ours)
-                .await?;
+            let read = branch.as_ref().map(|h| h.sha.as_str());
+            let moved = git.set_branch(&name, &commit, read, ours).await?;
             if moved.is_err() {
                 tracing::info!(branch = %name, "the docs branch moved; again");
                 continue;
             }
-            let target = Target {
-                branch: &name,
-                default: &default,
-                ours,
-            };
             match superseded {
                 Some(old) => self.supersede(&git, &target, old, message).await?,
                 None => self.update_pull(&git, &target, open, message).await?,
@@ -188,7 +206,10 @@ impl GitHubPullRequest {
             return Ok(true);
         }
         let path = format!("/repos/{}/compare/{}...{}", git.repo, base.sha, head.sha);
-        let cmp = git.must_get(&path).await?;
+        // No common history (GitHub answers 404): certainly not only ours.
+        let Some(cmp) = git.api.get(git.repo, &path).await? else {
+            return Ok(false);
+        };
         let commits = cmp["commits"].as_array().cloned().unwrap_or_default();
         let ahead = cmp["ahead_by"].as_u64().unwrap_or(u64::MAX);
         // A comparison lists at most 250 commits: more than that cannot all be checked.
@@ -286,13 +307,26 @@ impl GitHubPullRequest {
         title: &str,
         body: &str,
     ) -> Result<u64, WorkerError> {
-        let created = git
-            .must_post(
-                &format!("/repos/{}/pulls", git.repo),
-                &json!({"title": title, "head": target.branch, "base": target.default,
-                        "body": body, "maintainer_can_modify": true}),
-            )
-            .await?;
+        let path = format!("/repos/{}/pulls", git.repo);
+        let request = json!({"title": title, "head": target.branch, "base": target.default,
+                             "body": body, "maintainer_can_modify": true});
+        let created = match git
+            .api
+            .send(git.repo, Method::POST, &path, Some(&request))
+            .await?
+        {
+            Ok(created) => created,
+            // "A pull request already exists": an earlier try of this very call went
+            // through before its answer was lost. Use that one.
+            Err(r) if r.status.as_u16() == 422 => {
+                let found = self.open_pull(git, target.default).await?;
+                match found.filter(|p| p.branch == target.branch) {
+                    Some(p) => return Ok(p.number),
+                    None => return Err(r.into_error(git.repo)),
+                }
+            }
+            Err(r) => return Err(r.into_error(git.repo)),
+        };
         let number = created["number"].as_u64().unwrap_or_default();
         tracing::info!(pull = number, "docs pull request opened");
         Ok(number)
@@ -308,20 +342,23 @@ impl GitHubPullRequest {
         let query: String = form_urlencoded::Serializer::new(String::new())
             .append_pair("state", "open")
             .append_pair("base", default)
+            .append_pair("sort", "created")
+            .append_pair("direction", "desc")
             .append_pair("per_page", "100")
             .finish();
         let list = git
             .must_get(&format!("/repos/{}/pulls?{query}", git.repo))
             .await?;
-        let fresh = format!("{}-", self.branch());
         Ok(list
             .as_array()
             .into_iter()
             .flatten()
             .filter_map(|p: &Value| {
                 let branch = p["head"]["ref"].as_str()?;
-                let ours = branch == self.branch() || branch.starts_with(&fresh);
-                ours.then(|| Pull {
+                // Ours: from this repository (never a fork's), from the docs branch or one of
+                // the fresh branches made after a conflict — nobody else's pull request.
+                let here = p["head"]["repo"]["full_name"].as_str() == Some(git.repo);
+                (here && self.is_docs_branch(branch)).then(|| Pull {
                     number: p["number"].as_u64().unwrap_or_default(),
                     body: p["body"].as_str().unwrap_or_default().to_owned(),
                     branch: branch.to_owned(),
@@ -329,6 +366,12 @@ impl GitHubPullRequest {
             })
             .max_by_key(|p| p.number))
     }
+}
+
+/// `text` clipped and set as inline code: payload text (tags, paths in reasons) cannot
+/// mention people (`@team`), link, or format anything.
+fn as_code(text: &str) -> String {
+    format!("`{}`", clip(text, LINE_CHARS).replace('`', "'"))
 }
 
 /// The pull request's body: what it is, then the change lines kept from `previous` (between
@@ -347,10 +390,10 @@ fn body(previous: &str, line: &str, target: &Target<'_>, note: Option<&str>) -> 
             .and_then(|n| n.split(' ').next()?.parse::<usize>().ok())
         {
             Some(n) => earlier += n,
-            None => lines.push(clip(l, LINE_CHARS)),
+            None => lines.push(as_code(l.trim_matches('`'))),
         }
     }
-    lines.push(line.to_owned());
+    lines.push(as_code(line));
     let cut = lines.len().saturating_sub(BODY_LINES);
     let folded = earlier + cut;
     let kept = &lines[cut..];
@@ -397,16 +440,16 @@ mod tests {
     fn the_body_accumulates_change_lines_and_stays_bounded() {
         let mut b = body("", "update for push abc1234 — historian (x)", &OURS, None);
         assert!(
-            b.contains("- update for push abc1234 — historian (x)\n"),
+            b.contains("- `update for push abc1234 — historian (x)`\n"),
             "{b}"
         );
         for i in 0..40 {
             b = body(&b, &format!("update {i}"), &OURS, None);
         }
-        let listed = b.lines().filter(|l| l.starts_with("- update")).count();
+        let listed = b.lines().filter(|l| l.starts_with("- `update")).count();
         assert_eq!(listed, BODY_LINES, "{b}");
-        assert!(b.contains("- update 39\n"));
-        assert!(!b.contains("- update 0\n"));
+        assert!(b.contains("- `update 39`\n"));
+        assert!(!b.contains("- `update 0`\n"));
         // 41 lines in all, 30 listed.
         assert!(b.contains("- … and 11 earlier change(s)\n"), "{b}");
         assert!(!b.contains("Someone else"));
@@ -422,7 +465,22 @@ mod tests {
     fn text_outside_the_markers_is_not_carried_over() {
         let edited = format!("hi <script>\n{START}\n- kept\n{END}\n- outside\n");
         let b = body(&edited, "new", &OURS, None);
-        assert!(b.contains("- kept\n- new\n"), "{b}");
+        assert!(b.contains("- `kept`\n- `new`\n"), "{b}");
+        // A long carried line stays code after it is clipped.
+        let long = body(&b, &"y".repeat(400), &OURS, None);
+        let again = body(&long, "z", &OURS, None);
+        let kept = again.lines().find(|l| l.contains("yyy")).unwrap();
+        assert!(kept.starts_with("- `y") && kept.ends_with("…`"), "{kept}");
+        let hostile = body(
+            "",
+            "release @acme/everyone `x` [a](https://evil)",
+            &OURS,
+            None,
+        );
+        assert!(
+            hostile.contains("- `release @acme/everyone 'x' [a](https://evil)`\n"),
+            "{hostile}"
+        );
         assert!(!b.contains("outside") && !b.contains("<script>"), "{b}");
     }
 }

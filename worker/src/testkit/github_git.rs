@@ -34,6 +34,8 @@ pub struct StoredPull {
     pub number: u64,
     /// The branch it is from.
     pub head: String,
+    /// The repository that branch is in (a fork's, for a fork's pull request).
+    pub head_repo: String,
     /// The branch it is into.
     pub base: String,
     /// `open` or `closed`.
@@ -60,6 +62,8 @@ pub struct GitModel {
     pub commits: HashMap<String, StoredCommit>,
     /// (repository, branch) → head.
     pub refs: HashMap<(String, String), String>,
+    /// (repository, branch) that refuse every update (a protected branch).
+    pub protected: std::collections::HashSet<(String, String)>,
     /// Repository → its default branch.
     pub defaults: HashMap<String, String>,
     /// Repository → its pull requests.
@@ -312,5 +316,39 @@ impl GitHubState {
                 p.mergeable = Some(mergeable);
             }
         }
+    }
+
+    /// Someone opens a pull request into `base` from `branch` of `head_repo` (a fork, or
+    /// this repository); its number.
+    pub fn open_pull_as_person(
+        &self,
+        repo: &str,
+        head_repo: &str,
+        branch: &str,
+        base: &str,
+    ) -> u64 {
+        let mut git = lock(&self.git);
+        let pulls = git.pulls.entry(repo.to_owned()).or_default();
+        let number = pulls.len() as u64 + 1;
+        pulls.push(StoredPull {
+            number,
+            head: branch.to_owned(),
+            head_repo: head_repo.to_owned(),
+            base: base.to_owned(),
+            state: "open".into(),
+            merged: false,
+            title: "Fix a typo".into(),
+            body: "Please merge.".into(),
+            mergeable: None,
+            comments: Vec::new(),
+        });
+        number
+    }
+
+    /// `branch` refuses every update from now on, as a protected branch does.
+    pub fn protect(&self, repo: &str, branch: &str) {
+        lock(&self.git)
+            .protected
+            .insert((repo.to_owned(), branch.to_owned()));
     }
 }

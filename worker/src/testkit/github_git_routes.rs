@@ -112,6 +112,13 @@ pub(super) async fn update_ref(
         s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
         return error(StatusCode::UNPROCESSABLE_ENTITY, "Reference does not exist");
     };
+    if git.protected.contains(&key) {
+        s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
+        return error(
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "Protected branch update failed: required status checks are expected",
+        );
+    }
     if !git.commits.contains_key(&sha) || (!force && !git.history(&sha).contains(&old)) {
         s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
         return error(

@@ -198,11 +198,11 @@ async fn compare(
 }
 
 fn pull_json(repo: &str, p: &StoredPull) -> Value {
-    let side = |branch: &str| json!({"ref": branch, "label": format!("{}:{branch}", repo.split('/').next().unwrap_or_default()), "sha": "0000000000000000000000000000000000000000"});
+    let side = |branch: &str, of: &str| json!({"ref": branch, "label": format!("{}:{branch}", of.split('/').next().unwrap_or_default()), "sha": "0000000000000000000000000000000000000000", "repo": {"full_name": of}});
     json!({"number": p.number, "state": p.state, "title": p.title, "body": p.body, "merged": p.merged,
            "url": format!("{}/pulls/{}", api(repo), p.number),
            "html_url": format!("https://github.com/{repo}/pull/{}", p.number),
-           "head": side(&p.head), "base": side(&p.base)})
+           "head": side(&p.head, &p.head_repo), "base": side(&p.base, repo)})
 }
 
 async fn list_pulls(
@@ -276,6 +276,7 @@ async fn create_pull(
     let p = StoredPull {
         number: pulls.len() as u64 + 1,
         head: head.to_owned(),
+        head_repo: repo.clone(),
         base: base.to_owned(),
         state: "open".into(),
         merged: false,

@@ -3,8 +3,10 @@
 //! the standing pull request (opened once, rebuilt and updated, a person's commit never
 //! force-pushed away, one others made unmergeable continued on a fresh branch, a new one after
 //! a merge), direct commits, nothing written when nothing
-//! changed (a replay, a redelivery), a rate limit waited out, and refusals (not installed, no
-//! permission) leaving the publish pending with its reason while the events stay applied.
+//! changed (a replay, a redelivery, our own docs commit pushed back to us), a rate limit waited
+//! out, nobody else's pull request taken for ours, a pull request a failed publish did not open
+//! opened by the next, and refusals (not installed, no permission, a protected branch) leaving
+//! the publish pending with its reason while the events stay applied.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -150,7 +152,7 @@ async fn a_standing_pull_request_is_opened_once_then_rebuilt_and_updated() {
         (BRANCH, "main")
     );
     assert!(
-        pulls[0].body.contains("- update for push"),
+        pulls[0].body.contains("- `update for push"),
         "{}",
         pulls[0].body
     );
@@ -175,7 +177,7 @@ async fn a_standing_pull_request_is_opened_once_then_rebuilt_and_updated() {
     let listed = pulls[0]
         .body
         .lines()
-        .filter(|l| l.starts_with("- update for push"))
+        .filter(|l| l.starts_with("- `update for push"))
         .count();
     assert_eq!(listed, 2, "{}", pulls[0].body);
 
@@ -289,7 +291,7 @@ async fn a_pull_request_others_made_unmergeable_is_continued_on_a_fresh_branch()
     let listed = pulls[1]
         .body
         .lines()
-        .filter(|l| l.starts_with("- update"))
+        .filter(|l| l.starts_with("- `update"))
         .count();
     assert_eq!(listed, 2, "{}", pulls[1].body);
 }
@@ -312,7 +314,7 @@ async fn after_the_pull_request_is_merged_the_next_change_opens_a_new_one() {
     let listed = pulls[1]
         .body
         .lines()
-        .filter(|l| l.starts_with("- update"))
+        .filter(|l| l.starts_with("- `update"))
         .count();
     assert_eq!(listed, 1, "a fresh body: {}", pulls[1].body);
     let head = st.head(REPO, BRANCH).unwrap();
@@ -425,4 +427,111 @@ async fn an_answer_that_is_not_githubs_is_caught_by_the_proxy() {
     assert!(reason.contains("prism/errors#VIOLATIONS"), "{reason}");
     assert!(s.calls("GET /repos/acme/gearbox 200") >= 1);
     assert_eq!(s.writes(), 0);
+}
+
+#[tokio::test]
+async fn our_own_docs_commit_coming_back_as_a_push_changes_nothing() {
+    let s = setup(DocStrategy::GitHubDirect).await;
+    let st = &s.standin.state;
+    apply(&s, &[push("d1", 1, "feat: first gears")]).await;
+    let ours = st.head(REPO, "main").unwrap();
+    let changelog = s.worker.doc(REPO, "decisions/changelog.md");
+    // GitHub sends the push of our docs commit back to us.
+    let message = st.commit(&ours).unwrap().message;
+    let echo = Envelope {
+        installation: Some(90),
+        ..fixtures::push(
+            REPO,
+            "d-echo",
+            vec![coderipple_core::envelope::Commit {
+                id: ours.clone(),
+                added: vec!["docs/coderipple/decisions/changelog.md".into()],
+                ..fixtures::commit(9, &message)
+            }],
+        )
+    };
+    let summary = process_change_set(s.ctx(), REPO, &[echo], LEASE)
+        .await
+        .unwrap();
+    assert!(
+        summary.notes.iter().any(|n| n.contains("own docs commit")),
+        "{:?}",
+        summary.notes
+    );
+    assert_eq!(s.worker.doc(REPO, "decisions/changelog.md"), changelog);
+    assert_eq!(
+        st.head(REPO, "main").unwrap(),
+        ours,
+        "no docs commit about the docs commit"
+    );
+}
+
+#[tokio::test]
+async fn nobody_elses_pull_request_is_taken_for_ours() {
+    let s = setup(DocStrategy::GitHubPr).await;
+    let st = &s.standin.state;
+    let fork = st.open_pull_as_person(REPO, "mallory/gearbox", "coderipple/docs-abcdef1", "main");
+    st.push_as_person(REPO, "coderipple/docs-typo", &[("x.md", "x\n")], "typo");
+    let mine = st.open_pull_as_person(REPO, REPO, "coderipple/docs-typo", "main");
+    apply(&s, &[push("d1", 1, "feat: first gears")]).await;
+    let pulls = st.pulls(REPO);
+    assert_eq!(pulls.len(), 3, "{pulls:?}");
+    for n in [fork, mine] {
+        let p = &pulls[n as usize - 1];
+        assert_eq!(
+            (p.title.as_str(), p.body.as_str()),
+            ("Fix a typo", "Please merge.")
+        );
+    }
+    assert_eq!(pulls[2].head, BRANCH);
+    assert!(
+        st.files_on(REPO, "coderipple/docs-typo")
+            .contains_key("x.md")
+    );
+    assert!(!changelog_on(&s, "coderipple/docs-typo").contains("first gears"));
+}
+
+#[tokio::test]
+async fn a_pull_request_a_failed_publish_did_not_open_is_opened_by_the_next() {
+    let s = setup(DocStrategy::GitHubPr).await;
+    let st = &s.standin.state;
+    st.fail_next("POST /repos/acme/gearbox/pulls", 403, None, 1);
+    let out = apply(&s, &[push("d1", 1, "feat: first gears")]).await;
+    assert_eq!(out.status, PublishStatus::Pending, "{out:?}");
+    assert!(
+        changelog_on(&s, BRANCH).contains("first gears"),
+        "the branch moved"
+    );
+    assert!(st.pulls(REPO).is_empty());
+    let again = publish_repo(s.ctx(), REPO, &message_for("catch up"))
+        .await
+        .unwrap();
+    assert_eq!(
+        again.status,
+        PublishStatus::Unchanged,
+        "no new commit: {again:?}"
+    );
+    let pulls = st.pulls(REPO);
+    assert_eq!(pulls.len(), 1, "but the pull request is opened");
+    assert_eq!(pulls[0].head, BRANCH);
+    assert!(s.ctx().store.publish_pending(REPO).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_protected_branch_is_pending_with_githubs_reason_not_retried_forever() {
+    let s = setup(DocStrategy::GitHubDirect).await;
+    let st = &s.standin.state;
+    st.protect(REPO, "main");
+    let out = apply(&s, &[push("d1", 1, "feat: first gears")]).await;
+    assert_eq!(out.status, PublishStatus::Pending, "{out:?}");
+    let reason = out.reason.unwrap();
+    assert!(
+        reason.contains("Protected branch update failed"),
+        "{reason}"
+    );
+    assert_eq!(
+        s.calls("POST /repos/acme/gearbox/git/commits 201"),
+        1,
+        "one round, no retries"
+    );
 }
