@@ -34,6 +34,11 @@ ENDPOINTS = [
     ("/repos/{owner}/{repo}/pulls/{pull_number}", "get"),
     ("/repos/{owner}/{repo}/pulls/{pull_number}", "patch"),
     ("/repos/{owner}/{repo}/issues/{issue_number}/comments", "post"),
+    # Recovery of missed deliveries: the App's and repository hooks' deliveries, redelivery.
+    ("/app/hook/deliveries", "get"),
+    ("/app/hook/deliveries/{delivery_id}/attempts", "post"),
+    ("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries", "get"),
+    ("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts", "post"),
 ]
 
 

@@ -193,6 +193,27 @@ pub enum Command {
         #[arg(value_name = "OWNER/REPO", required_unless_present = "pending")]
         repo: Vec<String>,
     },
+    /// Find webhook deliveries GitHub failed to deliver (the App's hook and --hook
+    /// repository hooks) that the store never accepted, and ask GitHub to redeliver them.
+    Recover {
+        #[command(flatten)]
+        backend: BackendOpt,
+        #[command(flatten)]
+        data: DataDir,
+        /// How far back to look (`72h`, `90m`, `3d`; GitHub keeps three days).
+        #[arg(long, default_value = "72h", value_parser = parse_duration)]
+        since: std::time::Duration,
+        /// Report what would be redelivered; ask GitHub for nothing.
+        #[arg(long)]
+        dry_run: bool,
+        /// Print the report as JSON.
+        #[arg(long)]
+        json: bool,
+        /// A repository webhook to check besides the App's: `owner/repo:HOOK_ID`
+        /// (repeatable; comma-separated in the variable).
+        #[arg(long = "hook", env = "CODERIPPLE_RECOVER_HOOKS", value_delimiter = ',')]
+        hooks: Vec<String>,
+    },
     /// Inspect, replay or purge the dead-letter queue.
     Dlq {
         #[command(flatten)]
@@ -252,4 +273,10 @@ pub enum DlqAction {
         #[arg(long)]
         yes: bool,
     },
+}
+
+/// `72h`, `90m`, `3d`, `600s` or seconds.
+fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
+    coderipple_worker::recover::parse_duration(raw)
+        .ok_or_else(|| format!("not a duration: {raw:?} (e.g. 72h, 90m, 3d)"))
 }

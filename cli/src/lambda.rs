@@ -3,6 +3,7 @@
 //!
 //! - `ingest`: the ingest router behind `lambda_http` (Function URL / API Gateway v2 events).
 //! - `worker`: `SqsEvent` → `SqsBatchResponse` with FIFO-aware `batchItemFailures`.
+//! - `recover`: a scheduled event → one missed-delivery recovery run (its report).
 //!
 //! Everything is built once per container, before the first event: configuration, SDK
 //! clients, queue URLs, the webhook secret (`CODERIPPLE_WEBHOOK_SECRET_PARAM`, read once).
@@ -24,7 +25,7 @@ use crate::backend::Backend;
 use crate::secret::PARAM_VAR;
 
 /// The roles `_HANDLER` may name.
-const ROLES: &str = "`ingest` or `worker`";
+const ROLES: &str = "`ingest`, `worker` or `recover`";
 
 /// Runs the role `_HANDLER` names until the runtime stops the process.
 pub async fn run() -> anyhow::Result<ExitCode> {
@@ -32,6 +33,7 @@ pub async fn run() -> anyhow::Result<ExitCode> {
     let started = match role.as_str() {
         "ingest" => ingest().await,
         "worker" => worker().await,
+        "recover" => recover().await,
         other => Err(anyhow::anyhow!(
             "unknown _HANDLER {other:?}: set the function's handler to {ROLES}"
         )),
@@ -69,6 +71,45 @@ async fn worker() -> anyhow::Result<()> {
             Ok::<_, std::convert::Infallible>(
                 handle_sqs_event(&ctx, event.payload, Some(deadline)).await,
             )
+        }
+    }))
+    .await
+    .map_err(|e| anyhow::anyhow!("lambda runtime: {e}"))
+}
+
+/// The `recover` role, on a schedule (EventBridge): each invocation, whatever its event,
+/// asks GitHub for the deliveries of the last hour and a half (the schedule runs every ten
+/// minutes; see `infra/template.yaml`) and has it redeliver those never stored. A run that
+/// cannot read a hook fails the invocation (the function's `Errors`, and its alarm).
+async fn recover() -> anyhow::Result<()> {
+    let clients = AwsClients::from_env(SdkRetries::Standard).await;
+    let settings = crate::backend::WorkerSettings::load(&[], &[], Some(&clients)).await?;
+    let github = settings.github.ok_or_else(|| {
+        anyhow::anyhow!(
+            "the recover role needs GitHub credentials (CODERIPPLE_GITHUB_APP_ID and \
+             CODERIPPLE_GITHUB_APP_KEY_PARAM)"
+        )
+    })?;
+    let (_, hooks) = coderipple_worker::recover::schedule_from_env(|k| std::env::var(k).ok())?;
+    let since = match std::env::var("CODERIPPLE_RECOVER_SINCE") {
+        Ok(raw) => coderipple_worker::recover::parse_duration(&raw)
+            .ok_or_else(|| anyhow::anyhow!("CODERIPPLE_RECOVER_SINCE: not a duration: {raw:?}"))?,
+        Err(_) => std::time::Duration::from_secs(90 * 60),
+    };
+    let api = Arc::new(coderipple_worker::github::GitHubApi::new(&github)?);
+    let backend = Backend::aws(clients).await?;
+    let store = backend.store.clone();
+    let metrics = Metrics::from_env()?;
+    tracing::info!("recover ready");
+    lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {
+        let (api, store, hooks, metrics) =
+            (api.clone(), store.clone(), hooks.clone(), metrics.clone());
+        async move {
+            let report =
+                coderipple_worker::recover::recover(&api, &*store, &hooks, since, false, &metrics)
+                    .await
+                    .map_err(|e| e.to_string())?;
+            Ok::<_, String>(report)
         }
     }))
     .await

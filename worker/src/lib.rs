@@ -26,6 +26,7 @@
 //! - [`bootstrap`]: initial docs for a repository joining mid-life, from a checkout's history.
 //! - `sink`: where docs are written (a directory locally, S3 on AWS).
 //! - [`publish`]: docs into the repository after each change set (`CODERIPPLE_DOC_STRATEGY`).
+//! - [`recover`]: missed webhook deliveries found through GitHub's API and redelivered.
 //! - `sqs_event`: the Lambda worker handler: `SqsEvent` in, `SqsBatchResponse` out, with
 //!   FIFO-aware `batchItemFailures`.
 //! - [`esm`]: a local stand-in for Lambda's SQS event source mapping (tests, `infra/`).
@@ -52,6 +53,7 @@ mod plan;
 pub mod poller;
 mod process;
 pub mod publish;
+pub mod recover;
 mod sink;
 mod sqs_event;
 pub mod supervise;

@@ -5,6 +5,7 @@ mod dlq;
 mod init;
 mod parked;
 mod publish;
+mod recover;
 mod send;
 mod status;
 mod up;
@@ -115,6 +116,24 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
                 &docs.docs_remotes,
                 pending,
                 &repo,
+            )
+            .await
+        }
+        Command::Recover {
+            backend,
+            data,
+            since,
+            dry_run,
+            json,
+            hooks,
+        } => {
+            recover::run(
+                backend.backend,
+                &data.data_dir,
+                since,
+                dry_run,
+                json,
+                &hooks,
             )
             .await
         }

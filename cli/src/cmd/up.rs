@@ -28,6 +28,8 @@ pub async fn run(
     docs_remotes: &[String],
 ) -> anyhow::Result<ExitCode> {
     let settings = crate::backend::WorkerSettings::load(repo_roots, docs_remotes, None).await?;
+    let (recover_every, hooks) =
+        coderipple_worker::recover::schedule_from_env(|k| std::env::var(k).ok())?;
     let backend = Backend::open(kind, data_dir, true).await?;
     let (secrets, source) = secret::for_backend(&backend, data_dir).await?;
     let metrics = Metrics::from_env()?;
@@ -53,6 +55,19 @@ pub async fn run(
         "republisher",
         coderipple_worker::publish::republish_pending(ctx.clone(), cancel.clone()),
     );
+    if let Some(github) = &settings.github {
+        tasks.spawn(
+            "recovery",
+            coderipple_worker::recover::run_every(
+                Arc::new(coderipple_worker::github::GitHubApi::new(github)?),
+                backend.store.clone(),
+                hooks,
+                recover_every,
+                metrics.clone(),
+                cancel.clone(),
+            ),
+        );
+    }
 
     let dir = data_dir.display();
     let which = match backend.kind {

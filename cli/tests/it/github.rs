@@ -1,7 +1,8 @@
 //! `coderipple up` as a GitHub App: a webhook carrying `installation.id` goes through ingest
 //! into the envelope, and the worker reads the README and manifest at the pushed commit
 //! through GitHub's API (a stand-in behind Prism's validating proxy) as that installation.
-//! Incomplete App settings stop `up` before anything starts.
+//! Incomplete App settings stop `up` before anything starts. `coderipple recover` has GitHub
+//! redeliver what the store never accepted.
 
 use std::process::{Command, Stdio};
 use std::time::Duration;
@@ -103,4 +104,51 @@ fn incomplete_github_app_settings_stop_up_before_it_starts() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("CODERIPPLE_GITHUB_APP_KEY_FILE"), "{err}");
     assert!(!data.exists(), "nothing was created");
+}
+
+/// `coderipple recover` as the GitHub App: a dry run reports the missed delivery and asks
+/// nothing; the real run has GitHub redeliver it; a bad `--since` is refused.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recover_asks_github_to_redeliver_what_the_store_never_accepted() {
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = app_key(keys.path());
+    let standin = GitHubStandIn::start(4712, &public).await;
+    let prism = Prism::start(&standin.url);
+    standin.state.add_hook_delivery("app", "lost-1", 503, 7);
+    standin.state.add_hook_delivery("app", "fine-1", 202, 6);
+    let data = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        let out = Command::new(bin())
+            .args(args)
+            .arg("--data-dir")
+            .arg(data.path())
+            .env("CODERIPPLE_GITHUB_APP_ID", "4712")
+            .env("CODERIPPLE_GITHUB_APP_KEY_FILE", &key)
+            .env("CODERIPPLE_GITHUB_API_URL", &prism.url)
+            .stdin(Stdio::null())
+            .output()
+            .unwrap();
+        (
+            out.status.success(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (ok, _, err) = run(&["init"]);
+    assert!(ok, "{err}");
+    let (ok, out, err) = run(&["recover", "--dry-run", "--json"]);
+    assert!(ok, "{err}");
+    let report: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(report["missing"], json!(["lost-1"]), "{report}");
+    assert_eq!(report["delivered"], 1);
+    assert!(standin.state.redeliveries("app").is_empty());
+
+    let (ok, out, err) = run(&["recover"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("redelivered lost-1"), "{out}");
+    assert_eq!(standin.state.redeliveries("app").len(), 1);
+
+    let (ok, _, err) = run(&["recover", "--since", "soon"]);
+    assert!(!ok);
+    assert!(err.contains("not a duration"), "{err}");
 }

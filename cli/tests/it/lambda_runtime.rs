@@ -2,7 +2,8 @@
 //! (the endpoints `lambda_runtime` uses: `invocation/next`, `…/response`, `…/error`,
 //! `init/error`), against moto: one Function URL event and one SQS event from fixture
 //! files, responses checked; the worker as a GitHub App (key from SSM) publishing a pull
-//! request; an unknown `_HANDLER` fails the init with a clear message.
+//! request; the `recover` role on a scheduled event; an unknown `_HANDLER` fails the init with
+//! a clear message.
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -212,6 +213,70 @@ async fn bootstrap_worker_publishes_a_pull_request_with_the_app_key_from_ssm() {
     assert!(changelog.contains(&"e2".repeat(20)[..7]), "{changelog}");
 }
 
+/// The `recover` role on its schedule: an EventBridge event in, one recovery run's report
+/// out; the missed delivery is redelivered and the stored one is not.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bootstrap_recover_has_github_redeliver_what_was_never_stored() {
+    let aws = fresh_backends(&Settings::default()).await;
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = app_key(keys.path());
+    let param = format!("/coderipple/test/{}", unique("app-key"));
+    aws.clients
+        .ssm
+        .put_parameter()
+        .name(&param)
+        .value(std::fs::read_to_string(key).unwrap())
+        .r#type(aws_sdk_ssm_type())
+        .send()
+        .await
+        .unwrap();
+    let standin = GitHubStandIn::start(6161, &public).await;
+    let prism = Prism::start(&standin.url);
+    let stored = unique("stored");
+    let lost = unique("lost");
+    aws.store
+        .claim_delivery(
+            &coderipple_core::store::DeliveryClaim {
+                id: stored.clone(),
+                repo: Some("o/r".into()),
+                event: "push".into(),
+                status: DeliveryStatus::Received,
+            },
+            Duration::from_secs(600),
+        )
+        .await
+        .unwrap();
+    standin.state.add_hook_delivery("app", &stored, 503, 30);
+    standin.state.add_hook_delivery("app", &lost, 503, 20);
+    let dir = tempfile::tempdir().unwrap();
+    let mut api = RuntimeApi::serve().await.unwrap();
+    let _function = start(
+        &bootstrap(dir.path()),
+        api.addr(),
+        "recover",
+        &aws,
+        &[
+            ("CODERIPPLE_GITHUB_APP_ID", "6161".into()),
+            ("CODERIPPLE_GITHUB_APP_KEY_PARAM", param),
+            ("CODERIPPLE_GITHUB_API_URL", prism.url.clone()),
+        ],
+    );
+    let scheduled = serde_json::json!({
+        "version": "0", "id": "e1", "detail-type": "Scheduled Event", "source": "aws.events",
+        "account": "123456789012", "time": "2026-12-03T10:00:00Z", "region": "us-east-1",
+        "resources": ["arn:aws:events:us-east-1:123456789012:rule/recover"], "detail": {}
+    });
+    let report = invoke(&mut api, "req-recover", scheduled).await;
+    assert_eq!(report["redelivered"], serde_json::json!([lost]), "{report}");
+    assert_eq!(report["already_had"], 1, "{report}");
+    let asked = standin.state.redeliveries("app");
+    assert_eq!(asked.len(), 1);
+    assert_eq!(
+        standin.state.guid_of("app", asked[0]).as_deref(),
+        Some(lost.as_str())
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_unknown_handler_fails_the_init_with_a_clear_message() {
     let aws = fresh_backends(&Settings::default()).await;
@@ -227,7 +292,10 @@ async fn an_unknown_handler_fails_the_init_with_a_clear_message() {
     };
     let message = body["errorMessage"].as_str().unwrap_or_default();
     assert!(message.contains("unknown _HANDLER \"ingset\""), "{message}");
-    assert!(message.contains("`ingest` or `worker`"), "{message}");
+    assert!(
+        message.contains("`ingest`, `worker` or `recover`"),
+        "{message}"
+    );
     let status = function.0.wait().unwrap();
     assert!(!status.success());
 }

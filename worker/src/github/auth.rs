@@ -118,6 +118,21 @@ impl Auth {
         Ok(Some(identity))
     }
 
+    /// A JWT for the App's own endpoints; refused for a token.
+    pub(super) fn app_jwt(&self) -> Result<String, WorkerError> {
+        match self {
+            Self::App(app) => app.jwt(),
+            Self::Token(_) => Err(WorkerError::Permanent {
+                class: "config",
+                reason: "the GitHub App's own endpoints need a GitHub App, not a token".into(),
+            }),
+        }
+    }
+
+    pub(super) fn is_app(&self) -> bool {
+        matches!(self, Self::App(_))
+    }
+
     /// The bearer token for calls about `repo`.
     pub(super) async fn bearer_for(
         &self,

@@ -100,12 +100,15 @@ impl GitHubApi {
         body: Option<&Value>,
     ) -> Result<Result<Value, Refusal>, WorkerError> {
         let bearer = self.auth.bearer_for(self, repo).await?;
-        let answer = self.call(method, path, &bearer, body).await?;
+        let answer = self.call(method.clone(), path, &bearer, body).await?;
         if let Err(r) = &answer
             && r.status == StatusCode::UNAUTHORIZED
+            && self.auth.is_app()
         {
-            // A revoked or expired token: forget it, so the next call takes a new one.
+            // A revoked or expired installation token: forget it and try once with a new one.
             self.auth.forget_token(repo);
+            let bearer = self.auth.bearer_for(self, repo).await?;
+            return self.call(method, path, &bearer, body).await;
         }
         Ok(answer)
     }
@@ -126,6 +129,49 @@ impl GitHubApi {
         bearer: &str,
         body: Option<&Value>,
     ) -> Result<Result<Value, Refusal>, WorkerError> {
+        Ok(self
+            .call_paged(method, path, bearer, body)
+            .await?
+            .map(|page| page.items))
+    }
+
+    /// `GET path` of one of the App's own endpoints (e.g. `/app/hook/deliveries`), with the
+    /// App's JWT: one page and the next page's cursor. Refused for a token.
+    pub async fn app_get_page(&self, path: &str) -> Result<Page, WorkerError> {
+        let jwt = self.auth.app_jwt()?;
+        self.call_paged(Method::GET, path, &jwt, None)
+            .await?
+            .map_err(|r| refused("the GitHub App", &r))
+    }
+
+    /// `POST path` of one of the App's own endpoints, with the App's JWT.
+    pub async fn app_post(&self, path: &str, body: Option<&Value>) -> Result<Value, WorkerError> {
+        let jwt = self.auth.app_jwt()?;
+        self.call(Method::POST, path, &jwt, body)
+            .await?
+            .map_err(|r| refused("the GitHub App", &r))
+    }
+
+    /// `GET path` as `repo`'s installation: one page and the next page's cursor.
+    pub async fn get_page(&self, repo: &str, path: &str) -> Result<Page, WorkerError> {
+        let bearer = self.auth.bearer_for(self, repo).await?;
+        self.call_paged(Method::GET, path, &bearer, None)
+            .await?
+            .map_err(|r| refused(repo, &r))
+    }
+
+    /// Whether the credentials are a GitHub App's (which has endpoints of its own).
+    pub fn is_app(&self) -> bool {
+        self.auth.is_app()
+    }
+
+    async fn call_paged(
+        &self,
+        method: Method,
+        path: &str,
+        bearer: &str,
+        body: Option<&Value>,
+    ) -> Result<Result<Page, Refusal>, WorkerError> {
         let url = format!("{}{path}", self.base);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
@@ -152,6 +198,7 @@ impl GitHubApi {
             let status = response.status();
             let wait = rate_limit_wait(status, response.headers());
             let retryable = wait.is_some() || status.is_server_error();
+            let next_cursor = next_cursor(response.headers());
             let text = response.text().await.unwrap_or_default();
             if status.is_success() {
                 let value = if text.is_empty() {
@@ -163,7 +210,10 @@ impl GitHubApi {
                         ))
                     })?
                 };
-                return Ok(Ok(value));
+                return Ok(Ok(Page {
+                    items: value,
+                    next_cursor,
+                }));
             }
             let message = message_of(&text);
             if !retryable {
@@ -187,6 +237,31 @@ impl GitHubApi {
             "{last} ({ATTEMPTS} attempts)"
         )))
     }
+}
+
+/// One answer of a paginated list.
+#[derive(Debug)]
+pub struct Page {
+    /// The answer's body (for a list endpoint, an array).
+    pub items: Value,
+    /// The `cursor` of the next page, from `Link: <…?cursor=X…>; rel="next"`.
+    pub next_cursor: Option<String>,
+}
+
+/// The `cursor` parameter of the `rel="next"` link, if there is a next page.
+fn next_cursor(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    let link = headers.get("link")?.to_str().ok()?;
+    link.split(',').find_map(|part| {
+        let (url, rel) = part.split_once(';')?;
+        if !rel.contains("rel=\"next\"") {
+            return None;
+        }
+        let url = url.trim().trim_start_matches('<').trim_end_matches('>');
+        let query = url.split_once('?')?.1;
+        form_urlencoded::parse(query.as_bytes())
+            .find(|(k, _)| k == "cursor")
+            .map(|(_, v)| v.into_owned())
+    })
 }
 
 /// How long GitHub asks us to wait, when this answer is a rate limit.
@@ -245,6 +320,19 @@ mod tests {
             h.insert(*k, HeaderValue::from_str(v).unwrap());
         }
         h
+    }
+
+    #[test]
+    fn the_next_pages_cursor_comes_from_the_link_header() {
+        let h = headers(&[(
+            "link",
+            "<https://api.github.com/app/hook/deliveries?per_page=2&cursor=v1_9%3D>; rel=\"next\", \
+             <https://api.github.com/app/hook/deliveries?per_page=2>; rel=\"first\"",
+        )]);
+        assert_eq!(next_cursor(&h).as_deref(), Some("v1_9="));
+        let last = headers(&[("link", "<https://x/y?per_page=2>; rel=\"first\"")]);
+        assert_eq!(next_cursor(&last), None);
+        assert_eq!(next_cursor(&headers(&[])), None);
     }
 
     #[test]

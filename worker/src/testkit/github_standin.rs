@@ -38,6 +38,8 @@ pub struct GitHubState {
     pub(super) git: Mutex<GitModel>,
     /// Answers to give instead of the real one: (call prefix, status, `Retry-After`, times).
     faults: Mutex<Vec<Fault>>,
+    /// Webhook deliveries GitHub made, and redeliveries asked for.
+    pub(super) hooks: Mutex<super::github_hooks::Hooks>,
 }
 
 type Fault = (String, u16, Option<u64>, u32);
@@ -91,6 +93,7 @@ impl GitHubStandIn {
             .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
             .route("/repos/{owner}/{repo}/git/blobs/{sha}", get(blob))
             .merge(super::github_routes::routes())
+            .merge(super::github_hooks::routes())
             .with_state(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
             .await

@@ -7,6 +7,7 @@
 mod git_server;
 mod github_git;
 mod github_git_routes;
+mod github_hooks;
 mod github_routes;
 mod github_standin;
 mod openapi_example;
@@ -14,6 +15,7 @@ mod prism;
 
 pub use git_server::{GitServer, free_port, git};
 pub use github_git::{StoredCommit, StoredPull};
+pub use github_hooks::HookDelivery;
 pub use github_routes::BOT_USER_ID;
 pub use github_standin::{GitHubStandIn, GitHubState, app_key};
 pub use openapi_example::{answer, example};

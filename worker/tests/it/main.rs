@@ -1,12 +1,13 @@
 //! The worker's integration tests, one binary: agents against golden docs, batch handling
 //! and retries, the state byte budget, the poller supervisor, publishing docs to a git
 //! server, and GitHub's API (behind Prism) as content source and as the place docs are
-//! published (a standing pull request, direct commits).
+//! published (a standing pull request, direct commits), and missed deliveries recovered.
 
 mod agents;
 mod batch;
 mod github;
 mod github_publish;
 mod publish;
+mod recover;
 mod state_budget;
 mod supervise;

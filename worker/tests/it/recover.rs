@@ -1,0 +1,190 @@
+//! Missed-delivery recovery against the GitHub stand-in behind Prism's validating proxy: the
+//! App's hook deliveries listed across pages back to the window's start, only the GUIDs the
+//! store never accepted and GitHub never got a `2xx` for redelivered — once, with their newest
+//! attempt — a dry run that changes nothing, and a repository hook read with the
+//! installation's token.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use coderipple_core::metrics::Metrics;
+use coderipple_core::store::{DeliveryClaim, DeliveryStatus};
+use coderipple_worker::github::{Credentials, GitHubApi, GitHubConfig};
+use coderipple_worker::recover::{RepoHook, recover};
+use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_key};
+
+use crate::github::APP_ID;
+
+const REPO: &str = "acme/gearbox";
+const WINDOW: Duration = Duration::from_secs(72 * 3600);
+
+struct Setup {
+    standin: GitHubStandIn,
+    prism: Prism,
+    api: GitHubApi,
+    worker: LocalWorker,
+    _keys: tempfile::TempDir,
+}
+
+async fn setup() -> Setup {
+    let keys = tempfile::tempdir().unwrap();
+    let (key_file, public) = app_key(keys.path());
+    let standin = GitHubStandIn::start(APP_ID, &public).await;
+    standin.state.install(REPO, 91);
+    let prism = Prism::start(&standin.url);
+    let api = GitHubApi::new(&GitHubConfig {
+        api_url: prism.url.clone(),
+        credentials: Credentials::App {
+            app_id: APP_ID,
+            key_pem: std::fs::read_to_string(key_file).unwrap(),
+        },
+        max_wait: Duration::from_secs(5),
+    })
+    .unwrap();
+    Setup {
+        standin,
+        prism,
+        api,
+        worker: LocalWorker::new(),
+        _keys: keys,
+    }
+}
+
+async fn claim(s: &Setup, id: &str) {
+    let c = DeliveryClaim {
+        id: id.into(),
+        repo: Some(REPO.into()),
+        event: "push".into(),
+        status: DeliveryStatus::Received,
+    };
+    s.worker
+        .ctx
+        .store
+        .claim_delivery(&c, Duration::from_secs(3600))
+        .await
+        .unwrap();
+}
+
+#[tokio::test]
+async fn only_deliveries_never_accepted_are_redelivered_once() {
+    let s = setup().await;
+    let st = &s.standin.state;
+    // Oldest first: outside the window, stored, answered 2xx, failed twice, timed out.
+    st.add_hook_delivery("app", "g-old", 503, 5 * 24 * 60);
+    st.add_hook_delivery("app", "g-had", 503, 40);
+    st.add_hook_delivery("app", "g-ok", 202, 30);
+    st.add_hook_delivery("app", "g-lost-1", 503, 20);
+    st.add_hook_delivery("app", "g-lost-1", 500, 10);
+    st.add_hook_delivery("app", "g-lost-2", 0, 5);
+    claim(&s, "g-had").await;
+    let store = s.worker.ctx.store.clone();
+
+    // A dry run: found and reported, nothing asked of GitHub.
+    let dry = recover(&s.api, &*store, &[], WINDOW, true, &Metrics::off())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", s.prism.output()));
+    assert_eq!(dry.sources, ["app"]);
+    assert_eq!(
+        (dry.found, dry.already_had, dry.delivered),
+        (4, 1, 1),
+        "{dry:?}"
+    );
+    assert_eq!(dry.missing, ["g-lost-1", "g-lost-2"]);
+    assert!(dry.redelivered.is_empty() && dry.dry_run);
+    assert!(st.redeliveries("app").is_empty());
+    // Six attempts, two per page: the third page reaches past the window, and stops there.
+    assert_eq!(
+        st.count("GET /app/hook/deliveries 200"),
+        3,
+        "{:?}",
+        st.calls()
+    );
+
+    let run = recover(&s.api, &*store, &[], WINDOW, false, &Metrics::off())
+        .await
+        .unwrap();
+    assert_eq!(run.redelivered, ["g-lost-1", "g-lost-2"]);
+    assert!(run.failed.is_empty(), "{run:?}");
+    let asked: Vec<String> = st
+        .redeliveries("app")
+        .iter()
+        .map(|id| st.guid_of("app", *id).unwrap())
+        .collect();
+    assert_eq!(asked, ["g-lost-1", "g-lost-2"], "once each");
+    // g-lost-1 is redelivered by its newest attempt.
+    let newest = st.redeliveries("app")[0];
+    assert_eq!(newest, 1005, "the second attempt of g-lost-1");
+}
+
+#[tokio::test]
+async fn a_repository_hook_is_read_and_redelivered_as_the_installation() {
+    let s = setup().await;
+    let st = &s.standin.state;
+    st.add_hook_delivery("acme/gearbox:7", "r-lost", 502, 3);
+    st.add_hook_delivery("acme/gearbox:7", "r-fine", 200, 2);
+    let hook = RepoHook::parse("acme/gearbox:7").unwrap();
+    let store = s.worker.ctx.store.clone();
+    let run = recover(&s.api, &*store, &[hook], WINDOW, false, &Metrics::off())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", s.prism.output()));
+    assert_eq!(run.sources, ["app", "acme/gearbox:7"]);
+    assert_eq!(run.redelivered, ["r-lost"]);
+    assert_eq!(
+        st.count("POST /repos/acme/gearbox/hooks/7/deliveries/"),
+        1,
+        "{:?}",
+        st.calls()
+    );
+    assert_eq!(st.count("POST /app/installations/91/access_tokens 201"), 1);
+}
+
+#[tokio::test]
+async fn a_hook_github_refuses_to_list_fails_the_run_with_the_reason() {
+    let s = setup().await;
+    s.standin
+        .state
+        .fail_next("GET /app/hook/deliveries", 403, None, 1);
+    let store = s.worker.ctx.store.clone();
+    let err = recover(&s.api, &*store, &[], WINDOW, false, &Metrics::off())
+        .await
+        .expect_err("a refused listing is an error");
+    let text = err.to_string();
+    assert!(
+        text.contains("403") && text.contains("GitHub App"),
+        "{text}"
+    );
+    assert!(!err.is_retryable());
+}
+
+#[tokio::test]
+async fn the_schedule_recovers_without_being_asked_and_stops_when_cancelled() {
+    let s = setup().await;
+    s.standin.state.add_hook_delivery("app", "s-lost", 503, 1);
+    let cancel = tokio_util::sync::CancellationToken::new();
+    let task = tokio::spawn(coderipple_worker::recover::run_every(
+        Arc::new(s.api),
+        s.worker.ctx.store.clone(),
+        Vec::new(),
+        Duration::from_millis(200),
+        Metrics::off(),
+        cancel.clone(),
+    ));
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while s.standin.state.redeliveries("app").is_empty() {
+        assert!(std::time::Instant::now() < deadline, "never recovered");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    cancel.cancel();
+    tokio::time::timeout(Duration::from_secs(10), task)
+        .await
+        .expect("stops when cancelled")
+        .unwrap();
+    // Each run asks again for what is still missing (GitHub's redelivery may itself fail);
+    // never more than once per run.
+    let asked = s.standin.state.redeliveries("app").len();
+    let runs = s.standin.state.count("GET /app/hook/deliveries 200");
+    assert!(
+        asked >= 1 && asked <= runs,
+        "{asked} redeliveries in {runs} runs"
+    );
+}
