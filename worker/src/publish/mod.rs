@@ -10,6 +10,7 @@
 //! or `coderipple publish`.
 
 mod config;
+mod factory;
 mod git;
 mod git_data;
 mod github;
