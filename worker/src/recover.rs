@@ -264,7 +264,7 @@ async fn recover_source(
 /// catches up on whatever was missed while nothing was running.
 pub const FIRST_WINDOW: Duration = Duration::from_secs(72 * 3600);
 
-/// Recovery every `every` until `cancel` (run by `up` and `worker` when GitHub credentials
+/// Recovery every `every` until `cancel` (run by `up` when GitHub credentials
 /// are set; on AWS, the `recover` role on a schedule). The first run looks back
 /// [`FIRST_WINDOW`], later ones an hour plus two periods. A failed run is logged and tried
 /// again next time.

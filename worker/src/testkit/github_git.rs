@@ -7,8 +7,6 @@ use std::collections::{BTreeMap, HashMap};
 
 use sha1::{Digest, Sha1};
 
-use super::github_standin::{GitHubState, lock, person};
-
 /// A commit author or committer.
 pub type Person = (String, String);
 
@@ -213,142 +211,25 @@ impl GitModel {
     }
 }
 
-/// What a test does as a person, and reads back, on the stand-in's repositories.
-impl GitHubState {
-    /// `repo` exists with `default_branch`, whose first commit (by a person) holds `files`.
-    pub fn seed_repo(&self, repo: &str, default_branch: &str, files: &[(&str, &str)]) {
-        let mut git = lock(&self.git);
-        git.defaults
-            .insert(repo.to_owned(), default_branch.to_owned());
-        git.commit_files(repo, default_branch, files, "Initial commit", &person());
-    }
+/// One delivery attempt GitHub made.
+#[derive(Debug, Clone)]
+pub struct HookDelivery {
+    /// The attempt's id.
+    pub id: u64,
+    /// The delivery's GUID (`X-GitHub-Delivery`), shared by its redeliveries.
+    pub guid: String,
+    /// When it was made.
+    pub delivered_at: chrono::DateTime<chrono::Utc>,
+    /// The answer's status (0: no answer).
+    pub status_code: u16,
+    /// The event.
+    pub event: String,
+}
 
-    /// A person pushes a commit changing `files` to `branch`; its id.
-    pub fn push_as_person(
-        &self,
-        repo: &str,
-        branch: &str,
-        files: &[(&str, &str)],
-        message: &str,
-    ) -> String {
-        lock(&self.git).commit_files(repo, branch, files, message, &person())
-    }
-
-    /// The head of `branch`.
-    pub fn head(&self, repo: &str, branch: &str) -> Option<String> {
-        lock(&self.git)
-            .refs
-            .get(&(repo.to_owned(), branch.to_owned()))
-            .cloned()
-    }
-
-    /// The commit `id`.
-    pub fn commit(&self, id: &str) -> Option<StoredCommit> {
-        lock(&self.git).commits.get(id).cloned()
-    }
-
-    /// Commits reachable from `branch`, newest first.
-    pub fn history(&self, repo: &str, branch: &str) -> Vec<String> {
-        let head = self.head(repo, branch);
-        head.map(|h| lock(&self.git).history(&h))
-            .unwrap_or_default()
-    }
-
-    /// The files on `branch`: path → contents.
-    pub fn files_on(&self, repo: &str, branch: &str) -> BTreeMap<String, String> {
-        let git = lock(&self.git);
-        let Some(tree) = git
-            .refs
-            .get(&(repo.to_owned(), branch.to_owned()))
-            .and_then(|h| git.commits.get(h))
-            .map(|c| c.tree.clone())
-        else {
-            return BTreeMap::new();
-        };
-        git.files(&tree)
-            .into_iter()
-            .map(|(path, blob)| {
-                let text =
-                    String::from_utf8_lossy(git.blob(&blob).unwrap_or_default()).into_owned();
-                (path, text)
-            })
-            .collect()
-    }
-
-    /// `repo`'s pull requests.
-    pub fn pulls(&self, repo: &str) -> Vec<StoredPull> {
-        lock(&self.git).pulls.get(repo).cloned().unwrap_or_default()
-    }
-
-    /// A person merges pull request `number`: the base branch gets a merge commit.
-    pub fn merge_pull(&self, repo: &str, number: u64) {
-        let mut git = lock(&self.git);
-        let pull = git
-            .pulls
-            .get(repo)
-            .and_then(|ps| ps.iter().find(|p| p.number == number))
-            .cloned()
-            .expect("the pull request");
-        let head = git.refs[&(repo.to_owned(), pull.head.clone())].clone();
-        let base = git.refs[&(repo.to_owned(), pull.base.clone())].clone();
-        let tree = git.commits[&head].tree.clone();
-        let merge = git.put_commit(StoredCommit {
-            tree,
-            parents: vec![base, head],
-            message: format!("Merge pull request #{number}"),
-            author: person(),
-            committer: person(),
-        });
-        git.refs.insert((repo.to_owned(), pull.base.clone()), merge);
-        for p in git.pulls.get_mut(repo).into_iter().flatten() {
-            if p.number == number {
-                p.state = "closed".into();
-                p.merged = true;
-            }
-        }
-    }
-
-    /// GitHub now says pull request `number` can (or cannot) be merged.
-    pub fn set_mergeable(&self, repo: &str, number: u64, mergeable: bool) {
-        let mut git = lock(&self.git);
-        for p in git.pulls.get_mut(repo).into_iter().flatten() {
-            if p.number == number {
-                p.mergeable = Some(mergeable);
-            }
-        }
-    }
-
-    /// Someone opens a pull request into `base` from `branch` of `head_repo` (a fork, or
-    /// this repository); its number.
-    pub fn open_pull_as_person(
-        &self,
-        repo: &str,
-        head_repo: &str,
-        branch: &str,
-        base: &str,
-    ) -> u64 {
-        let mut git = lock(&self.git);
-        let pulls = git.pulls.entry(repo.to_owned()).or_default();
-        let number = pulls.len() as u64 + 1;
-        pulls.push(StoredPull {
-            number,
-            head: branch.to_owned(),
-            head_repo: head_repo.to_owned(),
-            base: base.to_owned(),
-            state: "open".into(),
-            merged: false,
-            title: "Fix a typo".into(),
-            body: "Please merge.".into(),
-            mergeable: None,
-            comments: Vec::new(),
-        });
-        number
-    }
-
-    /// `branch` refuses every update from now on, as a protected branch does.
-    pub fn protect(&self, repo: &str, branch: &str) {
-        lock(&self.git)
-            .protected
-            .insert((repo.to_owned(), branch.to_owned()));
-    }
+/// Deliveries per hook (`app`, or `owner/repo:ID`), newest last, and redeliveries asked for.
+#[derive(Debug, Default)]
+pub struct Hooks {
+    pub(super) deliveries: HashMap<String, Vec<HookDelivery>>,
+    pub(super) redelivered: HashMap<String, Vec<u64>>,
+    pub(super) next_id: u64,
 }

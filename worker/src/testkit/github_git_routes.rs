@@ -11,8 +11,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use super::github_git::StoredCommit;
-use super::github_routes::{api, guard, ok};
-use super::github_standin::{GitHubState, error, lock};
+use super::github_state::{GitHubState, api, error, guard, lock, ok};
 use super::openapi_example::answer;
 
 type S = State<Arc<GitHubState>>;
@@ -304,5 +303,43 @@ pub(super) async fn create_tree(
             201,
             tree_json(&repo, &sha, entries),
         ),
+    )
+}
+
+pub(super) async fn compare(
+    State(s): S,
+    Path((owner, name, basehead)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/compare/{basehead}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let git = lock(&s.git);
+    let Some((base, head)) = basehead.split_once("...") else {
+        s.record(line, StatusCode::NOT_FOUND);
+        return error(StatusCode::NOT_FOUND, "Not Found");
+    };
+    let in_base = git.history(base);
+    let ahead: Vec<Value> = git
+        .history(head)
+        .into_iter()
+        .filter(|c| !in_base.contains(c))
+        .filter_map(|id| {
+            let c = git.commits.get(&id)?;
+            Some(json!({"sha": id, "node_id": "C_stand-in", "url": format!("{}/commits/{id}", api(&repo)),
+                        "html_url": format!("https://github.com/{repo}/commit/{id}"),
+                        "comments_url": format!("{}/commits/{id}/comments", api(&repo)),
+                        "author": null, "committer": null, "parents": [],
+                        "commit": commit_json(&repo, &id, c)}))
+        })
+        .collect();
+    s.record(line, StatusCode::OK);
+    let body = json!({"url": format!("{}/compare/{basehead}", api(&repo)), "status": if ahead.is_empty() { "identical" } else { "ahead" },
+                      "ahead_by": ahead.len(), "behind_by": 0, "total_commits": ahead.len(), "commits": ahead});
+    ok(
+        200,
+        answer("get", "/repos/{owner}/{repo}/compare/{basehead}", 200, body),
     )
 }

@@ -12,72 +12,11 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
 
-use super::github_routes::{guard, ok};
-use super::github_standin::{GitHubState, error, lock};
+use super::github_git::HookDelivery;
+use super::github_state::{GitHubState, error, guard, lock, ok};
 use super::openapi_example::{answer, answer_item};
 
 type S = State<Arc<GitHubState>>;
-
-/// One delivery attempt GitHub made.
-#[derive(Debug, Clone)]
-pub struct HookDelivery {
-    /// The attempt's id.
-    pub id: u64,
-    /// The delivery's GUID (`X-GitHub-Delivery`), shared by its redeliveries.
-    pub guid: String,
-    /// When it was made.
-    pub delivered_at: chrono::DateTime<chrono::Utc>,
-    /// The answer's status (0: no answer).
-    pub status_code: u16,
-    /// The event.
-    pub event: String,
-}
-
-/// Deliveries per hook (`app`, or `owner/repo:ID`), newest last, and redeliveries asked for.
-#[derive(Debug, Default)]
-pub struct Hooks {
-    deliveries: HashMap<String, Vec<HookDelivery>>,
-    redelivered: HashMap<String, Vec<u64>>,
-    next_id: u64,
-}
-
-impl GitHubState {
-    /// GitHub delivered `guid` from `hook` (`app` or `owner/repo:ID`) `minutes_ago`, and got
-    /// `status_code` back (0: no answer, a timeout).
-    pub fn add_hook_delivery(&self, hook: &str, guid: &str, status_code: u16, minutes_ago: i64) {
-        let mut hooks = lock(&self.hooks);
-        hooks.next_id += 1;
-        let id = 1000 + hooks.next_id;
-        let list = hooks.deliveries.entry(hook.to_owned()).or_default();
-        list.push(HookDelivery {
-            id,
-            guid: guid.to_owned(),
-            delivered_at: chrono::Utc::now() - chrono::Duration::minutes(minutes_ago),
-            status_code,
-            event: "push".into(),
-        });
-        list.sort_by_key(|d| d.delivered_at);
-    }
-
-    /// The attempt ids whose redelivery was asked for on `hook`.
-    pub fn redeliveries(&self, hook: &str) -> Vec<u64> {
-        lock(&self.hooks)
-            .redelivered
-            .get(hook)
-            .cloned()
-            .unwrap_or_default()
-    }
-
-    /// The GUID of attempt `id` on `hook`.
-    pub fn guid_of(&self, hook: &str, id: u64) -> Option<String> {
-        lock(&self.hooks)
-            .deliveries
-            .get(hook)?
-            .iter()
-            .find(|d| d.id == id)
-            .map(|d| d.guid.clone())
-    }
-}
 
 /// The routes, for the stand-in's router.
 pub(super) fn routes() -> Router<Arc<GitHubState>> {

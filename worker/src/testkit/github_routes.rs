@@ -10,13 +10,13 @@ use axum::Json;
 use axum::Router;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 
 use super::github_git::StoredPull;
-use super::github_git_routes::{self as git, commit_json};
-use super::github_standin::{GitHubState, error, lock};
+use super::github_git_routes as git;
+use super::github_state::{GitHubState, api, error, guard, lock, ok};
 use super::openapi_example::{answer, answer_item};
 
 type S = State<Arc<GitHubState>>;
@@ -49,7 +49,10 @@ pub(super) fn routes() -> Router<Arc<GitHubState>> {
             axum::routing::post(git::create_tree),
         )
         .route("/repos/{owner}/{repo}/git/trees/{sha}", get(git::get_tree))
-        .route("/repos/{owner}/{repo}/compare/{basehead}", get(compare))
+        .route(
+            "/repos/{owner}/{repo}/compare/{basehead}",
+            get(git::compare),
+        )
         .route(
             "/repos/{owner}/{repo}/pulls",
             get(list_pulls).post(create_pull),
@@ -62,28 +65,6 @@ pub(super) fn routes() -> Router<Arc<GitHubState>> {
             "/repos/{owner}/{repo}/issues/{number}/comments",
             axum::routing::post(comment),
         )
-}
-
-pub(super) fn ok(status: u16, body: Value) -> Response {
-    (StatusCode::from_u16(status).expect("a status"), Json(body)).into_response()
-}
-
-/// Checks the installation token for `repo` and the injected faults; `Some` is the answer.
-pub(super) fn guard(
-    s: &GitHubState,
-    headers: &HeaderMap,
-    line: &str,
-    repo: &str,
-) -> Option<Response> {
-    if !s.token_ok(headers, repo) {
-        s.record(line.to_owned(), StatusCode::UNAUTHORIZED);
-        return Some(error(StatusCode::UNAUTHORIZED, "Bad credentials"));
-    }
-    s.fault(line)
-}
-
-pub(super) fn api(repo: &str) -> String {
-    format!("https://api.github.com/repos/{repo}")
 }
 
 async fn app(State(s): S, headers: HeaderMap) -> Response {
@@ -157,44 +138,6 @@ async fn repository(
         body.as_object_mut().expect("an object").remove("node_id");
     }
     ok(200, body)
-}
-
-async fn compare(
-    State(s): S,
-    Path((owner, name, basehead)): Path<(String, String, String)>,
-    headers: HeaderMap,
-) -> Response {
-    let repo = format!("{owner}/{name}");
-    let line = format!("GET /repos/{repo}/compare/{basehead}");
-    if let Some(resp) = guard(&s, &headers, &line, &repo) {
-        return resp;
-    }
-    let git = lock(&s.git);
-    let Some((base, head)) = basehead.split_once("...") else {
-        s.record(line, StatusCode::NOT_FOUND);
-        return error(StatusCode::NOT_FOUND, "Not Found");
-    };
-    let in_base = git.history(base);
-    let ahead: Vec<Value> = git
-        .history(head)
-        .into_iter()
-        .filter(|c| !in_base.contains(c))
-        .filter_map(|id| {
-            let c = git.commits.get(&id)?;
-            Some(json!({"sha": id, "node_id": "C_stand-in", "url": format!("{}/commits/{id}", api(&repo)),
-                        "html_url": format!("https://github.com/{repo}/commit/{id}"),
-                        "comments_url": format!("{}/commits/{id}/comments", api(&repo)),
-                        "author": null, "committer": null, "parents": [],
-                        "commit": commit_json(&repo, &id, c)}))
-        })
-        .collect();
-    s.record(line, StatusCode::OK);
-    let body = json!({"url": format!("{}/compare/{basehead}", api(&repo)), "status": if ahead.is_empty() { "identical" } else { "ahead" },
-                      "ahead_by": ahead.len(), "behind_by": 0, "total_commits": ahead.len(), "commits": ahead});
-    ok(
-        200,
-        answer("get", "/repos/{owner}/{repo}/compare/{basehead}", 200, body),
-    )
 }
 
 fn pull_json(repo: &str, p: &StoredPull) -> Value {

@@ -8,16 +8,18 @@ mod git_server;
 mod github_git;
 mod github_git_routes;
 mod github_hooks;
+mod github_people;
 mod github_routes;
 mod github_standin;
+mod github_state;
 mod openapi_example;
 mod prism;
 
 pub use git_server::{GitServer, free_port, git};
-pub use github_git::{StoredCommit, StoredPull};
-pub use github_hooks::HookDelivery;
+pub use github_git::{HookDelivery, StoredCommit, StoredPull};
 pub use github_routes::BOT_USER_ID;
-pub use github_standin::{GitHubStandIn, GitHubState, app_key};
+pub use github_standin::{GitHubStandIn, app_client, app_key};
+pub use github_state::GitHubState;
 pub use openapi_example::{answer, example};
 pub use prism::Prism;
 

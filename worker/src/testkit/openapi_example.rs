@@ -25,25 +25,25 @@ fn spec() -> &'static Value {
 /// description writes it, e.g. `/repos/{owner}/{repo}/pulls`) with `status`, with `fill`
 /// merged over it (objects merged key by key, anything else replaced).
 pub fn answer(method: &str, path: &str, status: u16, fill: Value) -> Value {
+    filled(response_schema(method, path, status), fill)
+}
+
+/// [`answer`] for one item of an answer that is a list.
+pub fn answer_item(method: &str, path: &str, status: u16, fill: Value) -> Value {
+    filled(&response_schema(method, path, status)["items"], fill)
+}
+
+fn response_schema(method: &str, path: &str, status: u16) -> &'static Value {
     let schema = &spec()["paths"][path][method]["responses"][status.to_string()]["content"]["application/json"]
         ["schema"];
     assert!(
         !schema.is_null(),
         "GitHub's description has no JSON answer for {method} {path} {status}: add the endpoint to scripts/github-openapi-subset.py"
     );
-    let mut out = example(schema);
-    merge(&mut out, fill);
-    out
+    schema
 }
 
-/// [`answer`] for one item of an answer that is a list.
-pub fn answer_item(method: &str, path: &str, status: u16, fill: Value) -> Value {
-    let schema = &spec()["paths"][path][method]["responses"][status.to_string()]["content"]["application/json"]
-        ["schema"]["items"];
-    assert!(
-        !schema.is_null(),
-        "GitHub's description has no list answer for {method} {path} {status}"
-    );
+fn filled(schema: &Value, fill: Value) -> Value {
     let mut out = example(schema);
     merge(&mut out, fill);
     out
