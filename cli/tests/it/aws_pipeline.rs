@@ -18,10 +18,9 @@ use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_ingest::{IngestState, router};
 use coderipple_worker::WorkerContext;
 use coderipple_worker::esm::{EventSourceMapping, Round};
-use coderipple_worker::github::{Credentials, GitHubApi, GitHubConfig};
 use coderipple_worker::handle_sqs_event;
 use coderipple_worker::publish::{DocStrategy, PublishConfig};
-use coderipple_worker::testkit::{GitHubStandIn, Prism, app_key};
+use coderipple_worker::testkit::{GitHubStandIn, Prism, app_client, app_key};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -291,17 +290,7 @@ async fn the_lambda_worker_opens_the_docs_pull_request_from_what_it_stored() {
         .seed_repo(&repo, "main", &[("README.md", "# Gearbox\n")]);
     standin.state.install(&repo, 515);
     let prism = Prism::start(&standin.url);
-    let api = Arc::new(
-        GitHubApi::new(&GitHubConfig {
-            api_url: prism.url.clone(),
-            credentials: Credentials::App {
-                app_id: 5150,
-                key_pem: std::fs::read_to_string(key).unwrap(),
-            },
-            max_wait: Duration::from_secs(5),
-        })
-        .unwrap(),
-    );
+    let api = Arc::new(app_client(&prism.url, 5150, &key));
     let mut p = pipeline().await;
     let config = PublishConfig {
         strategy: DocStrategy::GitHubPr,

@@ -126,6 +126,23 @@ async fn bootstrap_ingest_answers_function_url_events_with_the_secret_from_ssm()
     assert_eq!(refused["statusCode"], 401, "{refused}");
 }
 
+/// A fresh GitHub App key in an SSM `SecureString` parameter: its name, and the public key.
+async fn app_key_in_ssm(aws: &AwsBackends) -> (String, String) {
+    let keys = tempfile::tempdir().unwrap();
+    let (key, public) = app_key(keys.path());
+    let param = format!("/coderipple/test/{}", unique("app-key"));
+    aws.clients
+        .ssm
+        .put_parameter()
+        .name(&param)
+        .value(std::fs::read_to_string(key).unwrap())
+        .r#type(aws_sdk_ssm_type())
+        .send()
+        .await
+        .unwrap();
+    (param, public)
+}
+
 fn aws_sdk_ssm_type() -> aws_sdk_ssm::types::ParameterType {
     aws_sdk_ssm::types::ParameterType::SecureString
 }
@@ -163,18 +180,7 @@ async fn bootstrap_worker_applies_an_sqs_event_and_reports_no_failures() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_worker_publishes_a_pull_request_with_the_app_key_from_ssm() {
     let aws = fresh_backends(&Settings::default()).await;
-    let keys = tempfile::tempdir().unwrap();
-    let (key, public) = app_key(keys.path());
-    let param = format!("/coderipple/test/{}", unique("app-key"));
-    aws.clients
-        .ssm
-        .put_parameter()
-        .name(&param)
-        .value(std::fs::read_to_string(key).unwrap())
-        .r#type(aws_sdk_ssm_type())
-        .send()
-        .await
-        .unwrap();
+    let (param, public) = app_key_in_ssm(&aws).await;
     let repo = "fixture/worker";
     let standin = GitHubStandIn::start(6060, &public).await;
     standin
@@ -218,18 +224,7 @@ async fn bootstrap_worker_publishes_a_pull_request_with_the_app_key_from_ssm() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_recover_has_github_redeliver_what_was_never_stored() {
     let aws = fresh_backends(&Settings::default()).await;
-    let keys = tempfile::tempdir().unwrap();
-    let (key, public) = app_key(keys.path());
-    let param = format!("/coderipple/test/{}", unique("app-key"));
-    aws.clients
-        .ssm
-        .put_parameter()
-        .name(&param)
-        .value(std::fs::read_to_string(key).unwrap())
-        .r#type(aws_sdk_ssm_type())
-        .send()
-        .await
-        .unwrap();
+    let (param, public) = app_key_in_ssm(&aws).await;
     let standin = GitHubStandIn::start(6161, &public).await;
     let prism = Prism::start(&standin.url);
     let stored = unique("stored");

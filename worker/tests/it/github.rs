@@ -11,9 +11,9 @@ use std::time::Duration;
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::{Commit, Envelope};
 use coderipple_core::store::DeliveryStatus;
-use coderipple_worker::github::{Credentials, GitHubApi, GitHubConfig, GitHubContent};
+use coderipple_worker::github::GitHubContent;
 use coderipple_worker::process_change_set;
-use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_key};
+use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_client, app_key};
 
 const REPO: &str = "acme/gearbox";
 pub(crate) const APP_ID: u64 = 31_337;
@@ -33,15 +33,7 @@ async fn setup() -> Setup {
     let (key_file, public) = app_key(keys.path());
     let standin = GitHubStandIn::start(APP_ID, &public).await;
     let prism = Prism::start(&standin.url);
-    let config = GitHubConfig {
-        api_url: prism.url.clone(),
-        credentials: Credentials::App {
-            app_id: APP_ID,
-            key_pem: std::fs::read_to_string(key_file).unwrap(),
-        },
-        max_wait: Duration::from_secs(5),
-    };
-    let api = Arc::new(GitHubApi::new(&config).unwrap());
+    let api = Arc::new(app_client(&prism.url, APP_ID, &key_file));
     let worker = LocalWorker::new().content(Arc::new(GitHubContent::new(api)));
     Setup {
         standin,

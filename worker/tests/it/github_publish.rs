@@ -14,9 +14,10 @@ use std::time::Duration;
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::Envelope;
 use coderipple_core::store::{DeliveryStatus, PublishStatus};
-use coderipple_worker::github::{Credentials, GitHubApi, GitHubConfig};
 use coderipple_worker::publish::{DocStrategy, PublishConfig, message_for, publish_repo};
-use coderipple_worker::testkit::{BOT_USER_ID, GitHubStandIn, LocalWorker, Prism, app_key};
+use coderipple_worker::testkit::{
+    BOT_USER_ID, GitHubStandIn, LocalWorker, Prism, app_client, app_key,
+};
 use coderipple_worker::{WorkerContext, process_change_set};
 
 use crate::github::APP_ID;
@@ -63,17 +64,7 @@ async fn setup(strategy: DocStrategy) -> Setup {
         .seed_repo(REPO, "main", &[("README.md", "# Gearbox\n")]);
     standin.state.install(REPO, 90);
     let prism = Prism::start(&standin.url);
-    let api = Arc::new(
-        GitHubApi::new(&GitHubConfig {
-            api_url: prism.url.clone(),
-            credentials: Credentials::App {
-                app_id: APP_ID,
-                key_pem: std::fs::read_to_string(key_file).unwrap(),
-            },
-            max_wait: Duration::from_secs(5),
-        })
-        .unwrap(),
-    );
+    let api = Arc::new(app_client(&prism.url, APP_ID, &key_file));
     let config = PublishConfig {
         strategy,
         retry_delay: Duration::from_millis(20),
@@ -340,7 +331,6 @@ async fn direct_commits_land_on_the_default_branch_once_per_change() {
     let two = st.head(REPO, "main").unwrap();
     let commit = st.commit(&two).unwrap();
     assert_eq!(commit.parents, vec![one], "a fast-forward, never forced");
-    // Only the docs that changed are in the tree written (not every doc again).
     assert!(st.calls().iter().all(|l| !l.contains("(force)")));
     assert!(st.pulls(REPO).is_empty());
 

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use coderipple_core::metrics::Metrics;
 use coderipple_core::store::{DeliveryClaim, DeliveryStatus};
-use coderipple_worker::github::{Credentials, GitHubApi, GitHubConfig};
+use coderipple_worker::github::GitHubApi;
 use coderipple_worker::recover::{RepoHook, recover};
-use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_key};
+use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_client, app_key};
 
 use crate::github::APP_ID;
 
@@ -32,15 +32,7 @@ async fn setup() -> Setup {
     let standin = GitHubStandIn::start(APP_ID, &public).await;
     standin.state.install(REPO, 91);
     let prism = Prism::start(&standin.url);
-    let api = GitHubApi::new(&GitHubConfig {
-        api_url: prism.url.clone(),
-        credentials: Credentials::App {
-            app_id: APP_ID,
-            key_pem: std::fs::read_to_string(key_file).unwrap(),
-        },
-        max_wait: Duration::from_secs(5),
-    })
-    .unwrap();
+    let api = app_client(&prism.url, APP_ID, &key_file);
     Setup {
         standin,
         prism,
