@@ -30,8 +30,10 @@ pub struct WorkerSettings {
     pub repo_roots: Vec<String>,
     /// Where docs are published.
     pub publish: PublishConfig,
-    /// GitHub's API: the content source when no checkout is given.
-    pub github: Option<GitHubConfig>,
+    /// GitHub's API (when credentials are set): the content source when no checkout is
+    /// given, publishing, recovery — one client, so they share its token cache and the
+    /// installations webhooks named.
+    pub github_api: Option<Arc<GitHubApi>>,
 }
 
 /// Variables that name a parameter (SSM or Secrets Manager) holding another variable's value,
@@ -68,10 +70,14 @@ impl WorkerSettings {
             vars.insert(var.to_owned(), value);
         }
         let lookup = |k: &str| vars.get(k).cloned();
+        let github_api = match GitHubConfig::from_env(lookup)? {
+            Some(config) => Some(Arc::new(GitHubApi::new(&config)?)),
+            None => None,
+        };
         Ok(Self {
             repo_roots: repo_roots.to_vec(),
             publish: PublishConfig::from_env(lookup, docs_remotes)?,
-            github: GitHubConfig::from_env(lookup)?,
+            github_api,
         })
     }
 }
@@ -151,11 +157,7 @@ impl Backend {
             "agent pack"
         );
         let checkouts = GitCheckouts::parse(&settings.repo_roots)?;
-        // One client for contents and publishing: one token cache per installation.
-        let github = match &settings.github {
-            Some(config) => Some(Arc::new(GitHubApi::new(config)?)),
-            None => None,
-        };
+        let github = settings.github_api.clone();
         let source: Option<Arc<dyn ContentSource>> = match &github {
             _ if !checkouts.is_empty() => Some(Arc::new(checkouts)),
             Some(api) => {

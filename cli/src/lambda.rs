@@ -84,7 +84,7 @@ async fn worker() -> anyhow::Result<()> {
 async fn recover() -> anyhow::Result<()> {
     let clients = AwsClients::from_env(SdkRetries::Standard).await;
     let settings = crate::backend::WorkerSettings::load(&[], &[], Some(&clients)).await?;
-    let github = settings.github.ok_or_else(|| {
+    let api = settings.github_api.ok_or_else(|| {
         anyhow::anyhow!(
             "the recover role needs GitHub credentials (CODERIPPLE_GITHUB_APP_ID and \
              CODERIPPLE_GITHUB_APP_KEY_PARAM)"
@@ -96,7 +96,6 @@ async fn recover() -> anyhow::Result<()> {
             .ok_or_else(|| anyhow::anyhow!("CODERIPPLE_RECOVER_SINCE: not a duration: {raw:?}"))?,
         Err(_) => std::time::Duration::from_secs(90 * 60),
     };
-    let api = Arc::new(coderipple_worker::github::GitHubApi::new(&github)?);
     let backend = Backend::aws(clients).await?;
     let store = backend.store.clone();
     let metrics = Metrics::from_env()?;

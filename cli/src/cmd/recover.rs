@@ -9,7 +9,6 @@ use std::time::Duration;
 
 use anyhow::Context;
 use coderipple_core::metrics::Metrics;
-use coderipple_worker::github::GitHubApi;
 use coderipple_worker::recover::{RecoveryReport, RepoHook, recover};
 
 use crate::args::BackendKind;
@@ -29,11 +28,10 @@ pub async fn run(
         .map(|h| RepoHook::parse(h))
         .collect::<Result<_, _>>()?;
     let settings = crate::backend::WorkerSettings::load(&[], &[], None).await?;
-    let github = settings.github.context(
+    let api = settings.github_api.context(
         "recovery asks GitHub: set a GitHub App (CODERIPPLE_GITHUB_APP_ID + _KEY_FILE or \
          _KEY_PARAM) or CODERIPPLE_GITHUB_TOKEN with --hook",
     )?;
-    let api = GitHubApi::new(&github)?;
     if !api.is_app() && hooks.is_empty() {
         anyhow::bail!(
             "with a token there is no App hook to read: name the hooks (--hook owner/repo:ID)"

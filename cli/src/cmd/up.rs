@@ -55,11 +55,11 @@ pub async fn run(
         "republisher",
         coderipple_worker::publish::republish_pending(ctx.clone(), cancel.clone()),
     );
-    if let Some(github) = &settings.github {
+    if let Some(api) = &settings.github_api {
         tasks.spawn(
             "recovery",
             coderipple_worker::recover::run_every(
-                Arc::new(coderipple_worker::github::GitHubApi::new(github)?),
+                api.clone(),
                 backend.store.clone(),
                 hooks,
                 recover_every,
