@@ -177,6 +177,7 @@ impl Backend {
         let mut ctx = WorkerContext::new(&self.parts, self.sink.clone(), agents, metrics);
         ctx.content = content;
         ctx.publishing = publish.publishing(github.as_ref())?;
+        ctx.github = github;
         if ctx.publishing.is_some() {
             tracing::info!(
                 strategy = publish.strategy.name(),

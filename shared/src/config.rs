@@ -39,6 +39,9 @@ pub struct Settings {
     /// transiently failing repository in place, with backoff, before giving the message back
     /// to the queue (which spends one of its receives) (60; 0 turns holding off).
     pub retry_hold: Duration,
+    /// How long a push whose `before` is not the branch's last applied head waits for the
+    /// pushes between (`CODERIPPLE_GAP_WAIT_SECS`, 300) before the gap is filled or recorded.
+    pub gap_wait: Duration,
     /// `CODERIPPLE_SQLITE_SYNC`: `full` (default: a commit survives power loss) or `normal`
     /// (survives a process crash, not power loss); the embedded backend only.
     pub sqlite_sync: Durability,
@@ -163,6 +166,7 @@ impl Default for Settings {
             queue_dedup_window: Duration::from_secs(300),
             retry_delay: Duration::from_secs(5),
             retry_hold: Duration::from_secs(60),
+            gap_wait: Duration::from_secs(300),
             sqlite_sync: Durability::Full,
             server: ServerSettings::default(),
         }
@@ -205,6 +209,7 @@ impl Settings {
             )?,
             retry_delay: secs(&lookup, "CODERIPPLE_RETRY_DELAY_SECS", d.retry_delay)?,
             retry_hold: secs(&lookup, "CODERIPPLE_RETRY_HOLD_SECS", d.retry_hold)?,
+            gap_wait: secs(&lookup, "CODERIPPLE_GAP_WAIT_SECS", d.gap_wait)?,
             sqlite_sync: match lookup("CODERIPPLE_SQLITE_SYNC").as_deref() {
                 None | Some("full") => Durability::Full,
                 Some("normal") => Durability::Normal,
@@ -234,6 +239,7 @@ impl Settings {
             ),
             ("CODERIPPLE_RETRY_DELAY_SECS", self.retry_delay),
             ("CODERIPPLE_RETRY_HOLD_SECS", self.retry_hold),
+            ("CODERIPPLE_GAP_WAIT_SECS", self.gap_wait),
         ];
         for (name, d) in too_long {
             if d > YEAR {

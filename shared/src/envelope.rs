@@ -76,6 +76,38 @@ pub enum Change {
     Tag(TagChange),
     /// The whole tree at one commit (made by `coderipple bootstrap`, never by ingest).
     Snapshot(SnapshotChange),
+    /// A mark in a branch's history that CodeRipple itself records (never made by ingest):
+    /// commits that were not received, or a force-push that rewrote the branch.
+    History(HistoryChange),
+    /// A nudge for a repository whose events wait for their history longer than the gap
+    /// wait (queued by the gap sweep, never by ingest): nothing to apply by itself.
+    Wake,
+}
+
+/// What a [`Change::History`] records.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HistoryNote {
+    /// The commits after `from` up to `to` were never received.
+    Gap,
+    /// A force-push moved the branch from `from` to `to`.
+    ForcePush,
+}
+
+/// A history mark of one branch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HistoryChange {
+    /// What happened.
+    pub note: HistoryNote,
+    /// The branch.
+    pub branch: String,
+    /// The last commit before the mark (empty: unknown).
+    pub from: String,
+    /// The first commit after it.
+    pub to: String,
+    /// The repository's web URL.
+    #[serde(default)]
+    pub repo_url: String,
 }
 
 /// A push. Only branch pushes with commits are analysed; tag pushes and deletions are recorded.
@@ -225,6 +257,10 @@ pub struct ReleaseChange {
     /// When it was published.
     #[serde(default)]
     pub published_at: Option<String>,
+    /// The commit the release's tag names, when GitHub sent a sha as its target (a branch
+    /// name as target is not a commit and is not kept).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<String>,
 }
 
 /// A created tag.

@@ -259,6 +259,10 @@ fn release(r: RawRelease) -> Change {
         url: r.html_url,
         prerelease: r.prerelease,
         published_at: r.published_at,
+        target: r
+            .target_commitish
+            .filter(|t| t.len() == 40 && t.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(|t| t.to_ascii_lowercase()),
     })
 }
 
@@ -396,6 +400,8 @@ struct RawRelease {
     prerelease: bool,
     #[serde(default)]
     published_at: Option<String>,
+    #[serde(default)]
+    target_commitish: Option<String>,
 }
 
 #[derive(Deserialize)]

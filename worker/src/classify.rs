@@ -7,14 +7,15 @@
 use std::collections::BTreeSet;
 
 use coderipple_core::envelope::{
-    Change, Commit, PullRequestChange, PushChange, ReleaseChange, is_own_docs_message,
+    Change, Commit, HistoryChange, HistoryNote, PullRequestChange, PushChange, ReleaseChange,
+    is_own_docs_message,
 };
 
 use crate::WorkerError;
 use crate::pack::{AgentPack, Rules};
 use crate::plan::{
-    ChangeSet, ClassifiedCommit, MERGE_KIND, MergedPr, PathChanges, Plan, PlanItem, ReleaseMark,
-    TreeSnapshot, date_of,
+    ChangeSet, ClassifiedCommit, HistoryMark, MERGE_KIND, MergedPr, PathChanges, Plan, PlanItem,
+    ReleaseMark, TreeSnapshot, date_of,
 };
 
 /// A commit subject, PR or release title (characters).
@@ -116,6 +117,11 @@ pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan,
                     paths: s.paths.clone(),
                 }));
             }
+            Some(Change::Wake) => {}
+            Some(Change::History(h)) => {
+                plan.items
+                    .push(PlanItem::History(history_mark(&change.repo, h)?));
+            }
             None => {
                 return Err(WorkerError::invalid(format!(
                     "{delivery}: change was not resolved"
@@ -175,6 +181,54 @@ fn check_sha(sha: &str) -> Result<(), WorkerError> {
         )));
     }
     Ok(())
+}
+
+fn history_mark(repo: &str, h: &HistoryChange) -> Result<HistoryMark, WorkerError> {
+    check_sha(&h.to)?;
+    let from = (!crate::chain::is_zero(&h.from)).then_some(h.from.as_str());
+    if let Some(from) = from {
+        check_sha(from)?;
+    }
+    let base = base_url(repo, &h.repo_url);
+    let short = |s: &str| s.chars().take(7).collect::<String>();
+    let (to, branch) = (short(&h.to), clip(&h.branch, TITLE_CHARS));
+    let url = match from {
+        Some(from) => format!("{base}/compare/{from}...{}", h.to),
+        None => format!("{base}/commit/{}", h.to),
+    };
+    let (kind, summary) = match (h.note, from) {
+        (HistoryNote::Gap, Some(from)) => (
+            "gap",
+            format!(
+                "Commits after {} up to {to} on {branch} were not received; this changelog has no entries for them",
+                short(from)
+            ),
+        ),
+        (HistoryNote::Gap, None) => (
+            "gap",
+            format!(
+                "Commits up to {to} on {branch} were not received; this changelog has no entries for them"
+            ),
+        ),
+        (HistoryNote::ForcePush, Some(from)) => (
+            "force-push",
+            format!(
+                "{branch} was force-pushed from {} to {to}; entries before this one may name commits no longer on it",
+                short(from)
+            ),
+        ),
+        (HistoryNote::ForcePush, None) => (
+            "force-push",
+            format!(
+                "{branch} was force-pushed to {to}; entries before this one may name commits no longer on it"
+            ),
+        ),
+    };
+    Ok(HistoryMark {
+        key: format!("{}~{kind}", h.to.to_ascii_lowercase()),
+        summary,
+        url,
+    })
 }
 
 fn release(r: &ReleaseChange) -> ReleaseMark {

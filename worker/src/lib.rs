@@ -12,6 +12,8 @@
 //!   dead-lettered with its reason so its group moves on.
 //! - `process`: one change set: idempotency records, repo state (compare-and-set), the
 //!   orchestrator's plan, the agents, the docs write, the processing summary.
+//! - `chain` and `gap`: history order: pushes applied by their `before`/`after` chain,
+//!   whatever their arrival order; gaps wait, then are filled from GitHub or recorded.
 //! - `plan`: the plan of a change set (plain data, no agent); `classify`: changes become
 //!   plan items (Conventional Commits, the pack's heuristics, path categories, clipping).
 //! - `agents`: the agent interface, the Orchestrator (asks each agent whether it runs), the
@@ -39,11 +41,13 @@
 mod agents;
 mod batch;
 pub mod bootstrap;
+mod chain;
 mod classify;
 mod content;
 mod error;
 pub mod esm;
 mod facts;
+mod gap;
 pub mod github;
 mod markdown;
 mod outcome;
@@ -78,6 +82,7 @@ pub use batch::{
 pub use content::ContentSource;
 pub use content::git::GitCheckouts;
 pub use error::WorkerError;
+pub use gap::{wake_due, wake_envelope, wake_every, wake_interval};
 pub use pack::AgentPack;
 pub use parking::{EXHAUSTED_CLASS, PARKED_CLASS};
 pub use process::process_change_set;
@@ -105,6 +110,8 @@ pub struct WorkerContext {
     pub content: Option<ContentAccess>,
     /// Where docs are published after each change set (`None`: they stay in the store).
     pub publishing: Option<publish::Publishing>,
+    /// GitHub's API, when credentials are configured: history gaps are filled through it.
+    pub github: Option<Arc<github::GitHubApi>>,
 }
 
 impl WorkerContext {
@@ -126,6 +133,7 @@ impl WorkerContext {
             metrics,
             content: None,
             publishing: None,
+            github: None,
         }
     }
 }

@@ -153,6 +153,18 @@ pub struct TreeSnapshot {
     pub paths: Vec<String>,
 }
 
+/// A mark in the branch's history that CodeRipple records: commits never received, or a
+/// force-push. The Historian lists it in the changelog where it happened.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct HistoryMark {
+    /// Identity: the commit after the mark and the kind (`<sha>~gap`, `<sha>~force-push`).
+    pub key: String,
+    /// The changelog line.
+    pub summary: String,
+    /// Where to see it (a comparison, or the commit).
+    pub url: String,
+}
+
 /// One step of a plan, in event order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "item", rename_all = "snake_case")]
@@ -166,6 +178,8 @@ pub enum PlanItem {
     PullRequest(MergedPr),
     /// A tree snapshot.
     Snapshot(TreeSnapshot),
+    /// A gap or a force-push in the branch's history.
+    History(HistoryMark),
 }
 
 /// An agent the plan runs, and why.
@@ -232,6 +246,14 @@ impl Plan {
     pub fn pull_requests(&self) -> impl Iterator<Item = &MergedPr> {
         self.items.iter().filter_map(|i| match i {
             PlanItem::PullRequest(p) => Some(p),
+            _ => None,
+        })
+    }
+
+    /// The history marks, oldest first.
+    pub fn history_marks(&self) -> impl Iterator<Item = &HistoryMark> {
+        self.items.iter().filter_map(|i| match i {
+            PlanItem::History(h) => Some(h),
             _ => None,
         })
     }

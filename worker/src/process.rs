@@ -12,6 +12,7 @@
 //! worker's change set), every agent's docs are rendered from that newest state and written
 //! again, until the version read after a write is the one the docs were rendered from.
 
+use std::collections::HashSet;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -21,6 +22,7 @@ use serde_json::json;
 use tokio_util::task::AbortOnDropHandle;
 
 use crate::agents::ChangeSet;
+use crate::chain::ChainState;
 use crate::sink::DocFile;
 use crate::{WorkerContext, WorkerError};
 
@@ -148,12 +150,30 @@ async fn apply(
     repo: &str,
     fresh: &[Envelope],
 ) -> Result<ProcessingSummary, WorkerError> {
+    let current = ctx.store.repo_state(repo).await?;
+    let (version, mut state) = match current {
+        Some(s) => (Some(s.version), s.state),
+        None => (None, json!({})),
+    };
+    let slots = state
+        .as_object_mut()
+        .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
+    // History order first: what applies now, in the branch's order; the rest waits.
+    let mut chain = ChainState::take(slots)?;
+    // No agent has a part yet (the state may hold only waiting pushes).
+    let first = slots.is_empty();
+    let chain_before = chain.clone();
+    let remembered: HashSet<String> = crate::agents::historian::applied_in(slots)?
+        .into_iter()
+        .collect();
+    let resolved = crate::gap::resolve(ctx, repo, &mut chain, fresh.to_vec(), &remembered).await?;
     let change = ChangeSet {
         repo: repo.to_owned(),
-        events: fresh.to_vec(),
+        events: resolved.ordered.apply,
     };
     let pack = &ctx.agents.pack;
     let mut plan = ctx.agents.plan(&change)?;
+    plan.notes.extend(resolved.notes);
     let content = match &ctx.content {
         Some(c) if !plan.runs.is_empty() => {
             if let Some(id) = fresh.iter().rev().find_map(|e| e.installation) {
@@ -163,25 +183,27 @@ async fn apply(
         }
         _ => None,
     };
-    let current = ctx.store.repo_state(repo).await?;
-    let first = current.is_none();
-    let (version, mut state) = match current {
-        Some(s) => (Some(s.version), s.state),
-        None => (None, json!({})),
-    };
-    let slots = state
-        .as_object_mut()
-        .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
-    let applied = ctx.agents.apply(&plan, slots)?;
-    // Docs are rendered from state alone, so only agents whose state changed need it; a
-    // redelivery (something already applied) re-renders every agent planned, in case the
-    // first attempt stored state and died before its docs were written. A repository's
-    // first change renders every agent, so each doc exists from the start.
-    let mut files = ctx.agents.render(repo, slots, |agent| {
-        first || applied.changed(agent) || (applied.redelivered() && plan.runs_agent(agent))
-    })?;
-    let write_once = applied.write_once;
+    let mut applied = ctx.agents.apply(&plan, slots)?;
+    let chain_changed = chain != chain_before;
+    let due = chain.due_ms(ctx.settings.gap_wait);
+    let gap_closed = due.is_none() && !chain_before.waiting.is_empty();
+    if let Some(due) = due
+        && chain_before.due_ms(ctx.settings.gap_wait) != Some(due)
+    {
+        // Before the state: a crash in between only makes an extra wake.
+        ctx.store.mark_history_gap(repo, due).await?;
+    }
+    chain.put(slots)?;
+    let mut files = Vec::new();
+    let write_once = std::mem::take(&mut applied.write_once);
     if !plan.runs.is_empty() {
+        // Docs are rendered from state alone, so only agents whose state changed need it; a
+        // redelivery (something already applied) re-renders every agent planned, in case the
+        // first attempt stored state and died before its docs were written. A repository's
+        // first change renders every agent, so each doc exists from the start.
+        files = ctx.agents.render(repo, slots, |agent| {
+            first || applied.changed(agent) || (applied.redelivered() && plan.runs_agent(agent))
+        })?;
         // Write-once files first: the new state no longer holds what they hold. If the
         // state write then loses, the retry computes the very same files again.
         if !write_once.is_empty() {
@@ -190,6 +212,12 @@ async fn apply(
         let stored = ctx.store.put_repo_state(repo, version, &state).await?;
         files = write_docs_fenced(ctx, repo, stored, files).await?;
         files.extend(write_once);
+    } else if chain_changed {
+        // Only waiting changed: stored with the state, acknowledged, nothing to render.
+        ctx.store.put_repo_state(repo, version, &state).await?;
+    }
+    if gap_closed {
+        ctx.store.clear_history_gap(repo).await?;
     }
     let agents = plan
         .runs
@@ -222,6 +250,8 @@ async fn apply(
         applied_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
         skipped_completed: Vec::new(),
         publish: None,
+        waiting: resolved.ordered.waiting,
+        released: resolved.ordered.released,
     })
 }
 

@@ -78,6 +78,7 @@ pub fn release(repo: &str, delivery: &str, tag: &str, name: &str) -> Envelope {
             url: String::new(),
             prerelease: false,
             published_at: None,
+            target: None,
         }),
     )
 }

@@ -116,6 +116,7 @@ macro_rules! store_contract_tests {
             state_near_the_budget_round_trips,
             cache_entries_expire,
             pending_publishes_count_and_clear,
+            history_gaps_are_listed_until_cleared,
         );
     };
     (@tests $factory:path; $($name:ident),* $(,)?) => {

@@ -473,3 +473,35 @@ where
         assert_eq!(record.repo.as_deref(), Some("o/r"));
     }
 }
+
+/// A history gap is recorded once per repository (a later mark moves its due time), listed
+/// with the others, and clearing one repository leaves the others.
+pub async fn history_gaps_are_listed_until_cleared<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let (a, b) = (unique("o/a"), unique("o/b"));
+    let mine = |gaps: Vec<crate::store::HistoryGap>| {
+        gaps.into_iter()
+            .filter(|g| g.repo == a || g.repo == b)
+            .map(|g| (g.repo, g.due_ms))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(mine(f.store.history_gaps().await.unwrap()), vec![]);
+    f.store.mark_history_gap(&a, 1_000).await.unwrap();
+    f.store.mark_history_gap(&b, 2_000).await.unwrap();
+    f.store.mark_history_gap(&a, 3_000).await.unwrap();
+    let mut expected = vec![(a.clone(), 3_000), (b.clone(), 2_000)];
+    expected.sort();
+    assert_eq!(mine(f.store.history_gaps().await.unwrap()), expected);
+    f.store.clear_history_gap(&a).await.unwrap();
+    assert_eq!(
+        mine(f.store.history_gaps().await.unwrap()),
+        vec![(b.clone(), 2_000)]
+    );
+    f.store.clear_history_gap(&a).await.unwrap();
+    f.store.clear_history_gap(&b).await.unwrap();
+    assert_eq!(mine(f.store.history_gaps().await.unwrap()), vec![]);
+}

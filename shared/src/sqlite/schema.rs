@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
-const VERSION: i64 = 5;
+const VERSION: i64 = 6;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -87,6 +87,14 @@ CREATE TABLE IF NOT EXISTS publish_pending (
 ) WITHOUT ROWID;
 "#;
 
+/// v6: repositories whose events wait for their history, and when the wait ends.
+const V6: &str = r#"
+CREATE TABLE IF NOT EXISTS history_gaps (
+    repo      TEXT PRIMARY KEY,
+    due       INTEGER NOT NULL
+) WITHOUT ROWID;
+"#;
+
 /// Brings the database to the current schema version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -118,6 +126,11 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     if current < 5 {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {V5} PRAGMA user_version = 5; COMMIT;"
+        ))?;
+    }
+    if current < 6 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {V6} PRAGMA user_version = 6; COMMIT;"
         ))?;
     }
     Ok(())

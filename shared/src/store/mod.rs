@@ -211,6 +211,16 @@ pub struct PendingPublish {
     pub attempts: u32,
 }
 
+/// A repository whose events wait for the pushes before them (see the worker's history
+/// order): when its wait ends, the gap sweep wakes it even if no other event comes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HistoryGap {
+    /// `owner/repo`.
+    pub repo: String,
+    /// When the oldest waiting event's wait ends (Unix ms).
+    pub due_ms: i64,
+}
+
 /// A repository's agent state and its version.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RepoState {
@@ -319,6 +329,15 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Clears a repository's pending publish (its docs were published).
     async fn clear_publish_pending(&self, repo: &str) -> Result<()>;
+
+    /// Records that `repo` has events waiting for their history until `due_ms`.
+    async fn mark_history_gap(&self, repo: &str, due_ms: i64) -> Result<()>;
+
+    /// Every repository with waiting events, by repository.
+    async fn history_gaps(&self) -> Result<Vec<HistoryGap>>;
+
+    /// `repo` has no events waiting any more.
+    async fn clear_history_gap(&self, repo: &str) -> Result<()>;
 
     /// A cached value, unless expired.
     async fn cache_get(&self, key: &str) -> Result<Option<serde_json::Value>>;

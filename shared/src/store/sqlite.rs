@@ -7,8 +7,8 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, ParkedRepo,
-    PendingPublish, RepoState, Store,
+    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, HistoryGap,
+    ParkedRepo, PendingPublish, RepoState, Store,
 };
 use crate::sqlite::SqliteDb;
 use crate::time::{ms, now_ms};
@@ -439,6 +439,46 @@ impl Store for SqliteStore {
         self.db
             .write(move |conn| {
                 conn.execute("DELETE FROM publish_pending WHERE repo = ?1", [&repo])?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn mark_history_gap(&self, repo: &str, due_ms: i64) -> Result<()> {
+        let repo = repo.to_owned();
+        self.db
+            .write(move |conn| {
+                conn.execute(
+                    "INSERT INTO history_gaps (repo, due) VALUES (?1, ?2)
+                     ON CONFLICT (repo) DO UPDATE SET due = excluded.due",
+                    params![&repo, due_ms],
+                )?;
+                Ok(())
+            })
+            .await
+    }
+
+    async fn history_gaps(&self) -> Result<Vec<HistoryGap>> {
+        self.db
+            .read(|conn| {
+                let mut stmt =
+                    conn.prepare_cached("SELECT repo, due FROM history_gaps ORDER BY repo")?;
+                let rows = stmt.query_map([], |r| {
+                    Ok(HistoryGap {
+                        repo: r.get(0)?,
+                        due_ms: r.get(1)?,
+                    })
+                })?;
+                Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
+            })
+            .await
+    }
+
+    async fn clear_history_gap(&self, repo: &str) -> Result<()> {
+        let repo = repo.to_owned();
+        self.db
+            .write(move |conn| {
+                conn.execute("DELETE FROM history_gaps WHERE repo = ?1", [&repo])?;
                 Ok(())
             })
             .await

@@ -46,6 +46,13 @@ pub struct ProcessingSummary {
     /// What publishing the docs into the repository did (none with the `store` strategy).
     #[serde(default)]
     pub publish: Option<PublishOutcome>,
+    /// Deliveries of this change set that wait for their branch's history to close (their
+    /// `before` is not the last applied head): stored with the repository, applied later.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub waiting: Vec<String>,
+    /// Deliveries that had waited and were applied in this change set, in history order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub released: Vec<String>,
 }
 
 /// What one publish of a repository's docs did.

@@ -150,3 +150,24 @@ fn content_types_and_ids_are_checked() {
     assert!(validate_repo("a/..").is_err());
     assert!(validate_repo("a/b/c").is_err());
 }
+
+#[test]
+fn a_release_keeps_its_target_only_when_it_is_a_commit() {
+    let target = |commitish: serde_json::Value| {
+        let v = json!({"action": "published", "repository": repo(),
+                       "release": {"tag_name": "v1", "html_url": "u", "target_commitish": commitish}});
+        let Parsed::Event(env) = parse_value("release", v).unwrap() else {
+            panic!("expected an event")
+        };
+        match env.change {
+            Some(Change::Release(r)) => r.target,
+            other => panic!("expected a release, got {other:?}"),
+        }
+    };
+    let sha = "ABCDEF0123456789abcdef0123456789abcdef01";
+    assert_eq!(target(json!(sha)), Some(sha.to_ascii_lowercase()));
+    assert_eq!(target(json!("main")), None, "a branch names no commit");
+    assert_eq!(target(json!("abc123")), None, "an abbreviated sha is not kept");
+    assert_eq!(target(json!("zz".repeat(20))), None);
+    assert_eq!(target(serde_json::Value::Null), None);
+}

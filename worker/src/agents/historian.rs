@@ -37,6 +37,8 @@ const DETAILS: usize = 20;
 /// Archived keys and releases kept however tight the budget.
 const KEYS_FLOOR: usize = 200;
 const RELEASES_FLOOR: usize = 20;
+/// The changelog type of history marks (a gap, a force-push).
+pub const HISTORY_KIND: &str = "history";
 
 /// A changelog line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -226,7 +228,17 @@ fn capitalize(s: &str) -> String {
 /// whole repository state. This is how a check from outside (the load tester) sees whether
 /// each commit was applied once and in order, without knowing the state's layout.
 pub fn applied_commits(repo_state: &Value) -> Result<Vec<String>, WorkerError> {
-    let Some(mine) = repo_state.get(NAME) else {
+    match repo_state.as_object() {
+        Some(slots) => applied_in(slots),
+        None => Ok(Vec::new()),
+    }
+}
+
+/// [`applied_commits`] of a state's parts.
+pub(crate) fn applied_in(
+    slots: &serde_json::Map<String, Value>,
+) -> Result<Vec<String>, WorkerError> {
+    let Some(mine) = slots.get(NAME) else {
         return Ok(Vec::new());
     };
     let changelog = read_historian(mine)?.changelog;
@@ -315,6 +327,10 @@ impl Agent for Historian {
         }
         if !plan.tools(&self.pack.rules).is_empty() {
             why.push("manifest/infrastructure changes".into());
+        }
+        let marks = plan.history_marks().count();
+        if marks > 0 {
+            why.push(format!("{marks} history note(s) (a gap or a force-push)"));
         }
         if plan.releases().next().is_some() {
             why.push(format!(
@@ -405,6 +421,23 @@ impl Agent for Historian {
                         {
                             e.release = Some(r.tag.clone());
                         }
+                        run.applied += 1;
+                    } else {
+                        run.already_applied += 1;
+                    }
+                }
+                PlanItem::History(h) => {
+                    if logged.insert(h.key.clone()) {
+                        mine.changelog.entries.push(LogEntry {
+                            sha: h.key.clone(),
+                            kind: HISTORY_KIND.into(),
+                            scope: None,
+                            breaking: false,
+                            summary: h.summary.clone(),
+                            author: String::new(),
+                            url: h.url.clone(),
+                            release: None,
+                        });
                         run.applied += 1;
                     } else {
                         run.already_applied += 1;

@@ -74,6 +74,7 @@ pub fn release(delivery: &str, tag: &str, body: &str) -> Envelope {
             url: format!("https://github.com/o/r/releases/tag/{tag}"),
             prerelease: false,
             published_at: Some("2026-01-20T00:00:00Z".into()),
+            target: None,
         }),
     )
 }

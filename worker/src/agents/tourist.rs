@@ -285,6 +285,8 @@ impl Agent for TouristGuide {
                 PlanItem::Release(r) => format!("release:{}:{}", r.tag, r.is_release),
                 PlanItem::PullRequest(p) => format!("pr:{}", p.number),
                 PlanItem::Snapshot(s) => format!("snapshot:{}", s.sha),
+                // The changelog's business only.
+                PlanItem::History(_) => continue,
             };
             if !seen.insert(key.clone()) {
                 run.already_applied += 1;
@@ -320,6 +322,7 @@ impl Agent for TouristGuide {
                     mine.config_files.clear();
                     self.track_paths(&mut mine, &s.paths, &[]);
                 }
+                PlanItem::History(_) => {}
             }
             fresh.push(key);
             run.applied += 1;

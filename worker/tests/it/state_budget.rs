@@ -121,6 +121,7 @@ fn history() -> Vec<Vec<Envelope>> {
                     url: format!("{url}/releases/tag/{}", tag("release")),
                     prerelease: false,
                     published_at: Some("2026-03-01T00:00:00Z".into()),
+                    target: None,
                 }),
             ));
             set.push(envelope(

@@ -20,13 +20,14 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 
 use super::error::{code, sdk_error};
 use crate::store::{
-    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, ParkedRepo,
-    PendingPublish, RepoState, Store, begin_each,
+    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, HistoryGap,
+    ParkedRepo, PendingPublish, RepoState, Store, begin_each,
 };
 use crate::time::{ms, now_ms};
 use crate::{Error, Result};
 
 mod attrs;
+mod gaps;
 mod parked;
 mod pending;
 mod updates;
@@ -463,6 +464,18 @@ impl Store for DynamoStore {
 
     async fn clear_publish_pending(&self, repo: &str) -> Result<()> {
         self.delete_pending(repo).await
+    }
+
+    async fn mark_history_gap(&self, repo: &str, due_ms: i64) -> Result<()> {
+        self.mark_gap(repo, due_ms).await
+    }
+
+    async fn history_gaps(&self) -> Result<Vec<HistoryGap>> {
+        self.scan_gaps().await
+    }
+
+    async fn clear_history_gap(&self, repo: &str) -> Result<()> {
+        self.delete_gap(repo).await
     }
 
     async fn cache_get(&self, key_: &str) -> Result<Option<serde_json::Value>> {

@@ -54,6 +54,7 @@ fn hostile_history() -> Vec<Envelope> {
                 url: "https://evil.example/o/r/releases/tag/v1".into(),
                 prerelease: false,
                 published_at: Some("2026-03-06T00:00:00Z".into()),
+                target: None,
             }),
         ),
     ]

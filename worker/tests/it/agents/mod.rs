@@ -102,6 +102,7 @@ fn history() -> Vec<Envelope> {
                 url: "https://github.com/o/r/releases/tag/v0.1.0".into(),
                 prerelease: false,
                 published_at: Some("2026-03-06T00:00:00Z".into()),
+                target: None,
             }),
         ),
         push(

@@ -1,0 +1,339 @@
+//! Ordering a change set by history (see [`crate::chain`]) and closing gaps that waited long
+//! enough. A [`Stuck`] gap is closed in this order:
+//! 1. with a GitHub App, once per gap: recovery asks GitHub to redeliver the deliveries it
+//!    failed (the missing push is likely among them) and the gap waits once more;
+//! 2. with GitHub credentials: the missing commits are read from the compare API
+//!    (`GET /repos/{o}/{r}/compare/{head}...{before}`, then each commit's files) and applied
+//!    as a push of their own, marked as recovered in the processing summary;
+//! 3. otherwise (no credentials, GitHub does not know the commits, no head yet): the waiting
+//!    pushes are applied after a recorded gap, a "History Notes" line in the changelog.
+
+use std::collections::HashSet;
+use std::time::Duration;
+
+use coderipple_core::envelope::{
+    Change, Commit, ENVELOPE_VERSION, Envelope, HistoryChange, HistoryNote, PushChange,
+};
+use serde_json::Value;
+
+use crate::chain::{ChainState, Ordered, Stuck, history_envelope};
+use crate::github::GitHubApi;
+use crate::{WorkerContext, WorkerError};
+
+/// Gaps closed per change set at most (each may need GitHub requests).
+const MAX_FILLS: usize = 4;
+/// Commits read from one comparison at most (pages of 100).
+const MAX_FILL_COMMITS: usize = 300;
+/// Commits whose files are read (one request each) at most; later ones come without files.
+const MAX_FILES_LOOKUPS: usize = 100;
+
+/// The order of one change set: what to apply now, and notes for the summary.
+pub(crate) struct Resolved {
+    pub ordered: Ordered,
+    pub notes: Vec<String>,
+}
+
+/// Orders `incoming` with the events waiting in `chain`, closing gaps that waited
+/// `CODERIPPLE_GAP_WAIT_SECS`.
+pub(crate) async fn resolve(
+    ctx: &WorkerContext,
+    repo: &str,
+    chain: &mut ChainState,
+    incoming: Vec<Envelope>,
+    applied: &HashSet<String>,
+) -> Result<Resolved, WorkerError> {
+    let now = coderipple_core::time::now_ms();
+    let is_applied = |s: &str| applied.contains(s);
+    let mut ordered = chain.order(incoming, &is_applied, now);
+    let mut notes = Vec::new();
+    for _ in 0..MAX_FILLS {
+        let Some(stuck) = chain.stuck(now, ctx.settings.gap_wait) else {
+            break;
+        };
+        let api = ctx.github.as_deref();
+        if let Some(api) = api
+            && api.is_app()
+            && !chain.recovery_asked
+            && !stuck.over_budget
+        {
+            chain.recovery_asked = true;
+            let (asked, note) = ask_redelivery(ctx, api, repo).await;
+            notes.push(note);
+            if asked > 0 {
+                chain.postpone(now);
+                break;
+            }
+        }
+        let fill = match (api, &stuck.from) {
+            (Some(api), Some(from)) => compare_fill(api, repo, from, &stuck).await?,
+            _ => None,
+        };
+        let more = match fill {
+            Some((push, note)) => {
+                notes.push(note);
+                chain.order(vec![push], &is_applied, now)
+            }
+            None => {
+                let short = |s: &str| s.chars().take(12).collect::<String>();
+                notes.push(match &stuck.from {
+                    Some(from) => format!(
+                        "gap: commits after {} up to {} on {} were not received; recorded in the changelog",
+                        short(from),
+                        short(&stuck.to),
+                        stuck.branch
+                    ),
+                    None => format!(
+                        "history of {} before {} was not received; applying from there",
+                        stuck.branch,
+                        short(&stuck.to)
+                    ),
+                });
+                if let Some(from) = &stuck.from {
+                    ordered.apply.push(history_envelope(
+                        repo,
+                        chrono::Utc::now(),
+                        HistoryChange {
+                            note: HistoryNote::Gap,
+                            branch: stuck.branch.clone(),
+                            from: from.clone(),
+                            to: stuck.to.clone(),
+                            repo_url: stuck.repo_url.clone(),
+                        },
+                    ));
+                }
+                chain.bridge(&stuck);
+                chain.order(Vec::new(), &is_applied, now)
+            }
+        };
+        ordered.extend(more);
+    }
+    Ok(Resolved { ordered, notes })
+}
+
+/// Runs recovery over the App's hook for the last gap wait and a margin: how many
+/// deliveries GitHub agreed to redeliver, and what to note.
+async fn ask_redelivery(ctx: &WorkerContext, api: &GitHubApi, repo: &str) -> (usize, String) {
+    let since = ctx.settings.gap_wait * 3 + Duration::from_secs(600);
+    match crate::recover::recover(api, &*ctx.store, &[], since, false, &ctx.metrics).await {
+        Ok(report) if !report.redelivered.is_empty() => (
+            report.redelivered.len(),
+            format!(
+                "gap in {repo}: GitHub redelivers {} missed deliveries; the gap waits once more",
+                report.redelivered.len()
+            ),
+        ),
+        Ok(_) => (
+            0,
+            format!("gap in {repo}: GitHub had no missed delivery to redeliver"),
+        ),
+        Err(e) => {
+            tracing::warn!(error = %e, "recovery for a history gap failed");
+            (0, format!("gap in {repo}: recovery failed ({e})"))
+        }
+    }
+}
+
+/// The commits after `from` up to `stuck.to`, from GitHub's compare API, as a push; `None`
+/// when GitHub cannot say (unknown commits, or `to` does not descend from `from`).
+async fn compare_fill(
+    api: &GitHubApi,
+    repo: &str,
+    from: &str,
+    stuck: &Stuck,
+) -> Result<Option<(Envelope, String)>, WorkerError> {
+    let mut commits = Vec::new();
+    let mut total = 0;
+    for page in 1.. {
+        let path = format!(
+            "/repos/{repo}/compare/{from}...{}?per_page=100&page={page}",
+            stuck.to
+        );
+        let Some(body) = api.get(repo, &path).await? else {
+            return Ok(None);
+        };
+        let status = body.get("status").and_then(Value::as_str).unwrap_or("");
+        if status != "ahead" {
+            return Ok(None);
+        }
+        total = body
+            .get("total_commits")
+            .and_then(Value::as_u64)
+            .unwrap_or(0) as usize;
+        let listed = body
+            .get("commits")
+            .and_then(Value::as_array)
+            .cloned()
+            .unwrap_or_default();
+        let n = listed.len();
+        commits.extend(listed);
+        if n < 100 || commits.len() >= total || commits.len() >= MAX_FILL_COMMITS {
+            break;
+        }
+    }
+    let mut filled = Vec::with_capacity(commits.len());
+    for (i, c) in commits.iter().enumerate() {
+        let Some(sha) = c.get("sha").and_then(Value::as_str) else {
+            return Err(WorkerError::invalid(
+                "GitHub's comparison lists a commit without a sha",
+            ));
+        };
+        let files = if i < MAX_FILES_LOOKUPS {
+            api.get(repo, &format!("/repos/{repo}/commits/{sha}"))
+                .await?
+        } else {
+            None
+        };
+        filled.push(commit_of(sha, c, files.as_ref()));
+    }
+    let short = |s: &str| s.chars().take(12).collect::<String>();
+    let mut note = format!(
+        "recovered: {} commit(s) after {} up to {} on {} were read from GitHub's compare API (their push was never received)",
+        filled.len(),
+        short(from),
+        short(&stuck.to),
+        stuck.branch
+    );
+    if total > filled.len() {
+        note.push_str(&format!("; only the first {} of {total}", filled.len()));
+    }
+    let push = PushChange {
+        git_ref: format!("refs/heads/{}", stuck.branch),
+        before: from.to_owned(),
+        after: stuck.to.clone(),
+        default_branch: Some(stuck.branch.clone()),
+        repo_url: stuck.repo_url.clone(),
+        created: false,
+        deleted: false,
+        forced: false,
+        commits: filled,
+    };
+    let envelope = Envelope {
+        v: ENVELOPE_VERSION,
+        delivery: format!("coderipple-recovered-{}", short(&stuck.to)),
+        event: "push".into(),
+        repo: repo.to_owned(),
+        received_at: chrono::Utc::now(),
+        change: Some(Change::Push(push)),
+        change_ref: None,
+        installation: None,
+    };
+    Ok(Some((envelope, note)))
+}
+
+/// A push payload's commit from a comparison's entry and, when read, the commit's files.
+fn commit_of(sha: &str, listed: &Value, detail: Option<&Value>) -> Commit {
+    let text = |v: &Value, path: &[&str]| {
+        path.iter()
+            .try_fold(v, |v, k| v.get(*k))
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned()
+    };
+    let mut commit = Commit {
+        id: sha.to_owned(),
+        message: text(listed, &["commit", "message"]),
+        author: text(listed, &["commit", "author", "name"]),
+        timestamp: text(listed, &["commit", "author", "date"]),
+        added: Vec::new(),
+        modified: Vec::new(),
+        removed: Vec::new(),
+    };
+    let files = detail
+        .and_then(|d| d.get("files"))
+        .and_then(Value::as_array)
+        .map(Vec::as_slice)
+        .unwrap_or(&[]);
+    for f in files {
+        let name = text(f, &["filename"]);
+        if name.is_empty() {
+            continue;
+        }
+        match text(f, &["status"]).as_str() {
+            "added" | "copied" => commit.added.push(name),
+            "removed" => commit.removed.push(name),
+            "renamed" => {
+                let old = text(f, &["previous_filename"]);
+                if !old.is_empty() {
+                    commit.removed.push(old);
+                }
+                commit.added.push(name);
+            }
+            _ => commit.modified.push(name),
+        }
+    }
+    commit
+}
+
+/// Queues a wake for every repository whose waiting events' wait ended by `now_ms`, so its
+/// gap is closed even when no other event of it comes. Returns the repositories woken.
+pub async fn wake_due(
+    store: &dyn coderipple_core::store::Store,
+    queue: &dyn coderipple_core::queue::Queue,
+    now_ms: i64,
+) -> Result<Vec<String>, WorkerError> {
+    let due: Vec<String> = store
+        .history_gaps()
+        .await?
+        .into_iter()
+        .filter(|g| g.due_ms <= now_ms)
+        .map(|g| g.repo)
+        .collect();
+    for chunk in due.chunks(10) {
+        let messages: Vec<_> = chunk
+            .iter()
+            .map(|repo| {
+                let env = wake_envelope(repo, now_ms);
+                coderipple_core::queue::OutgoingMessage::new(repo, &env.delivery, env.to_json())
+            })
+            .collect();
+        queue.send_batch(&messages).await?;
+    }
+    if !due.is_empty() {
+        tracing::info!(
+            repos = due.len(),
+            "woke repositories whose history gap is due"
+        );
+    }
+    Ok(due)
+}
+
+/// The envelope that wakes `repo` (a delivery id of its own per wake).
+pub fn wake_envelope(repo: &str, now_ms: i64) -> Envelope {
+    Envelope {
+        v: ENVELOPE_VERSION,
+        delivery: format!("coderipple-wake-{}-{now_ms}", repo.replace('/', ".")),
+        event: "coderipple_wake".into(),
+        repo: repo.to_owned(),
+        received_at: chrono::Utc::now(),
+        change: Some(Change::Wake),
+        change_ref: None,
+        installation: None,
+    }
+}
+
+/// How often `up` and `worker` look for due gaps: half the gap wait, within 5 s … 60 s.
+pub fn wake_interval(gap_wait: Duration) -> Duration {
+    (gap_wait / 2).clamp(Duration::from_secs(5), Duration::from_secs(60))
+}
+
+/// Runs [`wake_due`] every `every` until `cancel` fires (`up` and `worker`).
+pub async fn wake_every(
+    store: std::sync::Arc<dyn coderipple_core::store::Store>,
+    queue: std::sync::Arc<dyn coderipple_core::queue::Queue>,
+    every: Duration,
+    cancel: tokio_util::sync::CancellationToken,
+) {
+    if every.is_zero() {
+        return;
+    }
+    loop {
+        tokio::select! {
+            () = cancel.cancelled() => return,
+            () = tokio::time::sleep(every) => {}
+        }
+        let now = coderipple_core::time::now_ms();
+        if let Err(e) = wake_due(&*store, &*queue, now).await {
+            tracing::warn!(error = %e, "history gaps not woken; trying again next round");
+        }
+    }
+}
