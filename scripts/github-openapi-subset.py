@@ -29,6 +29,7 @@ ENDPOINTS = [
     ("/repos/{owner}/{repo}/git/trees", "post"),
     ("/repos/{owner}/{repo}/git/trees/{tree_sha}", "get"),
     ("/repos/{owner}/{repo}/compare/{basehead}", "get"),
+    ("/repos/{owner}/{repo}/commits/{ref}", "get"),
     ("/repos/{owner}/{repo}/pulls", "get"),
     ("/repos/{owner}/{repo}/pulls", "post"),
     ("/repos/{owner}/{repo}/pulls/{pull_number}", "get"),

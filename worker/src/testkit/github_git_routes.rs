@@ -322,9 +322,11 @@ pub(super) async fn compare(
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
     let in_base = git.history(base);
+    // Oldest first, as GitHub lists them.
     let ahead: Vec<Value> = git
         .history(head)
         .into_iter()
+        .rev()
         .filter(|c| !in_base.contains(c))
         .filter_map(|id| {
             let c = git.commits.get(&id)?;

@@ -54,6 +54,10 @@ pub(super) fn routes() -> Router<Arc<GitHubState>> {
             get(git::compare),
         )
         .route(
+            "/repos/{owner}/{repo}/commits/{reference}",
+            get(super::github_commits::get_commit_with_files),
+        )
+        .route(
             "/repos/{owner}/{repo}/pulls",
             get(list_pulls).post(create_pull),
         )

@@ -5,6 +5,7 @@
 //! CLI's tests build their workers here.
 
 mod git_server;
+mod github_commits;
 mod github_git;
 mod github_git_routes;
 mod github_hooks;
@@ -16,6 +17,7 @@ mod openapi_example;
 mod prism;
 
 pub use git_server::{GitServer, free_port, git};
+pub use github_commits::COMMIT_DATE;
 pub use github_git::{HookDelivery, StoredCommit, StoredPull};
 pub use github_routes::BOT_USER_ID;
 pub use github_standin::{GitHubStandIn, app_client, app_key};
@@ -121,6 +123,13 @@ impl LocalWorker {
         api: Arc<crate::github::GitHubApi>,
     ) -> Self {
         self.ctx.publishing = config.publishing(Some(&api)).expect("a GitHub publisher");
+        self.ctx.github = Some(api);
+        self
+    }
+
+    /// History gaps are filled through GitHub's API as `api`.
+    pub fn github(mut self, api: Arc<crate::github::GitHubApi>) -> Self {
+        self.ctx.github = Some(api);
         self
     }
 

@@ -7,6 +7,7 @@ mod agents;
 mod batch;
 mod github;
 mod github_publish;
+mod history;
 mod publish;
 mod recover;
 mod state_budget;
