@@ -55,6 +55,15 @@ pub async fn run(
         "republisher",
         coderipple_worker::publish::republish_pending(ctx.clone(), cancel.clone()),
     );
+    tasks.spawn(
+        "history gaps",
+        coderipple_worker::wake_every(
+            backend.store.clone(),
+            backend.queue.clone(),
+            coderipple_worker::wake_interval(ctx.settings.gap_wait),
+            cancel.clone(),
+        ),
+    );
     if let Some(api) = &settings.github_api {
         tasks.spawn(
             "recovery",

@@ -47,6 +47,24 @@ pub async fn run(
         ctx.clone(),
         cancel.clone(),
     )));
+    pool.push(tokio::spawn(coderipple_worker::wake_every(
+        backend.store.clone(),
+        backend.queue.clone(),
+        coderipple_worker::wake_interval(ctx.settings.gap_wait),
+        cancel.clone(),
+    )));
+    if let Some(api) = &settings.github_api {
+        let (every, hooks) =
+            coderipple_worker::recover::schedule_from_env(|k| std::env::var(k).ok())?;
+        pool.push(tokio::spawn(coderipple_worker::recover::run_every(
+            api.clone(),
+            backend.store.clone(),
+            hooks,
+            every,
+            Metrics::from_env()?,
+            cancel.clone(),
+        )));
+    }
     for worker in pool {
         let _ = worker.await;
     }
