@@ -11,6 +11,7 @@ use std::time::Duration;
 
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::{AwsBackends, child_env, fresh_backends, unique};
+use coderipple_core::queue::Queue;
 use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_loadtest::runtime_api::{Posted, RuntimeApi, lambda_env};
 use coderipple_worker::testkit::{GitHubStandIn, Prism, app_key};
@@ -219,8 +220,9 @@ async fn bootstrap_worker_publishes_a_pull_request_with_the_app_key_from_ssm() {
     assert!(changelog.contains(&"e2".repeat(20)[..7]), "{changelog}");
 }
 
-/// The `recover` role on its schedule: an EventBridge event in, one recovery run's report
-/// out; the missed delivery is redelivered and the stored one is not.
+/// The `recover` role on its schedule: an EventBridge event in, one run's report out; the
+/// missed delivery is redelivered and the stored one is not, and a repository whose history
+/// gap is due gets a wake on the queue.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn bootstrap_recover_has_github_redeliver_what_was_never_stored() {
     let aws = fresh_backends(&Settings::default()).await;
@@ -243,6 +245,9 @@ async fn bootstrap_recover_has_github_redeliver_what_was_never_stored() {
         .unwrap();
     standin.state.add_hook_delivery("app", &stored, 503, 30);
     standin.state.add_hook_delivery("app", &lost, 503, 20);
+    let (due, later) = (unique("o/due"), unique("o/later"));
+    aws.store.mark_history_gap(&due, 1_000).await.unwrap();
+    aws.store.mark_history_gap(&later, i64::MAX).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let mut api = RuntimeApi::serve().await.unwrap();
     let _function = start(
@@ -262,8 +267,25 @@ async fn bootstrap_recover_has_github_redeliver_what_was_never_stored() {
         "resources": ["arn:aws:events:us-east-1:123456789012:rule/recover"], "detail": {}
     });
     let report = invoke(&mut api, "req-recover", scheduled).await;
-    assert_eq!(report["redelivered"], serde_json::json!([lost]), "{report}");
-    assert_eq!(report["already_had"], 1, "{report}");
+    assert_eq!(
+        report["recovery"]["redelivered"],
+        serde_json::json!([lost]),
+        "{report}"
+    );
+    assert_eq!(report["recovery"]["already_had"], 1, "{report}");
+    assert_eq!(report["woken"], serde_json::json!([due]), "{report}");
+    let woken = aws
+        .queue
+        .receive(10, Duration::from_secs(30), Duration::from_secs(1))
+        .await
+        .unwrap();
+    assert_eq!(woken.len(), 1);
+    assert_eq!(woken[0].group_id, due);
+    assert!(
+        woken[0].body.contains(r#""kind":"wake""#),
+        "{}",
+        woken[0].body
+    );
     let asked = standin.state.redeliveries("app");
     assert_eq!(asked.len(), 1);
     assert_eq!(
