@@ -4,7 +4,10 @@
 //! deliveries it made — the GitHub App's webhook (`GET /app/hook/deliveries`, with the App's
 //! JWT) and any configured repository hooks (`GET /repos/{o}/{r}/hooks/{id}/deliveries`) —
 //! following the cursor pagination back to `since`, and for each delivery GUID that
-//! - the store holds a claim for: already had (nothing to do);
+//! - the store holds a claim for: already had (nothing to do) — unless the claim is still
+//!   `received` after [`RECEIVED_GRACE`] and GitHub got no `2xx` (ingest stored the claim,
+//!   its send to the queue failed, it answered `5xx`): **stuck**, redelivered like a missing
+//!   one, and ingest, finding a claim not known to be queued, queues it;
 //! - GitHub got a `2xx` for in some attempt: delivered (its claim may have expired);
 //! - otherwise: **missing**, and asks GitHub to redeliver it (`POST …/deliveries/{id}/attempts`)
 //!   once per run. The redelivery keeps the GUID, so dedup and idempotency hold; it arrives at
@@ -17,7 +20,7 @@ use std::time::Duration;
 
 use chrono::{DateTime, Utc};
 use coderipple_core::metrics::{MetricSet, Metrics};
-use coderipple_core::store::Store;
+use coderipple_core::store::{DeliveryStatus, Store};
 use serde::Serialize;
 
 use crate::WorkerError;
@@ -64,6 +67,10 @@ pub struct RecoveryReport {
     pub delivered: usize,
     /// GUIDs neither stored nor answered `2xx`: the missed deliveries.
     pub missing: Vec<String>,
+    /// GUIDs claimed but never queued (still `received` after the grace, no `2xx`); they are
+    /// redelivered too.
+    #[serde(default)]
+    pub stuck: Vec<String>,
     /// Missing GUIDs whose redelivery GitHub accepted.
     pub redelivered: Vec<String>,
     /// Missing GUIDs whose redelivery failed, with the reason.
@@ -133,9 +140,12 @@ struct Attempts {
     answered_ok: bool,
 }
 
+/// How long a claim may stay `received` (ingest is between its claim and its send) before
+/// recovery calls it stuck.
+pub const RECEIVED_GRACE: Duration = Duration::from_secs(300);
+
 /// Runs one recovery over the App's hook (when `api` is a GitHub App's) and `hooks`, back to
 /// `since` ago. A source that cannot be read fails the run (after the others were tried).
-#[tracing::instrument(skip_all, fields(dry_run))]
 pub async fn recover(
     api: &GitHubApi,
     store: &dyn Store,
@@ -143,6 +153,20 @@ pub async fn recover(
     since: Duration,
     dry_run: bool,
     metrics: &Metrics,
+) -> Result<RecoveryReport, WorkerError> {
+    recover_with_grace(api, store, hooks, since, dry_run, metrics, RECEIVED_GRACE).await
+}
+
+/// [`recover`], calling a claim stuck once it stayed `received` for `grace`.
+#[tracing::instrument(skip_all, fields(dry_run))]
+pub async fn recover_with_grace(
+    api: &GitHubApi,
+    store: &dyn Store,
+    hooks: &[RepoHook],
+    since: Duration,
+    dry_run: bool,
+    metrics: &Metrics,
+    grace: Duration,
 ) -> Result<RecoveryReport, WorkerError> {
     let cutoff = Utc::now() - chrono::Duration::from_std(since).unwrap_or_default();
     let mut sources: Vec<Source> = Vec::new();
@@ -157,19 +181,28 @@ pub async fn recover(
     let mut first_error = None;
     for source in &sources {
         report.sources.push(source.name());
-        if let Err(e) = recover_source(api, store, source, cutoff, dry_run, &mut report).await {
+        let run = Run {
+            cutoff,
+            dry_run,
+            grace,
+        };
+        if let Err(e) = recover_source(api, store, source, &run, &mut report).await {
             tracing::warn!(source = %source.name(), error = %e, "deliveries not recovered");
             first_error.get_or_insert(e);
         }
     }
     let mut m = MetricSet::for_function("recover");
-    m.count("DeliveriesMissing", report.missing.len() as u64);
+    m.count(
+        "DeliveriesMissing",
+        (report.missing.len() + report.stuck.len()) as u64,
+    );
     m.count("DeliveriesRecovered", report.redelivered.len() as u64);
     metrics.emit(&m);
     tracing::info!(
         found = report.found,
         already_had = report.already_had,
         missing = report.missing.len(),
+        stuck = report.stuck.len(),
         redelivered = report.redelivered.len(),
         failed = report.failed.len(),
         "recovery run"
@@ -180,14 +213,21 @@ pub async fn recover(
     }
 }
 
+/// One run's limits.
+struct Run {
+    cutoff: DateTime<Utc>,
+    dry_run: bool,
+    grace: Duration,
+}
+
 async fn recover_source(
     api: &GitHubApi,
     store: &dyn Store,
     source: &Source<'_>,
-    cutoff: DateTime<Utc>,
-    dry_run: bool,
+    run: &Run,
     report: &mut RecoveryReport,
 ) -> Result<(), WorkerError> {
+    let (cutoff, dry_run) = (run.cutoff, run.dry_run);
     // GUID → its attempts; `order` keeps the GUIDs oldest first, so redeliveries are asked
     // for in the order GitHub first sent them.
     let mut seen: HashMap<String, Attempts> = HashMap::new();
@@ -234,15 +274,25 @@ async fn recover_source(
     report.found += order.len();
     for guid in order.iter().rev() {
         let attempts = &seen[guid];
-        if store.delivery(guid).await?.is_some() {
-            report.already_had += 1;
-            continue;
+        let stuck_since = coderipple_core::time::now_ms() - run.grace.as_millis() as i64;
+        match store.delivery(guid).await? {
+            Some(record)
+                if record.status == DeliveryStatus::Received
+                    && record.updated_at_ms <= stuck_since
+                    && !attempts.answered_ok =>
+            {
+                report.stuck.push(guid.clone());
+            }
+            Some(_) => {
+                report.already_had += 1;
+                continue;
+            }
+            None if attempts.answered_ok => {
+                report.delivered += 1;
+                continue;
+            }
+            None => report.missing.push(guid.clone()),
         }
-        if attempts.answered_ok {
-            report.delivered += 1;
-            continue;
-        }
-        report.missing.push(guid.clone());
         if dry_run {
             continue;
         }

@@ -61,15 +61,16 @@ pub async fn run(
 
 fn print(r: &RecoveryReport) {
     println!(
-        "hooks {}: {} deliveries found, {} already had, {} delivered, {} missing",
+        "hooks {}: {} deliveries found, {} already had, {} delivered, {} missing, {} stuck",
         r.sources.join(", "),
         r.found,
         r.already_had,
         r.delivered,
-        r.missing.len()
+        r.missing.len(),
+        r.stuck.len()
     );
     if r.dry_run {
-        for guid in &r.missing {
+        for guid in r.stuck.iter().chain(&r.missing) {
             println!("would redeliver {guid}");
         }
         return;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use coderipple_core::metrics::Metrics;
 use coderipple_core::store::{DeliveryClaim, DeliveryStatus};
 use coderipple_worker::github::GitHubApi;
-use coderipple_worker::recover::{RepoHook, recover};
+use coderipple_worker::recover::{RepoHook, recover, recover_with_grace};
 use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_client, app_key};
 
 use crate::github::APP_ID;
@@ -106,6 +106,48 @@ async fn only_deliveries_never_accepted_are_redelivered_once() {
     // g-lost-1 is redelivered by its newest attempt.
     let newest = st.redeliveries("app")[0];
     assert_eq!(newest, 1005, "the second attempt of g-lost-1");
+}
+
+#[tokio::test]
+async fn a_claim_stuck_in_received_is_redelivered_after_the_grace() {
+    let s = setup().await;
+    let st = &s.standin.state;
+    st.add_hook_delivery("app", "g-stuck", 503, 20);
+    st.add_hook_delivery("app", "g-queued", 503, 15);
+    st.add_hook_delivery("app", "g-answered", 202, 10);
+    claim(&s, "g-stuck").await;
+    claim(&s, "g-answered").await;
+    let queued = DeliveryClaim {
+        id: "g-queued".into(),
+        repo: Some(REPO.into()),
+        event: "push".into(),
+        status: DeliveryStatus::Queued,
+    };
+    let store = s.worker.ctx.store.clone();
+    store
+        .claim_delivery(&queued, Duration::from_secs(3600))
+        .await
+        .unwrap();
+    let off = Metrics::off();
+    // Within the grace, ingest may still be between claim and send: left alone.
+    let early = recover(&s.api, &*store, &[], WINDOW, false, &off)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", s.prism.output()));
+    assert!(
+        early.stuck.is_empty() && early.redelivered.is_empty(),
+        "{early:?}"
+    );
+    assert_eq!(early.already_had, 3);
+    let late = recover_with_grace(&s.api, &*store, &[], WINDOW, false, &off, Duration::ZERO)
+        .await
+        .unwrap();
+    assert_eq!(late.stuck, ["g-stuck"], "{late:?}");
+    assert_eq!(late.redelivered, ["g-stuck"]);
+    assert_eq!(
+        late.already_had, 2,
+        "a queued claim, and one GitHub got a 2xx for"
+    );
+    assert_eq!(st.redeliveries("app").len(), 1);
 }
 
 #[tokio::test]
