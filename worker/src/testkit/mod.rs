@@ -13,6 +13,7 @@ mod github_people;
 mod github_routes;
 mod github_standin;
 mod github_state;
+pub mod history;
 mod openapi_example;
 mod prism;
 

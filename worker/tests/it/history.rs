@@ -9,9 +9,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use coderipple_core::contract::fixtures;
-use coderipple_core::envelope::{Change, Commit, Envelope, ReleaseChange};
+use coderipple_core::envelope::Envelope;
 use coderipple_core::store::DeliveryStatus;
-use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_client, app_key};
+use coderipple_worker::testkit::{
+    GitHubStandIn, LocalWorker, Prism, app_client, app_key, history, history::MESSAGES,
+};
 use coderipple_worker::{handle_batch, process_change_set, wake_due, wake_envelope};
 use tokio_util::sync::CancellationToken;
 
@@ -25,68 +27,12 @@ fn sha(n: u64) -> String {
     fixtures::sha(n)
 }
 
-const MESSAGES: [&str; 5] = [
-    "feat(core): add the gear train",
-    "fix(core): mesh the second gear",
-    "feat(api)!: rename the crank",
-    "perf: fewer teeth",
-    "docs: explain the gearbox",
-];
-
-/// Push `n` (1-based) of a linear history: one commit on top of push `n - 1`'s; push 1
-/// creates `main`.
 fn push(n: u64) -> Envelope {
-    let commit = Commit {
-        timestamp: format!("2026-03-0{n}T10:00:00Z"),
-        added: vec![format!("src/gear{n}.rs")],
-        ..fixtures::commit(n, MESSAGES[n as usize - 1])
-    };
-    let mut env = fixtures::push(REPO, &format!("push-{n}"), vec![commit]);
-    if let Some(Change::Push(p)) = &mut env.change {
-        p.before = if n == 1 { "0".repeat(40) } else { sha(n - 1) };
-        p.created = n == 1;
-    }
-    env
+    history::push(REPO, n)
 }
 
-/// A tag pushed at commit `n`.
-fn tag_at(tag: &str, n: u64) -> Envelope {
-    let mut env = fixtures::push(REPO, &format!("tag-{tag}"), vec![]);
-    if let Some(Change::Push(p)) = &mut env.change {
-        p.git_ref = format!("refs/tags/{tag}");
-        p.before = "0".repeat(40);
-        p.after = sha(n);
-        p.created = true;
-    }
-    env
-}
-
-/// A release of a tag made at commit `n`.
-fn release_at(tag: &str, n: u64) -> Envelope {
-    let mut env = fixtures::release(REPO, &format!("release-{tag}"), tag, "Gearbox");
-    if let Some(Change::Release(ReleaseChange {
-        target,
-        published_at,
-        ..
-    })) = &mut env.change
-    {
-        *target = Some(sha(n));
-        *published_at = Some(format!("2026-03-0{n}T12:00:00Z"));
-    }
-    env
-}
-
-/// The history as GitHub sends it when nothing goes wrong.
 fn in_order() -> Vec<Envelope> {
-    vec![
-        push(1),
-        push(2),
-        tag_at("v0.1.0", 2),
-        push(3),
-        release_at("v0.2.0", 3),
-        push(4),
-        push(5),
-    ]
+    history::in_order(REPO)
 }
 
 async fn each_alone(worker: &LocalWorker, envelopes: &[Envelope]) {
