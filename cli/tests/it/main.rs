@@ -4,6 +4,7 @@
 //! only from `scripts/test-infra`, against a deployed stack.
 
 mod aws_cli;
+mod aws_history;
 mod aws_pipeline;
 mod aws_requests;
 mod cli;
