@@ -2,11 +2,13 @@
 //!
 //! Pushes signed webhook traffic through the real pipeline and proves the outcome, not only
 //! the HTTP status: every acknowledged delivery applied exactly once, each repository's
-//! commits applied in send order, redeliveries answered as duplicates, the DLQ holding
-//! exactly the poison events with their reasons.
+//! commits applied in history order (whatever order they were sent in), redeliveries
+//! answered as duplicates, the DLQ holding exactly the poison events with their reasons.
 //!
 //! - [`traffic`]: what is sent (synthesized pushes over R repositories, a real repository's
 //!   history with `--from-git`, the octokit webhook examples) and the faults mixed in.
+//! - [`reorder`]: each repository's pushes linked into one history (`before` → `after`), and
+//!   sent out of it on purpose (`--out-of-order`).
 //! - [`schedule`]: open model (constant rate, bursts, ramps; latency from the intended send
 //!   time) or closed model (N concurrent senders).
 //! - [`target`] and [`runner`]: the ingest URL over HTTP, or the queue directly; one lane per
@@ -24,6 +26,7 @@ pub mod applied;
 pub mod cost;
 pub mod outage;
 pub mod pipeline;
+pub mod reorder;
 pub mod report;
 pub mod runner;
 pub mod runtime_api;

@@ -46,6 +46,9 @@ pub struct Request {
     /// Extra copies under the same delivery id: all but the last right after the first is
     /// acknowledged (a storm), the last one after the drain (late).
     pub redeliveries: u32,
+    /// Its place in its repository's history (`Normal` pushes; see [`crate::reorder`]): the
+    /// order its commits must be applied in, whatever the order it is sent in.
+    pub history: usize,
 }
 
 /// The synthesized traffic's shape.
@@ -156,6 +159,7 @@ fn push_request(tag: u32, i: usize, repo: String, payload: &Value) -> Request {
         repo,
         kind: Kind::Normal,
         redeliveries: 0,
+        history: i,
     }
 }
 
@@ -239,6 +243,7 @@ pub fn octokit_examples(index_json: &Path, tag: u32, base: usize) -> anyhow::Res
                 commits: Vec::new(),
                 kind: Kind::Sample,
                 redeliveries: 0,
+                history: n,
             });
         }
     }
@@ -304,6 +309,7 @@ fn fault(after: &Request, tag: u32, what: &str, k: usize, kind: Kind, body: Arc<
         commits: Vec::new(),
         kind,
         redeliveries: 0,
+        history: after.history,
     }
 }
 

@@ -3,7 +3,8 @@
 //!
 //! - each acknowledged push's commits are in the repository's applied history exactly once
 //!   (as `coderipple status --json --repo` publishes it: [`AppliedReader`]), and its record
-//!   is `completed`; each repository's commits were applied in send order;
+//!   is `completed`; each repository's commits were applied in history order (the pushes'
+//!   `before` → `after` chain, which `--out-of-order` sends shuffled);
 //! - every copy of a redelivered push was answered as a duplicate;
 //! - the DLQ holds exactly this run's poison events, each with a reason;
 //! - refused requests (oversize, bad signature) left no record;
@@ -55,7 +56,7 @@ pub struct Verification {
     pub lost: Finding,
     /// Pushes whose commits appear more than once.
     pub applied_twice: Finding,
-    /// Repositories whose commits were applied out of send order.
+    /// Repositories whose commits were applied out of history order.
     pub order_violations: Finding,
     /// Acknowledged deliveries whose record is not `completed`/`failed` as expected.
     pub not_completed: Finding,
@@ -274,6 +275,9 @@ fn check_repo(
         *times.entry(c.as_str()).or_default() += 1;
     }
     let mut expected_order = Vec::new();
+    // History order, not send order (they differ with --out-of-order).
+    let mut sent: Vec<&Sent> = sent.to_vec();
+    sent.sort_by_key(|s| traffic[s.index].history);
     for s in sent {
         let commits = &traffic[s.index].commits;
         let counts: Vec<usize> = commits

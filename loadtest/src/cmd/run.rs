@@ -95,6 +95,10 @@ pub struct RunArgs {
     /// Extra copies per redelivered push: all but one right away, the last after the drain.
     #[arg(long, default_value_t = 3)]
     redeliveries: u32,
+    /// Send each repository's requests shuffled within windows of N of its own (0: in
+    /// history order); the docs must still follow each repository's history.
+    #[arg(long, default_value_t = 0)]
+    out_of_order: usize,
     /// Poison events (accepted by ingest, refused by the worker).
     #[arg(long, default_value_t = 0)]
     poison: usize,

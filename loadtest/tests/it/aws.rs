@@ -19,6 +19,11 @@ use serde_json::Value;
 /// once, out of order; real SQS never does this; see docs/testing.md's emulator table). Several
 /// workers in one group are exercised on the embedded backend, whose queue is atomic.
 async fn run_on_moto(args: &[&str]) -> (i32, Value) {
+    run_on_moto_with(1, args).await
+}
+
+/// [`run_on_moto`] with `workers` pollers.
+async fn run_on_moto_with(workers: u16, args: &[&str]) -> (i32, Value) {
     let aws = fresh_backends(&Settings::default()).await;
     let dir = tempfile::tempdir().unwrap();
     let json = dir.path().join("report.json");
@@ -31,7 +36,7 @@ async fn run_on_moto(args: &[&str]) -> (i32, Value) {
         "aws",
         "--quiet",
         "--workers",
-        "1",
+        &workers.to_string(),
         "--drain-timeout-s",
         "120",
         "--json",
@@ -75,6 +80,20 @@ async fn burst_with_poison_and_redeliveries_through_sqs_and_dynamodb() {
         "the SQS DLQ holds exactly the poison"
     );
     assert_eq!(count(&report, "duplicates_answered"), 12);
+}
+
+/// Pushes sent shuffled within windows of five per repository, received by three pollers at
+/// once (where moto's FIFO queue hands out a group's next message while one is in flight):
+/// every repository's commits still end in history order, each exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn pushes_out_of_order_through_three_pollers_keep_history_order() {
+    let (code, report) = run_on_moto_with(
+        3,
+        &["--events", "40", "--repos", "2", "--out-of-order", "5"],
+    )
+    .await;
+    assert_eq!(code, 0, "{}", summary(&report));
+    assert_sound(&report, 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -64,6 +64,30 @@ fn burst_over_many_repos_is_applied_once_each_in_order() {
 }
 
 #[test]
+fn pushes_sent_out_of_order_are_applied_in_history_order() {
+    let (code, report) = run(
+        &[
+            "--events",
+            "120",
+            "--repos",
+            "4",
+            "--out-of-order",
+            "6",
+            "--workers",
+            "3",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{}", summary(&report));
+    assert_sound(&report, 120);
+    assert!(
+        report["traffic"].to_string().contains("out of order"),
+        "{}",
+        report["traffic"]
+    );
+}
+
+#[test]
 fn redelivery_storm_poison_and_refused_requests() {
     let (code, report) = run(
         &[

@@ -69,7 +69,16 @@ pub(super) async fn build_traffic(
         redeliver_every: args.redeliver_every,
         redeliveries: args.redeliveries,
     };
-    let requests = traffic::inject(requests, &faults, tag);
+    coderipple_loadtest::reorder::chain(&mut requests);
+    let mut requests = traffic::inject(requests, &faults, tag);
+    if args.out_of_order > 1 {
+        requests =
+            coderipple_loadtest::reorder::out_of_order(requests, args.out_of_order, u64::from(tag));
+        description.push_str(&format!(
+            ", sent out of order (shuffled within windows of {} per repository)",
+            args.out_of_order
+        ));
+    }
     anyhow::ensure!(!requests.is_empty(), "no traffic to send");
     Ok((requests, description))
 }
