@@ -14,6 +14,8 @@
 //! - [`target`] and [`runner`]: the ingest URL over HTTP, or the queue directly; one lane per
 //!   repository keeps its order; a 503 or a refused connection is re-sent, as someone
 //!   redelivering it by hand would (GitHub itself does not retry).
+//! - [`github_log`]: GitHub's hook deliveries API on loopback, where `--drop` records the
+//!   deliveries GitHub failed and the pipeline's recovery has them redelivered.
 //! - [`pipeline`]: the local pipeline started by the tester (`--spawn`), its worker killed
 //!   with SIGKILL and restarted on purpose, its peak RSS; [`outage`]: the SQLite file locked.
 //! - [`verify`]: waits for the drain and checks the store's records, each repository's applied
@@ -24,6 +26,7 @@
 
 pub mod applied;
 pub mod cost;
+pub mod github_log;
 pub mod outage;
 pub mod pipeline;
 pub mod reorder;

@@ -30,6 +30,8 @@ pub struct PipelineConfig {
     pub env: Vec<(String, String)>,
     /// Extra environment for both processes, applied last (an outage proxy's endpoint).
     pub backend_env: Vec<(String, String)>,
+    /// Extra environment for the ingest process (`up`) alone (GitHub, for its recovery).
+    pub ingest_env: Vec<(String, String)>,
 }
 
 /// The running processes.
@@ -102,6 +104,7 @@ impl Pipeline {
 
     fn start_ingest(&self) -> anyhow::Result<(Child, String)> {
         let mut cmd = self.command("up");
+        cmd.envs(self.config.ingest_env.iter().map(|(k, v)| (k, v)));
         cmd.args(["--listen", "127.0.0.1:0", "--workers", "0"])
             .stdout(Stdio::piped());
         let mut child = cmd

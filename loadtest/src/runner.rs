@@ -29,7 +29,12 @@ pub struct RunOptions {
     pub max_attempts: usize,
     /// Show a progress bar.
     pub progress: bool,
+    /// Where dropped requests are recorded instead of sent (`--drop`).
+    pub log: Option<Arc<crate::github_log::DeliveryLog>>,
 }
+
+/// [`Sent::what`] of a dropped request until recovery brought it back.
+pub const DROPPED: &str = "dropped (GitHub does not re-send)";
 
 /// What happened to one request.
 #[derive(Debug, Clone, Serialize)]
@@ -65,6 +70,35 @@ pub struct Sent {
 }
 
 impl Sent {
+    /// What is known of a dropped request: GitHub's one attempt failed with `503`.
+    fn dropped(request: &Request, start: Instant, started_at_ms: i64) -> Self {
+        let after = start.elapsed();
+        Self {
+            index: request.index,
+            delivery: request.delivery.clone(),
+            repo: request.repo.clone(),
+            kind: request.kind,
+            intended_ms: None,
+            answered_at_ms: started_at_ms + after.as_millis() as i64,
+            answered_after_ms: after.as_secs_f64() * 1000.0,
+            latency_us: 0,
+            status: 503,
+            what: DROPPED.into(),
+            attempts: 1,
+            unavailable: 1,
+            copies: Vec::new(),
+            late: None,
+        }
+    }
+
+    /// Takes the answer of the redelivery recovery asked for.
+    pub fn redelivered(&mut self, answer: Answer) {
+        self.answered_at_ms = crate::now_ms();
+        self.status = answer.status;
+        self.what = answer.what;
+        self.attempts += 1;
+    }
+
     /// Whether ingest took responsibility for it: queued, or (after a re-send whose first
     /// answer was lost) known as a duplicate; either way durably stored.
     pub fn acknowledged(&self) -> bool {
@@ -109,6 +143,7 @@ pub async fn run(target: &Target, traffic: &[Request], options: &RunOptions) -> 
             permits.clone(),
         );
         let (model, attempts) = (options.model, options.max_attempts);
+        let log = options.log.clone();
         tasks.spawn(async move {
             let mut out = Vec::with_capacity(lane.len());
             for i in lane {
@@ -116,6 +151,12 @@ pub async fn run(target: &Target, traffic: &[Request], options: &RunOptions) -> 
                 let intended = model.offset(i, n);
                 if let Some(at) = intended {
                     tokio::time::sleep_until((start + at).into()).await;
+                }
+                if let (true, Some(log)) = (request.dropped, &log) {
+                    log.drop_delivery(request);
+                    out.push(Sent::dropped(request, start, started_at_ms));
+                    bar.inc(1);
+                    continue;
                 }
                 let _permit = permits.acquire().await.expect("never closed");
                 let from = intended.map_or_else(Instant::now, |at| start + at);

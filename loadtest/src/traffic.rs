@@ -46,6 +46,9 @@ pub struct Request {
     /// Extra copies under the same delivery id: all but the last right after the first is
     /// acknowledged (a storm), the last one after the drain (late).
     pub redeliveries: u32,
+    /// Never sent: recorded as a delivery GitHub failed, for recovery to bring back
+    /// (`--drop`, see [`crate::github_log`]).
+    pub dropped: bool,
     /// Its place in its repository's history (`Normal` pushes; see [`crate::reorder`]): the
     /// order its commits must be applied in, whatever the order it is sent in.
     pub history: usize,
@@ -79,6 +82,8 @@ pub struct Faults {
     pub redeliver_every: usize,
     /// Extra copies of each redelivered push.
     pub redeliveries: u32,
+    /// Pushes never sent (GitHub's delivery failed and is not retried).
+    pub drop: usize,
 }
 
 /// The id of the tester's commit `i` of push `seed` (40 hex digits, like a sha).
@@ -159,6 +164,7 @@ fn push_request(tag: u32, i: usize, repo: String, payload: &Value) -> Request {
         repo,
         kind: Kind::Normal,
         redeliveries: 0,
+        dropped: false,
         history: i,
     }
 }
@@ -243,6 +249,7 @@ pub fn octokit_examples(index_json: &Path, tag: u32, base: usize) -> anyhow::Res
                 commits: Vec::new(),
                 kind: Kind::Sample,
                 redeliveries: 0,
+                dropped: false,
                 history: n,
             });
         }
@@ -282,8 +289,12 @@ pub fn inject(traffic: Vec<Request>, faults: &Faults, tag: u32) -> Vec<Request> 
         let payload = push_payload(&after.repo, u64::MAX - 2_000 - k as u64, 1, 1);
         fault(after, tag, "badsig", k, Kind::BadSignature, bytes(&payload))
     });
+    let dropped: std::collections::HashSet<usize> = (0..faults.drop.min(pushes.len()))
+        .map(|k| pushes[(k * pushes.len() / faults.drop + pushes.len() / 3) % pushes.len()])
+        .collect();
     let mut out = Vec::with_capacity(traffic.len());
     for (i, (mut request, after)) in traffic.into_iter().zip(extra).enumerate() {
+        request.dropped = dropped.contains(&i);
         if faults.redeliver_every > 0
             && request.kind == Kind::Normal
             && i % faults.redeliver_every == faults.redeliver_every - 1
@@ -309,6 +320,7 @@ fn fault(after: &Request, tag: u32, what: &str, k: usize, kind: Kind, body: Arc<
         commits: Vec::new(),
         kind,
         redeliveries: 0,
+        dropped: false,
         history: after.history,
     }
 }
@@ -370,6 +382,7 @@ mod tests {
             bad_signature: 1,
             redeliver_every: 5,
             redeliveries: 3,
+            drop: 3,
         };
         let traffic = inject(synthesize(1, &shape), &faults, 1);
         assert_eq!(traffic.len(), 14);
@@ -413,5 +426,8 @@ mod tests {
             "ingest accepts poison"
         );
         assert_eq!(traffic.iter().filter(|r| r.redeliveries == 3).count(), 2);
+        let dropped: Vec<&Request> = traffic.iter().filter(|r| r.dropped).collect();
+        assert_eq!(dropped.len(), 3, "three distinct pushes dropped");
+        assert!(dropped.iter().all(|r| r.kind == Kind::Normal));
     }
 }

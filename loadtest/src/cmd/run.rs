@@ -21,8 +21,8 @@ use indicatif::ProgressBar;
 mod setup;
 
 use setup::{
-    aws_endpoint, backend_args, build_traffic, coderipple_bin, open_backend, refuse_known_repos,
-    spawn_faults, tempdir_if,
+    await_recovery, aws_endpoint, backend_args, build_traffic, coderipple_bin, open_backend,
+    recovery_env, refuse_known_repos, spawn_faults, tempdir_if,
 };
 
 #[derive(Debug, Args)]
@@ -99,6 +99,15 @@ pub struct RunArgs {
     /// history order); the docs must still follow each repository's history.
     #[arg(long, default_value_t = 0)]
     out_of_order: usize,
+    /// Pushes never sent, recorded as deliveries GitHub failed (with --spawn): the spawned
+    /// `up`'s recovery must find them in the tester's delivery log and have them redelivered.
+    #[arg(
+        long,
+        default_value_t = 0,
+        requires = "spawn",
+        conflicts_with = "queue"
+    )]
+    drop: usize,
     /// Poison events (accepted by ingest, refused by the worker).
     #[arg(long, default_value_t = 0)]
     poison: usize,
@@ -196,6 +205,13 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         _ => None,
     };
 
+    let delivery_log = if args.drop > 0 {
+        Some(Arc::new(
+            coderipple_loadtest::github_log::DeliveryLog::start().await?,
+        ))
+    } else {
+        None
+    };
     let pipeline = if args.spawn {
         let dir = data_dir.clone().context("a data dir")?;
         let backend_env = match &proxy {
@@ -214,6 +230,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
                 args.body_limit.to_string(),
             )],
             backend_env,
+            ingest_env: recovery_env(delivery_log.as_deref(), &traffic),
         })?;
         Some(Arc::new(Mutex::new(pipeline)))
     } else {
@@ -247,6 +264,7 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         None => Model::Open(args.arrival),
     };
     let mut events = Vec::new();
+    let mut errors = Vec::new();
     let faults = spawn_faults(
         &args,
         pipeline.clone(),
@@ -254,14 +272,23 @@ pub async fn run(args: RunArgs) -> anyhow::Result<ExitCode> {
         proxy.clone(),
         aws,
     );
+    if let Some(log) = &delivery_log {
+        log.deliver_to(target.clone());
+    }
     let options = RunOptions {
         model,
         max_attempts: args.max_attempts,
         progress: !args.quiet,
+        log: delivery_log.clone(),
     };
     let mut phase = runner::run(&target, &traffic, &options).await;
+    if let Some(log) = &delivery_log {
+        match await_recovery(log, &mut phase, Duration::from_secs(args.drain_timeout_s)).await {
+            Ok(event) => events.push(event),
+            Err(e) => errors.push(format!("{e:#}")),
+        }
+    }
     // From here on, what goes wrong fails the run (exit 1) with a report, not a setup error.
-    let mut errors = Vec::new();
     for fault in faults {
         match fault.await.map_err(anyhow::Error::from).and_then(|r| r) {
             Ok(event) => events.push(event),

@@ -87,6 +87,34 @@ fn pushes_sent_out_of_order_are_applied_in_history_order() {
     );
 }
 
+/// Deliveries GitHub failed and never re-sends: the tester records them in its GitHub
+/// delivery log instead of sending them; the spawned `up`'s recovery reads the log, has them
+/// redelivered, and every push still ends applied once, in history order (the pushes after a
+/// dropped one wait for it).
+#[test]
+fn dropped_deliveries_are_brought_back_by_recovery() {
+    let (code, report) = run(
+        &[
+            "--events",
+            "60",
+            "--repos",
+            "3",
+            "--drop",
+            "4",
+            "--out-of-order",
+            "3",
+        ],
+        &[],
+    );
+    assert_eq!(code, 0, "{}", summary(&report));
+    assert_sound(&report, 60);
+    let events = report["events"].to_string();
+    assert!(
+        events.contains("4 deliveries dropped") && events.contains("recovery had all redelivered"),
+        "{events}"
+    );
+}
+
 #[test]
 fn redelivery_storm_poison_and_refused_requests() {
     let (code, report) = run(

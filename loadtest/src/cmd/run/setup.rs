@@ -68,6 +68,7 @@ pub(super) async fn build_traffic(
         bad_signature: args.bad_signature,
         redeliver_every: args.redeliver_every,
         redeliveries: args.redeliveries,
+        drop: args.drop,
     };
     coderipple_loadtest::reorder::chain(&mut requests);
     let mut requests = traffic::inject(requests, &faults, tag);
@@ -225,4 +226,56 @@ pub(super) fn tempdir_if(wanted: bool) -> anyhow::Result<Option<tempfile::TempDi
         .tempdir()
         .context("cannot create a temporary data dir")?;
     Ok(Some(dir))
+}
+
+/// The spawned `up`'s GitHub settings for `--drop`: a token, the tester's delivery log as
+/// GitHub's API, one hook per repository, recovery every two seconds.
+pub(super) fn recovery_env(
+    log: Option<&coderipple_loadtest::github_log::DeliveryLog>,
+    traffic: &[traffic::Request],
+) -> Vec<(String, String)> {
+    let Some(log) = log else {
+        return Vec::new();
+    };
+    let repos: std::collections::BTreeSet<&str> = traffic.iter().map(|r| r.repo.as_str()).collect();
+    let hooks: Vec<String> = repos
+        .into_iter()
+        .map(|r| format!("{r}:{}", coderipple_loadtest::github_log::HOOK_ID))
+        .collect();
+    vec![
+        ("CODERIPPLE_GITHUB_TOKEN".into(), "loadtest-token".into()),
+        ("CODERIPPLE_GITHUB_API_URL".into(), log.url.clone()),
+        ("CODERIPPLE_RECOVER_HOOKS".into(), hooks.join(",")),
+        ("CODERIPPLE_RECOVER_EVERY".into(), "2".into()),
+    ]
+}
+
+/// Waits (up to `limit`) until recovery had every dropped request redelivered, and takes
+/// ingest's answers into the send phase; a line for the report.
+pub(super) async fn await_recovery(
+    log: &coderipple_loadtest::github_log::DeliveryLog,
+    phase: &mut coderipple_loadtest::runner::SendPhase,
+    limit: Duration,
+) -> anyhow::Result<String> {
+    use coderipple_loadtest::runner::DROPPED;
+    let started = Instant::now();
+    let dropped = phase.sent.iter().filter(|s| s.what == DROPPED).count();
+    loop {
+        for s in phase.sent.iter_mut().filter(|s| s.what == DROPPED) {
+            if let Some(answer) = log.redelivered(&s.delivery) {
+                s.redelivered(answer);
+            }
+        }
+        let left = phase.sent.iter().filter(|s| s.what == DROPPED).count();
+        if left == 0 {
+            return Ok(format!(
+                "{dropped} deliveries dropped (GitHub answered 503, never re-sent); recovery had all redelivered within {:.1} s",
+                started.elapsed().as_secs_f64()
+            ));
+        }
+        if started.elapsed() > limit {
+            bail!("{left} of {dropped} dropped deliveries were not redelivered by recovery");
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
 }
