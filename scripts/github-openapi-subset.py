@@ -39,6 +39,9 @@ ENDPOINTS = [
     ("/app/hook/deliveries", "get"),
     ("/app/hook/deliveries/{delivery_id}/attempts", "post"),
     ("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries", "get"),
+    ("/orgs/{org}/installation", "get"),
+    ("/orgs/{org}/hooks/{hook_id}/deliveries", "get"),
+    ("/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts", "post"),
     ("/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts", "post"),
 ]
 

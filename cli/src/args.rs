@@ -209,7 +209,8 @@ pub enum Command {
         /// Print the report as JSON.
         #[arg(long)]
         json: bool,
-        /// A repository webhook to check besides the App's: `owner/repo:HOOK_ID`
+        /// A repository or organisation webhook to check besides the App's: `owner/repo:HOOK_ID`
+        /// or `org:HOOK_ID`
         /// (repeatable; comma-separated in the variable).
         #[arg(long = "hook", env = "CODERIPPLE_RECOVER_HOOKS", value_delimiter = ',')]
         hooks: Vec<String>,

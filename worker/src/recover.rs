@@ -29,29 +29,61 @@ use crate::github::{GitHubApi, Method, Page};
 /// Pages read per source at most (100 deliveries each).
 const MAX_PAGES: usize = 50;
 
-/// A repository webhook whose deliveries are checked too (`owner/repo:HOOK_ID`).
+/// A repository or organisation webhook whose deliveries are checked too
+/// (`owner/repo:HOOK_ID` or `org:HOOK_ID`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RepoHook {
-    /// `owner/repo`.
+    /// `owner/repo`, or an organisation's login.
     pub repo: String,
     /// The hook's id.
     pub id: u64,
 }
 
 impl RepoHook {
-    /// Parses `owner/repo:ID`.
+    /// Parses `owner/repo:ID` or `org:ID`.
     pub fn parse(spec: &str) -> Result<Self, WorkerError> {
         let bad = || WorkerError::Permanent {
             class: "config",
-            reason: format!("a repository hook is `owner/repo:HOOK_ID`, got {spec:?}"),
+            reason: format!("a webhook is `owner/repo:HOOK_ID` or `org:HOOK_ID`, got {spec:?}"),
         };
-        let (repo, id) = spec.trim().rsplit_once(':').ok_or_else(bad)?;
-        coderipple_core::webhook::validate_repo(repo).map_err(|_| bad())?;
+        let (owner, id) = spec.trim().rsplit_once(':').ok_or_else(bad)?;
+        let valid = if owner.contains('/') {
+            coderipple_core::webhook::validate_repo(owner).is_ok()
+        } else {
+            is_login(owner)
+        };
+        if !valid {
+            return Err(bad());
+        }
         Ok(Self {
-            repo: repo.to_owned(),
+            repo: owner.to_owned(),
             id: id.parse().map_err(|_| bad())?,
         })
     }
+
+    /// Whether it is an organisation's hook.
+    pub fn is_org(&self) -> bool {
+        !self.repo.contains('/')
+    }
+
+    /// Where its deliveries are listed: `/repos/{o}/{r}/hooks/{id}` or `/orgs/{org}/hooks/{id}`.
+    fn base(&self) -> String {
+        if self.is_org() {
+            format!("/orgs/{}/hooks/{}", self.repo, self.id)
+        } else {
+            format!("/repos/{}/hooks/{}", self.repo, self.id)
+        }
+    }
+}
+
+/// A GitHub login: letters, digits and single hyphens, at most 39, not starting or ending
+/// with a hyphen.
+fn is_login(name: &str) -> bool {
+    (1..=39).contains(&name.len())
+        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+        && !name.contains("--")
 }
 
 /// What one recovery run found and did.
@@ -109,7 +141,7 @@ impl Source<'_> {
                     .await
             }
             Self::Repo(h) => {
-                let path = format!("/repos/{}/hooks/{}/deliveries?{query}", h.repo, h.id);
+                let path = format!("{}/deliveries?{query}", h.base());
                 api.get_page(&h.repo, &path).await
             }
         }
@@ -122,7 +154,7 @@ impl Source<'_> {
                     .await?;
             }
             Self::Repo(h) => {
-                let path = format!("/repos/{}/hooks/{}/deliveries/{id}/attempts", h.repo, h.id);
+                let path = format!("{}/deliveries/{id}/attempts", h.base());
                 api.send(&h.repo, Method::POST, &path, None)
                     .await?
                     .map_err(|r| r.into_error(&h.repo))?;
@@ -398,7 +430,12 @@ mod tests {
                 id: 42
             }
         );
-        for bad in ["o/r", "o/r:x", "../x:1", ":1"] {
+        let org = RepoHook::parse("acme-corp:7").unwrap();
+        assert!(org.is_org() && !RepoHook::parse("o/r:1").unwrap().is_org());
+        assert_eq!(org.base(), "/orgs/acme-corp/hooks/7");
+        for bad in [
+            "o/r", "o/r:x", "../x:1", ":1", "-acme:1", "ac me:1", "a--b:1", "o/:1",
+        ] {
             assert!(RepoHook::parse(bad).is_err(), "{bad}");
         }
     }

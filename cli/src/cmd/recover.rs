@@ -34,7 +34,7 @@ pub async fn run(
     )?;
     if !api.is_app() && hooks.is_empty() {
         anyhow::bail!(
-            "with a token there is no App hook to read: name the hooks (--hook owner/repo:ID)"
+            "with a token there is no App hook to read: name the hooks (--hook owner/repo:ID or org:ID)"
         );
     }
     let backend = Backend::open(kind, data_dir, false).await?;

@@ -177,8 +177,13 @@ impl AppAuth {
             .map_err(|e| WorkerError::invalid(format!("GitHub App JWT: {e}")))
     }
 
+    /// The App's installation on `repo` (`owner/repo`), or on an organisation (its login).
     async fn lookup_installation(&self, api: &GitHubApi, repo: &str) -> Result<u64, WorkerError> {
-        let path = format!("/repos/{repo}/installation");
+        let path = if repo.contains('/') {
+            format!("/repos/{repo}/installation")
+        } else {
+            format!("/orgs/{repo}/installation")
+        };
         match api.call(Method::GET, &path, &self.jwt()?, None).await? {
             Ok(body) => body["id"].as_u64().ok_or_else(|| {
                 WorkerError::transient(format!("GitHub {path}: the answer has no installation id"))

@@ -1,5 +1,5 @@
 //! The stand-in's webhook deliveries: what GitHub says it delivered from the App's hook and
-//! from repository hooks (newest first, cursor-paginated with a `Link` header), and the
+//! from repository and organisation hooks (newest first, cursor-paginated with a `Link` header), and the
 //! redeliveries asked for.
 
 use std::collections::HashMap;
@@ -30,6 +30,11 @@ pub(super) fn routes() -> Router<Arc<GitHubState>> {
         .route(
             "/repos/{owner}/{repo}/hooks/{hook}/deliveries/{id}/attempts",
             post(repo_redeliver),
+        )
+        .route("/orgs/{org}/hooks/{hook}/deliveries", get(org_list))
+        .route(
+            "/orgs/{org}/hooks/{hook}/deliveries/{id}/attempts",
+            post(org_redeliver),
         )
 }
 
@@ -173,6 +178,45 @@ async fn repo_redeliver(
         id,
         line,
         "/repos/{owner}/{repo}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
+    )
+}
+
+async fn org_list(
+    State(s): S,
+    Path((org, hook)): Path<(String, u64)>,
+    RawQuery(q): RawQuery,
+    headers: HeaderMap,
+) -> Response {
+    let line = format!("GET /orgs/{org}/hooks/{hook}/deliveries");
+    if let Some(r) = guard(&s, &headers, &line, &org) {
+        return r;
+    }
+    s.record(line, StatusCode::OK);
+    let url = format!("https://api.github.com/orgs/{org}/hooks/{hook}/deliveries");
+    page(
+        &s,
+        &format!("{org}:{hook}"),
+        "/orgs/{org}/hooks/{hook_id}/deliveries",
+        &url,
+        q,
+    )
+}
+
+async fn org_redeliver(
+    State(s): S,
+    Path((org, hook, id)): Path<(String, u64, u64)>,
+    headers: HeaderMap,
+) -> Response {
+    let line = format!("POST /orgs/{org}/hooks/{hook}/deliveries/{id}/attempts");
+    if let Some(r) = guard(&s, &headers, &line, &org) {
+        return r;
+    }
+    redeliver(
+        &s,
+        &format!("{org}:{hook}"),
+        id,
+        line,
+        "/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts",
     )
 }
 

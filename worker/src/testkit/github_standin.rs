@@ -80,6 +80,7 @@ impl GitHubStandIn {
         let app = axum::Router::new()
             .route("/app/installations/{id}/access_tokens", post(access_token))
             .route("/repos/{owner}/{repo}/installation", get(installation))
+            .route("/orgs/{org}/installation", get(org_installation))
             .route("/repos/{owner}/{repo}/contents/{*path}", get(contents))
             .route("/repos/{owner}/{repo}/git/blobs/{sha}", get(blob))
             .merge(super::github_routes::routes())
@@ -137,14 +138,34 @@ async fn installation(
 ) -> Response {
     let full = format!("{owner}/{repo}");
     let line = format!("GET /repos/{full}/installation");
-    if !s.jwt_ok(&headers) {
+    installation_of(&s, &headers, &full, &owner, line)
+}
+
+async fn org_installation(
+    State(s): State<Arc<GitHubState>>,
+    Path(org): Path<String>,
+    headers: HeaderMap,
+) -> Response {
+    let line = format!("GET /orgs/{org}/installation");
+    installation_of(&s, &headers, &org, &org, line)
+}
+
+/// The App's installation on `full` (a repository, or an organisation) owned by `owner`.
+fn installation_of(
+    s: &GitHubState,
+    headers: &HeaderMap,
+    full: &str,
+    owner: &str,
+    line: String,
+) -> Response {
+    if !s.jwt_ok(headers) {
         s.record(line, StatusCode::UNAUTHORIZED);
         return error(
             StatusCode::UNAUTHORIZED,
             "A JSON web token could not be decoded",
         );
     }
-    let Some(id) = lock(&s.installations).get(&full).copied() else {
+    let Some(id) = lock(&s.installations).get(full).copied() else {
         s.record(line, StatusCode::NOT_FOUND);
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
@@ -167,7 +188,7 @@ async fn installation(
         })
     };
     let body = json!({
-        "id": id, "account": user(&owner), "repository_selection": "selected",
+        "id": id, "account": user(owner), "repository_selection": "selected",
         "access_tokens_url": format!("{api}/app/installations/{id}/access_tokens"),
         "repositories_url": format!("{api}/installation/repositories"),
         "html_url": format!("https://github.com/organizations/{owner}/settings/installations/{id}"),

@@ -173,6 +173,25 @@ async fn a_repository_hook_is_read_and_redelivered_as_the_installation() {
 }
 
 #[tokio::test]
+async fn an_organisation_hook_is_read_and_redelivered_as_the_org_installation() {
+    let s = setup().await;
+    let st = &s.standin.state;
+    st.install("acme", 93);
+    st.add_hook_delivery("acme:5", "o-lost", 504, 4);
+    st.add_hook_delivery("acme:5", "o-fine", 202, 3);
+    let hook = RepoHook::parse("acme:5").unwrap();
+    let store = s.worker.ctx.store.clone();
+    let run = recover(&s.api, &*store, &[hook], WINDOW, false, &Metrics::off())
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", s.prism.output()));
+    assert_eq!(run.sources, ["app", "acme:5"]);
+    assert_eq!(run.redelivered, ["o-lost"]);
+    assert_eq!(st.count("GET /orgs/acme/installation 200"), 1);
+    assert_eq!(st.count("POST /orgs/acme/hooks/5/deliveries/"), 1);
+    assert_eq!(st.count("POST /app/installations/93/access_tokens 201"), 1);
+}
+
+#[tokio::test]
 async fn a_hook_github_refuses_to_list_fails_the_run_with_the_reason() {
     let s = setup().await;
     s.standin
