@@ -167,7 +167,11 @@ fn a_release_keeps_its_target_only_when_it_is_a_commit() {
     let sha = "ABCDEF0123456789abcdef0123456789abcdef01";
     assert_eq!(target(json!(sha)), Some(sha.to_ascii_lowercase()));
     assert_eq!(target(json!("main")), None, "a branch names no commit");
-    assert_eq!(target(json!("abc123")), None, "an abbreviated sha is not kept");
+    assert_eq!(
+        target(json!("abc123")),
+        None,
+        "an abbreviated sha is not kept"
+    );
     assert_eq!(target(json!("zz".repeat(20))), None);
     assert_eq!(target(serde_json::Value::Null), None);
 }
