@@ -32,33 +32,17 @@ impl DynamoStore {
     }
 
     pub(super) async fn scan_gaps(&self) -> Result<Vec<HistoryGap>> {
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .filter_expression("begins_with(pk, :p) AND sk = :gap")
-            .expression_attribute_values(":p", s("REPO#"))
-            .expression_attribute_values(":gap", s(SK))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("scan history gaps", e))?;
-            out.extend(page.items.unwrap_or_default().iter().map(gap_of));
-        }
+        let mut out: Vec<_> = self
+            .scan_repo_items(SK, "scan history gaps")
+            .await?
+            .iter()
+            .map(gap_of)
+            .collect();
         out.sort_by(|a, b| a.repo.cmp(&b.repo));
         Ok(out)
     }
 
     pub(super) async fn delete_gap(&self, repo: &str) -> Result<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("REPO#{repo}"), SK)))
-            .send()
-            .await
-            .map_err(|e| sdk_error("clear history gap", e))?;
-        Ok(())
+        self.delete_repo_item(repo, SK, "clear history gap").await
     }
 }

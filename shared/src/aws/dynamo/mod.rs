@@ -74,6 +74,39 @@ impl DynamoStore {
         Ok(out.item)
     }
 
+    /// Every repository's item of kind `sk` (`REPO#<owner/repo>` / `sk`), by a consistent scan;
+    /// `what` names the scan in errors.
+    async fn scan_repo_items(&self, sk: &str, what: &str) -> Result<Vec<Item>> {
+        let mut pages = self
+            .client
+            .scan()
+            .table_name(&self.table)
+            .consistent_read(true)
+            .filter_expression("begins_with(pk, :p) AND sk = :sk")
+            .expression_attribute_values(":p", s("REPO#"))
+            .expression_attribute_values(":sk", s(sk))
+            .into_paginator()
+            .send();
+        let mut out = Vec::new();
+        while let Some(page) = pages.next().await {
+            let page = page.map_err(|e| sdk_error(what, e))?;
+            out.extend(page.items.unwrap_or_default());
+        }
+        Ok(out)
+    }
+
+    /// Deletes `repo`'s item of kind `sk`; `what` names it in errors.
+    async fn delete_repo_item(&self, repo: &str, sk: &str, what: &str) -> Result<()> {
+        self.client
+            .delete_item()
+            .table_name(&self.table)
+            .set_key(Some(key(format!("REPO#{repo}"), sk)))
+            .send()
+            .await
+            .map_err(|e| sdk_error(what, e))?;
+        Ok(())
+    }
+
     /// The delivery record a failed condition found: as returned with the error, or read
     /// again where a service does not return it.
     async fn delivery_behind_condition(&self, id: &str, returned: Option<Item>) -> Result<Item> {

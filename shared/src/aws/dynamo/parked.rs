@@ -36,33 +36,18 @@ impl DynamoStore {
     }
 
     pub(super) async fn scan_parks(&self) -> Result<Vec<ParkedRepo>> {
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .filter_expression("begins_with(pk, :p) AND sk = :parked")
-            .expression_attribute_values(":p", s("REPO#"))
-            .expression_attribute_values(":parked", s("PARKED"))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("scan parked repositories", e))?;
-            out.extend(page.items.unwrap_or_default().iter().map(parked_of));
-        }
+        let mut out: Vec<_> = self
+            .scan_repo_items("PARKED", "scan parked repositories")
+            .await?
+            .iter()
+            .map(parked_of)
+            .collect();
         out.sort_by(|a, b| a.repo.cmp(&b.repo));
         Ok(out)
     }
 
     pub(super) async fn delete_park(&self, repo: &str) -> Result<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("REPO#{repo}"), "PARKED")))
-            .send()
+        self.delete_repo_item(repo, "PARKED", "unpark repository")
             .await
-            .map_err(|e| sdk_error("unpark repository", e))?;
-        Ok(())
     }
 }

@@ -45,33 +45,18 @@ impl DynamoStore {
     }
 
     pub(super) async fn scan_pending(&self) -> Result<Vec<PendingPublish>> {
-        let mut pages = self
-            .client
-            .scan()
-            .table_name(&self.table)
-            .consistent_read(true)
-            .filter_expression("begins_with(pk, :p) AND sk = :publish")
-            .expression_attribute_values(":p", s("REPO#"))
-            .expression_attribute_values(":publish", s(SK))
-            .into_paginator()
-            .send();
-        let mut out = Vec::new();
-        while let Some(page) = pages.next().await {
-            let page = page.map_err(|e| sdk_error("scan pending publishes", e))?;
-            out.extend(page.items.unwrap_or_default().iter().map(pending_of));
-        }
+        let mut out: Vec<_> = self
+            .scan_repo_items(SK, "scan pending publishes")
+            .await?
+            .iter()
+            .map(pending_of)
+            .collect();
         out.sort_by(|a, b| a.repo.cmp(&b.repo));
         Ok(out)
     }
 
     pub(super) async fn delete_pending(&self, repo: &str) -> Result<()> {
-        self.client
-            .delete_item()
-            .table_name(&self.table)
-            .set_key(Some(key(format!("REPO#{repo}"), SK)))
-            .send()
+        self.delete_repo_item(repo, SK, "clear publish pending")
             .await
-            .map_err(|e| sdk_error("clear publish pending", e))?;
-        Ok(())
     }
 }
