@@ -16,8 +16,9 @@ use serde_json::Value;
 /// One worker task: moto's long-polling `ReceiveMessage` checks a FIFO group's lock against a
 /// snapshot taken when the call started, so a second consumer already waiting is handed the
 /// next message of a group another consumer holds (two pushes of a repository applied at
-/// once, out of order; real SQS never does this; see docs/testing.md's emulator table). Several
-/// workers in one group are exercised on the embedded backend, whose queue is atomic.
+/// once; real SQS never does this; see docs/testing.md's emulator table). The history order
+/// absorbs it (the out-of-order scenario below runs three pollers); the other scenarios keep
+/// one worker so that they test what they name.
 async fn run_on_moto(args: &[&str]) -> (i32, Value) {
     run_on_moto_with(1, args).await
 }
