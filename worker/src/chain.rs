@@ -296,6 +296,22 @@ impl ChainState {
         self.recovery_asked = true;
     }
 
+    /// The gap's waiting push is older than the head (GitHub's compare says its `before` is
+    /// behind it: a replay of history applied since): it and the pushes after it, up to the
+    /// head, are applied late, without moving the head.
+    pub fn accept_late(&mut self, stuck: &Stuck) {
+        if let Some(head) = &stuck.from {
+            self.gaps.push(ClosedGap {
+                branch: stuck.branch.clone(),
+                from: stuck.to.clone(),
+                to: head.clone(),
+            });
+            if self.gaps.len() > GAPS_KEPT {
+                self.gaps.remove(0);
+            }
+        }
+    }
+
     /// Declares the history of `stuck.branch` known up to `stuck.to` (the gap was filled or
     /// recorded), so the pushes waiting on it can follow.
     pub fn bridge(&mut self, stuck: &Stuck) {

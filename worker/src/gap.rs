@@ -5,6 +5,8 @@
 //! 2. with GitHub credentials: the missing commits are read from the compare API
 //!    (`GET /repos/{o}/{r}/compare/{head}...{before}`, then each commit's files) and applied
 //!    as a push of their own, marked as recovered in the processing summary;
+//!    If GitHub says the gap's end is *behind* the head, the waiting push is old history (a
+//!    replay): it is applied late, without moving the head;
 //! 3. otherwise (no credentials, GitHub does not know the commits, no head yet): the waiting
 //!    pushes are applied after a recorded gap, a "History Notes" line in the changelog.
 
@@ -66,14 +68,23 @@ pub(crate) async fn resolve(
         }
         let fill = match (api, &stuck.from) {
             (Some(api), Some(from)) => compare_fill(api, repo, from, &stuck).await?,
-            _ => None,
+            _ => Fill::Unknown,
         };
         let more = match fill {
-            Some((push, note)) => {
+            Fill::Commits(push, note) => {
                 notes.push(note);
-                chain.order(vec![push], &is_applied, now)
+                chain.order(vec![*push], &is_applied, now)
             }
-            None => {
+            Fill::Behind => {
+                notes.push(format!(
+                    "a push after {} on {} is older than the head (GitHub's comparison): applied late, the head stays",
+                    stuck.to.chars().take(12).collect::<String>(),
+                    stuck.branch
+                ));
+                chain.accept_late(&stuck);
+                chain.order(Vec::new(), &is_applied, now)
+            }
+            Fill::Unknown => {
                 let short = |s: &str| s.chars().take(12).collect::<String>();
                 notes.push(match &stuck.from {
                     Some(from) => format!(
@@ -133,14 +144,23 @@ async fn ask_redelivery(ctx: &WorkerContext, api: &GitHubApi, repo: &str) -> (us
     }
 }
 
-/// The commits after `from` up to `stuck.to`, from GitHub's compare API, as a push; `None`
-/// when GitHub cannot say (unknown commits, or `to` does not descend from `from`).
+/// What GitHub's comparison of the head with a gap's end says.
+enum Fill {
+    /// The missing commits, as a push, and a note.
+    Commits(Box<Envelope>, String),
+    /// The gap's end is older than the head: the waiting push is old history.
+    Behind,
+    /// GitHub cannot say (unknown commits, a history that diverged).
+    Unknown,
+}
+
+/// The commits after `from` up to `stuck.to`, from GitHub's compare API, as a push.
 async fn compare_fill(
     api: &GitHubApi,
     repo: &str,
     from: &str,
     stuck: &Stuck,
-) -> Result<Option<(Envelope, String)>, WorkerError> {
+) -> Result<Fill, WorkerError> {
     let mut commits = Vec::new();
     let mut total = 0;
     for page in 1.. {
@@ -149,11 +169,12 @@ async fn compare_fill(
             stuck.to
         );
         let Some(body) = api.get(repo, &path).await? else {
-            return Ok(None);
+            return Ok(Fill::Unknown);
         };
-        let status = body.get("status").and_then(Value::as_str).unwrap_or("");
-        if status != "ahead" {
-            return Ok(None);
+        match body.get("status").and_then(Value::as_str).unwrap_or("") {
+            "ahead" => {}
+            "behind" | "identical" => return Ok(Fill::Behind),
+            _ => return Ok(Fill::Unknown),
         }
         total = body
             .get("total_commits")
@@ -217,7 +238,7 @@ async fn compare_fill(
         change_ref: None,
         installation: None,
     };
-    Ok(Some((envelope, note)))
+    Ok(Fill::Commits(Box::new(envelope), note))
 }
 
 /// A push payload's commit from a comparison's entry and, when read, the commit's files.

@@ -212,3 +212,32 @@ fn pushes_of_a_recorded_gap_that_arrive_late_are_applied_without_moving_the_head
     assert!(chain.gaps.is_empty(), "the gap is whole now");
     assert_eq!(chain.heads["main"], sha(5));
 }
+
+#[test]
+fn an_old_push_found_behind_the_head_is_applied_late_with_those_after_it() {
+    let mut chain = ChainState::default();
+    chain.order(vec![push(1), push(2), push(3), push(4), push(5)], &none, 0);
+    // Pushes 2 and 3 come again under new delivery ids with commits never seen (a replay of a
+    // history rewritten since, say): their `before` is behind the head.
+    let renamed = |n: u32| {
+        let mut env = push(n);
+        env.delivery = format!("old-{n}");
+        if let Some(Change::Push(p)) = &mut env.change {
+            p.commits[0].id = sha(100 + n);
+            p.after = sha(n);
+        }
+        env
+    };
+    let o = chain.order(vec![renamed(2), renamed(3)], &none, 1);
+    assert!(
+        o.apply.is_empty(),
+        "both wait: push 2's before is not the head"
+    );
+    let stuck = chain.stuck(2, Duration::ZERO).expect("stuck");
+    assert_eq!(stuck.to, sha(1));
+    chain.accept_late(&stuck);
+    let o = chain.order(vec![], &none, 2);
+    assert_eq!(ids(&o.apply), ["old-2", "old-3"]);
+    assert_eq!(chain.heads["main"], sha(5), "the head never moves back");
+    assert!(chain.waiting.is_empty());
+}

@@ -322,9 +322,11 @@ pub(super) async fn compare(
         return error(StatusCode::NOT_FOUND, "Not Found");
     };
     let in_base = git.history(base);
+    let in_head = git.history(head);
+    let behind_by = in_base.iter().filter(|c| !in_head.contains(c)).count();
     // Oldest first, as GitHub lists them.
-    let ahead: Vec<Value> = git
-        .history(head)
+    let ahead: Vec<Value> = in_head
+        .clone()
         .into_iter()
         .rev()
         .filter(|c| !in_base.contains(c))
@@ -338,8 +340,14 @@ pub(super) async fn compare(
         })
         .collect();
     s.record(line, StatusCode::OK);
-    let body = json!({"url": format!("{}/compare/{basehead}", api(&repo)), "status": if ahead.is_empty() { "identical" } else { "ahead" },
-                      "ahead_by": ahead.len(), "behind_by": 0, "total_commits": ahead.len(), "commits": ahead});
+    let status = match (ahead.is_empty(), behind_by == 0) {
+        (true, true) => "identical",
+        (true, false) => "behind",
+        (false, true) => "ahead",
+        (false, false) => "diverged",
+    };
+    let body = json!({"url": format!("{}/compare/{basehead}", api(&repo)), "status": status,
+                      "ahead_by": ahead.len(), "behind_by": behind_by, "total_commits": ahead.len(), "commits": ahead});
     ok(
         200,
         answer("get", "/repos/{owner}/{repo}/compare/{basehead}", 200, body),

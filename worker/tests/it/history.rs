@@ -254,3 +254,67 @@ async fn a_missing_push_is_filled_from_the_compare_api_after_the_wait() {
         "the filled commit reads as if its push had arrived"
     );
 }
+
+#[tokio::test]
+async fn an_old_push_behind_the_head_is_applied_late_and_the_head_stays() {
+    let keys = tempfile::tempdir().unwrap();
+    let (key_file, public) = app_key(keys.path());
+    let standin = GitHubStandIn::start(APP_ID, &public).await;
+    let st = &standin.state;
+    st.seed_repo(REPO, "main", &[("README.md", "# Gearbox\n")]);
+    st.install(REPO, 94);
+    let root = st.head(REPO, "main").unwrap();
+    let first = st.push_as_person(REPO, "main", &[("src/a.rs", "a\n")], MESSAGES[0]);
+    let second = st.push_as_person(REPO, "main", &[("src/b.rs", "b\n")], MESSAGES[1]);
+    // A commit of a line of history main no longer has, pushed once on top of `first`.
+    let lost = st.push_as_person(REPO, "old-line", &[("src/x.rs", "x\n")], MESSAGES[2]);
+    let prism = Prism::start(&standin.url);
+    let api = Arc::new(app_client(&prism.url, APP_ID, &key_file));
+    let mut worker = LocalWorker::new().github(api);
+    each_alone(
+        &worker,
+        &[
+            st.push_event(REPO, "main", "", &root, "push-0"),
+            st.push_event(REPO, "main", &root, &first, "push-1"),
+            st.push_event(REPO, "main", &first, &second, "push-2"),
+        ],
+    )
+    .await;
+    // Its push arrives now (a DLQ replay, a late redelivery): `before` is behind the head.
+    let mut old = st.push_event(REPO, "old-line", "", &lost, "push-old");
+    if let Some(coderipple_core::envelope::Change::Push(p)) = &mut old.change {
+        p.git_ref = "refs/heads/main".into();
+        p.default_branch = Some("main".into());
+        p.before = first.clone();
+        p.created = false;
+    }
+    worker.ctx.settings.gap_wait = Duration::ZERO;
+    let summary = process_change_set(&worker.ctx, REPO, &[old], LEASE)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\nprism: {}", prism.output()));
+    assert!(
+        summary
+            .notes
+            .iter()
+            .any(|n| n.contains("older than the head")),
+        "{:?}",
+        summary.notes
+    );
+    let changelog = worker.doc(REPO, CHANGELOG);
+    assert!(
+        changelog.contains("rename the crank"),
+        "applied: {changelog}"
+    );
+    assert!(
+        !changelog.contains("were not received"),
+        "no gap recorded: {changelog}"
+    );
+    // The head did not move back: the next push on main follows `second` at once.
+    let third = st.push_as_person(REPO, "main", &[("src/c.rs", "c\n")], MESSAGES[3]);
+    let next = st.push_event(REPO, "main", &second, &third, "push-3");
+    let summary = process_change_set(&worker.ctx, REPO, &[next], LEASE)
+        .await
+        .unwrap();
+    assert!(summary.waiting.is_empty(), "{summary:?}");
+    assert!(worker.doc(REPO, CHANGELOG).contains("fewer teeth"));
+}
