@@ -186,7 +186,13 @@ async fn apply(
     let mut applied = ctx.agents.apply(&plan, slots)?;
     let chain_changed = chain != chain_before;
     let due = chain.due_ms(ctx.settings.gap_wait);
-    let gap_closed = due.is_none() && !chain_before.waiting.is_empty();
+    // Cleared when the last waiting event went, or when a wake finds nothing waiting (a
+    // marker left by a change set whose state write lost: it would wake the repository for
+    // ever).
+    let woken = fresh
+        .iter()
+        .any(|e| matches!(e.change, Some(coderipple_core::envelope::Change::Wake)));
+    let gap_closed = due.is_none() && (woken || !chain_before.waiting.is_empty());
     if let Some(due) = due
         && chain_before.due_ms(ctx.settings.gap_wait) != Some(due)
     {

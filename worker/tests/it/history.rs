@@ -175,14 +175,20 @@ async fn without_credentials_a_gap_is_recorded_after_the_wait_and_a_late_push_st
 }
 
 #[tokio::test]
-async fn a_wake_with_nothing_waiting_changes_nothing() {
+async fn a_wake_with_nothing_waiting_changes_nothing_and_clears_a_stale_marker() {
     let worker = LocalWorker::new();
     each_alone(&worker, &[push(1), push(2)]).await;
     let before = docs(&worker);
     let version = worker.ctx.store.repo_version(REPO).await.unwrap();
+    // A marker whose change set lost its state write: nothing waits behind it.
+    worker.ctx.store.mark_history_gap(REPO, 1).await.unwrap();
     each_alone(&worker, &[wake_envelope(REPO, 1)]).await;
     assert_eq!(docs(&worker), before);
     assert_eq!(worker.ctx.store.repo_version(REPO).await.unwrap(), version);
+    assert!(
+        worker.ctx.store.history_gaps().await.unwrap().is_empty(),
+        "woken once, not for ever"
+    );
 }
 
 #[tokio::test]
