@@ -5,7 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use coderipple_core::queue::{MAX_BATCH, Queue};
+use coderipple_core::queue::Queue;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::AbortOnDropHandle;
 
@@ -20,8 +20,11 @@ const RECEIVE_WAIT: Duration = Duration::from_millis(500);
 pub async fn run(ctx: Arc<WorkerContext>, cancel: CancellationToken, worker_id: usize) {
     tracing::debug!("poller started");
     let visibility = ctx.settings.visibility_timeout;
+    // The embedded queue hands whole runs of a repository's backlog (up to 100 messages),
+    // which the batch coalesces into one change set; SQS gives at most 10.
+    let max = ctx.queue.receive_limit();
     while !cancel.is_cancelled() {
-        let batch = match ctx.queue.receive(MAX_BATCH, visibility, RECEIVE_WAIT).await {
+        let batch = match ctx.queue.receive(max, visibility, RECEIVE_WAIT).await {
             Ok(batch) => batch,
             Err(e) => {
                 tracing::warn!(error = %e, "receive failed; backing off");
@@ -84,7 +87,7 @@ pub async fn settle(ctx: &WorkerContext, report: &BatchReport) {
         .into_iter()
         .map(|m| m.receipt.clone())
         .collect();
-    for chunk in done.chunks(MAX_BATCH) {
+    for chunk in done.chunks(ctx.queue.receive_limit()) {
         if let Err(e) = ctx.queue.delete_batch(chunk).await {
             tracing::warn!(error = %e, "delete failed; the messages will come back and be skipped");
         }

@@ -228,7 +228,14 @@ pub trait Queue: Send + Sync + std::fmt::Debug {
     /// Sends up to [`MAX_BATCH`] messages, in order; all are stored or the call fails.
     async fn send_batch(&self, messages: &[OutgoingMessage]) -> Result<()>;
 
-    /// Receives up to `max` messages (≤ [`MAX_BATCH`]), waiting up to `wait` for the first.
+    /// The most messages one [`Queue::receive`] hands out: [`MAX_BATCH`] for SQS; more for
+    /// a queue that can hand a group's whole queued run at once.
+    fn receive_limit(&self) -> usize {
+        MAX_BATCH
+    }
+
+    /// Receives up to `max` messages (≤ [`Queue::receive_limit`]), waiting up to `wait` for
+    /// the first.
     async fn receive(
         &self,
         max: usize,

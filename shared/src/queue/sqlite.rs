@@ -21,6 +21,14 @@ use crate::sqlite::SqliteDb;
 use crate::time::{ms, now_ms};
 use crate::{Error, Result};
 
+mod receive;
+
+use receive::receive_tx;
+
+/// The most messages one receive hands out: whole runs of a group's backlog, so that a
+/// worker can apply a repository's queued pushes as one change set.
+pub const RECEIVE_LIMIT: usize = 100;
+
 /// How often an idle long poll looks again for messages sent by another process.
 const POLL_INTERVAL: Duration = Duration::from_millis(50);
 
@@ -112,6 +120,10 @@ impl Queue for SqliteQueue {
         &self.name
     }
 
+    fn receive_limit(&self) -> usize {
+        RECEIVE_LIMIT
+    }
+
     async fn send_batch(&self, messages: &[OutgoingMessage]) -> Result<()> {
         if messages.len() > MAX_BATCH {
             return Err(Error::BadRequest(format!(
@@ -150,7 +162,7 @@ impl Queue for SqliteQueue {
         visibility: Duration,
         wait: Duration,
     ) -> Result<Vec<ReceivedMessage>> {
-        let max = max.clamp(1, MAX_BATCH);
+        let max = max.clamp(1, RECEIVE_LIMIT);
         let deadline = tokio::time::Instant::now() + wait;
         loop {
             let arrived = self.arrivals.notified();
@@ -343,109 +355,6 @@ fn send_one(
     Ok(())
 }
 
-struct Candidate {
-    seq: i64,
-    group_id: String,
-    dedup_id: String,
-    body: String,
-    attributes: String,
-    receive_count: u32,
-    sent_at: i64,
-}
-
-fn receive_tx(
-    conn: &Connection,
-    queue: &str,
-    dlq: Option<&str>,
-    max: usize,
-    visibility_ms: i64,
-    max_receives: u32,
-) -> Result<Vec<ReceivedMessage>> {
-    let now = now_ms();
-    let mut out: Vec<ReceivedMessage> = Vec::new();
-    // Each pass hands out the heads of unblocked groups; a pass that moved messages to the
-    // DLQ may have unblocked more, so look again (bounded).
-    for _ in 0..4 {
-        let want = i64::try_from(max - out.len()).unwrap_or(0);
-        let candidates = select_candidates(conn, queue, now, want)?;
-        if candidates.is_empty() {
-            break;
-        }
-        let mut moved = false;
-        for c in candidates {
-            if let Some(dlq) = dlq.filter(|_| c.receive_count >= max_receives) {
-                redrive(conn, dlq, &c, now)?;
-                moved = true;
-                continue;
-            }
-            let receipt = format!("{}:{}", c.seq, uuid::Uuid::new_v4().simple());
-            conn.prepare_cached(
-                "UPDATE queue_messages SET visible_at = ?1, receive_count = receive_count + 1,
-                    receipt = ?2 WHERE seq = ?3",
-            )?
-            .execute(params![now.saturating_add(visibility_ms), &receipt, c.seq])?;
-            out.push(ReceivedMessage {
-                message_id: c.seq.to_string(),
-                receipt,
-                group_id: c.group_id,
-                dedup_id: c.dedup_id,
-                body: c.body,
-                attributes: parse_attrs(&c.attributes)?,
-                receive_count: c.receive_count + 1,
-                sent_at_ms: c.sent_at,
-            });
-        }
-        if !moved || out.len() >= max {
-            break;
-        }
-    }
-    Ok(out)
-}
-
-fn select_candidates(
-    conn: &Connection,
-    queue: &str,
-    now: i64,
-    want: i64,
-) -> Result<Vec<Candidate>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, group_id, dedup_id, body, attributes, receive_count, sent_at
-         FROM queue_messages AS m
-         WHERE m.queue = ?1 AND m.visible_at <= ?2
-           AND NOT EXISTS (SELECT 1 FROM queue_messages AS b
-                           WHERE b.queue = ?1 AND b.group_id = m.group_id AND b.visible_at > ?2)
-         ORDER BY m.seq LIMIT ?3",
-    )?;
-    let rows = stmt.query_map(params![queue, now, want], |r| {
-        Ok(Candidate {
-            seq: r.get(0)?,
-            group_id: r.get(1)?,
-            dedup_id: r.get(2)?,
-            body: r.get(3)?,
-            attributes: r.get(4)?,
-            receive_count: r.get(5)?,
-            sent_at: r.get(6)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
-}
-
-fn redrive(conn: &Connection, dlq: &str, c: &Candidate, now: i64) -> Result<()> {
-    let reason = DeadLetterReason {
-        reason: format!("received {} times without success", c.receive_count),
-        error_class: "max_receives".into(),
-    };
-    let attrs = reason.attributes_over(parse_attrs(&c.attributes)?, c.receive_count, &c.group_id);
-    conn.execute(
-        "UPDATE queue_messages SET queue = ?1, attributes = ?2, visible_at = ?3,
-            receive_count = 0, receipt = NULL WHERE seq = ?4",
-        params![dlq, serde_json::to_string(&attrs)?, now, c.seq],
-    )?;
-    tracing::warn!(group = %c.group_id, dedup_id = %c.dedup_id, attempts = c.receive_count,
-        "message moved to the dead-letter queue after max receives");
-    Ok(())
-}
-
 fn parse_receipt(receipt: &str) -> Result<i64> {
     receipt
         .split_once(':')
@@ -494,5 +403,53 @@ mod tests {
         assert_eq!(attrs["attempts"], "1");
         assert_eq!(attrs["original_group"], "o/r");
         assert!(attrs["reason"].contains("received 1 times"));
+    }
+
+    #[tokio::test]
+    async fn a_receive_hands_out_whole_group_runs_oldest_group_first() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = SqliteDb::open(dir.path().join("q.db"), Durability::Normal).unwrap();
+        let queue = SqliteQueue::new(db, "events", Some("dlq"), QueueSettings::default());
+        // Ten messages each for three groups, interleaved as a burst over repositories is.
+        for i in 0..10 {
+            let batch: Vec<OutgoingMessage> = ["o/a", "o/b", "o/c"]
+                .iter()
+                .map(|g| OutgoingMessage::new(*g, format!("{g}-{i}"), format!("{g} {i}")))
+                .collect();
+            queue.send_batch(&batch).await.unwrap();
+        }
+        let vis = Duration::from_secs(30);
+        let first = queue.receive(25, vis, Duration::ZERO).await.unwrap();
+        let bodies: Vec<&str> = first.iter().map(|m| m.body.as_str()).collect();
+        let expected: Vec<String> = (0..10)
+            .map(|i| format!("o/a {i}"))
+            .chain((0..10).map(|i| format!("o/b {i}")))
+            .chain((0..5).map(|i| format!("o/c {i}")))
+            .collect();
+        assert_eq!(bodies, expected);
+        // Every group has messages in flight now: nothing more is handed out, not even the
+        // rest of o/c.
+        assert!(
+            queue
+                .receive(100, vis, Duration::ZERO)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let receipts: Vec<String> = first[20..].iter().map(|m| m.receipt.clone()).collect();
+        queue.delete_batch(&receipts).await.unwrap();
+        let rest = queue.receive(100, vis, Duration::ZERO).await.unwrap();
+        let bodies: Vec<&str> = rest.iter().map(|m| m.body.as_str()).collect();
+        assert_eq!(
+            bodies,
+            (5..10).map(|i| format!("o/c {i}")).collect::<Vec<_>>()
+        );
+        assert!(
+            queue
+                .receive(1000, vis, Duration::ZERO)
+                .await
+                .unwrap()
+                .is_empty()
+        );
     }
 }

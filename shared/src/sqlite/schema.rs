@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
-const VERSION: i64 = 6;
+const VERSION: i64 = 7;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -95,6 +95,11 @@ CREATE TABLE IF NOT EXISTS history_gaps (
 ) WITHOUT ROWID;
 "#;
 
+/// v7: a receive walks groups, not the backlog: each group's messages in `seq` order.
+const V7: &str = r#"
+CREATE INDEX IF NOT EXISTS queue_messages_group_seq ON queue_messages(queue, group_id, seq);
+"#;
+
 /// Brings the database to the current schema version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -131,6 +136,11 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     if current < 6 {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {V6} PRAGMA user_version = 6; COMMIT;"
+        ))?;
+    }
+    if current < 7 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {V7} PRAGMA user_version = 7; COMMIT;"
         ))?;
     }
     Ok(())
