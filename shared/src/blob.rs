@@ -92,6 +92,26 @@ pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
 
 /// Both, with the modes new directories and the file get (less the umask).
 fn write_with_modes(path: &Path, bytes: &[u8], dir_mode: u32, file_mode: u32) -> Result<()> {
+    let dir = replace_file(path, bytes, dir_mode, file_mode)?;
+    sync_dir(&dir)
+}
+
+/// [`write_atomically`] for several files at once (a change set's docs): each file is
+/// written to a temporary name, synced and renamed, then each directory touched is synced
+/// once, instead of once per file.
+pub fn write_all_atomically<'a>(
+    files: impl IntoIterator<Item = (PathBuf, &'a [u8])>,
+) -> Result<()> {
+    let mut dirs = std::collections::BTreeSet::new();
+    for (path, bytes) in files {
+        dirs.insert(replace_file(&path, bytes, 0o777, 0o666)?);
+    }
+    dirs.iter().try_for_each(|d| sync_dir(d))
+}
+
+/// Writes `bytes` to a temporary file beside `path`, syncs it and renames it over `path`;
+/// returns the directory, whose entry is not synced yet.
+fn replace_file(path: &Path, bytes: &[u8], dir_mode: u32, file_mode: u32) -> Result<PathBuf> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
     let io = |e: std::io::Error| Error::Unavailable(format!("write {}: {e}", path.display()));
     let dir = path
@@ -114,10 +134,14 @@ fn write_with_modes(path: &Path, bytes: &[u8], dir_mode: u32, file_mode: u32) ->
     file.write_all(bytes).map_err(io)?;
     file.sync_all().map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(dir.to_path_buf())
+}
+
+/// Makes the renames inside `dir` durable.
+fn sync_dir(dir: &Path) -> Result<()> {
     std::fs::File::open(dir)
         .and_then(|d| d.sync_all())
-        .map_err(io)?;
-    Ok(())
+        .map_err(|e| Error::Unavailable(format!("sync {}: {e}", dir.display())))
 }
 
 #[cfg(test)]

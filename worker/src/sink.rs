@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
-use coderipple_core::blob::write_atomically;
+use coderipple_core::blob::write_all_atomically;
 use coderipple_core::{Error, Result};
 
 /// One rendered file, relative to the repository's docs root.
@@ -26,7 +26,7 @@ pub trait DocsSink: Send + Sync + std::fmt::Debug {
 }
 
 /// Docs under `<root>/<owner>/<repo>/`, each file replaced atomically (temp file + rename),
-/// untouched when its contents did not change.
+/// untouched when its contents did not change; each directory is synced once per write.
 #[derive(Debug, Clone)]
 pub struct DirSink {
     root: PathBuf,
@@ -46,10 +46,15 @@ impl DocsSink for DirSink {
         let base = self.root.join(repo);
         let files = files.to_vec();
         tokio::task::spawn_blocking(move || {
+            let mut changed = Vec::with_capacity(files.len());
             for file in &files {
-                write_one(&base, file)?;
+                let path = base.join(checked(file)?);
+                if std::fs::read(&path).is_ok_and(|old| old == file.contents.as_bytes()) {
+                    continue;
+                }
+                changed.push((path, file.contents.as_bytes()));
             }
-            Ok(())
+            write_all_atomically(changed)
         })
         .await
         .map_err(|e| Error::Unavailable(format!("docs write task: {e}")))?
@@ -116,14 +121,6 @@ pub(crate) fn checked(file: &DocFile) -> Result<&Path> {
         )));
     }
     Ok(rel)
-}
-
-fn write_one(base: &Path, file: &DocFile) -> Result<()> {
-    let path = base.join(checked(file)?);
-    if std::fs::read(&path).is_ok_and(|old| old == file.contents.as_bytes()) {
-        return Ok(());
-    }
-    write_atomically(&path, file.contents.as_bytes())
 }
 
 /// Docs in S3 under `<prefix><owner>/<repo>/<path>` (AWS mode). Each `PutObject` replaces
