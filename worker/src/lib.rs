@@ -44,6 +44,7 @@ pub mod bootstrap;
 mod chain;
 mod classify;
 mod content;
+mod doc_hashes;
 mod error;
 pub mod esm;
 mod facts;

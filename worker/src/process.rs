@@ -23,6 +23,7 @@ use tokio_util::task::AbortOnDropHandle;
 
 use crate::agents::ChangeSet;
 use crate::chain::ChainState;
+use crate::doc_hashes::DocHashes;
 use crate::sink::DocFile;
 use crate::{WorkerContext, WorkerError};
 
@@ -160,6 +161,7 @@ async fn apply(
         .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
     // History order first: what applies now, in the branch's order; the rest waits.
     let mut chain = ChainState::take(slots)?;
+    let mut hashes = DocHashes::take(slots)?;
     // No agent has a part yet (the state may hold only waiting pushes).
     let first = slots.is_empty();
     let chain_before = chain.clone();
@@ -210,6 +212,8 @@ async fn apply(
         files = ctx.agents.render(repo, slots, |agent| {
             first || applied.changed(agent) || (applied.redelivered() && plan.runs_agent(agent))
         })?;
+        hashes.keep_changed(&mut files, first || applied.redelivered());
+        hashes.put(slots);
         // Write-once files first: the new state no longer holds what they hold. If the
         // state write then loses, the retry computes the very same files again.
         if !write_once.is_empty() {
@@ -220,6 +224,7 @@ async fn apply(
         files.extend(write_once);
     } else if chain_changed {
         // Only waiting changed: stored with the state, acknowledged, nothing to render.
+        hashes.put(slots);
         ctx.store.put_repo_state(repo, version, &state).await?;
     }
     if gap_closed {
@@ -277,6 +282,10 @@ async fn write_docs_fenced(
     mut version: u64,
     mut files: Vec<DocFile>,
 ) -> Result<Vec<DocFile>, WorkerError> {
+    if files.is_empty() {
+        // Nothing written: no older docs can replace newer ones.
+        return Ok(files);
+    }
     for _ in 0..FENCE_ROUNDS {
         ctx.sink.write(repo, &files).await?;
         match ctx.store.repo_version(repo).await? {

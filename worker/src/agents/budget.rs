@@ -5,7 +5,7 @@
 //! Two mechanisms keep it:
 //! - Text from payloads is clipped where it enters (the Orchestrator's classification), with
 //!   [`crate::classify::clip`] and the limits there, so no single entry is large.
-//! - While the serialized state is over [`STATE_BUDGET_BYTES`], the agent holding the largest
+//! - While the agents' parts are over [`AGENTS_BUDGET_BYTES`], the agent holding the largest
 //!   part is asked to [`Agent::compact`] one step: move its oldest history into a write-once
 //!   page (written before the state that forgets it, like any page) or forget the oldest half
 //!   of a bounded list (remembered commit ids, recent changes, the named path inventory). An
@@ -21,6 +21,10 @@ use std::io;
 use serde_json::{Map, Value};
 
 pub use coderipple_core::store::STATE_BUDGET_BYTES;
+
+/// What the agents' parts may take together: the state's budget less what the doc hashes
+/// may take beside them ([`crate::doc_hashes::HASHES_BUDGET_BYTES`]).
+pub const AGENTS_BUDGET_BYTES: usize = STATE_BUDGET_BYTES - crate::doc_hashes::HASHES_BUDGET_BYTES;
 
 use super::{Agent, AgentSet, AppliedPlan};
 use crate::WorkerError;

@@ -231,7 +231,7 @@ impl AgentSet {
                 already_applied: run.already_applied,
             });
         }
-        budget::enforce(self, state, budget::STATE_BUDGET_BYTES, &mut applied)?;
+        budget::enforce(self, state, budget::AGENTS_BUDGET_BYTES, &mut applied)?;
         Ok(applied)
     }
 
