@@ -1,12 +1,10 @@
 //! The cost model: dollars per million webhooks from measured durations and memory, at
 //! published on-demand prices (us-east-1), and the memory size it recommends.
 //!
-//! Prices, as listed on the AWS pricing pages (us-east-1, x86_64, on-demand, no free tier),
-//! entered by hand on [`PRICES_AS_OF`]; change them here when AWS does:
-//! Lambda $0.20 per million requests and $0.0000166667 per GB-second (billed per 1 ms, init
-//! included); SQS FIFO $0.50 per million requests (per 64 KB chunk); DynamoDB on-demand
-//! $0.625 per million write request units and $0.125 per million read request units (the
-//! rates since the 2024-11-01 reduction); S3 Standard $0.005 per 1,000 PUT requests.
+//! Prices come from [`coderipple_core::pricing`] (us-east-1 on-demand, dated): Lambda $0.20
+//! per million requests and $0.0000166667 per GB-second; SQS FIFO $0.50 per million
+//! requests; DynamoDB $0.625 per million write units and $0.125 per million read units; S3
+//! $0.005 per 1,000 PUTs.
 //!
 //! Requests per webhook follow the pipeline's design (counted against moto in
 //! `cli/tests/it/aws_requests.rs`): ingest makes one conditional `PutItem` (the claim) and one
@@ -16,18 +14,13 @@
 
 use serde::Serialize;
 
-/// When the prices below were taken from the AWS pricing pages.
-pub const PRICES_AS_OF: &str = "2026-11-26";
-const LAMBDA_PER_REQUEST: f64 = 0.20 / 1e6;
-const LAMBDA_PER_GB_S: f64 = 0.000_016_666_7;
-const SQS_FIFO_PER_REQUEST: f64 = 0.50 / 1e6;
-const DYNAMO_PER_WRU: f64 = 0.625 / 1e6;
-const DYNAMO_PER_RRU: f64 = 0.125 / 1e6;
-const S3_PER_PUT: f64 = 0.005 / 1e3;
+pub use coderipple_core::pricing::PRICES_AS_OF;
+use coderipple_core::pricing::{
+    DYNAMO_PER_RRU, DYNAMO_PER_WRU, LAMBDA_PER_GB_S, LAMBDA_PER_REQUEST, S3_PER_PUT,
+    SQS_FIFO_PER_REQUEST, scaled_ms as scaled,
+};
 /// Lambda's memory sizes worth considering (MB).
 pub const MEMORY_SIZES: [u32; 6] = [128, 256, 512, 1024, 1769, 3008];
-/// At 1,769 MB a function has one full vCPU; below, CPU is proportional to memory.
-const FULL_VCPU_MB: f64 = 1769.0;
 
 /// What was measured, and the workload's shape.
 #[derive(Debug, Clone, Serialize)]
@@ -94,17 +87,6 @@ pub struct CostModel {
     pub estimates: Vec<Estimate>,
     /// The cheapest size that fits and is fast enough (none: no size does).
     pub recommended_mb: Option<u32>,
-}
-
-/// The share of a vCPU a function of `mb` gets (1 from 1,769 MB up).
-fn cpu_share(mb: u32) -> f64 {
-    (f64::from(mb) / FULL_VCPU_MB).min(1.0)
-}
-
-/// Duration at `mb` given `ms` measured with the CPU of `measured_mb`: CPU-bound time
-/// stretches in proportion (a pessimistic model: I/O waits do not stretch).
-fn scaled(ms: f64, measured_mb: u32, mb: u32) -> f64 {
-    ms * cpu_share(measured_mb) / cpu_share(mb)
 }
 
 /// Estimates every size of [`MEMORY_SIZES`] and picks one.

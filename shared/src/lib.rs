@@ -34,6 +34,7 @@ pub mod error;
 pub mod git_history;
 pub mod intake;
 pub mod metrics;
+pub mod pricing;
 pub mod queue;
 pub mod signature;
 pub mod sqlite;
