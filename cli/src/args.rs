@@ -215,6 +215,30 @@ pub enum Command {
         #[arg(long = "hook", env = "CODERIPPLE_RECOVER_HOOKS", value_delimiter = ',')]
         hooks: Vec<String>,
     },
+    /// Advise each Lambda function's memory, timeout, queue visibility and concurrency from
+    /// what was measured (CloudWatch metrics and REPORT log lines, or a load-tester JSON
+    /// report), with the monthly cost before and after.
+    Advise {
+        /// The stack whose functions to look at: `<stack>-ingest`, `-worker`, `-recover`.
+        #[arg(long, env = "CODERIPPLE_STACK", default_value = "coderipple")]
+        stack: String,
+        /// A function to look at instead of the stack's three (repeatable).
+        #[arg(long = "function")]
+        functions: Vec<String>,
+        /// How far back to read CloudWatch (`3h`, `90m`, `1d`).
+        #[arg(long, default_value = "3h", value_parser = parse_duration)]
+        since: std::time::Duration,
+        /// Read a `coderipple-loadtest lambda --json` (or `run --json`) report instead of
+        /// CloudWatch.
+        #[arg(long)]
+        report: Option<PathBuf>,
+        /// Webhooks a month to project a report's cost over.
+        #[arg(long, default_value_t = 1_000_000.0)]
+        monthly_webhooks: f64,
+        /// Print JSON.
+        #[arg(long)]
+        json: bool,
+    },
     /// Inspect, replay or purge the dead-letter queue.
     Dlq {
         #[command(flatten)]

@@ -7,8 +7,10 @@
 //! - `backend`: the backend a command runs on (embedded, or AWS), opened once.
 //! - `lambda`: the Lambda entry (`coderipple lambda`, or the binary named `bootstrap`).
 //! - `cloudwatch`: recent metrics for `status --backend aws`.
+//! - `advise`: Lambda sizing and cost from measurements (`coderipple advise`).
 //! - `cmd/`: one file per command: `up`, `worker`, `init`, `send`, `status`, `dlq`.
 
+mod advise;
 mod args;
 mod backend;
 mod cloudwatch;

@@ -1,5 +1,6 @@
 //! One module per command.
 
+mod advise;
 mod bootstrap;
 mod dlq;
 mod init;
@@ -49,6 +50,24 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Init { backend, data } => init::run(backend.backend, &data.data_dir).await,
         Command::Lambda => crate::lambda::run().await,
+        Command::Advise {
+            stack,
+            functions,
+            since,
+            report,
+            monthly_webhooks,
+            json,
+        } => {
+            advise::run(advise::AdviseArgs {
+                stack,
+                functions,
+                since,
+                report,
+                monthly_webhooks,
+                json,
+            })
+            .await
+        }
         Command::Send {
             url,
             event,

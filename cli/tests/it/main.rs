@@ -3,6 +3,7 @@
 //! end, the server limits, the Lambda runtime, and the AWS pipeline on moto. `infra_stack` runs
 //! only from `scripts/test-infra`, against a deployed stack.
 
+mod aws_advise;
 mod aws_cli;
 mod aws_history;
 mod aws_pipeline;
