@@ -65,13 +65,13 @@ impl SqliteDb {
             std::fs::create_dir_all(dir)
                 .map_err(|e| Error::Unavailable(format!("cannot create {}: {e}", dir.display())))?;
         }
-        let writer_conn = connect(&path, durability)?;
+        let writer_conn = connect(&path, durability, WRITER_CACHE_KIB)?;
         schema::migrate(&writer_conn)?;
         // Checkpoints run on their own thread, so the writer never stalls copying the WAL
         // back into the database.
         writer_conn.pragma_update(None, "wal_autocheckpoint", 0)?;
-        let checkpoint_conn = connect(&path, durability)?;
-        let reader = connect(&path, durability)?;
+        let checkpoint_conn = connect(&path, durability, CHECKPOINT_CACHE_KIB)?;
+        let reader = connect(&path, durability, READER_CACHE_KIB)?;
         let (tx, rx) = mpsc::channel::<Box<dyn WriteJob>>();
         let spawn_err = |e| Error::Unavailable(format!("cannot start a database thread: {e}"));
         thread::Builder::new()
@@ -147,7 +147,16 @@ impl SqliteDb {
     }
 }
 
-fn connect(path: &Path, durability: Durability) -> Result<Connection> {
+/// Page cache per connection (KiB). Small on purpose: in WAL mode a connection's whole cache
+/// is discarded whenever another connection (another process: ingest, a worker) committed
+/// since its last transaction, and discarding walks every cached page; the OS page cache
+/// holds the file anyway. 64 MiB caches made that walk the worker's largest CPU cost and
+/// most of its resident memory.
+const WRITER_CACHE_KIB: i64 = 8 * 1024;
+const READER_CACHE_KIB: i64 = 4 * 1024;
+const CHECKPOINT_CACHE_KIB: i64 = 1024;
+
+fn connect(path: &Path, durability: Durability, cache_kib: i64) -> Result<Connection> {
     let conn = Connection::open_with_flags(
         path,
         OpenFlags::SQLITE_OPEN_READ_WRITE
@@ -165,7 +174,7 @@ fn connect(path: &Path, durability: Durability) -> Result<Connection> {
     };
     conn.pragma_update(None, "synchronous", sync)?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
-    conn.pragma_update(None, "cache_size", -65_536)?; // 64 MiB of page cache
+    conn.pragma_update(None, "cache_size", -cache_kib)?;
     conn.pragma_update(None, "temp_store", "MEMORY")?;
     Ok(conn)
 }
