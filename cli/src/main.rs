@@ -24,6 +24,12 @@ mod sweeper;
 
 use clap::Parser;
 
+/// jemalloc instead of glibc's malloc: glibc keeps an arena per thread that touched the heap
+/// (tokio's workers, the blocking pool, SQLite's threads) and a burst left much of the
+/// worker's resident memory in them (BENCHMARKS.md, "Load tester": 66 → 54 MiB peak).
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 fn main() -> std::process::ExitCode {
     // Lambda runs `/opt/bootstrap` with no arguments: that name means `coderipple lambda`.
     let as_bootstrap = std::env::args_os()
