@@ -5,6 +5,7 @@
 
 mod agents;
 mod batch;
+mod doc_writes;
 mod github;
 mod github_publish;
 mod history;
