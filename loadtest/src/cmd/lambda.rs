@@ -51,8 +51,9 @@ pub struct LambdaArgs {
     /// Cost model: repo state size (KB).
     #[arg(long, default_value_t = 8.0)]
     state_kb: f64,
-    /// Cost model: docs written per change set.
-    #[arg(long, default_value_t = 4.0)]
+    /// Cost model: docs written per change set (3: what a push to a repository that has docs
+    /// writes, only the changed ones; counted by scripts/bench-aws-requests).
+    #[arg(long, default_value_t = 3.0)]
     docs_per_change: f64,
     /// Cost model: the slowest acceptable warm ingest answer (ms) for the recommendation.
     #[arg(long, default_value_t = 50.0)]
