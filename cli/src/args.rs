@@ -218,27 +218,7 @@ pub enum Command {
     /// Advise each Lambda function's memory, timeout, queue visibility and concurrency from
     /// what was measured (CloudWatch metrics and REPORT log lines, or a load-tester JSON
     /// report), with the monthly cost before and after.
-    Advise {
-        /// The stack whose functions to look at: `<stack>-ingest`, `-worker`, `-recover`.
-        #[arg(long, env = "CODERIPPLE_STACK", default_value = "coderipple")]
-        stack: String,
-        /// A function to look at instead of the stack's three (repeatable).
-        #[arg(long = "function")]
-        functions: Vec<String>,
-        /// How far back to read CloudWatch (`3h`, `90m`, `1d`).
-        #[arg(long, default_value = "3h", value_parser = parse_duration)]
-        since: std::time::Duration,
-        /// Read a `coderipple-loadtest lambda --json` (or `run --json`) report instead of
-        /// CloudWatch.
-        #[arg(long)]
-        report: Option<PathBuf>,
-        /// Webhooks a month to project a report's cost over.
-        #[arg(long, default_value_t = 1_000_000.0)]
-        monthly_webhooks: f64,
-        /// Print JSON.
-        #[arg(long)]
-        json: bool,
-    },
+    Advise(AdviseArgs),
     /// Inspect, replay or purge the dead-letter queue.
     Dlq {
         #[command(flatten)]
@@ -248,6 +228,30 @@ pub enum Command {
         #[command(subcommand)]
         action: DlqAction,
     },
+}
+
+/// What `coderipple advise` reads and how it prints.
+#[derive(Debug, Clone, Args)]
+pub struct AdviseArgs {
+    /// The stack whose functions to look at: `<stack>-ingest`, `-worker`, `-recover`.
+    #[arg(long, env = "CODERIPPLE_STACK", default_value = "coderipple")]
+    pub stack: String,
+    /// A function to look at instead of the stack's three (repeatable).
+    #[arg(long = "function")]
+    pub functions: Vec<String>,
+    /// How far back to read CloudWatch (`3h`, `90m`, `1d`).
+    #[arg(long, default_value = "3h", value_parser = parse_duration)]
+    pub since: std::time::Duration,
+    /// Read a `coderipple-loadtest lambda --json` (or `run --json`) report instead of
+    /// CloudWatch.
+    #[arg(long)]
+    pub report: Option<PathBuf>,
+    /// Webhooks a month to project a report's cost over.
+    #[arg(long, default_value_t = 1_000_000.0)]
+    pub monthly_webhooks: f64,
+    /// Print JSON.
+    #[arg(long)]
+    pub json: bool,
 }
 
 /// Filters shared by the DLQ actions.

@@ -1,23 +1,12 @@
 //! `coderipple advise`: reads the measurements, applies the rules, prints the advice.
 
-use std::path::PathBuf;
 use std::process::ExitCode;
-use std::time::Duration;
 
 use anyhow::Context;
 use coderipple_core::aws::{AwsClients, SdkRetries};
 
 use crate::advise;
-
-#[derive(Debug)]
-pub struct AdviseArgs {
-    pub stack: String,
-    pub functions: Vec<String>,
-    pub since: Duration,
-    pub report: Option<PathBuf>,
-    pub monthly_webhooks: f64,
-    pub json: bool,
-}
+use crate::args::AdviseArgs;
 
 pub async fn run(args: AdviseArgs) -> anyhow::Result<ExitCode> {
     anyhow::ensure!(

@@ -50,24 +50,7 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         }
         Command::Init { backend, data } => init::run(backend.backend, &data.data_dir).await,
         Command::Lambda => crate::lambda::run().await,
-        Command::Advise {
-            stack,
-            functions,
-            since,
-            report,
-            monthly_webhooks,
-            json,
-        } => {
-            advise::run(advise::AdviseArgs {
-                stack,
-                functions,
-                since,
-                report,
-                monthly_webhooks,
-                json,
-            })
-            .await
-        }
+        Command::Advise(args) => advise::run(args).await,
         Command::Send {
             url,
             event,
