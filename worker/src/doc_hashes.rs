@@ -2,9 +2,12 @@
 //! hash per doc path), so that a change set writes only the docs whose text changed. On S3
 //! each unchanged doc is a `PutObject` saved; in a directory, a read and compare.
 //!
-//! The hashes are stored with the state, before the docs are written. A crash in between
-//! leaves hashes of docs never written; the redelivery that follows finds its entries
-//! already applied, and then every rendered doc is written again, whatever the hashes say.
+//! The hashes are stored with the state, before the docs are written, so they are trusted
+//! only once the change set that stored them is known to have finished: they name its first
+//! delivery (`by`), and the next change set writes every doc it renders unless that delivery
+//! is recorded `completed` (which happens after its docs were written). A crash in between,
+//! a change set dead-lettered after its state write, a purged head: the docs are all
+//! written again by the next change set, whatever the hashes say.
 
 use std::collections::BTreeMap;
 
@@ -26,9 +29,19 @@ fn entry_len(path: &str) -> usize {
     path.len() + 2 * 8 + 6
 }
 
-/// Doc path → hash of the contents last written.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub(crate) struct DocHashes(BTreeMap<String, String>);
+/// Room for `by` (a delivery id) beside the entries.
+const BY_RESERVE: usize = 256;
+
+/// Doc path → hash of the contents last written, and the change set that wrote them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub(crate) struct DocHashes {
+    /// The first delivery of the change set that stored these hashes.
+    #[serde(default)]
+    by: String,
+    /// Doc path → hash.
+    #[serde(default)]
+    files: BTreeMap<String, String>,
+}
 
 impl DocHashes {
     /// Takes the hashes out of `slots` (none in a state written before they existed).
@@ -36,35 +49,38 @@ impl DocHashes {
         match slots.remove(DOCS_KEY) {
             None | Some(Value::Null) => Ok(Self::default()),
             Some(v) => serde_json::from_value(v)
-                .map(Self)
                 .map_err(|e| WorkerError::invalid(format!("doc hashes in state: {e}"))),
         }
     }
 
+    /// The delivery whose completion makes these hashes true (none: nothing to trust).
+    pub(crate) fn stored_by(&self) -> Option<&str> {
+        (!self.by.is_empty() && !self.files.is_empty()).then_some(self.by.as_str())
+    }
+
     /// Puts them back (nothing when there are none).
-    pub(crate) fn put(&self, slots: &mut Map<String, Value>) {
-        if !self.0.is_empty() {
-            let map = self
-                .0
-                .iter()
-                .map(|(k, v)| (k.clone(), Value::String(v.clone())))
-                .collect();
-            slots.insert(DOCS_KEY.to_owned(), Value::Object(map));
+    pub(crate) fn put(&self, slots: &mut Map<String, Value>) -> Result<(), WorkerError> {
+        if !self.files.is_empty() {
+            let v = serde_json::to_value(self)
+                .map_err(|e| WorkerError::invalid(format!("doc hashes: {e}")))?;
+            slots.insert(DOCS_KEY.to_owned(), v);
         }
+        Ok(())
     }
 
     /// Drops from `files` the docs the sink holds already, unless `write_all`; remembers
-    /// every file kept as written.
-    pub(crate) fn keep_changed(&mut self, files: &mut Vec<DocFile>, write_all: bool) {
-        let mut used: usize = self.0.keys().map(|p| entry_len(p)).sum();
+    /// every file kept as written by the change set whose first delivery is `by`.
+    pub(crate) fn keep_changed(&mut self, files: &mut Vec<DocFile>, write_all: bool, by: &str) {
+        self.by = by.to_owned();
+        let mut used: usize = self.files.keys().map(|p| entry_len(p)).sum();
         files.retain(|f| {
             let hash = digest(&f.contents);
-            let same = self.0.get(&f.path) == Some(&hash);
-            if self.0.contains_key(&f.path) {
-                self.0.insert(f.path.clone(), hash);
-            } else if used + entry_len(&f.path) <= HASHES_BUDGET_BYTES {
+            let same = self.files.get(&f.path) == Some(&hash);
+            if self.files.contains_key(&f.path) {
+                self.files.insert(f.path.clone(), hash);
+            } else if used + entry_len(&f.path) + BY_RESERVE <= HASHES_BUDGET_BYTES {
                 used += entry_len(&f.path);
-                self.0.insert(f.path.clone(), hash);
+                self.files.insert(f.path.clone(), hash);
             }
             write_all || !same
         });
@@ -92,18 +108,19 @@ mod tests {
         let mut slots = Map::new();
         let mut hashes = DocHashes::take(&mut slots).unwrap();
         let mut files = vec![doc("a.md", "one"), doc("b.md", "two")];
-        hashes.keep_changed(&mut files, false);
+        hashes.keep_changed(&mut files, false, "d1");
         assert_eq!(files.len(), 2, "nothing written yet");
-        hashes.put(&mut slots);
+        assert_eq!(hashes.stored_by(), Some("d1"));
+        hashes.put(&mut slots).unwrap();
         let mut again = DocHashes::take(&mut slots).unwrap();
         assert_eq!(again, hashes);
         assert!(slots.is_empty(), "taken out while agents work");
         let mut files = vec![doc("a.md", "one"), doc("b.md", "two, changed")];
-        again.keep_changed(&mut files, false);
+        again.keep_changed(&mut files, false, "d2");
         assert_eq!(files, [doc("b.md", "two, changed")]);
         // A redelivery writes everything, since the docs of the first try may be missing.
         let mut files = vec![doc("a.md", "one"), doc("b.md", "two, changed")];
-        again.keep_changed(&mut files, true);
+        again.keep_changed(&mut files, true, "d3");
         assert_eq!(files.len(), 2);
     }
 
@@ -119,14 +136,14 @@ mod tests {
             })
             .collect();
         let mut files = many.clone();
-        hashes.keep_changed(&mut files, false);
+        hashes.keep_changed(&mut files, false, &"d".repeat(200));
         assert_eq!(files.len(), 2000);
         let mut slots = Map::new();
-        hashes.put(&mut slots);
+        hashes.put(&mut slots).unwrap();
         let len = serde_json::to_vec(&slots[DOCS_KEY]).unwrap().len();
         assert!(len <= HASHES_BUDGET_BYTES, "{len} bytes");
         let mut files = many;
-        hashes.keep_changed(&mut files, false);
+        hashes.keep_changed(&mut files, false, "d2");
         let kept = files.len();
         assert!(
             kept > 0 && kept < 2000,

@@ -212,8 +212,12 @@ async fn apply(
         files = ctx.agents.render(repo, slots, |agent| {
             first || applied.changed(agent) || (applied.redelivered() && plan.runs_agent(agent))
         })?;
-        hashes.keep_changed(&mut files, first || applied.redelivered());
-        hashes.put(slots);
+        // Hashes are true only if the change set that stored them finished (its docs were
+        // written before its completion); otherwise every doc rendered is written.
+        let trusted = !first && !applied.redelivered() && hashes_confirmed(ctx, &hashes).await?;
+        let by = fresh.first().map_or("", |e| e.delivery.as_str());
+        hashes.keep_changed(&mut files, !trusted, by);
+        hashes.put(slots)?;
         // Write-once files first: the new state no longer holds what they hold. If the
         // state write then loses, the retry computes the very same files again.
         if !write_once.is_empty() {
@@ -224,7 +228,7 @@ async fn apply(
         files.extend(write_once);
     } else if chain_changed {
         // Only waiting changed: stored with the state, acknowledged, nothing to render.
-        hashes.put(slots);
+        hashes.put(slots)?;
         ctx.store.put_repo_state(repo, version, &state).await?;
     }
     if gap_closed {
@@ -264,6 +268,15 @@ async fn apply(
         waiting: resolved.ordered.waiting,
         released: resolved.ordered.released,
     })
+}
+
+/// Whether the change set that stored `hashes` completed, so that its docs were written.
+async fn hashes_confirmed(ctx: &WorkerContext, hashes: &DocHashes) -> Result<bool, WorkerError> {
+    let Some(by) = hashes.stored_by() else {
+        return Ok(false);
+    };
+    let record = ctx.store.delivery(by).await?;
+    Ok(record.is_some_and(|r| r.status == coderipple_core::store::DeliveryStatus::Completed))
 }
 
 fn delivery_ids(envelopes: &[Envelope]) -> String {

@@ -1,6 +1,7 @@
 //! What a change set writes: only the docs whose text changed (their hashes are kept in the
-//! repository's state), every doc again on a redelivery (the first try may have stored the
-//! state and died before its docs), and nothing at all when no doc changed.
+//! repository's state), and every doc again on a redelivery (the first try may have stored
+//! the state and died before its docs) or when the change set that stored the hashes never
+//! completed (dead-lettered or purged after its state write).
 
 use std::collections::BTreeMap;
 use std::os::unix::fs::MetadataExt;
@@ -79,4 +80,35 @@ async fn only_changed_docs_are_written_and_a_redelivery_writes_them_all() {
         "the redelivery restored every doc"
     );
     assert!(rewritten.contains(&CHANGELOG.to_owned()), "{rewritten:?}");
+}
+
+#[tokio::test]
+async fn hashes_of_a_change_set_that_never_completed_are_not_trusted() {
+    let reference = LocalWorker::new();
+    for n in 1..=3 {
+        apply(&reference, &history::push(REPO, n)).await;
+    }
+    let worker = LocalWorker::new();
+    apply(&worker, &history::push(REPO, 1)).await;
+    apply(&worker, &history::push(REPO, 2)).await;
+    // As if push 2's change set stored its state and then died for good before its docs
+    // (dead-lettered on its last receive, then purged): none of its docs exist, and its
+    // delivery never completes. Here: the docs are removed and the hashes name a delivery
+    // that has no record.
+    let current = worker.ctx.store.repo_state(REPO).await.unwrap().unwrap();
+    let mut state = current.state.clone();
+    state["docs"]["by"] = "push-2-never-completed".into();
+    worker
+        .ctx
+        .store
+        .put_repo_state(REPO, Some(current.version), &state)
+        .await
+        .unwrap();
+    std::fs::remove_dir_all(worker.docs_dir().join(REPO)).unwrap();
+    apply(&worker, &history::push(REPO, 3)).await;
+    assert_eq!(
+        worker.docs(REPO),
+        reference.docs(REPO),
+        "every doc written again, byte for byte"
+    );
 }
