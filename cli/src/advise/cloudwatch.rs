@@ -11,7 +11,8 @@ use coderipple_core::aws::AwsClients;
 
 use super::{Observation, role_of};
 
-/// Log events read per function at most (the newest are enough for a peak).
+/// Log events read per function at most: `FilterLogEvents` answers oldest first, so a busier
+/// function is judged on the start of the window.
 const MAX_REPORT_LINES: usize = 10_000;
 
 /// One `REPORT` line.
@@ -75,7 +76,10 @@ pub async fn observe(
     // The end is exclusive and in whole seconds: a minute ahead, so that a datapoint of this
     // very second counts.
     let end = now + Duration::from_secs(60);
-    let period = i32::try_from(window.as_secs().div_ceil(60) * 60).unwrap_or(i32::MAX);
+    // One period over the whole window: whole minutes, or whole hours from an hour up (which
+    // CloudWatch accepts however old the data is).
+    let step = if window.as_secs() >= 3600 { 3600 } else { 60 };
+    let period = i32::try_from(window.as_secs().div_ceil(step).max(1) * step).unwrap_or(i32::MAX);
     let metrics = metrics(clients, functions, start, end, period).await?;
     let logs = aws_sdk_cloudwatchlogs::Client::new(&clients.config);
     let mut out = Vec::new();

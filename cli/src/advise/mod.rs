@@ -6,7 +6,7 @@
 //! pure, so they are tested without AWS. The rules, the original design's as a baseline:
 //! - **memory**: −25 % when the peak used is under half of it, +50 % when over 90 % of it;
 //!   never below 1.5 × the measured peak nor 128 MB; rounded up to 64 MB.
-//! - **timeout**: the longest duration × 1.5 (at least 3 s), in whole seconds; for the
+//! - **timeout**: the longest duration × 1.5 (3 – 900 s), in whole seconds; for the
 //!   worker, the queue's visibility timeout follows: at least 6 × the timeout, as the SQS
 //!   event source mapping asks.
 //! - **reserved concurrency**: 1.5 × the highest concurrency seen, plus one; throttles are
@@ -30,6 +30,8 @@ const MONTH_HOURS: f64 = 730.0;
 /// The smallest and largest memory Lambda allows (MB).
 const MIN_MB: u32 = 128;
 const MAX_MB: u32 = 10_240;
+/// Lambda's longest timeout (s).
+const MAX_TIMEOUT_S: u32 = 900;
 
 /// What was measured of one function over a window.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -175,7 +177,14 @@ pub fn advise(o: &Observation) -> Advice {
     let (recommended, memory_reason) = memory(o);
     let timeout_s = o
         .max_duration_ms
-        .map(|ms| ((ms * 1.5 / 1000.0).ceil() as u32).max(3));
+        .map(|ms| ((ms * 1.5 / 1000.0).ceil() as u32).clamp(3, MAX_TIMEOUT_S));
+    if o.max_duration_ms
+        .is_some_and(|ms| ms * 1.5 > f64::from(MAX_TIMEOUT_S) * 1000.0)
+    {
+        notes.push(format!(
+            "the longest run × 1.5 is over Lambda's {MAX_TIMEOUT_S} s limit: held at the limit"
+        ));
+    }
     let queue_visibility_s = timeout_s.filter(|_| o.role == "worker").map(|t| t * 6);
     let reserved_concurrency = o.max_concurrency.map(|c| (c * 1.5).ceil() as u32 + 1);
     if o.throttles > 0.0 {

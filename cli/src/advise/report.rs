@@ -7,14 +7,13 @@
 //!   only, so only the worker's memory is advised.
 //!
 //! A report measures a run, not a month: invocations are projected from
-//! `monthly_webhooks` (ingest: one per webhook; worker: one per batch).
+//! `monthly_webhooks` (ingest: one per webhook; worker: one per batch). Lambda's "MB" are
+//! MiB, as the tester's figures are: no conversion.
 
 use anyhow::{Context, bail};
 use serde::Deserialize;
 
 use super::Observation;
-
-const MIB_TO_MB: f64 = 1.048_576;
 
 #[derive(Debug, Deserialize)]
 struct LambdaReport {
@@ -73,7 +72,7 @@ pub fn observations(text: &str, monthly_webhooks: f64) -> anyhow::Result<Vec<Obs
             function: "worker".into(),
             role: "worker".into(),
             source: format!("load-tester run report ({})", r.target),
-            peak_memory_mb: Some(peak * MIB_TO_MB),
+            peak_memory_mb: Some(peak),
             ..Observation::default()
         }]);
     }
@@ -103,7 +102,7 @@ fn from_lambda(r: LambdaReport, monthly_webhooks: f64) -> Vec<Observation> {
                 avg_duration_ms: Some(avg),
                 max_duration_ms: Some(f.warm.max_ms.max(f.first_median_ms)),
                 memory_mb: memory,
-                peak_memory_mb: Some(f.peak_rss_mib * MIB_TO_MB),
+                peak_memory_mb: Some(f.peak_rss_mib),
                 cold_starts: Some(f.cold_starts),
                 reports: runs as usize,
                 ..Observation::default()
