@@ -69,9 +69,10 @@ impl DocHashes {
     }
 
     /// Drops from `files` the docs the sink holds already, unless `write_all`; remembers
-    /// every file kept as written by the change set whose first delivery is `by`.
+    /// every file kept as written by the change set whose first delivery is `by` (unless no
+    /// hash changed).
     pub(crate) fn keep_changed(&mut self, files: &mut Vec<DocFile>, write_all: bool, by: &str) {
-        self.by = by.to_owned();
+        let before = self.files.clone();
         let mut used: usize = self.files.keys().map(|p| entry_len(p)).sum();
         files.retain(|f| {
             let hash = digest(&f.contents);
@@ -84,6 +85,11 @@ impl DocHashes {
             }
             write_all || !same
         });
+        // A change set that changed no hash (a replay) leaves them as they were, naming the
+        // change set that wrote them: the state of a replay is the state before it.
+        if self.files != before || self.by.is_empty() {
+            self.by = by.to_owned();
+        }
     }
 }
 
@@ -122,6 +128,11 @@ mod tests {
         let mut files = vec![doc("a.md", "one"), doc("b.md", "two, changed")];
         again.keep_changed(&mut files, true, "d3");
         assert_eq!(files.len(), 2);
+        assert_eq!(
+            again.stored_by(),
+            Some("d2"),
+            "nothing changed: still d2's hashes"
+        );
     }
 
     #[test]
