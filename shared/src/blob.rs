@@ -79,24 +79,21 @@ impl BlobStore for DirBlobStore {
 
 /// Replaces `path` with `bytes` so that a reader sees the old file or the new one, never
 /// half of one, and the new one survives a crash once this returns: a hidden temporary file
-/// in the same directory, synced, renamed over `path`, then the directory synced.
-pub fn write_atomically(path: &Path, bytes: &[u8]) -> Result<()> {
-    write_with_modes(path, bytes, 0o777, 0o666)
-}
-
-/// [`write_atomically`] for private data: a missing directory is created 0700 and the file
-/// 0600 (the claim-checked payloads).
+/// in the same directory, synced, renamed over `path`, then the directory synced. For
+/// private data: a missing directory is created 0700 and the file 0600 (the claim-checked
+/// payloads).
 pub fn write_private(path: &Path, bytes: &[u8]) -> Result<()> {
     write_with_modes(path, bytes, 0o700, 0o600)
 }
 
-/// Both, with the modes new directories and the file get (less the umask).
+/// One file, with the modes new directories and the file get (less the umask).
 fn write_with_modes(path: &Path, bytes: &[u8], dir_mode: u32, file_mode: u32) -> Result<()> {
     let dir = replace_file(path, bytes, dir_mode, file_mode)?;
     sync_dir(&dir)
 }
 
-/// [`write_atomically`] for several files at once (a change set's docs): each file is
+/// [`write_private`]'s atomic replacement for several public files at once (a change set's
+/// docs; modes 0777/0666 less the umask): each file is
 /// written to a temporary name, synced and renamed, then each directory touched is synced
 /// once, instead of once per file.
 pub fn write_all_atomically<'a>(
