@@ -148,9 +148,10 @@ async fn metrics(
             );
         }
     }
-    let mut values = std::collections::BTreeMap::new();
+    let cw = aws_sdk_cloudwatch::Client::new(&clients.config);
+    let mut points: std::collections::BTreeMap<String, Vec<f64>> = Default::default();
     for chunk in queries.chunks(500) {
-        let mut pages = clients_cloudwatch(clients)
+        let mut pages = cw
             .get_metric_data()
             .set_metric_data_queries(Some(chunk.to_vec()))
             .start_time(DateTime::from(start))
@@ -164,32 +165,24 @@ async fn metrics(
                 })
                 .context("reading AWS/Lambda metrics")?;
             for r in page.metric_data_results() {
-                let Some(id) = r.id() else { continue };
-                let points = r.values();
-                if points.is_empty() {
-                    continue;
+                if let Some(id) = r.id() {
+                    points.entry(id.to_owned()).or_default().extend(r.values());
                 }
-                let v = if id.starts_with("inv") || id.starts_with("err") || id.starts_with("thr") {
-                    points.iter().sum::<f64>()
-                } else if id.starts_with("avg") {
-                    points.iter().sum::<f64>() / points.len() as f64
-                } else {
-                    points.iter().copied().fold(f64::MIN, f64::max)
-                };
-                let slot = values.entry(id.to_owned()).or_insert(v);
-                *slot = if id.starts_with("max") || id.starts_with("conc") {
-                    slot.max(v)
-                } else {
-                    v
-                };
             }
         }
     }
-    Ok(values)
-}
-
-fn clients_cloudwatch(clients: &AwsClients) -> aws_sdk_cloudwatch::Client {
-    aws_sdk_cloudwatch::Client::new(&clients.config)
+    Ok(points
+        .into_iter()
+        .filter(|(_, p)| !p.is_empty())
+        .map(|(id, p)| {
+            let v = match id.trim_end_matches(|c: char| c.is_ascii_digit()) {
+                "inv" | "err" | "thr" => p.iter().sum(),
+                "avg" => p.iter().sum::<f64>() / p.len() as f64,
+                _ => p.iter().copied().fold(f64::MIN, f64::max),
+            };
+            (id, v)
+        })
+        .collect())
 }
 
 /// Reads the function's `REPORT` lines since `start` into `o` (memory, peak, cold starts).
