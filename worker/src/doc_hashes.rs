@@ -72,22 +72,24 @@ impl DocHashes {
     /// every file kept as written by the change set whose first delivery is `by` (unless no
     /// hash changed).
     pub(crate) fn keep_changed(&mut self, files: &mut Vec<DocFile>, write_all: bool, by: &str) {
-        let before = self.files.clone();
+        let mut changed = false;
         let mut used: usize = self.files.keys().map(|p| entry_len(p)).sum();
         files.retain(|f| {
             let hash = digest(&f.contents);
             let same = self.files.get(&f.path) == Some(&hash);
-            if self.files.contains_key(&f.path) {
-                self.files.insert(f.path.clone(), hash);
-            } else if used + entry_len(&f.path) + BY_RESERVE <= HASHES_BUDGET_BYTES {
-                used += entry_len(&f.path);
+            let known = self.files.contains_key(&f.path);
+            if !same && (known || used + entry_len(&f.path) + BY_RESERVE <= HASHES_BUDGET_BYTES) {
+                if !known {
+                    used += entry_len(&f.path);
+                }
+                changed = true;
                 self.files.insert(f.path.clone(), hash);
             }
             write_all || !same
         });
         // A change set that changed no hash (a replay) leaves them as they were, naming the
         // change set that wrote them: the state of a replay is the state before it.
-        if self.files != before || self.by.is_empty() {
+        if changed || self.by.is_empty() {
             self.by = by.to_owned();
         }
     }
