@@ -15,6 +15,7 @@
 
 pub mod aws;
 pub mod fixtures;
+mod listing;
 pub mod queue;
 pub mod store;
 
@@ -117,6 +118,7 @@ macro_rules! store_contract_tests {
             cache_entries_expire,
             pending_publishes_count_and_clear,
             history_gaps_are_listed_until_cleared,
+            deliveries_and_repos_are_listed_for_operators,
         );
     };
     (@tests $factory:path; $($name:ident),* $(,)?) => {

@@ -7,6 +7,7 @@ use std::time::Duration;
 use serde_json::json;
 
 use super::StoreFixture;
+pub use super::listing::deliveries_and_repos_are_listed_for_operators;
 use crate::Error;
 use crate::store::{BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryStatus};
 

@@ -5,8 +5,11 @@
 //! TTL ≥ 7 days), `REPO#<owner/repo>` (agent state with `version`), `CACHE#<key>`.
 //! Expired items are invisible to reads even where the backend deletes them late.
 
+mod listing;
 pub mod sqlite;
 mod summary;
+
+pub use listing::{DeliveryQuery, MAX_PAGE, RepoSummary};
 
 pub use summary::{
     AgentDecision, CommitClass, ContentStats, ProcessingSummary, PublishOutcome, PublishStatus,
@@ -287,6 +290,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
 
     /// Number of live delivery records by status.
     async fn delivery_counts(&self) -> Result<BTreeMap<String, u64>>;
+
+    /// Deliveries matching `query`, newest first (for operators; a scan on DynamoDB).
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<DeliveryRecord>>;
+
+    /// Every repository that has state, by name (for operators; a scan on DynamoDB).
+    async fn list_repos(&self) -> Result<Vec<RepoSummary>>;
 
     /// A repository's state.
     async fn repo_state(&self, repo: &str) -> Result<Option<RepoState>>;

@@ -7,12 +7,15 @@ use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension, params};
 
 use super::{
-    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, HistoryGap,
-    ParkedRepo, PendingPublish, RepoState, Store,
+    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryQuery, DeliveryRecord, DeliveryStatus,
+    HistoryGap, ParkedRepo, PendingPublish, RepoState, RepoSummary, Store,
 };
 use crate::sqlite::SqliteDb;
 use crate::time::{ms, now_ms};
 use crate::{Error, Result};
+
+#[path = "sqlite_listing.rs"]
+mod listing;
 
 /// [`Store`] over a [`SqliteDb`].
 #[derive(Debug, Clone)]
@@ -370,6 +373,14 @@ impl Store for SqliteStore {
                     .optional()?)
             })
             .await
+    }
+
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<DeliveryRecord>> {
+        self.select_deliveries(query).await
+    }
+
+    async fn list_repos(&self) -> Result<Vec<RepoSummary>> {
+        self.select_repos().await
     }
 
     async fn parked_repos(&self) -> Result<Vec<ParkedRepo>> {

@@ -20,14 +20,15 @@ use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWrite
 
 use super::error::{code, sdk_error};
 use crate::store::{
-    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryRecord, DeliveryStatus, HistoryGap,
-    ParkedRepo, PendingPublish, RepoState, Store, begin_each,
+    BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryQuery, DeliveryRecord, DeliveryStatus,
+    HistoryGap, ParkedRepo, PendingPublish, RepoState, RepoSummary, Store, begin_each,
 };
 use crate::time::{ms, now_ms};
 use crate::{Error, Result};
 
 mod attrs;
 mod gaps;
+mod listing;
 mod parked;
 mod pending;
 mod updates;
@@ -367,17 +368,15 @@ impl Store for DynamoStore {
         if !is_live(&item, now_ms()) {
             return Ok(None);
         }
-        Ok(Some(DeliveryRecord {
-            id: id.to_owned(),
-            repo: get_s(&item, "repo").map(str::to_owned),
-            event: get_s(&item, "event").map(str::to_owned),
-            status: status_of(&item)?,
-            detail: json_of(&item, "detail")?,
-            updated_at_ms: get_n(&item, "updated_at").unwrap_or(0),
-            attempts: get_n(&item, "attempts")
-                .and_then(|a| u32::try_from(a).ok())
-                .unwrap_or(0),
-        }))
+        Ok(Some(listing::record_of(id, &item)?))
+    }
+
+    async fn list_deliveries(&self, query: &DeliveryQuery) -> Result<Vec<DeliveryRecord>> {
+        self.scan_deliveries(query).await
+    }
+
+    async fn list_repos(&self) -> Result<Vec<RepoSummary>> {
+        self.scan_repos().await
     }
 
     /// A scan of the table (paginated): fine for an operator's `status`, not for a hot path.
