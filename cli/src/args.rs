@@ -93,6 +93,20 @@ pub enum Command {
         #[command(flatten)]
         workers: WorkerOpts,
     },
+    /// Serve the operator console (queue, deliveries, DLQ, repositories) for any backend.
+    Console {
+        #[command(flatten)]
+        backend: BackendOpt,
+        /// Address to listen on; anything but loopback needs CODERIPPLE_CONSOLE_TOKEN.
+        #[arg(
+            long,
+            env = "CODERIPPLE_CONSOLE_LISTEN",
+            default_value = "127.0.0.1:8081"
+        )]
+        listen: SocketAddr,
+        #[command(flatten)]
+        data: DataDir,
+    },
     /// Run workers only (long-running pollers), against an existing backend.
     Worker {
         #[command(flatten)]

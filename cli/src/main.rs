@@ -8,6 +8,8 @@
 //! - `lambda`: the Lambda entry (`coderipple lambda`, or the binary named `bootstrap`).
 //! - `cloudwatch`: recent metrics for `status --backend aws`.
 //! - `advise`: Lambda sizing and cost from measurements (`coderipple advise`).
+//! - `console/`: the operator console's pages (`/ui`), served by `up` and `console`.
+//! - `dlq_ops`: DLQ replay and purge, shared by `dlq` and the console.
 //! - `cmd/`: one file per command: `up`, `worker`, `init`, `send`, `status`, `dlq`.
 
 mod advise;
@@ -15,6 +17,8 @@ mod args;
 mod backend;
 mod cloudwatch;
 mod cmd;
+mod console;
+mod dlq_ops;
 mod lambda;
 mod logging;
 mod samples;

@@ -263,6 +263,11 @@ async fn apply(
         pack: pack.version().to_owned(),
         docs: files.iter().map(|f| f.path.clone()).collect(),
         applied_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        received_at: fresh
+            .iter()
+            .map(|e| e.received_at)
+            .min()
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)),
         skipped_completed: Vec::new(),
         publish: None,
         waiting: resolved.ordered.waiting,

@@ -2,9 +2,10 @@
 
 mod advise;
 mod bootstrap;
+mod console;
 mod dlq;
 mod init;
-mod parked;
+pub(crate) mod parked;
 mod publish;
 mod recover;
 mod send;
@@ -144,5 +145,10 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
             data,
             action,
         } => dlq::run(backend.backend, &data.data_dir, action).await,
+        Command::Console {
+            backend,
+            listen,
+            data,
+        } => console::run(backend.backend, listen, &data.data_dir).await,
     }
 }

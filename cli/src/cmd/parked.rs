@@ -72,13 +72,11 @@ pub async fn heads_among(
         .collect())
 }
 
-/// Lifts `parks`, saying so.
-pub async fn lift(store: &dyn Store, parks: &[ParkedRepo]) -> anyhow::Result<()> {
+/// Says which parks were lifted.
+pub fn print_lifted(parks: &[ParkedRepo]) {
     for p in parks {
-        store.unpark_repo(&p.repo).await?;
         println!("lifted the park of {} (head {})", p.repo, p.head);
     }
-    Ok(())
 }
 
 /// Prints every parked repository (nothing when none).

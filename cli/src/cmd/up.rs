@@ -106,7 +106,21 @@ pub async fn run(
     println!("send a test event: coderipple send --url http://{addr}/webhook --data-dir {dir}");
 
     let settings = backend.settings.clone();
-    let stopped = serve(listener, router(state), &settings, cancel.cancelled()).await;
+    let console = crate::console::ConsoleConfig::from_env()?;
+    let app = if console.may_listen_on(&addr) {
+        println!("console: http://{addr}/ui");
+        let backend = Arc::new(backend);
+        router(state).merge(crate::console::router(crate::console::Console::new(
+            backend, console,
+        )?))
+    } else {
+        println!(
+            "console: off (listening beyond loopback; set {} to serve it at /ui)",
+            crate::console::TOKEN_VAR
+        );
+        router(state)
+    };
+    let stopped = serve(listener, app, &settings, cancel.cancelled()).await;
     tasks
         .join_until(stopped.since + settings.server.shutdown_grace)
         .await;

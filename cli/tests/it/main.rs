@@ -10,6 +10,7 @@ mod aws_pipeline;
 mod aws_requests;
 mod cli;
 mod common;
+mod console;
 mod e2e;
 mod github;
 mod infra_stack;

@@ -40,6 +40,10 @@ pub struct ProcessingSummary {
     /// When it was applied (RFC 3339, ms).
     #[serde(default)]
     pub applied_at: String,
+    /// When ingest received the change set's earliest event (RFC 3339, ms): with
+    /// `applied_at`, its end-to-end latency.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub received_at: Option<String>,
     /// Deliveries of the unit that an earlier attempt had already completed.
     #[serde(default)]
     pub skipped_completed: Vec<String>,

@@ -1,0 +1,270 @@
+//! The DLQ: dead letters with their class and reason, one envelope (escaped: it is
+//! attacker-supplied text), and replay or purge of the selection or of everything a filter
+//! matches — a replay is previewed first (its dry run), a purge is confirmed first. Same
+//! operations as `coderipple dlq` ([`crate::dlq_ops`]): group order kept, parks lifted,
+//! applied deliveries skipped by the worker.
+
+use axum::body::Bytes;
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use coderipple_core::queue::delivery_of;
+use maud::{Markup, html};
+use serde::Deserialize;
+
+use super::auth::{field, fields, refusal};
+use super::{Console, Shared, layout};
+use crate::dlq_ops::{self, DlqRow, Selection};
+
+#[derive(Debug, Default, Deserialize)]
+pub struct Filter {
+    #[serde(default)]
+    repo: String,
+    #[serde(default)]
+    delivery: String,
+}
+
+fn selection_of(repo: &str, deliveries: Vec<String>) -> Selection {
+    Selection {
+        repo: (!repo.trim().is_empty()).then(|| repo.trim().to_owned()),
+        deliveries: deliveries
+            .into_iter()
+            .map(|d| d.trim().to_owned())
+            .filter(|d| !d.is_empty())
+            .collect(),
+    }
+}
+
+/// The hidden fields that carry a selection and the CSRF token into the next form.
+fn carried(console: &Console, sel: &Selection) -> Markup {
+    html! {
+        input type="hidden" name="csrf" value=(console.csrf);
+        input type="hidden" name="repo" value=(sel.repo.as_deref().unwrap_or(""));
+        @for d in &sel.deliveries { input type="hidden" name="delivery" value=(d); }
+    }
+}
+
+fn describe(sel: &Selection) -> String {
+    match (&sel.repo, sel.deliveries.len()) {
+        (None, 0) => "every dead letter".to_owned(),
+        (Some(r), 0) => format!("every dead letter of {r}"),
+        (None, n) => format!("{n} selected delivery(ies)"),
+        (Some(r), n) => format!("{n} selected delivery(ies) of {r}"),
+    }
+}
+
+pub async fn list(State(console): State<Shared>, Query(f): Query<Filter>) -> Response {
+    let sel = selection_of(&f.repo, vec![f.delivery.clone()]);
+    let rows: Vec<DlqRow> = match dlq_ops::matching(console.backend.dlq.as_ref(), &sel).await {
+        Ok(found) => found.iter().map(dlq_ops::row).collect(),
+        Err(e) => return layout::backend_error("Dead-letter queue", "/ui/dlq", &e),
+    };
+    let actions = !console.config.readonly;
+    let body = html! {
+        h1 { "Dead-letter queue" }
+        form.filters method="get" action="/ui/dlq" {
+            label { "Repository " input type="text" name="repo" value=(f.repo) placeholder="owner/name"; }
+            label { "Delivery " input type="text" name="delivery" value=(f.delivery); }
+            button type="submit" { "Filter" }
+        }
+        @if rows.is_empty() {
+            p #dlq-empty { "Nothing here: the dead-letter queue is empty"
+                @if !sel.is_everything() { " for this filter" } "." }
+        } @else {
+            form #dlq-form method="post" action="/ui/dlq/replay" {
+                input type="hidden" name="csrf" value=(console.csrf);
+                input type="hidden" name="repo" value=(f.repo);
+                @if !f.delivery.trim().is_empty() { input type="hidden" name="delivery" value=(f.delivery); }
+                table #dlq {
+                    thead { tr {
+                        @if actions { th scope="col" { span.visually-hidden { "Select" } } }
+                        th scope="col" { "Delivery" } th scope="col" { "Repository" } th scope="col" { "Event" }
+                        th scope="col" { "Class" } th scope="col" { "Attempts" } th scope="col" { "Reason" }
+                    } }
+                    tbody {
+                        @for r in &rows {
+                            tr {
+                                @if actions {
+                                    td { input type="checkbox" name="delivery" value=(r.delivery)
+                                        aria-label={"Select delivery " (r.delivery)}; }
+                                }
+                                td { a href={"/ui/dlq/message/" (layout::enc(&r.message_id))} { (r.delivery) } }
+                                td { (r.repo) }
+                                td { (r.event) }
+                                td { span.badge { (r.error_class) } }
+                                td.num { (r.attempts) }
+                                td.reason { (r.reason) }
+                            }
+                        }
+                    }
+                }
+                @if actions {
+                    p.actions {
+                        "With the selection, or with everything this filter shows when nothing is selected: "
+                        button type="submit" { "Preview replay" }
+                        " "
+                        button.danger type="submit" formaction="/ui/dlq/purge" { "Purge…" }
+                    }
+                }
+            }
+        }
+    };
+    layout::page("Dead-letter queue", "/ui/dlq", body).into_response()
+}
+
+pub async fn show(State(console): State<Shared>, Path(id): Path<String>) -> Response {
+    let all = match dlq_ops::matching(console.backend.dlq.as_ref(), &Selection::default()).await {
+        Ok(all) => all,
+        Err(e) => return layout::backend_error("Dead letter", "/ui/dlq", &e),
+    };
+    let Some(m) = all
+        .into_iter()
+        .find(|m| m.message_id == id || delivery_of(&m.body, &m.dedup_id) == id)
+    else {
+        let body = html! { h1 { "Dead letter" } p { "No dead letter " code { (id) } " (replayed or purged?)." } };
+        return (
+            StatusCode::NOT_FOUND,
+            layout::page("Dead letter", "/ui/dlq", body),
+        )
+            .into_response();
+    };
+    let row = dlq_ops::row(&m);
+    let body_text = serde_json::from_str::<serde_json::Value>(&m.body)
+        .and_then(|v| serde_json::to_string_pretty(&v))
+        .unwrap_or_else(|_| m.body.clone());
+    let body = html! {
+        h1 { "Dead letter " code { (row.delivery) } }
+        dl.facts {
+            dt { "Repository" } dd { (row.repo) }
+            dt { "Event" } dd { (row.event) }
+            dt { "Class" } dd { span.badge { (row.error_class) } }
+            dt { "Reason" } dd #reason { (row.reason) }
+            dt { "Attempts" } dd { (row.attempts) }
+            dt { "Dead-lettered" } dd { (row.dead_lettered_at) }
+            dt { "Delivery record" } dd { a href={"/ui/deliveries/" (layout::enc(&row.delivery))} { "status and summary" } }
+        }
+        h2 { "Envelope" }
+        pre #envelope { (body_text) }
+        @if !console.config.readonly {
+            form method="post" action="/ui/dlq/replay" {
+                (carried(&console, &selection_of("", vec![row.delivery.clone()])))
+                button type="submit" { "Preview replay" }
+            }
+        }
+    };
+    layout::page("Dead letter", "/ui/dlq", body).into_response()
+}
+
+fn selection_from(fields: &[(String, String)]) -> Selection {
+    let deliveries = fields
+        .iter()
+        .filter(|(k, _)| k == "delivery")
+        .map(|(_, v)| v.clone())
+        .collect();
+    selection_of(field(fields, "repo").unwrap_or(""), deliveries)
+}
+
+pub async fn replay(State(console): State<Shared>, body: Bytes) -> Response {
+    let fields = fields(&body);
+    if let Some(refused) = refusal(&console, &fields) {
+        return refused;
+    }
+    let sel = selection_from(&fields);
+    let b = &console.backend;
+    let plan = match dlq_ops::plan_replay(b, &sel).await {
+        Ok(plan) => plan,
+        Err(e) => return layout::backend_error("Replay", "/ui/dlq", &e),
+    };
+    let force = field(&fields, "force") == Some("1");
+    let blocked = !plan.stale.is_empty() && !force;
+    if field(&fields, "confirm") != Some("1") || blocked {
+        let body = html! {
+            h1 { "Replay: preview" }
+            p #preview-summary { (plan.matching.len()) " message(s) would be replayed to "
+                code { (b.queue.name()) } " (" (describe(&sel)) "), each repository's in order. "
+                "Deliveries already applied are skipped by the worker." }
+            ul {
+                @for p in &plan.heads { li { "would lift the park of " (p.repo) " (head " code { (p.head) } ")" } }
+                @for m in &plan.matching {
+                    li { "would replay " code { (delivery_of(&m.body, &m.dedup_id)) } " (" (m.group_id) ")" }
+                }
+            }
+            @if !plan.stale.is_empty() {
+                div.banner role="alert" {
+                    (plan.stale.len()) " message(s) were received so long ago that their delivery record may "
+                    "expire before the replay is processed, and could then be applied twice. Tick "
+                    "“replay them anyway” to go on."
+                }
+            }
+            @if !plan.matching.is_empty() {
+                form method="post" action="/ui/dlq/replay" {
+                    (carried(&console, &sel))
+                    input type="hidden" name="confirm" value="1";
+                    @if !plan.stale.is_empty() {
+                        label { input type="checkbox" name="force" value="1"; " replay them anyway" }
+                    }
+                    button #confirm-replay type="submit" { "Replay " (plan.matching.len()) " message(s)" }
+                    " " a href="/ui/dlq" { "Cancel" }
+                }
+            }
+        };
+        return layout::page("Replay", "/ui/dlq", body).into_response();
+    }
+    match dlq_ops::replay(b, &sel, &plan, &|_| {}).await {
+        Ok(done) => done_page(
+            "Replayed",
+            &format!("Replayed {} message(s) to {}.", done.moved, b.queue.name()),
+            &done,
+        ),
+        Err(e) => layout::backend_error("Replay", "/ui/dlq", &e),
+    }
+}
+
+pub async fn purge(State(console): State<Shared>, body: Bytes) -> Response {
+    let fields = fields(&body);
+    if let Some(refused) = refusal(&console, &fields) {
+        return refused;
+    }
+    let sel = selection_from(&fields);
+    let b = &console.backend;
+    if field(&fields, "confirm") != Some("1") {
+        let total = match dlq_ops::matching(b.dlq.as_ref(), &sel).await {
+            Ok(m) => m.len(),
+            Err(e) => return layout::backend_error("Purge", "/ui/dlq", &e),
+        };
+        let body = html! {
+            h1 { "Purge" }
+            p { "Delete " strong { (total) " message(s)" } " (" (describe(&sel)) ") from the dead-letter "
+                "queue? This cannot be undone: their events will never be applied." }
+            form method="post" action="/ui/dlq/purge" {
+                (carried(&console, &sel))
+                input type="hidden" name="confirm" value="1";
+                button.danger #confirm-purge type="submit" { "Delete " (total) " message(s)" }
+                " " a href="/ui/dlq" { "Cancel" }
+            }
+        };
+        return layout::page("Purge", "/ui/dlq", body).into_response();
+    }
+    match dlq_ops::purge(b, &sel, &|_| {}).await {
+        Ok(done) => done_page(
+            "Purged",
+            &format!("Purged {} message(s) from {}.", done.moved, b.dlq.name()),
+            &done,
+        ),
+        Err(e) => layout::backend_error("Purge", "/ui/dlq", &e),
+    }
+}
+
+fn done_page(title: &str, what: &str, done: &dlq_ops::Done) -> Response {
+    let body = html! {
+        h1 { (title) }
+        p #done role="status" { (what) }
+        @for p in &done.lifted { p { "Lifted the park of " (p.repo) "." } }
+        @if done.left > 0 {
+            p.banner role="alert" { (done.left) " matching message(s) are still in the DLQ (behind other "
+                "messages of their group, or in flight): run it again, or select the whole repository." }
+        }
+        p { a href="/ui/dlq" { "Back to the DLQ" } " · " a href="/ui/deliveries" { "Deliveries" } }
+    };
+    layout::page(title, "/ui/dlq", body).into_response()
+}
