@@ -20,14 +20,14 @@ use coderipple_core::envelope::{Commit, Envelope};
 use coderipple_core::queue::{DeadLetterReason, OutgoingMessage, Queue};
 use serde_json::Value;
 
-struct Names {
-    queue: String,
-    dlq: String,
-    table: String,
-    bucket: String,
+pub(crate) struct Names {
+    pub queue: String,
+    pub dlq: String,
+    pub table: String,
+    pub bucket: String,
 }
 
-fn names() -> Names {
+pub(crate) fn names() -> Names {
     let base = unique("cli");
     Names {
         queue: format!("{base}.fifo"),
@@ -50,7 +50,7 @@ fn env(n: &Names) -> Vec<(&'static str, String)> {
     vars
 }
 
-fn command(n: &Names, dir: &Path, args: &[&str]) -> Command {
+pub(crate) fn command(n: &Names, dir: &Path, args: &[&str]) -> Command {
     let mut cmd = Command::new(bin());
     cmd.args(args)
         .arg("--data-dir")
@@ -62,7 +62,7 @@ fn command(n: &Names, dir: &Path, args: &[&str]) -> Command {
     cmd
 }
 
-fn run(n: &Names, dir: &Path, args: &[&str]) -> (bool, String, String) {
+pub(crate) fn run(n: &Names, dir: &Path, args: &[&str]) -> (bool, String, String) {
     let out = command(n, dir, args).output().expect("run coderipple");
     (
         out.status.success(),
@@ -71,7 +71,7 @@ fn run(n: &Names, dir: &Path, args: &[&str]) -> (bool, String, String) {
     )
 }
 
-fn status(n: &Names, dir: &Path) -> Value {
+pub(crate) fn status(n: &Names, dir: &Path) -> Value {
     let (ok, out, err) = run(n, dir, &["status", "--backend", "aws", "--json"]);
     assert!(ok, "status failed: {err}");
     serde_json::from_str(&out).expect("status json")
@@ -93,7 +93,7 @@ fn wait_completed(n: &Names, dir: &Path, completed: u64) -> Value {
     }
 }
 
-async fn queue_urls(clients: &AwsClients, n: &Names) -> (SqsQueue, SqsQueue) {
+pub(crate) async fn queue_urls(clients: &AwsClients, n: &Names) -> (SqsQueue, SqsQueue) {
     let url = |name: &str| {
         let sqs = clients.sqs.clone();
         let name = name.to_owned();
@@ -176,7 +176,7 @@ async fn init_is_idempotent_and_creates_queue_dlq_table_and_bucket() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("CODERIPPLE_QUEUE_NAME"));
 }
 
-fn envelope(repo: &str, delivery: &str, commit: &str) -> Envelope {
+pub(crate) fn envelope(repo: &str, delivery: &str, commit: &str) -> Envelope {
     let commit = Commit {
         id: commit.into(),
         author: "Ops".into(),

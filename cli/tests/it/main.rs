@@ -11,6 +11,7 @@ mod aws_requests;
 mod cli;
 mod common;
 mod console;
+mod console_aws;
 mod e2e;
 mod github;
 mod infra_stack;
