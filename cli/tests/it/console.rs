@@ -59,6 +59,17 @@ pub fn csrf_of(html: &str) -> String {
     html[at..].split('"').next().unwrap().to_owned()
 }
 
+/// A request's answer as text (panics on a transport error).
+pub trait TextNow {
+    async fn text_now(self) -> String;
+}
+
+impl TextNow for reqwest::RequestBuilder {
+    async fn text_now(self) -> String {
+        self.send().await.unwrap().text().await.unwrap()
+    }
+}
+
 fn client() -> reqwest::Client {
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
@@ -182,14 +193,7 @@ async fn with_a_token_every_route_needs_it_and_every_action_its_csrf_token() {
 
     // Actions: no token → 401; the token but no CSRF token (or a wrong one) → 403.
     let dlq_page = get("/ui/dlq").await.text().await.unwrap();
-    let login_page = http
-        .get(format!("{base}/ui/login"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let login_page = http.get(format!("{base}/ui/login")).text_now().await;
     let csrf = csrf_of(&login_page);
     let replay = |form: Vec<(&'static str, String)>, bearer: bool| {
         let mut req = http.post(format!("{base}/ui/dlq/replay")).form(&form);
@@ -267,14 +271,7 @@ async fn a_failure_is_replayed_from_the_console_after_the_fix_and_completes() {
     );
     wait_dlq(dir.path(), 1);
 
-    let page = http
-        .get(format!("{base}/ui/dlq"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = http.get(format!("{base}/ui/dlq")).text_now().await;
     assert!(
         page.contains("blocked-1") && page.contains("Not a directory"),
         "{page}"
@@ -284,12 +281,8 @@ async fn a_failure_is_replayed_from_the_console_after_the_fix_and_completes() {
     let preview = http
         .post(format!("{base}/ui/dlq/replay"))
         .form(&[("csrf", csrf.as_str()), ("delivery", "blocked-1")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_now()
+        .await;
     assert!(
         preview.contains("1 message(s) would be replayed"),
         "{preview}"
@@ -308,22 +301,14 @@ async fn a_failure_is_replayed_from_the_console_after_the_fix_and_completes() {
             ("delivery", "blocked-1"),
             ("confirm", "1"),
         ])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_now()
+        .await;
     assert!(done.contains("Replayed 1 message(s)"), "{done}");
     wait_drained(dir.path(), 1, Duration::from_secs(30));
     let detail = http
         .get(format!("{base}/ui/deliveries/blocked-1"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_now()
+        .await;
     assert!(detail.contains("badge completed"), "{detail}");
     assert!(changelog(dir.path(), "acme/blocked").contains(&sha(71, 0)[..7]));
     drop(server);
@@ -344,14 +329,7 @@ async fn read_only_hides_the_actions_and_refuses_them() {
         202
     );
     wait_dlq(dir.path(), 1);
-    let page = http
-        .get(format!("{base}/ui/dlq"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let page = http.get(format!("{base}/ui/dlq")).text_now().await;
     assert!(page.contains("stuck-1"), "{page}");
     assert!(
         !page.contains("Preview replay") && !page.contains("Purge"),

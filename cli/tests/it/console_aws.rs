@@ -12,7 +12,7 @@ use reqwest::StatusCode;
 
 use crate::aws_cli::{Names, command, envelope, names, queue_urls, run, status};
 use crate::common::sha;
-use crate::console::csrf_of;
+use crate::console::{TextNow, csrf_of};
 
 /// Starts a prepared `coderipple console … --listen 127.0.0.1:0`; returns it and its base URL.
 fn spawn_console(mut cmd: Command) -> (ChildGuard, String) {
@@ -96,12 +96,8 @@ async fn on_aws_the_console_lists_shows_and_purges_a_dead_letter() {
     let confirm = http
         .post(format!("{base}/ui/dlq/purge"))
         .form(&[("csrf", csrf.as_str()), ("repo", "o/b")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_now()
+        .await;
     assert!(confirm.contains("Delete 1 message(s)"), "{confirm}");
     assert_eq!(
         status(&n, dir.path())["dlq"]["depth"],
@@ -111,12 +107,8 @@ async fn on_aws_the_console_lists_shows_and_purges_a_dead_letter() {
     let done = http
         .post(format!("{base}/ui/dlq/purge"))
         .form(&[("csrf", csrf.as_str()), ("repo", "o/b"), ("confirm", "1")])
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+        .text_now()
+        .await;
     assert!(done.contains("Purged 1 message(s)"), "{done}");
     assert_eq!(status(&n, dir.path())["dlq"]["depth"], 0);
 }

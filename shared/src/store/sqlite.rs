@@ -219,44 +219,13 @@ impl Store for SqliteStore {
         let id = id.to_owned();
         self.db
             .read(move |conn| {
-                let row: Option<(
-                    String,
-                    Option<String>,
-                    Option<String>,
-                    String,
-                    Option<String>,
-                    i64,
-                    u32,
-                )> = conn
-                    .prepare_cached(
-                        "SELECT id, repo, event, status, detail, updated_at, attempts
-                         FROM deliveries WHERE id = ?1 AND expires_at > ?2",
-                    )?
-                    .query_row(params![&id, now_ms()], |r| {
-                        Ok((
-                            r.get(0)?,
-                            r.get(1)?,
-                            r.get(2)?,
-                            r.get(3)?,
-                            r.get(4)?,
-                            r.get(5)?,
-                            r.get(6)?,
-                        ))
-                    })
-                    .optional()?;
-                row.map(
-                    |(id, repo, event, status, detail, updated_at_ms, attempts)| {
-                        Ok(DeliveryRecord {
-                            id,
-                            repo,
-                            event,
-                            status: status_of(&status)?,
-                            detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
-                            updated_at_ms,
-                            attempts,
-                        })
-                    },
-                )
+                conn.prepare_cached(&format!(
+                    "SELECT {} FROM deliveries WHERE id = ?1 AND expires_at > ?2",
+                    listing::RECORD_COLUMNS
+                ))?
+                .query_row(params![&id, now_ms()], listing::record_row)
+                .optional()?
+                .map(listing::record_of)
                 .transpose()
             })
             .await

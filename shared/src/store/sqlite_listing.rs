@@ -8,15 +8,52 @@ use crate::Result;
 use crate::store::{DeliveryQuery, DeliveryRecord, RepoSummary};
 use crate::time::now_ms;
 
+/// The columns [`record_row`] reads, in its order.
+pub(super) const RECORD_COLUMNS: &str = "id, repo, event, status, detail, updated_at, attempts";
+
+/// One row of [`RECORD_COLUMNS`], as read.
+pub(super) type RecordRow = (
+    String,
+    Option<String>,
+    Option<String>,
+    String,
+    Option<String>,
+    i64,
+    u32,
+);
+
+pub(super) fn record_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<RecordRow> {
+    Ok((
+        r.get(0)?,
+        r.get(1)?,
+        r.get(2)?,
+        r.get(3)?,
+        r.get(4)?,
+        r.get(5)?,
+        r.get(6)?,
+    ))
+}
+
+/// The record a row holds (its status and detail checked).
+pub(super) fn record_of(row: RecordRow) -> Result<DeliveryRecord> {
+    let (id, repo, event, status, detail, updated_at_ms, attempts) = row;
+    Ok(DeliveryRecord {
+        id,
+        repo,
+        event,
+        status: status_of(&status)?,
+        detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
+        updated_at_ms,
+        attempts,
+    })
+}
+
 impl SqliteStore {
     pub(super) async fn select_deliveries(
         &self,
         query: &DeliveryQuery,
     ) -> Result<Vec<DeliveryRecord>> {
-        let mut sql = String::from(
-            "SELECT id, repo, event, status, detail, updated_at, attempts FROM deliveries \
-             WHERE expires_at > ?",
-        );
+        let mut sql = format!("SELECT {RECORD_COLUMNS} FROM deliveries WHERE expires_at > ?");
         let mut args: Vec<Value> = vec![Value::Integer(now_ms())];
         if let Some(repo) = &query.repo {
             sql.push_str(" AND repo = ?");
@@ -47,29 +84,10 @@ impl SqliteStore {
         self.db
             .read(move |conn| {
                 let mut stmt = conn.prepare(&sql)?;
-                let rows = stmt.query_map(rusqlite::params_from_iter(args), |r| {
-                    Ok((
-                        r.get::<_, String>(0)?,
-                        r.get::<_, Option<String>>(1)?,
-                        r.get::<_, Option<String>>(2)?,
-                        r.get::<_, String>(3)?,
-                        r.get::<_, Option<String>>(4)?,
-                        r.get::<_, i64>(5)?,
-                        r.get::<_, u32>(6)?,
-                    ))
-                })?;
+                let rows = stmt.query_map(rusqlite::params_from_iter(args), record_row)?;
                 let mut out = Vec::new();
                 for row in rows {
-                    let (id, repo, event, status, detail, updated_at_ms, attempts) = row?;
-                    out.push(DeliveryRecord {
-                        id,
-                        repo,
-                        event,
-                        status: status_of(&status)?,
-                        detail: detail.map(|d| serde_json::from_str(&d)).transpose()?,
-                        updated_at_ms,
-                        attempts,
-                    });
+                    out.push(record_of(row?)?);
                 }
                 Ok(out)
             })
