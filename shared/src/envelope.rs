@@ -271,6 +271,10 @@ pub struct TagChange {
     /// The repository's web URL.
     #[serde(default)]
     pub repo_url: String,
+    /// When the tag was made (RFC 3339), when known: GitHub's `create` does not say; a
+    /// bootstrap from git does.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub date: Option<String>,
 }
 
 /// The whole tree of a repository at one commit.
@@ -299,6 +303,7 @@ mod tests {
             change: Some(Change::Tag(TagChange {
                 tag: "v1".into(),
                 repo_url: String::new(),
+                date: None,
             })),
             change_ref: None,
             installation: None,

@@ -177,6 +177,7 @@ pub fn parse(
                 Change::Tag(TagChange {
                     tag: p.git_ref,
                     repo_url,
+                    date: None,
                 }),
                 p.repository,
                 p.installation.map(|i| i.id),

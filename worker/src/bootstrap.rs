@@ -99,6 +99,7 @@ pub async fn history(
                 Change::Tag(TagChange {
                     tag: tag.clone(),
                     repo_url: repo_url.to_owned(),
+                    date: Some(date.clone()),
                 }),
             ));
         }

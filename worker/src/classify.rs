@@ -82,6 +82,7 @@ pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan,
                         date: push.commits.last().and_then(|c| date_of(&c.timestamp)),
                         notes: String::new(),
                         is_release: false,
+                        role: rules.releases.role(tag, false),
                     }));
                 }
                 Err(why) => plan.notes.push(format!("{delivery}: {why}")),
@@ -95,7 +96,7 @@ pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan,
             Some(Change::PullRequest(pr)) => {
                 plan.items.push(PlanItem::PullRequest(merged_pr(rules, pr)));
             }
-            Some(Change::Release(r)) => plan.items.push(PlanItem::Release(release(r))),
+            Some(Change::Release(r)) => plan.items.push(PlanItem::Release(release(rules, r))),
             Some(Change::Tag(t)) => plan.items.push(PlanItem::Release(ReleaseMark {
                 url: format!(
                     "{}/releases/tag/{}",
@@ -104,9 +105,12 @@ pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan,
                 ),
                 tag: t.tag.clone(),
                 name: String::new(),
-                date: Some(env.received_at.format("%Y-%m-%d").to_string()),
+                // GitHub's `create` carries no time of the tag; the day it was processed is not
+                // the release's day: undated until its release or the tag's push dates it.
+                date: t.date.as_deref().and_then(date_of),
                 notes: String::new(),
                 is_release: false,
+                role: rules.releases.role(&t.tag, false),
             })),
             Some(Change::Snapshot(s)) => {
                 check_sha(&s.commit)?;
@@ -231,8 +235,9 @@ fn history_mark(repo: &str, h: &HistoryChange) -> Result<HistoryMark, WorkerErro
     })
 }
 
-fn release(r: &ReleaseChange) -> ReleaseMark {
+fn release(rules: &Rules, r: &ReleaseChange) -> ReleaseMark {
     ReleaseMark {
+        role: rules.releases.role(&r.tag, r.prerelease),
         tag: r.tag.clone(),
         name: clip(&r.name, TITLE_CHARS),
         url: r.url.clone(),

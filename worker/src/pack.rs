@@ -17,6 +17,10 @@ use sha2::{Digest, Sha256};
 use crate::WorkerError;
 use crate::markdown;
 
+mod releases;
+
+pub use releases::{ReleaseRules, TagRole};
+
 /// The variable that names an agent pack directory.
 pub const PACK_VAR: &str = "CODERIPPLE_AGENT_PACK";
 
@@ -235,6 +239,8 @@ struct RulesFile {
     languages: BTreeMap<String, String>,
     tools: Vec<ToolRule>,
     entry_points: EntryPointsFile,
+    #[serde(default)]
+    releases: releases::ReleasesFile,
 }
 
 /// Phrases that mark a message breaking or stating a decision.
@@ -320,6 +326,8 @@ pub struct Rules {
     tool_globs: GlobSet,
     tool_of_glob: Vec<usize>,
     entry_points: GlobSet,
+    /// Which tags cut a release.
+    pub releases: ReleaseRules,
 }
 
 fn globs(patterns: &[String]) -> Result<GlobSet, globset::Error> {
@@ -331,7 +339,12 @@ fn globs(patterns: &[String]) -> Result<GlobSet, globset::Error> {
 }
 
 impl Rules {
-    fn compile(file: RulesFile) -> Result<Self, globset::Error> {
+    fn compile(mut file: RulesFile) -> Result<Self, String> {
+        let releases = ReleaseRules::compile(std::mem::take(&mut file.releases))?;
+        Self::compile_globs(file, releases).map_err(|e| e.to_string())
+    }
+
+    fn compile_globs(file: RulesFile, releases: ReleaseRules) -> Result<Self, globset::Error> {
         let categories = file
             .categories
             .iter()
@@ -380,6 +393,7 @@ impl Rules {
             tool_globs: tool_globs.build()?,
             tool_of_glob,
             entry_points: globs(&file.entry_points.patterns)?,
+            releases,
         })
     }
 

@@ -121,6 +121,9 @@ pub struct ReleaseMark {
     pub notes: String,
     /// A GitHub release (not only a tag).
     pub is_release: bool,
+    /// Whether it cuts a release, folds into the next one, or is left out (the pack's
+    /// `[releases]` rules).
+    pub role: crate::pack::TagRole,
 }
 
 /// A merged pull request.

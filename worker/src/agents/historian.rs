@@ -26,6 +26,7 @@ use super::{
 };
 use crate::WorkerError;
 use crate::pack::AgentPack;
+use crate::pack::TagRole;
 use crate::sink::DocFile;
 
 /// The agent's name.
@@ -148,6 +149,9 @@ pub struct HistorianState {
     /// Refactoring history.
     #[serde(default)]
     pub refactorings: Journal<Refactoring>,
+    /// Pre-releases seen since the last cut, oldest first: the next cut lists them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub folded: Vec<String>,
 }
 
 /// The Historian agent.
@@ -411,6 +415,19 @@ impl Agent for Historian {
                         run.already_applied += 1;
                     }
                 }
+                PlanItem::Release(r) if r.role == TagRole::Folded => {
+                    let known = mine.folded.contains(&r.tag)
+                        || mine
+                            .releases
+                            .iter()
+                            .any(|k| k.tag == r.tag || k.pre_releases.contains(&r.tag));
+                    if known {
+                        run.already_applied += 1;
+                    } else {
+                        mine.folded.push(r.tag.clone());
+                        run.applied += 1;
+                    }
+                }
                 PlanItem::Release(r) => {
                     if record_release(&mut mine.releases, r, RELEASES) {
                         for e in mine
@@ -420,6 +437,9 @@ impl Agent for Historian {
                             .filter(|e| e.release.is_none())
                         {
                             e.release = Some(r.tag.clone());
+                        }
+                        if let Some(cut) = mine.releases.last_mut() {
+                            cut.pre_releases = std::mem::take(&mut mine.folded);
                         }
                         run.applied += 1;
                     } else {
@@ -543,3 +563,6 @@ mod render;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod release_tests;

@@ -304,6 +304,12 @@ pub struct ReleaseInfo {
     /// Release notes (first paragraph).
     #[serde(default)]
     pub notes: String,
+    /// Pre-releases folded into this release (oldest first).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pre_releases: Vec<String>,
+    /// Left out of the changelog with its changes (the pack's `skip_tags`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub skipped: bool,
 }
 
 /// Records `mark` in `releases` (oldest first, at most `keep`); returns whether the tag is
@@ -322,6 +328,9 @@ pub fn record_release(releases: &mut Vec<ReleaseInfo>, mark: &ReleaseMark, keep:
         .trim()
         .to_owned();
     if let Some(known) = releases.iter_mut().find(|r| r.tag == mark.tag) {
+        if known.date.is_none() {
+            known.date = mark.date.clone();
+        }
         if mark.is_release {
             known.title = title;
             known.url = mark.url.clone();
@@ -336,6 +345,8 @@ pub fn record_release(releases: &mut Vec<ReleaseInfo>, mark: &ReleaseMark, keep:
         url: mark.url.clone(),
         date: mark.date.clone(),
         notes,
+        pre_releases: Vec::new(),
+        skipped: mark.role == crate::pack::TagRole::Skipped,
     });
     journal::keep_last(releases, keep);
     true

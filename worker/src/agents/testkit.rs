@@ -86,6 +86,7 @@ pub fn tag(delivery: &str, tag: &str) -> Envelope {
         Change::Tag(TagChange {
             tag: tag.into(),
             repo_url: "https://github.com/o/r".into(),
+            date: None,
         }),
     )
 }

@@ -21,6 +21,7 @@ use crate::WorkerError;
 use crate::facts::{FileFacts, ReadmeFacts};
 use crate::pack::AgentPack;
 use crate::pack::Rules;
+use crate::pack::TagRole;
 use crate::sink::DocFile;
 
 /// The agent's name.
@@ -294,6 +295,9 @@ impl Agent for TouristGuide {
             }
             match item {
                 PlanItem::Commit(c) => self.apply_commit(&mut mine, c),
+                // What's new follows the cuts only: a folded or skipped tag's news goes on
+                // into the next cut.
+                PlanItem::Release(r) if r.role != TagRole::Cut => {}
                 PlanItem::Release(r) => {
                     if record_release(&mut mine.releases, r, RELEASES) {
                         for n in mine.news.iter_mut().filter(|n| n.release.is_none()) {

@@ -130,6 +130,7 @@ fn history() -> Vec<Vec<Envelope>> {
                 Change::Tag(TagChange {
                     tag: tag("tag"),
                     repo_url: url.clone(),
+                    date: None,
                 }),
             ));
             let extra = envelope(

@@ -28,12 +28,25 @@ impl Historian {
             .enumerate()
             .map(|(i, s)| (s.kind.as_str(), i))
             .collect();
-        // Release order: unreleased first, then newest release first.
+        // Release order: unreleased first, then newest release first; a skipped release is
+        // left out with its changes.
+        let skipped: Vec<&str> = releases
+            .iter()
+            .filter(|r| r.skipped)
+            .map(|r| r.tag.as_str())
+            .collect();
         let mut order: Vec<Option<&str>> = vec![None];
-        order.extend(releases.iter().rev().map(|r| Some(r.tag.as_str())));
+        order.extend(
+            releases
+                .iter()
+                .rev()
+                .filter(|r| !r.skipped)
+                .map(|r| Some(r.tag.as_str())),
+        );
         for e in entries {
-            if !order.contains(&e.release.as_deref()) {
-                order.push(e.release.as_deref());
+            let release = e.release.as_deref();
+            if !order.contains(&release) && !release.is_some_and(|t| skipped.contains(&t)) {
+                order.push(release);
             }
         }
         let mut out = Vec::new();
@@ -76,6 +89,7 @@ impl Historian {
                 "title": heading,
                 "url": info.map(|r| r.url.as_str()).unwrap_or(""),
                 "date": info.and_then(|r| r.date.clone()),
+                "pre_releases": info.map(|r| r.pre_releases.as_slice()).unwrap_or(&[]),
                 "sections": sections,
             }));
         }

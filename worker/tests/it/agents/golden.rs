@@ -76,6 +76,8 @@ fn build_repository(dir: &Path) {
     .unwrap();
     write(dir, "core/src/mod.rs", "mod gears;\n");
     commit_all(dir, "refactor(core): move gears into a module");
+    // A release candidate: it folds into v0.2.0 (the pack's default `ignore_tags`).
+    git(dir, &["tag", "v0.2.0-rc.1"]);
     write(dir, "Dockerfile", "FROM scratch\n");
     write(dir, ".github/workflows/ci.yml", "on: push\n");
     commit_all(dir, "ci: container and workflow");

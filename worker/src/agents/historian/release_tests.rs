@@ -1,0 +1,145 @@
+//! Releases as projects cut them: pre-releases fold into the next final release, the pack's
+//! `[releases]` rules, and release dates that are never the day an event was processed.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use crate::agents::AgentSet;
+use crate::agents::testkit::{commit, push, push_to, release, run, sha, tag};
+use crate::pack::AgentPack;
+use coderipple_core::envelope::Change;
+
+const LOG: &str = "decisions/changelog.md";
+
+fn prerelease(delivery: &str, name: &str) -> coderipple_core::envelope::Envelope {
+    let mut env = release(delivery, name, "Candidate");
+    if let Some(Change::Release(r)) = &mut env.change {
+        r.prerelease = true;
+    }
+    env
+}
+
+#[test]
+fn pre_releases_fold_into_the_next_final_release_which_lists_them() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let events = vec![
+        push("p1", vec![commit(1, "feat: first", &["a"], &[], &[])]),
+        tag("t1", "v1.0.0-rc.1"),
+        push("p2", vec![commit(2, "fix: second", &["a"], &[], &[])]),
+        prerelease("r2", "v1.0.0"),
+        push("p3", vec![commit(3, "feat: third", &["a"], &[], &[])]),
+        tag("t3", "v1.0.0"),
+    ];
+    let text = run(&set, &mut state, events.clone(), LOG);
+    assert_eq!(text.matches("\n## ").count(), 1, "one release: {text}");
+    assert!(text.contains("## [v1.0.0]"), "{text}");
+    assert!(
+        !text.contains("## [v1.0.0-rc.1]") && !text.contains("Unreleased"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Pre-releases: `v1.0.0-rc.1`"),
+        "the release candidates are listed: {text}"
+    );
+    let heading = text.find("## [v1.0.0]").unwrap();
+    for n in 1..=3 {
+        assert!(text.find(&sha(n)).unwrap() > heading, "{n} under v1.0.0");
+    }
+    // A redelivery of everything changes nothing.
+    let again = run(&set, &mut state, events, LOG);
+    assert_eq!(again, text);
+}
+
+#[test]
+fn the_packs_rules_skip_and_pattern_tags_as_git_cliff_does() {
+    let dir = tempfile::tempdir().unwrap();
+    let rules = include_str!("../../../pack/rules.toml")
+        .replace("skip_tags = \"\"", "skip_tags = '^v0\\.'")
+        .replace("[releases]", "[releases]\ntag_pattern = '^v[0-9]'");
+    std::fs::write(dir.path().join("rules.toml"), rules).unwrap();
+    let set = AgentSet::with_pack(Arc::new(AgentPack::load_dir(dir.path()).unwrap()));
+    let mut state = json!({});
+    let text = run(
+        &set,
+        &mut state,
+        vec![
+            push("p1", vec![commit(1, "feat: early work", &["a"], &[], &[])]),
+            tag("t1", "v0.1.0"),
+            push("p2", vec![commit(2, "feat: real work", &["a"], &[], &[])]),
+            tag("t2", "nightly"),
+            push("p3", vec![commit(3, "fix: more work", &["a"], &[], &[])]),
+            tag("t3", "v1.0.0"),
+        ],
+        LOG,
+    );
+    assert!(
+        !text.contains(&sha(1)),
+        "a skipped release's changes are left out: {text}"
+    );
+    assert!(!text.contains("v0.1.0"), "{text}");
+    assert!(
+        text.contains("## [v1.0.0]") && text.contains("Pre-releases: `nightly`"),
+        "{text}"
+    );
+    assert!(text.contains(&sha(2)) && text.contains(&sha(3)), "{text}");
+
+    let bad = dir.path().join("rules.toml");
+    let text = std::fs::read_to_string(&bad)
+        .unwrap()
+        .replace("skip_tags = '^v0\\.'", "skip_tags = '('");
+    std::fs::write(&bad, text).unwrap();
+    let err = AgentPack::load_dir(dir.path()).unwrap_err().to_string();
+    assert!(
+        err.contains("rules.toml") && err.contains("skip_tags"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_release_is_dated_by_its_release_or_its_tagged_commit_never_by_processing() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    // `create` says nothing of the tag's time: undated (the envelope was received on
+    // 2026-02-01, which must not show), until the release is published.
+    let text = run(
+        &set,
+        &mut state,
+        vec![
+            push("p1", vec![commit(1, "feat: first", &["a"], &[], &[])]),
+            tag("t1", "v1.0.0"),
+        ],
+        LOG,
+    );
+    assert!(
+        text.contains("## [v1.0.0](https://github.com/o/r/releases/tag/v1.0.0)\n"),
+        "{text}"
+    );
+    assert!(!text.contains("2026-02-01"), "{text}");
+    let text = run(
+        &set,
+        &mut state,
+        vec![release("r1", "v1.0.0", "Notes")],
+        LOG,
+    );
+    assert!(text.contains("— 2026-01-20"), "published_at: {text}");
+    // A tag's push is dated by the tagged commit.
+    let text = run(
+        &set,
+        &mut state,
+        vec![
+            push("p2", vec![commit(2, "fix: second", &["a"], &[], &[])]),
+            push_to(
+                "refs/tags/v1.1.0",
+                "t2",
+                vec![commit(9, "fix: second", &["a"], &[], &[])],
+            ),
+        ],
+        LOG,
+    );
+    assert!(
+        text.contains("v1.1.0") && text.contains("— 2026-01-10"),
+        "{text}"
+    );
+}
