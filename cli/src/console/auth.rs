@@ -13,6 +13,8 @@ use super::Shared;
 use super::layout;
 
 const COOKIE: &str = "coderipple_console";
+/// How long a sign-in lasts (a restart ends it sooner).
+const SESSION_SECS: u64 = 12 * 3600;
 
 /// 32 random bytes as hex.
 pub fn random_hex() -> anyhow::Result<String> {
@@ -50,9 +52,35 @@ fn admitted(console: &super::Console, headers: &HeaderMap) -> bool {
         || cookie(headers, COOKIE).is_some_and(|c| same(c, &console.session))
 }
 
+/// Whether a request reached the console directly on loopback: its `Host` names loopback and
+/// no proxy forwarded it. Without a token that is the only way in, which also stops a
+/// proxy on the same host, and DNS rebinding, from opening the console to others.
+fn direct_on_loopback(headers: &HeaderMap) -> bool {
+    let forwarded = ["forwarded", "x-forwarded-for", "x-forwarded-host"]
+        .iter()
+        .any(|h| headers.contains_key(*h));
+    let host = headers
+        .get(header::HOST)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    let name = match host.strip_prefix('[') {
+        Some(v6) => v6.split(']').next().unwrap_or(""),
+        None => host.split(':').next().unwrap_or(""),
+    };
+    !forwarded && matches!(name, "127.0.0.1" | "localhost" | "::1")
+}
+
 /// Lets a request through when it is admitted; a page is sent to the login form, anything
-/// else gets 401.
+/// else gets 401. Without a token, only direct loopback requests are admitted.
 pub async fn guard(State(console): State<Shared>, req: Request, next: Next) -> Response {
+    if console.config.token.is_none() && !direct_on_loopback(req.headers()) {
+        return (
+            StatusCode::FORBIDDEN,
+            "without CODERIPPLE_CONSOLE_TOKEN the console answers only direct requests to \
+             127.0.0.1, ::1 or localhost (not through a proxy)\n",
+        )
+            .into_response();
+    }
     if admitted(&console, req.headers()) {
         return next.run(req).await;
     }
@@ -75,9 +103,41 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> Option<&'a str> 
         .map(|(_, v)| v.as_str())
 }
 
-/// The refusal of a POST without this console's CSRF token, or of any action in read-only
-/// mode; `None` lets it through.
-pub fn refusal(console: &super::Console, fields: &[(String, String)]) -> Option<Response> {
+/// Whether a POST came from a page of this origin, as far as the browser says: a
+/// `Sec-Fetch-Site` other than `same-origin` (or `none`, typed by the user), or an `Origin`
+/// whose host is not the request's, is another site's form.
+pub fn same_origin(headers: &HeaderMap) -> bool {
+    let site_ok = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|v| matches!(v, "same-origin" | "none"));
+    let host = headers.get(header::HOST).and_then(|v| v.to_str().ok());
+    let origin_ok = headers
+        .get(header::ORIGIN)
+        .and_then(|v| v.to_str().ok())
+        .is_none_or(|o| {
+            let origin_host = o.split_once("://").map_or(o, |(_, h)| h);
+            Some(origin_host) == host
+        });
+    site_ok && origin_ok
+}
+
+/// The refusal of a POST without this console's CSRF token or from another site, or of any
+/// action in read-only mode; `None` lets it through.
+pub fn refusal(
+    console: &super::Console,
+    headers: &HeaderMap,
+    fields: &[(String, String)],
+) -> Option<Response> {
+    if !same_origin(headers) {
+        return Some(
+            (
+                StatusCode::FORBIDDEN,
+                "refused: the form came from another site\n",
+            )
+                .into_response(),
+        );
+    }
     if console.config.readonly {
         return Some(
             (
@@ -111,7 +171,7 @@ fn login_form(console: &super::Console, error: Option<&str>, status: StatusCode)
         } @else {
             @if let Some(e) = error { p.banner role="alert" { (e) } }
             form method="post" action="/ui/login" {
-                input type="hidden" name="csrf" value=(console.csrf);
+                input type="hidden" name="csrf" value=(console.login_csrf);
                 label for="token" { "Console token (" code { "CODERIPPLE_CONSOLE_TOKEN" } ")" }
                 input #token type="password" name="token" autocomplete="current-password" required autofocus;
                 button type="submit" { "Sign in" }
@@ -121,12 +181,19 @@ fn login_form(console: &super::Console, error: Option<&str>, status: StatusCode)
     (status, layout::page_without_nav("Sign in", body)).into_response()
 }
 
-pub async fn login(State(console): State<Shared>, body: Bytes) -> Response {
+pub async fn login(State(console): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let fields = fields(&body);
     let Some(token) = &console.config.token else {
         return Redirect::to("/ui").into_response();
     };
-    if !field(&fields, "csrf").is_some_and(|t| same(t, &console.csrf)) {
+    if !same_origin(&headers) {
+        return login_form(
+            &console,
+            Some("The form came from another site."),
+            StatusCode::FORBIDDEN,
+        );
+    }
+    if !field(&fields, "csrf").is_some_and(|t| same(t, &console.login_csrf)) {
         return login_form(
             &console,
             Some("The form expired: try again."),
@@ -137,7 +204,7 @@ pub async fn login(State(console): State<Shared>, body: Bytes) -> Response {
         return login_form(&console, Some("Wrong token."), StatusCode::UNAUTHORIZED);
     }
     let cookie = format!(
-        "{COOKIE}={}; Path=/ui; HttpOnly; SameSite=Strict",
+        "{COOKIE}={}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}",
         console.session
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response()

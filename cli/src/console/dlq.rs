@@ -6,8 +6,8 @@
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Redirect, Response};
 use coderipple_core::queue::delivery_of;
 use maud::{Markup, html};
 use serde::Deserialize;
@@ -22,6 +22,13 @@ pub struct Filter {
     repo: String,
     #[serde(default)]
     delivery: String,
+    /// What the last action did (the redirect after it): `replayed` or `purged`.
+    #[serde(default)]
+    done: String,
+    #[serde(default)]
+    moved: u64,
+    #[serde(default)]
+    left: u64,
 }
 
 fn selection_of(repo: &str, deliveries: Vec<String>) -> Selection {
@@ -62,6 +69,15 @@ pub async fn list(State(console): State<Shared>, Query(f): Query<Filter>) -> Res
     let actions = !console.config.readonly;
     let body = html! {
         h1 { "Dead-letter queue" }
+        @match f.done.as_str() {
+            "replayed" => p #done role="status" { "Replayed " (f.moved) " message(s) to the events queue." },
+            "purged" => p #done role="status" { "Purged " (f.moved) " message(s)." },
+            _ => {},
+        }
+        @if !f.done.is_empty() && f.left > 0 {
+            p.banner role="alert" { (f.left) " matching message(s) are still in the DLQ (behind other "
+                "messages of their group, or in flight): run it again, or select the whole repository." }
+        }
         form.filters method="get" action="/ui/dlq" {
             label { "Repository " input type="text" name="repo" value=(f.repo) placeholder="owner/name"; }
             label { "Delivery " input type="text" name="delivery" value=(f.delivery); }
@@ -164,9 +180,9 @@ fn selection_from(fields: &[(String, String)]) -> Selection {
     selection_of(field(fields, "repo").unwrap_or(""), deliveries)
 }
 
-pub async fn replay(State(console): State<Shared>, body: Bytes) -> Response {
+pub async fn replay(State(console): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let fields = fields(&body);
-    if let Some(refused) = refusal(&console, &fields) {
+    if let Some(refused) = refusal(&console, &headers, &fields) {
         return refused;
     }
     let sel = selection_from(&fields);
@@ -198,7 +214,7 @@ pub async fn replay(State(console): State<Shared>, body: Bytes) -> Response {
             }
             @if !plan.matching.is_empty() {
                 form method="post" action="/ui/dlq/replay" {
-                    (carried(&console, &sel))
+                    (carried(&console, &previewed(&sel, &plan.matching)))
                     input type="hidden" name="confirm" value="1";
                     @if !plan.stale.is_empty() {
                         label { input type="checkbox" name="force" value="1"; " replay them anyway" }
@@ -211,60 +227,63 @@ pub async fn replay(State(console): State<Shared>, body: Bytes) -> Response {
         return layout::page("Replay", "/ui/dlq", body).into_response();
     }
     match dlq_ops::replay(b, &sel, &plan, &|_| {}).await {
-        Ok(done) => done_page(
-            "Replayed",
-            &format!("Replayed {} message(s) to {}.", done.moved, b.queue.name()),
-            &done,
-        ),
+        Ok(done) => after("replayed", &done),
         Err(e) => layout::backend_error("Replay", "/ui/dlq", &e),
     }
 }
 
-pub async fn purge(State(console): State<Shared>, body: Bytes) -> Response {
+pub async fn purge(State(console): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
     let fields = fields(&body);
-    if let Some(refused) = refusal(&console, &fields) {
+    if let Some(refused) = refusal(&console, &headers, &fields) {
         return refused;
     }
     let sel = selection_from(&fields);
     let b = &console.backend;
     if field(&fields, "confirm") != Some("1") {
-        let total = match dlq_ops::matching(b.dlq.as_ref(), &sel).await {
-            Ok(m) => m.len(),
+        let matched = match dlq_ops::matching(b.dlq.as_ref(), &sel).await {
+            Ok(m) => m,
             Err(e) => return layout::backend_error("Purge", "/ui/dlq", &e),
         };
+        let total = matched.len();
         let body = html! {
             h1 { "Purge" }
             p { "Delete " strong { (total) " message(s)" } " (" (describe(&sel)) ") from the dead-letter "
                 "queue? This cannot be undone: their events will never be applied." }
-            form method="post" action="/ui/dlq/purge" {
-                (carried(&console, &sel))
+            @if total > 0 { form method="post" action="/ui/dlq/purge" {
+                (carried(&console, &previewed(&sel, &matched)))
                 input type="hidden" name="confirm" value="1";
                 button.danger #confirm-purge type="submit" { "Delete " (total) " message(s)" }
                 " " a href="/ui/dlq" { "Cancel" }
-            }
+            } }
         };
         return layout::page("Purge", "/ui/dlq", body).into_response();
     }
     match dlq_ops::purge(b, &sel, &|_| {}).await {
-        Ok(done) => done_page(
-            "Purged",
-            &format!("Purged {} message(s) from {}.", done.moved, b.dlq.name()),
-            &done,
-        ),
+        Ok(done) => after("purged", &done),
         Err(e) => layout::backend_error("Purge", "/ui/dlq", &e),
     }
 }
 
-fn done_page(title: &str, what: &str, done: &dlq_ops::Done) -> Response {
-    let body = html! {
-        h1 { (title) }
-        p #done role="status" { (what) }
-        @for p in &done.lifted { p { "Lifted the park of " (p.repo) "." } }
-        @if done.left > 0 {
-            p.banner role="alert" { (done.left) " matching message(s) are still in the DLQ (behind other "
-                "messages of their group, or in flight): run it again, or select the whole repository." }
-        }
-        p { a href="/ui/dlq" { "Back to the DLQ" } " · " a href="/ui/deliveries" { "Deliveries" } }
-    };
-    layout::page(title, "/ui/dlq", body).into_response()
+/// After an action: back to the DLQ page, which says what was done (a reload of it repeats
+/// nothing).
+fn after(what: &str, done: &dlq_ops::Done) -> Response {
+    Redirect::to(&format!(
+        "/ui/dlq?done={what}&moved={}&left={}",
+        done.moved, done.left
+    ))
+    .into_response()
+}
+
+/// The selection a confirmation acts on: exactly the deliveries it showed (messages that
+/// arrived since are not touched), within the same repository filter.
+fn previewed(sel: &Selection, shown: &[coderipple_core::queue::PeekedMessage]) -> Selection {
+    let mut deliveries: Vec<String> = shown
+        .iter()
+        .map(|m| delivery_of(&m.body, &m.dedup_id))
+        .collect();
+    deliveries.dedup();
+    Selection {
+        repo: sel.repo.clone(),
+        deliveries,
+    }
 }

@@ -71,8 +71,14 @@ impl ConsoleConfig {
 pub struct Console {
     backend: Arc<Backend>,
     config: ConsoleConfig,
-    /// Proves a form came from a page of this console (random per process).
+    /// Proves an action's form came from a page of this console (random per process; only
+    /// admitted requests see it).
     csrf: String,
+    /// The same for the sign-in form, which anyone who reaches the console sees.
+    login_csrf: String,
+    /// The overview's content and when it was gathered: tabs share it for a few seconds, so
+    /// many open tabs do not multiply the backend's scans.
+    overview: tokio::sync::Mutex<Option<(std::time::Instant, String)>>,
     /// The login's session cookie value (random per process; the token is never stored).
     session: String,
 }
@@ -86,7 +92,9 @@ impl Console {
             backend,
             config,
             csrf: auth::random_hex()?,
+            login_csrf: auth::random_hex()?,
             session: auth::random_hex()?,
+            overview: tokio::sync::Mutex::new(None),
         })
     }
 }
@@ -128,9 +136,11 @@ async fn headers(req: Request, next: Next) -> Response {
         header::X_CONTENT_TYPE_OPTIONS,
         HeaderValue::from_static("nosniff"),
     );
+    // `same-origin`, not `no-referrer`: under `no-referrer` browsers send `Origin: null` with
+    // a form, and the CSRF check needs the real one.
     h.insert(
         header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
+        HeaderValue::from_static("same-origin"),
     );
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

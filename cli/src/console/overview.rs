@@ -1,7 +1,9 @@
 //! The overview: queue and DLQ depth, deliveries by status, parked repositories, history gaps
 //! and pending publishes, the last hour's throughput and latency (server-drawn SVG), and the
 //! recent failures. `/ui/live` serves the same content alone; the page's script swaps it in
-//! every few seconds.
+//! every few seconds. The content is gathered at most every [`FRESH`] whatever the number of
+//! open tabs, and never reads the DLQ's messages (on SQS a read holds them for a moment, which
+//! a replay running at the same time would trip over): recent failures come from the store.
 
 use std::collections::BTreeMap;
 
@@ -13,12 +15,13 @@ use coderipple_core::store::{
     DeliveryQuery, DeliveryRecord, DeliveryStatus, HistoryGap, MAX_PAGE, ParkedRepo,
     PendingPublish, ProcessingSummary,
 };
-use maud::{Markup, html};
+use maud::{Markup, PreEscaped, html};
 
 use super::{Shared, layout};
-use crate::dlq_ops::{self, DlqRow, Selection};
 
 const BUCKETS: usize = 12;
+/// How long gathered content is served again.
+const FRESH: std::time::Duration = std::time::Duration::from_secs(5);
 const BUCKET_MS: i64 = 5 * 60 * 1000;
 
 struct Overview {
@@ -29,7 +32,7 @@ struct Overview {
     gaps: Vec<HistoryGap>,
     pending: Vec<PendingPublish>,
     hour: Vec<DeliveryRecord>,
-    failures: Vec<DlqRow>,
+    failures: Vec<DeliveryRecord>,
 }
 
 async fn gather(console: &super::Console) -> anyhow::Result<Overview> {
@@ -40,7 +43,12 @@ async fn gather(console: &super::Console) -> anyhow::Result<Overview> {
         limit: MAX_PAGE,
         ..DeliveryQuery::default()
     };
-    let (queue, dlq, counts, parked, gaps, pending, hour) = tokio::try_join!(
+    let failed = DeliveryQuery {
+        status: Some(DeliveryStatus::Failed),
+        limit: 10,
+        ..DeliveryQuery::default()
+    };
+    let (queue, dlq, counts, parked, gaps, pending, hour, failures) = tokio::try_join!(
         b.queue.stats(),
         b.dlq.stats(),
         b.store.delivery_counts(),
@@ -48,14 +56,8 @@ async fn gather(console: &super::Console) -> anyhow::Result<Overview> {
         b.store.history_gaps(),
         b.store.pending_publishes(),
         b.store.list_deliveries(&hour),
+        b.store.list_deliveries(&failed),
     )?;
-    let mut failures: Vec<DlqRow> = dlq_ops::matching(b.dlq.as_ref(), &Selection::default())
-        .await?
-        .iter()
-        .map(dlq_ops::row)
-        .collect();
-    failures.reverse();
-    failures.truncate(10);
     Ok(Overview {
         queue,
         dlq,
@@ -68,9 +70,22 @@ async fn gather(console: &super::Console) -> anyhow::Result<Overview> {
     })
 }
 
+/// The overview's content, gathered again when older than [`FRESH`].
+async fn current(console: &super::Console) -> Result<String, anyhow::Error> {
+    let mut cached = console.overview.lock().await;
+    if let Some((at, html)) = cached.as_ref()
+        && at.elapsed() < FRESH
+    {
+        return Ok(html.clone());
+    }
+    let html = content(&gather(console).await?).into_string();
+    *cached = Some((std::time::Instant::now(), html.clone()));
+    Ok(html)
+}
+
 pub async fn page(State(console): State<Shared>) -> Response {
-    let (status, content) = match gather(&console).await {
-        Ok(o) => (StatusCode::OK, content(&o)),
+    let (status, content) = match current(&console).await {
+        Ok(html) => (StatusCode::OK, PreEscaped(html)),
         Err(e) => (StatusCode::SERVICE_UNAVAILABLE, layout::banner(&e)),
     };
     let body = html! {
@@ -82,8 +97,8 @@ pub async fn page(State(console): State<Shared>) -> Response {
 
 /// The overview's content alone (what the page's script swaps in).
 pub async fn live(State(console): State<Shared>) -> Response {
-    match gather(&console).await {
-        Ok(o) => Html(content(&o).into_string()).into_response(),
+    match current(&console).await {
+        Ok(html) => Html(html).into_response(),
         Err(e) => (
             StatusCode::SERVICE_UNAVAILABLE,
             Html(layout::banner(&e).into_string()),
@@ -141,17 +156,20 @@ fn content(o: &Overview) -> Markup {
         }
         h2 { "Recent failures" }
         @if o.failures.is_empty() {
-            p { "None: the dead-letter queue is empty." }
+            p { "None." }
         } @else {
             table {
-                thead { tr { th scope="col" { "Delivery" } th scope="col" { "Repository" } th scope="col" { "Class" } th scope="col" { "Reason" } } }
+                thead { tr { th scope="col" { "Delivery" } th scope="col" { "Repository" } th scope="col" { "Class" } th scope="col" { "Reason" } th scope="col" { "When (UTC)" } } }
                 tbody {
                     @for f in &o.failures {
+                        @let detail = f.detail.as_ref();
+                        @let text = |k: &str| detail.and_then(|d| d[k].as_str()).unwrap_or("").to_owned();
                         tr {
-                            td { a href={"/ui/dlq/message/" (layout::enc(&f.message_id))} { (f.delivery) } }
-                            td { (f.repo) }
-                            td { span.badge { (f.error_class) } }
-                            td.reason { (f.reason) }
+                            td { a href={"/ui/deliveries/" (layout::enc(&f.id))} { (f.id) } }
+                            td { (f.repo.as_deref().unwrap_or("")) }
+                            td { span.badge { (text("error_class")) } }
+                            td.reason { (text("reason")) }
+                            td { (layout::time(f.updated_at_ms)) }
                         }
                     }
                 }

@@ -294,15 +294,37 @@ async fn a_failure_is_replayed_from_the_console_after_the_fix_and_completes() {
     wait_dlq(dir.path(), 1);
 
     std::fs::remove_file(&blocker).unwrap();
-    let done = http
+    // A page from another site cannot act, even with the token in hand.
+    let confirm = [
+        ("csrf", csrf.as_str()),
+        ("delivery", "blocked-1"),
+        ("confirm", "1"),
+    ];
+    for (header, value) in [
+        ("origin", "https://evil.example"),
+        ("sec-fetch-site", "cross-site"),
+    ] {
+        let resp = http
+            .post(format!("{base}/ui/dlq/replay"))
+            .header(header, value)
+            .form(&confirm)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{header}: {value}");
+    }
+    wait_dlq(dir.path(), 1);
+    // The action answers with a redirect to the DLQ page, which says what was done (a reload
+    // of it repeats nothing).
+    let acted = http
         .post(format!("{base}/ui/dlq/replay"))
-        .form(&[
-            ("csrf", csrf.as_str()),
-            ("delivery", "blocked-1"),
-            ("confirm", "1"),
-        ])
-        .text_now()
-        .await;
+        .form(&confirm)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(acted.status(), StatusCode::SEE_OTHER);
+    let next = acted.headers()[LOCATION].to_str().unwrap().to_owned();
+    let done = http.get(format!("{base}{next}")).text_now().await;
     assert!(done.contains("Replayed 1 message(s)"), "{done}");
     wait_drained(dir.path(), 1, Duration::from_secs(30));
     let detail = http
@@ -346,6 +368,17 @@ async fn read_only_hides_the_actions_and_refuses_them() {
         assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{action}");
     }
     wait_dlq(dir.path(), 1);
+    // Without a token only direct loopback requests get in: not another Host (DNS
+    // rebinding), not through a proxy.
+    for (header, value) in [("host", "evil.example"), ("x-forwarded-for", "203.0.113.9")] {
+        let resp = http
+            .get(format!("{base}/ui/dlq"))
+            .header(header, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(resp.status(), StatusCode::FORBIDDEN, "{header}: {value}");
+    }
     drop(server);
 }
 

@@ -103,15 +103,25 @@ fn screenshot_dir() -> PathBuf {
     dir
 }
 
+/// The text of the element `css` once it is there; on a timeout, the page is in the panic.
 async fn text(c: &Client, css: &str) -> String {
-    c.wait()
+    match c
+        .wait()
         .at_most(Duration::from_secs(10))
         .for_element(Locator::Css(css))
         .await
-        .unwrap_or_else(|e| panic!("{css}: {e}"))
-        .text()
-        .await
-        .unwrap()
+    {
+        Ok(e) => e.text().await.unwrap(),
+        Err(e) => {
+            let url = c
+                .current_url()
+                .await
+                .map(|u| u.to_string())
+                .unwrap_or_default();
+            let page = c.source().await.unwrap_or_default();
+            panic!("{css}: {e} on {url}:\n{page}")
+        }
+    }
 }
 
 async fn js(c: &Client, script: &str) -> serde_json::Value {
@@ -242,8 +252,19 @@ async fn an_operator_replays_a_failure_from_chromium_and_reads_the_docs() {
 
     // A phone's width: nothing wider than the screen.
     c.set_window_size(390, 844).await.unwrap();
-    c.goto(&format!("{base}/ui")).await.unwrap();
-    assert_eq!(text(&c, "#dlq-depth").await, "0");
+    // The overview is gathered at most every 5 s: the DLQ's new depth shows within that.
+    let start = Instant::now();
+    loop {
+        c.goto(&format!("{base}/ui")).await.unwrap();
+        if text(&c, "#dlq-depth").await == "0" {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(15),
+            "the overview kept a DLQ of 1"
+        );
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
     let fits = js(
         &c,
         "return document.documentElement.scrollWidth <= window.innerWidth",
