@@ -137,6 +137,10 @@ pub struct PushChange {
     /// The pushed commits, oldest first.
     #[serde(default)]
     pub commits: Vec<Commit>,
+    /// The time of the commit the ref now points at (GitHub's `head_commit.timestamp`):
+    /// what dates a tag's push, whose `commits` is usually empty.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_timestamp: Option<String>,
 }
 
 impl PushChange {

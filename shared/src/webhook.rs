@@ -223,6 +223,7 @@ fn push(p: PushPayload) -> Change {
         created: p.created,
         deleted: p.deleted,
         forced: p.forced,
+        head_timestamp: p.head_commit.and_then(|h| h.timestamp),
         commits: p
             .commits
             .into_iter()
@@ -303,9 +304,17 @@ struct PushPayload {
     #[serde(default)]
     commits: Vec<RawCommit>,
     #[serde(default)]
+    head_commit: Option<RawHeadCommit>,
+    #[serde(default)]
     repository: Option<RawRepo>,
     #[serde(default)]
     installation: Option<RawInstallation>,
+}
+
+#[derive(Deserialize)]
+struct RawHeadCommit {
+    #[serde(default)]
+    timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]

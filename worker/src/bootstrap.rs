@@ -71,6 +71,7 @@ pub async fn history(
             repo,
             received_at,
             Change::Push(PushChange {
+                head_timestamp: None,
                 git_ref: format!("refs/heads/{branch}"),
                 before: String::new(),
                 after: last.id.clone(),

@@ -79,7 +79,11 @@ pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan,
                         ),
                         tag: tag.to_owned(),
                         name: String::new(),
-                        date: push.commits.last().and_then(|c| date_of(&c.timestamp)),
+                        date: push
+                            .head_timestamp
+                            .as_deref()
+                            .and_then(date_of)
+                            .or_else(|| push.commits.last().and_then(|c| date_of(&c.timestamp))),
                         notes: String::new(),
                         is_release: false,
                         role: rules.releases.role(tag, false),

@@ -218,6 +218,7 @@ async fn compare_fill(
         note.push_str(&format!("; only the first {} of {total}", filled.len()));
     }
     let push = PushChange {
+        head_timestamp: None,
         git_ref: format!("refs/heads/{}", stuck.branch),
         before: from.to_owned(),
         after: stuck.to.clone(),

@@ -289,7 +289,16 @@ async fn a_transient_failure_fails_the_rest_of_its_group_only() {
         (r1.status, r2.status),
         (DeliveryStatus::Completed, DeliveryStatus::Completed)
     );
-    assert!(r1.updated_at_ms <= r2.updated_at_ms, "a1 before a2");
+    // a1 was applied before the release a2: its commit is under v1.0.0, not "Unreleased".
+    let changelog = s3_text(&p, "docs/o/a/decisions/changelog.md")
+        .await
+        .expect("changelog in S3");
+    let cut = changelog.find("## [v1.0.0]").expect("the release cut");
+    assert!(
+        changelog.find(&sha(9, 0)).is_some_and(|at| at > cut),
+        "{changelog}"
+    );
+    assert!(!changelog.contains("Unreleased"), "{changelog}");
     let state = p.aws.store.repo_state("o/a").await.unwrap().unwrap();
     let shas = coderipple_worker::applied_commits(&state.state).unwrap();
     assert_eq!(shas, vec![sha(9, 0)]);

@@ -52,6 +52,7 @@ pub fn push(repo: &str, delivery: &str, commits: Vec<Commit>) -> Envelope {
         delivery,
         "push",
         Change::Push(PushChange {
+            head_timestamp: None,
             git_ref: "refs/heads/main".into(),
             before: String::new(),
             after: commits.last().map(|c| c.id.clone()).unwrap_or_default(),

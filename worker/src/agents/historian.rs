@@ -34,6 +34,9 @@ pub const NAME: &str = "historian";
 /// Entries per archived page.
 pub const PAGE: usize = 100;
 const RELEASES: usize = 200;
+/// Pre-releases waiting for the next cut, at most (a pack whose `tag_pattern` folds most tags
+/// must not outgrow the state).
+const FOLDED: usize = 50;
 const DETAILS: usize = 20;
 /// Archived keys and releases kept however tight the budget.
 const KEYS_FLOOR: usize = 200;
@@ -415,7 +418,17 @@ impl Agent for Historian {
                         run.already_applied += 1;
                     }
                 }
-                PlanItem::Release(r) if r.role == TagRole::Folded => {
+                // A tag that folded stays folded, and one that cut stays a cut, whatever a
+                // later event of it says (GitHub sends `create`, the tag's push and `release`
+                // in any order; a `prerelease` flag after the cut changes nothing).
+                PlanItem::Release(r)
+                    if r.role == TagRole::Folded
+                        || mine.folded.contains(&r.tag)
+                        || mine
+                            .releases
+                            .iter()
+                            .any(|k| k.pre_releases.contains(&r.tag)) =>
+                {
                     let known = mine.folded.contains(&r.tag)
                         || mine
                             .releases
@@ -425,6 +438,7 @@ impl Agent for Historian {
                         run.already_applied += 1;
                     } else {
                         mine.folded.push(r.tag.clone());
+                        super::journal::keep_last(&mut mine.folded, FOLDED);
                         run.applied += 1;
                     }
                 }

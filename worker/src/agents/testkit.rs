@@ -46,6 +46,7 @@ pub fn push_to(git_ref: &str, delivery: &str, commits: Vec<Commit>) -> Envelope 
         delivery,
         "push",
         Change::Push(PushChange {
+            head_timestamp: None,
             git_ref: git_ref.into(),
             before: sha(0),
             after: commits.last().map(|c| c.id.clone()).unwrap_or_default(),

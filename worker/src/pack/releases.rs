@@ -91,12 +91,15 @@ impl ReleaseRules {
 
     /// What `tag` is; `github_prerelease` when a GitHub release marks it so.
     pub fn role(&self, tag: &str, github_prerelease: bool) -> TagRole {
+        // A tag outside `tag_pattern` is no release at all, whatever else matches it.
+        if self.tag_pattern.as_ref().is_some_and(|r| !r.is_match(tag)) {
+            return TagRole::Folded;
+        }
         if self.skip.as_ref().is_some_and(|r| r.is_match(tag)) {
             return TagRole::Skipped;
         }
-        let not_a_release = self.tag_pattern.as_ref().is_some_and(|r| !r.is_match(tag));
         let ignored = self.ignore.as_ref().is_some_and(|r| r.is_match(tag));
-        if not_a_release || ignored || (github_prerelease && self.fold_github_prereleases) {
+        if ignored || (github_prerelease && self.fold_github_prereleases) {
             return TagRole::Folded;
         }
         TagRole::Cut
@@ -144,6 +147,12 @@ mod tests {
         assert_eq!(r.role("nightly", false), TagRole::Folded);
         assert_eq!(r.role("v0.9.0", false), TagRole::Skipped);
         assert_eq!(r.role("v1.3.0", true), TagRole::Cut);
+        let outside = rules("tag_pattern = '^v'\nskip_tags = 'nightly'");
+        assert_eq!(
+            outside.role("nightly", false),
+            TagRole::Folded,
+            "not a release at all"
+        );
     }
 
     #[test]

@@ -139,6 +139,7 @@ impl GitHubState {
                 .expect("a valid date")
                 .to_utc(),
             change: Some(Change::Push(PushChange {
+                head_timestamp: None,
                 git_ref: format!("refs/heads/{branch}"),
                 before: if before.is_empty() {
                     "0".repeat(40)

@@ -91,6 +91,7 @@ fn history() -> Vec<Vec<Envelope>> {
                 format!("push-{p}"),
                 "push",
                 Change::Push(PushChange {
+                    head_timestamp: None,
                     git_ref: "refs/heads/main".into(),
                     before: if first == 0 {
                         String::new()

@@ -28,7 +28,7 @@ fn pre_releases_fold_into_the_next_final_release_which_lists_them() {
         push("p1", vec![commit(1, "feat: first", &["a"], &[], &[])]),
         tag("t1", "v1.0.0-rc.1"),
         push("p2", vec![commit(2, "fix: second", &["a"], &[], &[])]),
-        prerelease("r2", "v1.0.0"),
+        prerelease("r2", "nightly-5"),
         push("p3", vec![commit(3, "feat: third", &["a"], &[], &[])]),
         tag("t3", "v1.0.0"),
     ];
@@ -40,8 +40,8 @@ fn pre_releases_fold_into_the_next_final_release_which_lists_them() {
         "{text}"
     );
     assert!(
-        text.contains("Pre-releases: `v1.0.0-rc.1`"),
-        "the release candidates are listed: {text}"
+        text.contains("\nPre-releases: `v1.0.0-rc.1`, `nightly-5`\n"),
+        "the tag and the GitHub pre-release are listed, and only they: {text}"
     );
     let heading = text.find("## [v1.0.0]").unwrap();
     for n in 1..=3 {
@@ -50,6 +50,52 @@ fn pre_releases_fold_into_the_next_final_release_which_lists_them() {
     // A redelivery of everything changes nothing.
     let again = run(&set, &mut state, events, LOG);
     assert_eq!(again, text);
+}
+
+/// GitHub sends `create`, the tag's push and `release` for one release, in any order: the
+/// outcome is the same in every order, and a tag never lists itself as its pre-release.
+#[test]
+fn a_releases_events_in_any_order_give_the_same_changelog() {
+    let set = AgentSet::builtin();
+    let head = || push("p1", vec![commit(1, "feat: first", &["a"], &[], &[])]);
+    let rc = || prerelease("r0", "v2.0.0-rc.1");
+    let orders = [
+        vec![
+            head(),
+            rc(),
+            tag("t", "v2.0.0"),
+            release("r", "v2.0.0", "Notes"),
+        ],
+        vec![
+            head(),
+            rc(),
+            release("r", "v2.0.0", "Notes"),
+            tag("t", "v2.0.0"),
+        ],
+        vec![
+            head(),
+            tag("t", "v2.0.0"),
+            rc(),
+            release("r", "v2.0.0", "Notes"),
+        ],
+    ];
+    let mut seen = Vec::new();
+    for events in orders {
+        let mut state = json!({});
+        seen.push(run(&set, &mut state, events, LOG));
+    }
+    let first = &seen[0];
+    assert!(first.contains("## [Release v2.0.0 (v2.0.0)]"), "{first}");
+    assert!(first.contains("\nPre-releases: `v2.0.0-rc.1`\n"), "{first}");
+    // The third order saw the candidate after the cut: it is listed nowhere, folded into the
+    // next release instead.
+    assert_eq!(seen[0], seen[1]);
+    assert!(!seen[2].contains("Pre-releases"), "{}", seen[2]);
+    assert!(
+        seen[2].contains("## [Release v2.0.0 (v2.0.0)]"),
+        "{}",
+        seen[2]
+    );
 }
 
 #[test]
@@ -124,17 +170,17 @@ fn a_release_is_dated_by_its_release_or_its_tagged_commit_never_by_processing() 
         LOG,
     );
     assert!(text.contains("— 2026-01-20"), "published_at: {text}");
-    // A tag's push is dated by the tagged commit.
+    // A tag's push is dated by the tagged commit (`head_commit`; its `commits` is empty).
+    let mut tag_push = push_to("refs/tags/v1.1.0", "t2", vec![]);
+    if let Some(Change::Push(p)) = &mut tag_push.change {
+        p.head_timestamp = Some("2026-01-10T10:00:00Z".into());
+    }
     let text = run(
         &set,
         &mut state,
         vec![
             push("p2", vec![commit(2, "fix: second", &["a"], &[], &[])]),
-            push_to(
-                "refs/tags/v1.1.0",
-                "t2",
-                vec![commit(9, "fix: second", &["a"], &[], &[])],
-            ),
+            tag_push,
         ],
         LOG,
     );
