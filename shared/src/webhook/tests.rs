@@ -32,6 +32,26 @@ fn push_is_normalized() {
 }
 
 #[test]
+fn a_tag_push_keeps_its_head_commits_time() {
+    let parsed = parse_value(
+        "push",
+        json!({"ref": "refs/tags/v1.0.0", "before": "0".repeat(40), "after": "b", "created": true,
+               "repository": repo(), "commits": [],
+               "head_commit": {"id": "b", "message": "fix: x", "timestamp": "2026-03-04T05:06:07Z"}}),
+    )
+    .unwrap();
+    let Parsed::Event(env) = parsed else {
+        panic!("expected event")
+    };
+    let Some(Change::Push(push)) = env.change else {
+        panic!("expected push")
+    };
+    assert_eq!(push.tag(), Some("v1.0.0"));
+    assert!(push.commits.is_empty());
+    assert_eq!(push.head_timestamp.as_deref(), Some("2026-03-04T05:06:07Z"));
+}
+
+#[test]
 fn the_delivering_app_installation_is_kept() {
     let with = |event: &str, mut v: serde_json::Value| {
         v["installation"] = json!({"id": 4242, "node_id": "MDIz"});
