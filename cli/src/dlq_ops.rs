@@ -9,16 +9,16 @@
 
 use std::time::Duration;
 
+use coderipple_core::config::Settings;
 use coderipple_core::envelope::Envelope;
 use coderipple_core::queue::{
     MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, ReceivedMessage, delivery_of,
     message_group_id, replay_dedup_id,
 };
-use coderipple_core::store::ParkedRepo;
+use coderipple_core::store::{ParkedRepo, Store};
 use serde::Serialize;
 
 use crate::backend::Backend;
-use crate::cmd::parked::{self, TooOld};
 
 /// How long messages stay held while a replay or purge pass runs.
 const HOLD: Duration = Duration::from_secs(120);
@@ -103,15 +103,15 @@ pub struct ReplayPlan {
     pub matching: Vec<PeekedMessage>,
     /// The parks it would lift (their head is among `matching`).
     pub heads: Vec<ParkedRepo>,
-    /// Messages too old to replay without `force` (see [`parked::too_old`]).
+    /// Messages too old to replay without `force` (see [`too_old`]).
     pub stale: Vec<TooOld>,
 }
 
 /// The dry run of a replay of `sel`.
 pub async fn plan_replay(backend: &Backend, sel: &Selection) -> anyhow::Result<ReplayPlan> {
     let matching = matching(backend.dlq.as_ref(), sel).await?;
-    let stale = parked::too_old(&backend.settings, &matching);
-    let heads = parked::heads_among(backend.store.as_ref(), &matching).await?;
+    let stale = too_old(&backend.settings, &matching);
+    let heads = heads_among(backend.store.as_ref(), &matching).await?;
     Ok(ReplayPlan {
         matching,
         heads,
@@ -169,7 +169,7 @@ pub async fn purge(
     } else {
         transfer(backend.dlq.as_ref(), None, sel, progress).await?
     };
-    let heads = parked::heads_among(backend.store.as_ref(), &matched).await?;
+    let heads = heads_among(backend.store.as_ref(), &matched).await?;
     for p in &heads {
         backend.store.unpark_repo(&p.repo).await?;
     }
@@ -239,4 +239,49 @@ fn replay_message(m: &ReceivedMessage) -> OutgoingMessage {
             .insert("previous_reason".into(), reason.clone());
     }
     out
+}
+
+/// A dead letter whose delivery record may expire before a replay of it is processed.
+#[derive(Debug)]
+pub struct TooOld {
+    pub message_id: String,
+    pub delivery: String,
+    pub age_days: f64,
+}
+
+/// The messages of `matching` received so long ago that their delivery record (kept for
+/// `CODERIPPLE_DEDUP_TTL_SECS`) could expire while a replay waits on the queue: a replay of
+/// those could apply twice what was applied before. Refused unless `--force`.
+pub fn too_old(settings: &Settings, matching: &[PeekedMessage]) -> Vec<TooOld> {
+    let now = chrono::Utc::now();
+    let limit = settings.dedup_ttl.saturating_sub(settings.queue_retention);
+    matching
+        .iter()
+        .filter_map(|m| {
+            let env = Envelope::from_json(&m.body).ok()?;
+            let age = (now - env.received_at).to_std().ok()?;
+            (age > limit).then(|| TooOld {
+                message_id: m.message_id.clone(),
+                delivery: env.delivery,
+                age_days: age.as_secs_f64() / 86_400.0,
+            })
+        })
+        .collect()
+}
+
+/// The parks whose head is among `messages` (the messages being replayed or purged).
+pub async fn heads_among(
+    store: &dyn Store,
+    messages: &[PeekedMessage],
+) -> anyhow::Result<Vec<ParkedRepo>> {
+    let parks = store.parked_repos().await?;
+    Ok(parks
+        .into_iter()
+        .filter(|p| {
+            messages.iter().any(|m| {
+                (m.group_id == p.repo || m.group_id == message_group_id(&p.repo))
+                    && delivery_of(&m.body, &m.dedup_id) == p.head
+            })
+        })
+        .collect())
 }
