@@ -12,8 +12,7 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use coderipple_core::queue::QueueStats;
 use coderipple_core::store::{
-    DeliveryQuery, DeliveryRecord, DeliveryStatus, HistoryGap, MAX_PAGE, ParkedRepo,
-    PendingPublish, ProcessingSummary,
+    DeliveryQuery, DeliveryRecord, DeliveryStatus, HistoryGap, MAX_PAGE, ParkedRepo, PendingPublish,
 };
 use maud::{Markup, PreEscaped, html};
 
@@ -190,12 +189,13 @@ fn chart(hour: &[DeliveryRecord]) -> Markup {
     {
         let i = ((r.updated_at_ms - start) / BUCKET_MS).clamp(0, BUCKETS as i64 - 1) as usize;
         done[i] += 1;
+        // Only the summary's `received_at` (see `ProcessingSummary`): no copy of the whole
+        // summary per delivery.
         let received = r
             .detail
             .as_ref()
-            .and_then(|d| serde_json::from_value::<ProcessingSummary>(d.clone()).ok())
-            .and_then(|s| s.received_at)
-            .and_then(|t| chrono::DateTime::parse_from_rfc3339(&t).ok());
+            .and_then(|d| d.get("received_at")?.as_str())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
         if let Some(t) = received {
             latencies.push((r.updated_at_ms - t.timestamp_millis()).max(0));
         }

@@ -151,6 +151,11 @@ async fn with_a_token_every_route_needs_it_and_every_action_its_csrf_token() {
         let req = http.get(format!("{base}{route}")).bearer_auth(TOKEN);
         async move { req.send().await.unwrap() }
     };
+    let overview = get("/ui").await.text().await.unwrap();
+    assert!(
+        overview.contains("1 completed; end-to-end latency p50 ") && !overview.contains("p50 –"),
+        "the latency comes from the summary's received_at: {overview}"
+    );
     let repo = get("/ui/repos/acme/hostile").await.text().await.unwrap();
     assert!(
         repo.contains("&lt;script&gt;alert"),
