@@ -6,7 +6,7 @@ use std::sync::Arc;
 use serde_json::json;
 
 use crate::agents::AgentSet;
-use crate::agents::testkit::{commit, push, push_to, release, run, sha, tag};
+use crate::agents::testkit::{assert_inert, commit, push, push_to, release, run, sha, tag};
 use crate::pack::AgentPack;
 use coderipple_core::envelope::Change;
 
@@ -50,6 +50,28 @@ fn pre_releases_fold_into_the_next_final_release_which_lists_them() {
     // A redelivery of everything changes nothing.
     let again = run(&set, &mut state, events, LOG);
     assert_eq!(again, text);
+}
+
+/// A pre-release's tag is payload text: listed under the cut as code, it adds no Markdown.
+#[test]
+fn a_hostile_pre_release_tag_stays_text() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let text = run(
+        &set,
+        &mut state,
+        vec![
+            push("p1", vec![commit(1, "feat: first", &["a"], &[], &[])]),
+            prerelease(
+                "r0",
+                "x` <img src=x onerror=alert(1)> [a](https://evil.example)\n## PWNED",
+            ),
+            tag("t", "v3.0.0"),
+        ],
+        LOG,
+    );
+    assert!(text.contains("\nPre-releases: "), "{text}");
+    assert_inert(&text);
 }
 
 /// GitHub sends `create`, the tag's push and `release` for one release, in any order: the
