@@ -23,6 +23,31 @@ pub const DYNAMO_PER_RRU: f64 = 0.125 / 1e6;
 /// S3 Standard, per PUT request.
 pub const S3_PER_PUT: f64 = 0.005 / 1e3;
 
+/// Bedrock on-demand text models the LLM writer knows the price of: (model id, US dollars per
+/// 1,000 input tokens, per 1,000 output tokens). A model not listed has no cost estimate.
+pub const BEDROCK_TOKEN_PRICES: &[(&str, f64, f64)] = &[
+    ("amazon.nova-micro-v1:0", 0.000_035, 0.000_14),
+    ("amazon.nova-lite-v1:0", 0.000_06, 0.000_24),
+    ("amazon.nova-pro-v1:0", 0.000_8, 0.003_2),
+    ("anthropic.claude-3-haiku-20240307-v1:0", 0.000_25, 0.001_25),
+];
+
+/// What `input` and `output` tokens of Bedrock `model` cost (a cross-region profile such as
+/// `us.amazon.nova-micro-v1:0` costs what its model does); `None` for a model not listed.
+pub fn bedrock_tokens_usd(model: &str, input: u64, output: u64) -> Option<f64> {
+    let bare = model.split_once('.').map_or(model, |(prefix, rest)| {
+        if prefix.len() == 2 || prefix == "apac" {
+            rest
+        } else {
+            model
+        }
+    });
+    BEDROCK_TOKEN_PRICES
+        .iter()
+        .find(|(id, _, _)| *id == bare)
+        .map(|(_, i, o)| input as f64 / 1e3 * i + output as f64 / 1e3 * o)
+}
+
 /// At 1,769 MB a function has one full vCPU; below, CPU is proportional to memory.
 pub const FULL_VCPU_MB: f64 = 1769.0;
 
@@ -40,6 +65,17 @@ pub fn scaled_ms(ms: f64, measured_mb: u32, mb: u32) -> f64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn bedrock_tokens_are_priced_by_model_and_unknown_models_are_not() {
+        let usd = bedrock_tokens_usd("amazon.nova-micro-v1:0", 1_000, 1_000).unwrap();
+        assert!((usd - (0.000_035 + 0.000_14)).abs() < 1e-12);
+        assert_eq!(
+            bedrock_tokens_usd("us.amazon.nova-micro-v1:0", 2_000, 0),
+            bedrock_tokens_usd("amazon.nova-micro-v1:0", 2_000, 0)
+        );
+        assert_eq!(bedrock_tokens_usd("someone.else-v9", 1, 1), None);
+    }
 
     #[test]
     fn cpu_follows_memory_up_to_one_vcpu() {

@@ -13,6 +13,7 @@ pub use listing::{DeliveryQuery, MAX_PAGE, RepoSummary};
 
 pub use summary::{
     AgentDecision, CommitClass, ContentStats, ProcessingSummary, PublishOutcome, PublishStatus,
+    WriterStats,
 };
 
 use std::collections::BTreeMap;

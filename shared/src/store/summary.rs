@@ -57,6 +57,74 @@ pub struct ProcessingSummary {
     /// Deliveries that had waited and were applied in this change set, in history order.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub released: Vec<String>,
+    /// What the optional LLM writer did for this change set's docs (none when it is off).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub writer: Option<WriterStats>,
+}
+
+/// What the LLM writer did for one change set's docs: the marked prose sections it filled,
+/// from where, and what the model calls cost. A section it could not fill keeps the
+/// deterministic text, and a note says why.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WriterStats {
+    /// The model (`openai:<name>` or `bedrock:<model id>`).
+    pub model: String,
+    /// Marked sections in the docs rendered.
+    pub sections: usize,
+    /// Sections filled from the cache (no model call).
+    pub cached: usize,
+    /// Sections filled by a model call now.
+    pub written: usize,
+    /// Sections left with their deterministic text.
+    pub deterministic: usize,
+    /// Model calls made (failed ones included).
+    pub calls: usize,
+    /// Prompt tokens the model reported.
+    pub input_tokens: u64,
+    /// Answer tokens the model reported.
+    pub output_tokens: u64,
+    /// Time spent waiting for the model (ms).
+    #[serde(default)]
+    pub model_ms: u64,
+    /// What the calls cost in US dollars, when the model's price is known.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub estimated_cost_usd: Option<f64>,
+    /// Why sections kept their deterministic text (timeouts, refusals, the budget, …).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notes: Vec<String>,
+}
+
+impl WriterStats {
+    /// Sections served from the cache among those that needed the model (cache or call);
+    /// `None` before any.
+    pub fn hit_rate(&self) -> Option<f64> {
+        let asked = self.cached + self.calls;
+        (asked > 0).then(|| self.cached as f64 / asked as f64)
+    }
+
+    /// Adds `other` (another change set's figures) to these.
+    pub fn absorb(&mut self, other: &WriterStats) {
+        if self.model.is_empty() {
+            self.model.clone_from(&other.model);
+        }
+        self.sections += other.sections;
+        self.cached += other.cached;
+        self.written += other.written;
+        self.deterministic += other.deterministic;
+        self.calls += other.calls;
+        self.input_tokens += other.input_tokens;
+        self.output_tokens += other.output_tokens;
+        self.model_ms += other.model_ms;
+        self.estimated_cost_usd = match (self.estimated_cost_usd, other.estimated_cost_usd) {
+            (None, None) => None,
+            (a, b) => Some(a.unwrap_or(0.0) + b.unwrap_or(0.0)),
+        };
+        for note in &other.notes {
+            if self.notes.len() < 20 && !self.notes.contains(note) {
+                self.notes.push(note.clone());
+            }
+        }
+    }
 }
 
 /// What one publish of a repository's docs did.
