@@ -37,6 +37,8 @@
 //! - [`supervise`]: a poller that panics is logged and restarted after a short backoff.
 //! - `error`: [`WorkerError`], transient (retry) or permanent (DLQ).
 //! - `testkit` (feature `test-kit`): an embedded worker in a temp dir, for tests.
+//! - [`writer`]: the optional LLM writer: prose in the docs' marked sections (Bedrock or an
+//!   OpenAI-compatible server), cached, budgeted, never in the way.
 
 mod agents;
 mod batch;
@@ -64,6 +66,7 @@ mod sqs_event;
 pub mod supervise;
 #[cfg(feature = "test-kit")]
 pub mod testkit;
+pub mod writer;
 
 use std::sync::Arc;
 
@@ -113,6 +116,8 @@ pub struct WorkerContext {
     pub publishing: Option<publish::Publishing>,
     /// GitHub's API, when credentials are configured: history gaps are filled through it.
     pub github: Option<Arc<github::GitHubApi>>,
+    /// The LLM writer, when `CODERIPPLE_WRITER` names a model.
+    pub writer: Option<Arc<writer::ProseWriter>>,
 }
 
 impl WorkerContext {
@@ -135,6 +140,7 @@ impl WorkerContext {
             content: None,
             publishing: None,
             github: None,
+            writer: None,
         }
     }
 }

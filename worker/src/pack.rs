@@ -166,6 +166,11 @@ impl AgentPack {
         &self.source
     }
 
+    /// Whether the pack has template `name` (e.g. `prompts/release_summary.md`).
+    pub fn has_template(&self, name: &str) -> bool {
+        self.env.get_template(name).is_ok()
+    }
+
     /// Renders template `name` (e.g. `changelog.md`) with `ctx`.
     pub fn render(&self, name: &str, ctx: impl Serialize) -> Result<String, WorkerError> {
         self.env

@@ -203,7 +203,8 @@ async fn apply(
     }
     chain.put(slots)?;
     let mut files = Vec::new();
-    let write_once = std::mem::take(&mut applied.write_once);
+    let mut write_once = std::mem::take(&mut applied.write_once);
+    let mut writer = None;
     if !plan.runs.is_empty() {
         // Docs are rendered from state alone, so only agents whose state changed need it; a
         // redelivery (something already applied) re-renders every agent planned, in case the
@@ -212,6 +213,7 @@ async fn apply(
         files = ctx.agents.render(repo, slots, |agent| {
             first || applied.changed(agent) || (applied.redelivered() && plan.runs_agent(agent))
         })?;
+        crate::writer::finish(ctx.writer.as_deref(), pack, repo, &mut files, &mut writer).await;
         // Hashes are true only if the change set that stored them finished (its docs were
         // written before its completion); otherwise every doc rendered is written.
         let trusted = !first && !applied.redelivered() && hashes_confirmed(ctx, &hashes).await?;
@@ -221,10 +223,12 @@ async fn apply(
         // Write-once files first: the new state no longer holds what they hold. If the
         // state write then loses, the retry computes the very same files again.
         if !write_once.is_empty() {
+            let w = ctx.writer.as_deref();
+            crate::writer::finish(w, pack, repo, &mut write_once, &mut writer).await;
             ctx.sink.write(repo, &write_once).await?;
         }
         let stored = ctx.store.put_repo_state(repo, version, &state).await?;
-        files = write_docs_fenced(ctx, repo, stored, files).await?;
+        files = write_docs_fenced(ctx, repo, stored, files, &mut writer).await?;
         files.extend(write_once);
     } else if chain_changed {
         // Only waiting changed: stored with the state, acknowledged, nothing to render.
@@ -272,6 +276,7 @@ async fn apply(
         publish: None,
         waiting: resolved.ordered.waiting,
         released: resolved.ordered.released,
+        writer,
     })
 }
 
@@ -299,6 +304,7 @@ async fn write_docs_fenced(
     repo: &str,
     mut version: u64,
     mut files: Vec<DocFile>,
+    writer: &mut Option<coderipple_core::store::WriterStats>,
 ) -> Result<Vec<DocFile>, WorkerError> {
     if files.is_empty() {
         // Nothing written: no older docs can replace newer ones.
@@ -323,6 +329,8 @@ async fn write_docs_fenced(
             .as_object()
             .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
         files = ctx.agents.render(repo, slots, |_| true)?;
+        let (w, pack) = (ctx.writer.as_deref(), &ctx.agents.pack);
+        crate::writer::finish(w, pack, repo, &mut files, writer).await;
         version = current.version;
     }
     Err(WorkerError::transient(format!(

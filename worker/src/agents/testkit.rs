@@ -124,14 +124,17 @@ pub fn apply_all(set: &AgentSet, plan: &Plan, state: &mut Value) -> Vec<DocFile>
         .write_once
 }
 
+/// The doc at `path` as a worker without the LLM writer writes it (prose markers removed).
 pub fn render(set: &AgentSet, state: &Value, path: &str) -> String {
     let empty = serde_json::Map::new();
-    set.render("o/r", state.as_object().unwrap_or(&empty), |_| true)
+    let doc = set
+        .render("o/r", state.as_object().unwrap_or(&empty), |_| true)
         .unwrap()
         .into_iter()
         .find(|doc| doc.path == path)
         .unwrap_or_else(|| panic!("no doc {path}"))
-        .contents
+        .contents;
+    crate::writer::sections::strip(&doc)
 }
 
 /// Plans and applies `events` on `state`; returns the doc at `path`.

@@ -86,6 +86,7 @@ impl Historian {
                 (Some(tag), None) => tag.to_owned(),
             };
             out.push(json!({
+                "tag": release,
                 "title": heading,
                 "url": info.map(|r| r.url.as_str()).unwrap_or(""),
                 "date": info.and_then(|r| r.date.clone()),

@@ -1,0 +1,151 @@
+//! The optional LLM writer: prose in the marked sections of the deterministic docs.
+//!
+//! The agents' docs are complete without it. Templates mark the places prose may go
+//! (`<!-- coderipple:prose KIND -->` … `<!-- /coderipple:prose -->`, around the deterministic
+//! text); after rendering, the [`ProseWriter`] asks a model for each marked section, with the
+//! pack's prompt `prompts/KIND.md` and the section the marker sits in as *fenced data*, and
+//! puts the model's answer, [sanitized](sanitize), in place of the deterministic text. With
+//! the writer off, or for any section it cannot fill, the markers are removed and the
+//! deterministic text stays: the docs are then byte-identical to a worker without a writer.
+//!
+//! Order of effects and failure: answers are cached (an in-process LRU in front of the
+//! store's `CACHE#` records) by pack version, model and prompt hash *before* the docs are
+//! written, so a replay, a redelivery or a re-render never calls the model twice for one
+//! prompt. A timeout, a refusal, an HTTP error, an unreadable answer or the repository's
+//! daily token budget leaves the deterministic text and a note in the processing summary;
+//! it is never retried within the change set, never a DLQ entry, and after a failure that
+//! says the model is unavailable the writer pauses (every section meanwhile keeps its
+//! deterministic text), so a dead model server costs one timeout, not one per section. The
+//! next change set that renders the section asks again.
+//!
+//! Models: any OpenAI-compatible `/v1/chat/completions` ([`OpenAiModel`]: Ollama, llama.cpp's
+//! server, vLLM) or Bedrock's Converse API ([`BedrockModel`]); `CODERIPPLE_WRITER` picks one
+//! ([`WriterConfig`]).
+
+mod bedrock;
+mod config;
+mod openai;
+mod pass;
+pub(crate) mod sanitize;
+pub(crate) mod sections;
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+pub use bedrock::BedrockModel;
+pub use config::{WriterConfig, WriterKind, bedrock_config};
+pub use openai::OpenAiModel;
+pub use pass::{ProseWriter, WriterLimits};
+
+/// One request to a model: the pack's system prompt and the rendered prompt of a section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Prompt {
+    /// The instructions (`prompts/system.md`).
+    pub system: String,
+    /// The section's prompt, its data fenced.
+    pub user: String,
+    /// The longest answer wanted, in tokens.
+    pub max_tokens: u32,
+}
+
+/// A model's answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    /// The text, as the model wrote it (sanitized later).
+    pub text: String,
+    /// Prompt tokens, as the model counted them.
+    pub input_tokens: u64,
+    /// Answer tokens.
+    pub output_tokens: u64,
+}
+
+/// Why a model gave no usable answer. None of these is retried within a change set.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ModelError {
+    /// No answer within the writer's timeout.
+    #[error("no answer within {0:?}")]
+    Timeout(Duration),
+    /// The model (or a guardrail) declined, or cut the answer for its content.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The server answered with an error status.
+    #[error("HTTP {status}: {message}")]
+    Status {
+        /// The status code.
+        status: u16,
+        /// The start of its body.
+        message: String,
+    },
+    /// The server could not be reached, or the SDK call failed before an answer.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// An answer that is not what the API promises.
+    #[error("unreadable answer: {0}")]
+    Unreadable(String),
+}
+
+impl ModelError {
+    /// Whether the model looks unavailable (so the writer pauses rather than ask again for
+    /// the next section): timeouts, 5xx, 429, unreachable. A refusal or an odd answer is
+    /// about one prompt.
+    pub fn unavailable(&self) -> bool {
+        match self {
+            Self::Timeout(_) | Self::Unreachable(_) => true,
+            Self::Status { status, .. } => *status >= 500 || *status == 429 || *status == 401,
+            Self::Refused(_) | Self::Unreadable(_) => false,
+        }
+    }
+}
+
+/// A model that writes prose: one prompt in, one answer out.
+#[async_trait]
+pub trait LanguageModel: Send + Sync + std::fmt::Debug {
+    /// `openai:<model>` or `bedrock:<model id>`: part of every cache key and of the summary.
+    fn name(&self) -> &str;
+
+    /// What `input` and `output` tokens cost in US dollars, when known.
+    fn cost_usd(&self, input: u64, output: u64) -> Option<f64> {
+        let _ = (input, output);
+        None
+    }
+
+    /// The model's answer to `prompt`.
+    async fn complete(&self, prompt: &Prompt) -> Result<Completion, ModelError>;
+}
+
+/// Cuts `text` to at most `max` characters on a character boundary.
+fn clip(text: &str, max: usize) -> &str {
+    match text.char_indices().nth(max) {
+        Some((i, _)) => &text[..i],
+        None => text,
+    }
+}
+
+/// The last step of rendering: `writer` fills the marked sections of `files`, counting in
+/// `stats` (made when the first section is met); without a writer the markers go and the
+/// deterministic text stays.
+pub(crate) async fn finish(
+    writer: Option<&ProseWriter>,
+    pack: &crate::pack::AgentPack,
+    repo: &str,
+    files: &mut [crate::sink::DocFile],
+    stats: &mut Option<coderipple_core::store::WriterStats>,
+) {
+    match writer {
+        Some(writer) => {
+            let mut s = stats.take().unwrap_or_default();
+            writer.fill(pack, repo, files, &mut s).await;
+            if s.sections > 0 {
+                *stats = Some(s);
+            }
+        }
+        None => {
+            for file in files.iter_mut() {
+                if file.contents.contains("coderipple:prose") {
+                    file.contents = sections::strip(&file.contents);
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,194 @@
+//! Any OpenAI-compatible chat completions endpoint (`POST {base}/chat/completions`):
+//! Ollama, llama.cpp's server, vLLM, or a hosted API with a key.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::{Completion, LanguageModel, ModelError, Prompt};
+
+/// A model behind an OpenAI-compatible `/v1` base URL.
+#[derive(Debug)]
+pub struct OpenAiModel {
+    name: String,
+    model: String,
+    endpoint: String,
+    key: Option<String>,
+    timeout: Duration,
+    http: reqwest::Client,
+}
+
+#[derive(Debug, Serialize)]
+struct Request<'a> {
+    model: &'a str,
+    messages: [Message<'a>; 2],
+    max_tokens: u32,
+    temperature: f32,
+    stream: bool,
+}
+
+#[derive(Debug, Serialize)]
+struct Message<'a> {
+    role: &'a str,
+    content: &'a str,
+}
+
+#[derive(Debug, Deserialize)]
+struct Response {
+    choices: Vec<Choice>,
+    #[serde(default)]
+    usage: Option<Usage>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Choice {
+    message: Answer,
+    #[serde(default)]
+    finish_reason: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Answer {
+    #[serde(default)]
+    content: Option<String>,
+    #[serde(default)]
+    refusal: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Usage {
+    #[serde(default)]
+    prompt_tokens: u64,
+    #[serde(default)]
+    completion_tokens: u64,
+}
+
+impl OpenAiModel {
+    /// `model` at `base_url` (up to and including `/v1`), with an optional bearer `key`;
+    /// a call gives up after `timeout`.
+    pub fn new(
+        base_url: &str,
+        model: &str,
+        key: Option<String>,
+        timeout: Duration,
+    ) -> Result<Self, ModelError> {
+        let http = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(5)))
+            .build()
+            .map_err(|e| ModelError::Unreachable(e.to_string()))?;
+        Ok(Self {
+            name: format!("openai:{model}"),
+            model: model.to_owned(),
+            endpoint: format!("{}/chat/completions", base_url.trim_end_matches('/')),
+            key,
+            timeout,
+            http,
+        })
+    }
+}
+
+#[async_trait]
+impl LanguageModel for OpenAiModel {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn complete(&self, prompt: &Prompt) -> Result<Completion, ModelError> {
+        let body = Request {
+            model: &self.model,
+            messages: [
+                Message {
+                    role: "system",
+                    content: &prompt.system,
+                },
+                Message {
+                    role: "user",
+                    content: &prompt.user,
+                },
+            ],
+            max_tokens: prompt.max_tokens,
+            temperature: 0.2,
+            stream: false,
+        };
+        let mut req = self.http.post(&self.endpoint).json(&body);
+        if let Some(key) = &self.key {
+            req = req.bearer_auth(key);
+        }
+        let res = req.send().await.map_err(|e| self.failed(e))?;
+        let status = res.status();
+        let text = res.text().await.map_err(|e| self.failed(e))?;
+        if !status.is_success() {
+            return Err(ModelError::Status {
+                status: status.as_u16(),
+                message: super::clip(text.trim(), 200).to_owned(),
+            });
+        }
+        answer(&text)
+    }
+}
+
+impl OpenAiModel {
+    fn failed(&self, e: reqwest::Error) -> ModelError {
+        if e.is_timeout() {
+            ModelError::Timeout(self.timeout)
+        } else {
+            ModelError::Unreachable(e.to_string())
+        }
+    }
+}
+
+/// The completion in a chat completions response body.
+fn answer(body: &str) -> Result<Completion, ModelError> {
+    let res: Response =
+        serde_json::from_str(body).map_err(|e| ModelError::Unreadable(e.to_string()))?;
+    let usage = res.usage.unwrap_or(Usage {
+        prompt_tokens: 0,
+        completion_tokens: 0,
+    });
+    let choice = res
+        .choices
+        .into_iter()
+        .next()
+        .ok_or_else(|| ModelError::Unreadable("no choices".into()))?;
+    if let Some(refusal) = choice.message.refusal.filter(|r| !r.trim().is_empty()) {
+        return Err(ModelError::Refused(super::clip(&refusal, 200).to_owned()));
+    }
+    if choice.finish_reason.as_deref() == Some("content_filter") {
+        return Err(ModelError::Refused("content filter".into()));
+    }
+    Ok(Completion {
+        text: choice.message.content.unwrap_or_default(),
+        input_tokens: usage.prompt_tokens,
+        output_tokens: usage.completion_tokens,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn answers_refusals_and_odd_bodies_are_told_apart() {
+        let ok = answer(
+            r#"{"choices":[{"message":{"role":"assistant","content":"Hi."},"finish_reason":"stop"}],
+                "usage":{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (ok.text.as_str(), ok.input_tokens, ok.output_tokens),
+            ("Hi.", 12, 3)
+        );
+        let refused = answer(r#"{"choices":[{"message":{"content":null,"refusal":"No."}}]}"#);
+        assert_eq!(refused, Err(ModelError::Refused("No.".into())));
+        let filtered =
+            answer(r#"{"choices":[{"message":{"content":"x"},"finish_reason":"content_filter"}]}"#);
+        assert!(matches!(filtered, Err(ModelError::Refused(_))));
+        assert!(matches!(
+            answer(r#"{"choices":[]}"#),
+            Err(ModelError::Unreadable(_))
+        ));
+        assert!(matches!(answer("<html>"), Err(ModelError::Unreadable(_))));
+    }
+}
