@@ -14,6 +14,7 @@ mod github_routes;
 mod github_standin;
 mod github_state;
 pub mod history;
+mod llm_server;
 mod openapi_example;
 mod prism;
 
@@ -23,6 +24,7 @@ pub use github_git::{HookDelivery, StoredCommit, StoredPull};
 pub use github_routes::BOT_USER_ID;
 pub use github_standin::{GitHubStandIn, app_client, app_key};
 pub use github_state::GitHubState;
+pub use llm_server::{LLM_MODEL, LlmServer};
 pub use openapi_example::{answer, example};
 pub use prism::Prism;
 
@@ -131,6 +133,21 @@ impl LocalWorker {
     /// History gaps are filled through GitHub's API as `api`.
     pub fn github(mut self, api: Arc<crate::github::GitHubApi>) -> Self {
         self.ctx.github = Some(api);
+        self
+    }
+
+    /// Docs get prose from `model`, within `limits`, as `up` does with `CODERIPPLE_WRITER`.
+    pub fn writer(
+        mut self,
+        model: Arc<dyn crate::writer::LanguageModel>,
+        limits: crate::writer::WriterLimits,
+    ) -> Self {
+        self.ctx.writer = Some(Arc::new(crate::writer::ProseWriter::new(
+            model,
+            self.ctx.store.clone(),
+            limits,
+            self.ctx.metrics.clone(),
+        )));
         self
     }
 

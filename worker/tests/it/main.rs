@@ -13,3 +13,5 @@ mod publish;
 mod recover;
 mod state_budget;
 mod supervise;
+mod writer;
+mod writer_llm;
