@@ -53,6 +53,7 @@ impl Publisher for GitRemotes {
         repo: &str,
         files: &[DocFile],
         message: &str,
+        _prose: Option<&str>,
     ) -> Result<Published, WorkerError> {
         let url = self
             .config

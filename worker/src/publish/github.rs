@@ -59,6 +59,7 @@ impl Publisher for GitHubDirect {
         repo: &str,
         files: &[DocFile],
         message: &str,
+        _prose: Option<&str>,
     ) -> Result<Published, WorkerError> {
         let git = GitData {
             api: &self.api,

@@ -61,13 +61,21 @@ pub trait Publisher: Send + Sync + std::fmt::Debug {
     /// publishing needs no lookup. Only the GitHub strategies care.
     fn note_installation(&self, _repo: &str, _installation: u64) {}
 
-    /// Commits `files` (the repository's whole docs tree) with `message`. Transient errors
-    /// may pass on a retry; permanent ones need an operator.
+    /// Whether a model-written summary of an update would be shown (a pull request's body):
+    /// only then is the LLM writer asked for one.
+    fn shows_prose(&self) -> bool {
+        false
+    }
+
+    /// Commits `files` (the repository's whole docs tree) with `message`; `prose` is the
+    /// LLM writer's summary of the update, when [`Publisher::shows_prose`] and it wrote one.
+    /// Transient errors may pass on a retry; permanent ones need an operator.
     async fn publish(
         &self,
         repo: &str,
         files: &[DocFile],
         message: &str,
+        prose: Option<&str>,
     ) -> Result<Published, WorkerError>;
 }
 
@@ -168,7 +176,21 @@ async fn attempt(
         .with_max_delay(publishing.retry_delay * 8)
         .with_max_times(ATTEMPTS - 1)
         .with_jitter();
-    (|| publisher.publish(repo, &files, message))
+    let prose = match &ctx.writer {
+        Some(writer) if publisher.shows_prose() => {
+            let mut stats = coderipple_core::store::WriterStats::default();
+            let pack = &ctx.agents.pack;
+            let prose = writer
+                .write(pack, repo, "pr_body", message, &mut stats)
+                .await;
+            for note in &stats.notes {
+                tracing::info!(%note, "writer: the pull request's body keeps its deterministic text");
+            }
+            prose
+        }
+        _ => None,
+    };
+    (|| publisher.publish(repo, &files, message, prose.as_deref()))
         .retry(backoff)
         .when(WorkerError::is_retryable)
         .notify(|e, after: Duration| {

@@ -82,6 +82,10 @@ impl Publisher for GitHubPullRequest {
         "github_pr"
     }
 
+    fn shows_prose(&self) -> bool {
+        true
+    }
+
     fn target(&self, repo: &str) -> Option<String> {
         Some(format!(
             "github.com/{repo} (pull request from {})",
@@ -98,6 +102,7 @@ impl Publisher for GitHubPullRequest {
         repo: &str,
         files: &[DocFile],
         message: &str,
+        prose: Option<&str>,
     ) -> Result<Published, WorkerError> {
         let git = GitData {
             api: &self.api,
@@ -136,6 +141,7 @@ impl Publisher for GitHubPullRequest {
                 branch: &name,
                 default: &default,
                 ours,
+                prose,
             };
             if GitData::changed(files, &existing).is_empty() {
                 // The branch holds these docs. If no pull request shows them (a publish that
@@ -187,6 +193,8 @@ struct Target<'a> {
     branch: &'a str,
     default: &'a str,
     ours: bool,
+    /// The LLM writer's summary of this update, shown in the body.
+    prose: Option<&'a str>,
 }
 
 impl GitHubPullRequest {
@@ -412,6 +420,12 @@ fn body(previous: &str, line: &str, target: &Target<'_>, note: Option<&str>) -> 
             target.branch
         ));
     }
+    if let Some(prose) = target.prose {
+        // Already sanitized by the writer: Markdown prose, no HTML, no foreign links.
+        out.push_str("### This update\n\n");
+        out.push_str(prose.trim());
+        out.push_str("\n\n");
+    }
     out.push_str("### Changes since this pull request opened\n\n");
     out.push_str(START);
     out.push('\n');
@@ -434,6 +448,7 @@ mod tests {
         branch: "d",
         default: "main",
         ours: true,
+        prose: None,
     };
 
     #[test]
@@ -459,6 +474,15 @@ mod tests {
         };
         assert!(body(&b, "x", &theirs, None).contains("Someone else has pushed to `d`"));
         assert!(body("", "x", &OURS, Some("Continues #1.")).contains("Continues #1.\n"));
+        let summarized = Target {
+            prose: Some("Adds the gear docs."),
+            ..OURS
+        };
+        let b = body("", "x", &summarized, None);
+        assert!(
+            b.contains("### This update\n\nAdds the gear docs.\n\n### Changes"),
+            "{b}"
+        );
     }
 
     #[test]

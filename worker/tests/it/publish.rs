@@ -256,6 +256,7 @@ impl Publisher for Slow {
         _repo: &str,
         _files: &[DocFile],
         _message: &str,
+        _prose: Option<&str>,
     ) -> Result<Published, WorkerError> {
         tokio::time::sleep(Duration::from_millis(1500)).await;
         Ok(Published::Unchanged)
