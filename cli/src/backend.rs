@@ -18,6 +18,7 @@ use coderipple_worker::AgentSet;
 use coderipple_worker::GitCheckouts;
 use coderipple_worker::github::{GitHubApi, GitHubConfig, GitHubContent};
 use coderipple_worker::publish::PublishConfig;
+use coderipple_worker::writer::{LanguageModel, ProseWriter, WriterConfig, bedrock_config};
 use coderipple_worker::{ContentAccess, ContentSource, WorkerContext};
 use coderipple_worker::{DirSink, DocsSink, S3Sink};
 
@@ -34,16 +35,21 @@ pub struct WorkerSettings {
     /// given, publishing, recovery — one client, so they share its token cache and the
     /// installations webhooks named.
     pub github_api: Option<Arc<GitHubApi>>,
+    /// The LLM writer's settings and model (`CODERIPPLE_WRITER`; none by default).
+    pub writer: WriterConfig,
+    /// The model `writer` names.
+    pub writer_model: Option<Arc<dyn LanguageModel>>,
 }
 
 /// Variables that name a parameter (SSM or Secrets Manager) holding another variable's value,
 /// read once at start: the GitHub App's private key and a GitHub token.
-const PARAMS: [(&str, &str); 2] = [
+const PARAMS: [(&str, &str); 3] = [
     (
         "CODERIPPLE_GITHUB_APP_KEY_PARAM",
         "CODERIPPLE_GITHUB_APP_KEY",
     ),
     ("CODERIPPLE_GITHUB_TOKEN_PARAM", "CODERIPPLE_GITHUB_TOKEN"),
+    ("CODERIPPLE_WRITER_KEY_PARAM", "CODERIPPLE_WRITER_KEY"),
 ];
 
 impl WorkerSettings {
@@ -74,10 +80,23 @@ impl WorkerSettings {
             Some(config) => Some(Arc::new(GitHubApi::new(&config)?)),
             None => None,
         };
+        let writer = WriterConfig::from_env(lookup)?;
+        let bedrock = if writer.needs_aws() {
+            let clients = match clients {
+                Some(c) => c.clone(),
+                None => AwsClients::from_env(SdkRetries::Standard).await,
+            };
+            Some(bedrock_config(&clients.config))
+        } else {
+            None
+        };
+        let writer_model = writer.model(bedrock)?;
         Ok(Self {
             repo_roots: repo_roots.to_vec(),
             publish: PublishConfig::from_env(lookup, docs_remotes)?,
             github_api,
+            writer,
+            writer_model,
         })
     }
 }
@@ -178,6 +197,15 @@ impl Backend {
         ctx.content = content;
         ctx.publishing = publish.publishing(github.as_ref())?;
         ctx.github = github;
+        if let Some(model) = &settings.writer_model {
+            tracing::info!(model = model.name(), limits = ?settings.writer.limits, "LLM writer on");
+            ctx.writer = Some(Arc::new(ProseWriter::new(
+                model.clone(),
+                self.store.clone(),
+                settings.writer.limits,
+                ctx.metrics.clone(),
+            )));
+        }
         if ctx.publishing.is_some() {
             tracing::info!(
                 strategy = publish.strategy.name(),

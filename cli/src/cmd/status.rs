@@ -4,7 +4,7 @@
 use std::path::Path;
 use std::process::ExitCode;
 
-use coderipple_core::store::ProcessingSummary;
+use coderipple_core::store::{DeliveryQuery, DeliveryStatus, ProcessingSummary, WriterStats};
 use serde_json::json;
 
 use crate::args::BackendKind;
@@ -54,6 +54,7 @@ pub async fn run(
     // The embedded backend's footprint (what the sweeper keeps in check).
     let data_bytes = matches!(local.kind, BackendKind::Sqlite).then(|| dir_size(data_dir));
     let count = |k: &str| counts.get(k).copied().unwrap_or(0);
+    let writer = writer_last_day(&local).await?;
     let recent = match &local.aws {
         Some(aws) => Some(crate::cloudwatch::recent(&aws.clients).await),
         None => None,
@@ -72,6 +73,15 @@ pub async fn run(
         }
         if let Some(recent) = &recent {
             report["metrics_last_hour"] = recent.to_json();
+        }
+        if let Some((w, sets)) = &writer {
+            report["writer_last_day"] = json!({
+                "change_sets": sets, "model": w.model, "sections": w.sections,
+                "cached": w.cached, "written": w.written, "deterministic": w.deterministic,
+                "calls": w.calls, "hit_rate": w.hit_rate(),
+                "tokens": w.input_tokens + w.output_tokens,
+                "estimated_cost_usd": w.estimated_cost_usd,
+            });
         }
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
@@ -100,6 +110,9 @@ pub async fn run(
                 data_dir.display(),
                 bytes as f64 / (1024.0 * 1024.0)
             );
+        }
+        if let Some((w, sets)) = &writer {
+            print_writer(w, *sets);
         }
         crate::cmd::parked::print(&parks);
         for p in &unpublished {
@@ -201,4 +214,74 @@ fn print_decisions(detail: &serde_json::Value) {
     for note in &summary.notes {
         println!("note:     {note}");
     }
+    if let Some(w) = &summary.writer {
+        println!(
+            "writer:   {} — {} section(s): {} from the cache, {} written, {} deterministic; {} call(s), {} tokens{}",
+            w.model,
+            w.sections,
+            w.cached,
+            w.written,
+            w.deterministic,
+            w.calls,
+            w.input_tokens + w.output_tokens,
+            cost(w.estimated_cost_usd),
+        );
+        for note in &w.notes {
+            println!("writer:   {note}");
+        }
+    }
+}
+
+fn cost(usd: Option<f64>) -> String {
+    usd.map(|c| format!(", ~${c:.4}")).unwrap_or_default()
+}
+
+/// What the LLM writer did in the change sets completed over the last 24 hours (the newest
+/// [`MAX_PAGE`](coderipple_core::store::MAX_PAGE) deliveries), and in how many change sets;
+/// `None` when it did nothing.
+async fn writer_last_day(backend: &Backend) -> anyhow::Result<Option<(WriterStats, usize)>> {
+    let since = chrono::Utc::now().timestamp_millis() - 24 * 3600 * 1000;
+    let records = backend
+        .store
+        .list_deliveries(&DeliveryQuery {
+            status: Some(DeliveryStatus::Completed),
+            since_ms: Some(since),
+            limit: coderipple_core::store::MAX_PAGE,
+            ..DeliveryQuery::default()
+        })
+        .await?;
+    let mut total = WriterStats::default();
+    let mut seen = std::collections::HashSet::new();
+    for record in records {
+        let Some(summary) = record
+            .detail
+            .and_then(|d| serde_json::from_value::<ProcessingSummary>(d).ok())
+        else {
+            continue;
+        };
+        // The deliveries of one change set share its summary: count it once.
+        if let Some(w) = &summary.writer
+            && seen.insert((summary.repo.clone(), summary.applied_at.clone()))
+        {
+            total.absorb(w);
+        }
+    }
+    let sets = seen.len();
+    Ok((sets > 0).then_some((total, sets)))
+}
+
+fn print_writer(w: &WriterStats, sets: usize) {
+    let rate = w
+        .hit_rate()
+        .map(|r| format!("{:.0}% from the cache", r * 100.0))
+        .unwrap_or_else(|| "none asked".into());
+    println!(
+        "writer {} (last 24 h, {sets} change set(s)): {} section(s), {rate}, {} written, {} left deterministic; {} tokens{}",
+        w.model,
+        w.sections,
+        w.written,
+        w.deterministic,
+        w.input_tokens + w.output_tokens,
+        cost(w.estimated_cost_usd),
+    );
 }

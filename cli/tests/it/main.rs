@@ -19,3 +19,4 @@ mod infra_stack;
 mod lambda_runtime;
 mod publish;
 mod server_limits;
+mod writer;
