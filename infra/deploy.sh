@@ -17,6 +17,9 @@
 #                         /coderipple/github-app-key; checked to exist when GITHUB_APP_ID is set)
 #   GITHUB_API_URL        GitHub's API (default https://api.github.com; GHES: https://HOST/api/v3)
 #   DOCS_BRANCH           the docs branch (default: coderipple/docs, or the default branch for github_direct)
+#   WRITER                the LLM writer: none (default) or bedrock (the worker may then invoke WRITER_MODEL)
+#   WRITER_MODEL          the Bedrock model id (default amazon.nova-micro-v1:0)
+#   WRITER_DAILY_TOKENS   the writer's tokens per repository per day (default 200000)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -27,7 +30,7 @@ while [ $# -gt 0 ]; do
   case "$1" in
     --dist) dist="$2"; shift 2 ;;
     --no-function-url) function_url=false; shift ;;
-    -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,25p' "$0"; exit 0 ;;
     *) args+=("$1"); shift ;;
   esac
 done
@@ -40,6 +43,11 @@ app_id="${GITHUB_APP_ID:-}"
 app_key_param="${GITHUB_APP_KEY_PARAM:-/coderipple/github-app-key}"
 api_url="${GITHUB_API_URL:-https://api.github.com}"
 docs_branch="${DOCS_BRANCH:-}"
+writer="${WRITER:-none}"
+case "$writer" in
+  none|bedrock) ;;
+  *) echo "WRITER must be none or bedrock, got '$writer' (an OpenAI-compatible server is for coderipple up)" >&2; exit 2 ;;
+esac
 case "$doc_strategy" in
   store) ;;
   github_direct|github_pr)
@@ -106,6 +114,9 @@ params=(
   "ParameterKey=DocStrategy,ParameterValue=$doc_strategy"
   "ParameterKey=GitHubAppKeyParameter,ParameterValue=$app_key_param"
   "ParameterKey=GitHubApiUrl,ParameterValue=$api_url"
+  "ParameterKey=Writer,ParameterValue=$writer"
+  "ParameterKey=WriterModel,ParameterValue=${WRITER_MODEL:-amazon.nova-micro-v1:0}"
+  "ParameterKey=WriterDailyTokens,ParameterValue=${WRITER_DAILY_TOKENS:-200000}"
 )
 # Empty values stay out (the template's defaults are empty).
 [ -z "$app_id" ] || params+=("ParameterKey=GitHubAppId,ParameterValue=$app_id")
