@@ -53,6 +53,7 @@ pub struct AgentPack {
     version: String,
     source: String,
     env: Environment<'static>,
+    markers: Markers,
     /// The compiled rules.
     pub rules: Rules,
 }
@@ -120,6 +121,8 @@ impl AgentPack {
         env.set_lstrip_blocks(true);
         env.set_keep_trailing_newline(true);
         add_filters(&mut env);
+        let markers = Markers::random();
+        add_marker_functions(&mut env, &markers);
         let mut hash = Sha256::new();
         let mut meta = None;
         let mut rules = None;
@@ -152,6 +155,7 @@ impl AgentPack {
             version: format!("{}-{}+{}", meta.name, meta.version, &digest[..12]),
             source: source.to_owned(),
             env,
+            markers,
             rules: rules.ok_or_else(|| bad("rules.toml", &"missing"))?,
         })
     }
@@ -166,6 +170,11 @@ impl AgentPack {
         &self.source
     }
 
+    /// The prose markers this pack's templates write (see [`Markers`]).
+    pub fn markers(&self) -> &Markers {
+        &self.markers
+    }
+
     /// Whether the pack has template `name` (e.g. `prompts/release_summary.md`).
     pub fn has_template(&self, name: &str) -> bool {
         self.env.get_template(name).is_ok()
@@ -178,6 +187,62 @@ impl AgentPack {
             .and_then(|t| t.render(ctx))
             .map_err(|e| WorkerError::invalid(format!("template {name} ({}): {e}", self.source)))
     }
+}
+
+/// The markers around the prose sections of the docs (the LLM writer's, see
+/// [`crate::writer`]), written by the template functions `prose_open(kind)` (or
+/// `prose_open(kind, from_text=true)`) and `prose_close()`. They carry a random nonce made
+/// when the pack is loaded, so no text from a payload can forge one: a commit message shown
+/// verbatim in a code span holds at most a marker without the nonce, which is only text. They
+/// never reach a written doc: the writer replaces or removes every section.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Markers {
+    /// `<!-- coderipple:prose:NONCE ` (the kind and ` -->` follow).
+    pub open: String,
+    /// `<!-- /coderipple:prose:NONCE -->`.
+    pub close: String,
+}
+
+impl Markers {
+    /// Markers with `nonce`.
+    pub fn with_nonce(nonce: &str) -> Self {
+        Self {
+            open: format!("<!-- coderipple:prose:{nonce} "),
+            close: format!("<!-- /coderipple:prose:{nonce} -->"),
+        }
+    }
+
+    fn random() -> Self {
+        Self::with_nonce(&uuid::Uuid::new_v4().simple().to_string())
+    }
+}
+
+/// `prose_open(kind, from_text=false)` and `prose_close()`.
+fn add_marker_functions(env: &mut Environment<'static>, markers: &Markers) {
+    let open = markers.open.clone();
+    env.add_function(
+        "prose_open",
+        move |kind: String, kwargs: minijinja::value::Kwargs| -> Result<Value, minijinja::Error> {
+            let from_text: Option<bool> = kwargs.get("from_text")?;
+            kwargs.assert_all_used()?;
+            if kind.is_empty() || !kind.bytes().all(|b| b.is_ascii_lowercase() || b == b'_') {
+                return Err(minijinja::Error::new(
+                    minijinja::ErrorKind::InvalidOperation,
+                    format!("prose_open: the kind must be lowercase letters and _, got {kind:?}"),
+                ));
+            }
+            let from = if from_text.unwrap_or(false) {
+                " from=text"
+            } else {
+                ""
+            };
+            Ok(Value::from_safe_string(format!("{open}{kind}{from} -->")))
+        },
+    );
+    let close = markers.close.clone();
+    env.add_function("prose_close", move || {
+        Value::from_safe_string(close.clone())
+    });
 }
 
 /// The escaping filters every template (built-in or custom) can use on text from payloads

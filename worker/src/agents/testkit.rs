@@ -134,7 +134,7 @@ pub fn render(set: &AgentSet, state: &Value, path: &str) -> String {
         .find(|doc| doc.path == path)
         .unwrap_or_else(|| panic!("no doc {path}"))
         .contents;
-    crate::writer::sections::strip(&doc)
+    crate::writer::sections::strip(&doc, set.pack.markers())
 }
 
 /// Plans and applies `events` on `state`; returns the doc at `path`.

@@ -1,19 +1,18 @@
 //! The marked prose sections of a rendered doc.
 //!
-//! A template marks a section with `<!-- coderipple:prose KIND -->` before the deterministic
-//! text and `<!-- /coderipple:prose -->` after it. The model is given the part of the doc
-//! under the heading the marker sits under; with `<!-- coderipple:prose KIND from=text -->`
+//! A template marks a section with `{{ prose_open("KIND") }}` before the deterministic text
+//! and `{{ prose_close() }}` after it: HTML comments holding the pack's random nonce
+//! ([`Markers`]), so text from a payload can never forge one. The model is given the part of
+//! the doc under the heading the marker sits under; with `prose_open("KIND", from_text=true)`
 //! it is given the deterministic text alone (for a section whose surroundings change more
 //! often than what it describes, so that its prompt, and so its cache key, stays the same). Markers alone on their lines mark a
-//! *block* (paragraphs); markers within a line mark *inline* text (the rest of a line). A
-//! marker preceded by a backslash is payload text escaped by the `md_*` filters, never a
-//! marker, so a commit message cannot open or close a section.
+//! *block* (paragraphs); markers within a line mark *inline* text (the rest of a line).
 
 use std::ops::Range;
 
-const OPEN: &str = "<!-- coderipple:prose ";
+pub use crate::pack::Markers;
+
 const OPEN_END: &str = " -->";
-const CLOSE: &str = "<!-- /coderipple:prose -->";
 /// The most of a section's surroundings passed to the model (characters).
 pub const DATA_MAX_CHARS: usize = 4_000;
 
@@ -34,14 +33,12 @@ pub struct Section {
 
 /// The sections of `doc`, in order. An opening marker without its closing one, or with a
 /// kind that is not a lowercase word, is no section (and stays in the doc as a comment).
-pub fn find(doc: &str) -> Vec<Section> {
+pub fn find(doc: &str, markers: &Markers) -> Vec<Section> {
+    let (open, close_marker) = (markers.open.as_str(), markers.close.as_str());
     let mut out = Vec::new();
     let mut from = 0;
-    while let Some(at) = doc[from..].find(OPEN).map(|i| i + from) {
-        from = at + OPEN.len();
-        if at > 0 && doc.as_bytes()[at - 1] == b'\\' {
-            continue;
-        }
+    while let Some(at) = doc[from..].find(open).map(|i| i + from) {
+        from = at + open.len();
         let Some(kind_end) = doc[from..].find(OPEN_END).map(|i| i + from) else {
             break;
         };
@@ -53,17 +50,21 @@ pub fn find(doc: &str) -> Vec<Section> {
             continue;
         }
         let inner_start = kind_end + OPEN_END.len();
-        let Some(close) = doc[inner_start..].find(CLOSE).map(|i| i + inner_start) else {
+        let Some(close) = doc[inner_start..]
+            .find(close_marker)
+            .map(|i| i + inner_start)
+        else {
             break;
         };
-        let close_end = close + CLOSE.len();
+        let close_end = close + close_marker.len();
         let line_start = doc[..at].rfind('\n').map_or(0, |i| i + 1);
         let line_end = doc[close_end..]
             .find('\n')
             .map_or(doc.len(), |i| close_end + i + 1);
         let block = doc[line_start..at].trim().is_empty()
             && doc[close_end..line_end].trim().is_empty()
-            && doc[inner_start..].starts_with('\n');
+            && doc[inner_start..].starts_with('\n')
+            && doc[..close].ends_with('\n');
         let (outer, inner) = if block {
             (line_start..line_end, inner_start + 1..close)
         } else {
@@ -128,8 +129,8 @@ pub fn replace(doc: &str, sections: &[Section], fills: &[Option<String>]) -> Str
 }
 
 /// `doc` with every section's deterministic text and no markers.
-pub fn strip(doc: &str) -> String {
-    let sections = find(doc);
+pub fn strip(doc: &str, markers: &Markers) -> String {
+    let sections = find(doc, markers);
     if sections.is_empty() {
         return doc.to_owned();
     }
@@ -139,9 +140,9 @@ pub fn strip(doc: &str) -> String {
 /// What the model is given for `section`: the part of `doc` under the heading the marker
 /// sits under (up to the next heading of that level or higher), markers removed, at most
 /// [`DATA_MAX_CHARS`].
-pub fn data(doc: &str, section: &Section) -> String {
+pub fn data(doc: &str, section: &Section, markers: &Markers) -> String {
     if section.from_text {
-        let text = strip(&doc[section.inner.clone()]);
+        let text = strip(&doc[section.inner.clone()], markers);
         return super::clip(text.trim(), DATA_MAX_CHARS).to_owned();
     }
     let heading = |line: &str| {
@@ -168,7 +169,7 @@ pub fn data(doc: &str, section: &Section) -> String {
         }
         offset += line.len();
     }
-    let text = strip(&doc[start..end]);
+    let text = strip(&doc[start..end], markers);
     super::clip(text.trim(), DATA_MAX_CHARS).to_owned()
 }
 
@@ -176,11 +177,15 @@ pub fn data(doc: &str, section: &Section) -> String {
 mod tests {
     use super::*;
 
-    const DOC: &str = "# Title\n\nIntro.\n\n## v2\n\n<!-- coderipple:prose release_summary -->\n<!-- /coderipple:prose -->\n\n### Features\n\n- a\n\n## v1\n\n**Context.** <!-- coderipple:prose adr_context -->It changed.<!-- /coderipple:prose -->\n";
+    fn m() -> Markers {
+        Markers::with_nonce("N")
+    }
+
+    const DOC: &str = "# Title\n\nIntro.\n\n## v2\n\n<!-- coderipple:prose:N release_summary -->\n<!-- /coderipple:prose:N -->\n\n### Features\n\n- a\n\n## v1\n\n**Context.** <!-- coderipple:prose:N adr_context -->It changed.<!-- /coderipple:prose:N -->\n";
 
     #[test]
     fn blocks_and_inline_sections_are_found_with_their_deterministic_text() {
-        let found = find(DOC);
+        let found = find(DOC, &m());
         assert_eq!(found.len(), 2);
         assert_eq!(found[0].kind, "release_summary");
         assert!(found[0].block);
@@ -193,22 +198,22 @@ mod tests {
     #[test]
     fn stripping_leaves_the_deterministic_doc() {
         assert_eq!(
-            strip(DOC),
+            strip(DOC, &m()),
             "# Title\n\nIntro.\n\n## v2\n\n### Features\n\n- a\n\n## v1\n\n**Context.** It changed.\n"
         );
     }
 
     #[test]
     fn empty_blocks_leave_no_blank_lines() {
-        let doc = "## v1 — d\n<!-- coderipple:prose release_summary -->\n<!-- /coderipple:prose -->\n\n\n### Features\n";
-        assert_eq!(strip(doc), "## v1 — d\n\n### Features\n");
-        let doc = "x\n\n<!-- coderipple:prose release_summary -->\n<!-- /coderipple:prose -->\n\n\n### F\n";
-        assert_eq!(strip(doc), "x\n\n### F\n");
+        let doc = "## v1 — d\n<!-- coderipple:prose:N release_summary -->\n<!-- /coderipple:prose:N -->\n\n\n### Features\n";
+        assert_eq!(strip(doc, &m()), "## v1 — d\n\n### Features\n");
+        let doc = "x\n\n<!-- coderipple:prose:N release_summary -->\n<!-- /coderipple:prose:N -->\n\n\n### F\n";
+        assert_eq!(strip(doc, &m()), "x\n\n### F\n");
     }
 
     #[test]
     fn fills_take_the_place_of_the_deterministic_text() {
-        let found = find(DOC);
+        let found = find(DOC, &m());
         let out = replace(
             DOC,
             &found,
@@ -224,33 +229,40 @@ mod tests {
 
     #[test]
     fn the_data_is_the_section_under_the_markers_heading() {
-        let found = find(DOC);
-        assert_eq!(data(DOC, &found[0]), "## v2\n\n### Features\n\n- a");
-        assert_eq!(data(DOC, &found[1]), "## v1\n\n**Context.** It changed.");
+        let found = find(DOC, &m());
+        assert_eq!(data(DOC, &found[0], &m()), "## v2\n\n### Features\n\n- a");
+        assert_eq!(
+            data(DOC, &found[1], &m()),
+            "## v1\n\n**Context.** It changed."
+        );
     }
 
     #[test]
     fn from_text_sections_give_the_model_their_text_only() {
-        let doc = "# A\n\n9 files.\n<!-- coderipple:prose architecture_overview from=text -->\nCore and cli.\n<!-- /coderipple:prose -->\n\n## Components\n";
-        let found = find(doc);
+        let doc = "# A\n\n9 files.\n<!-- coderipple:prose:N architecture_overview from=text -->\nCore and cli.\n<!-- /coderipple:prose:N -->\n\n## Components\n";
+        let found = find(doc, &m());
         assert_eq!(found.len(), 1);
         assert_eq!(found[0].kind, "architecture_overview");
         assert!(found[0].from_text && found[0].block);
-        assert_eq!(data(doc, &found[0]), "Core and cli.");
+        assert_eq!(data(doc, &found[0], &m()), "Core and cli.");
         assert_eq!(
-            strip(doc),
+            strip(doc, &m()),
             "# A\n\n9 files.\nCore and cli.\n\n## Components\n"
         );
     }
 
     #[test]
-    fn escaped_or_unclosed_markers_from_payload_text_are_no_sections() {
-        let doc = "- fix \\<!-- coderipple:prose adr_context -->x<!-- /coderipple:prose -->\n";
-        assert!(find(doc).is_empty());
-        let doc = "<!-- coderipple:prose Evil Kind -->x<!-- /coderipple:prose -->";
-        assert!(find(doc).is_empty());
-        let doc = "a <!-- coderipple:prose adr_context -->never closed";
-        assert!(find(doc).is_empty());
-        assert_eq!(strip(doc), doc);
+    fn markers_without_the_nonce_or_unclosed_are_no_sections() {
+        // What a commit message can hold: markers in a code span, without the nonce.
+        let doc = "- fix `<!-- coderipple:prose adr_context -->`x`<!-- /coderipple:prose -->`\n";
+        assert!(find(doc, &m()).is_empty());
+        assert_eq!(strip(doc, &m()), doc);
+        let doc = "<!-- coderipple:prose:M adr_context -->x<!-- /coderipple:prose:M -->";
+        assert!(find(doc, &m()).is_empty());
+        let doc = "<!-- coderipple:prose:N Evil Kind -->x<!-- /coderipple:prose:N -->";
+        assert!(find(doc, &m()).is_empty());
+        let doc = "a <!-- coderipple:prose:N adr_context -->never closed";
+        assert!(find(doc, &m()).is_empty());
+        assert_eq!(strip(doc, &m()), doc);
     }
 }
