@@ -19,24 +19,47 @@ const RAW_MAX_CHARS: usize = 8_000;
 #[derive(Debug, Default)]
 struct Block {
     item: bool,
+    /// The Markdown written out again.
     text: String,
+    /// The same, as plain text (for the fallback).
+    plain: String,
+}
+
+/// A link or image being read: its destination and label, as Markdown and as plain text.
+#[derive(Debug, Default)]
+struct Label {
+    url: String,
+    text: String,
+    plain: String,
 }
 
 /// `raw` as safe Markdown for `repo`'s docs: paragraphs (or, `inline`, one line), at most
 /// `max_chars`; `None` when nothing of it is left.
+///
+/// The result is parsed again and checked: no HTML, image, heading or code block, no link
+/// but to the repository, and every code span written still a code span (a cut or two spans
+/// side by side could open one that swallows what follows). If the check fails, the answer
+/// is given as plain text instead, without backticks.
 pub fn prose(raw: &str, repo: &str, inline: bool, max_chars: usize) -> Option<String> {
     let raw = super::clip(raw, RAW_MAX_CHARS);
     let mut blocks: Vec<Block> = Vec::new();
     let mut cur = Block::default();
-    let mut links: Vec<(String, String)> = Vec::new();
+    let mut links: Vec<Label> = Vec::new();
     let mut code_blocks = String::new();
     let mut in_code_block = false;
     let mut item_depth = 0usize;
-    let push = |cur: &mut Block, links: &mut Vec<(String, String)>, s: &str| match links.last_mut()
-    {
-        Some((_, text)) => text.push_str(s),
-        None => cur.text.push_str(s),
-    };
+    let mut spans = 0usize;
+    let push =
+        |cur: &mut Block, links: &mut Vec<Label>, md: &str, plain: &str| match links.last_mut() {
+            Some(l) => {
+                l.text.push_str(md);
+                l.plain.push_str(plain);
+            }
+            None => {
+                cur.text.push_str(md);
+                cur.plain.push_str(plain);
+            }
+        };
     for event in Parser::new(raw) {
         match event {
             Event::Start(Tag::Item) => {
@@ -53,31 +76,48 @@ pub fn prose(raw: &str, repo: &str, inline: bool, max_chars: usize) -> Option<St
                 if item_depth == 0 {
                     flush(&mut blocks, &mut cur);
                 } else {
-                    push(&mut cur, &mut links, " ");
+                    push(&mut cur, &mut links, " ", " ");
                 }
             }
             Event::Start(Tag::CodeBlock(_)) => in_code_block = true,
             Event::End(TagEnd::CodeBlock) => in_code_block = false,
             Event::Text(t) if in_code_block => code_blocks.push_str(&t),
-            Event::Text(t) => push(&mut cur, &mut links, &text(&t)),
-            Event::Code(c) => push(&mut cur, &mut links, &markdown::code_span(&c)),
+            Event::Text(t) => push(&mut cur, &mut links, &text(&t), &t),
+            Event::Code(c) => {
+                spans += 1;
+                // A space keeps it apart from a span just before it.
+                let md = markdown::code_span(&c);
+                let sep = if ends_with(&cur, &links, '`') {
+                    " "
+                } else {
+                    ""
+                };
+                push(&mut cur, &mut links, &format!("{sep}{md}"), &c);
+            }
             Event::Start(Tag::Emphasis) | Event::End(TagEnd::Emphasis) => {
-                push(&mut cur, &mut links, "*")
+                push(&mut cur, &mut links, "*", "")
             }
             Event::Start(Tag::Strong) | Event::End(TagEnd::Strong) => {
-                push(&mut cur, &mut links, "**")
+                push(&mut cur, &mut links, "**", "")
             }
-            Event::Start(Tag::Link { dest_url, .. }) => {
-                links.push((dest_url.to_string(), String::new()))
-            }
-            Event::Start(Tag::Image { .. }) => links.push((String::new(), String::new())),
+            Event::Start(Tag::Link { dest_url, .. }) => links.push(Label {
+                url: dest_url.to_string(),
+                ..Label::default()
+            }),
+            Event::Start(Tag::Image { .. }) => links.push(Label::default()),
             Event::End(TagEnd::Link | TagEnd::Image) => {
-                if let Some((url, label)) = links.pop() {
-                    let linked = markdown::link(label.trim(), &url, Some(repo));
-                    push(&mut cur, &mut links, &linked);
+                if let Some(l) = links.pop() {
+                    let linked = markdown::link(l.text.trim(), &l.url, Some(repo));
+                    // `!` right before a link would make it an image.
+                    let sep = if ends_with(&cur, &links, '!') {
+                        " "
+                    } else {
+                        ""
+                    };
+                    push(&mut cur, &mut links, &format!("{sep}{linked}"), &l.plain);
                 }
             }
-            Event::SoftBreak | Event::HardBreak => push(&mut cur, &mut links, " "),
+            Event::SoftBreak | Event::HardBreak => push(&mut cur, &mut links, " ", " "),
             _ => {}
         }
     }
@@ -88,13 +128,58 @@ pub fn prose(raw: &str, repo: &str, inline: bool, max_chars: usize) -> Option<St
             blocks.push(Block {
                 item: false,
                 text: text(para.trim()),
+                plain: para.trim().to_owned(),
             });
         }
         blocks.retain(|b| !b.text.trim().is_empty());
     }
-    let joined = join(&blocks, inline);
-    let capped = cap(&joined, max_chars);
-    (!capped.trim().is_empty()).then_some(capped)
+    let rich = cap(&join(&blocks, inline, |b| &b.text), max_chars);
+    if !rich.trim().is_empty() && safe(&rich, repo, Some(spans)) {
+        return Some(rich);
+    }
+    let plain: Vec<Block> = blocks
+        .iter()
+        .map(|b| Block {
+            item: b.item,
+            text: markdown::inline(&b.plain.replace('`', "'")),
+            plain: String::new(),
+        })
+        .collect();
+    let plain = cap(&join(&plain, inline, |b| &b.text), max_chars);
+    (!plain.trim().is_empty() && safe(&plain, repo, None)).then_some(plain)
+}
+
+/// Whether the text being written (the open link's label, or the block) ends with `c`.
+fn ends_with(cur: &Block, links: &[Label], c: char) -> bool {
+    match links.last() {
+        Some(l) => l.text.ends_with(c),
+        None => cur.text.ends_with(c),
+    }
+}
+
+/// Whether `md`, parsed, holds only what prose may: no HTML, image, heading, code block or
+/// table, links only to `repo`'s pages, and (when given) exactly `spans` code spans.
+fn safe(md: &str, repo: &str, spans: Option<usize>) -> bool {
+    let mut seen = 0usize;
+    let ok = Parser::new(md).all(|event| match event {
+        Event::Html(_) | Event::InlineHtml(_) => false,
+        Event::Start(
+            Tag::Image { .. }
+            | Tag::Heading { .. }
+            | Tag::CodeBlock(_)
+            | Tag::HtmlBlock
+            | Tag::Table(_),
+        ) => false,
+        Event::Start(Tag::Link { dest_url, .. }) => {
+            markdown::allowed_url(&dest_url, Some(repo)).is_some()
+        }
+        Event::Code(_) => {
+            seen += 1;
+            true
+        }
+        _ => true,
+    });
+    ok && spans.is_none_or(|n| n == seen)
 }
 
 /// A text run escaped, keeping a space at either end (the runs around emphasis need them).
@@ -126,16 +211,18 @@ fn flush(blocks: &mut Vec<Block>, cur: &mut Block) {
         blocks.push(Block {
             item: cur.item,
             text,
+            plain: cur.plain.split_whitespace().collect::<Vec<_>>().join(" "),
         });
     }
     cur.text.clear();
+    cur.plain.clear();
 }
 
-fn join(blocks: &[Block], inline: bool) -> String {
+fn join(blocks: &[Block], inline: bool, text: impl Fn(&Block) -> &String) -> String {
     if inline {
         return blocks
             .iter()
-            .map(|b| b.text.as_str())
+            .map(|b| text(b).as_str())
             .collect::<Vec<_>>()
             .join(" ");
     }
@@ -148,7 +235,7 @@ fn join(blocks: &[Block], inline: bool) -> String {
         if b.item {
             out.push_str("- ");
         }
-        out.push_str(&b.text);
+        out.push_str(text(b));
         prev_item = b.item;
     }
     out
@@ -221,6 +308,46 @@ mod tests {
         let out = prose(&long, REPO, false, 100).unwrap();
         assert!(out.chars().count() <= 100, "{}", out.chars().count());
         assert!(out.ends_with('…'));
+    }
+
+    #[test]
+    fn pieces_put_together_never_make_html_an_image_or_an_open_span() {
+        // Two code spans with only a dropped tag between them.
+        let out = prose(
+            "``<img src=https://evil.example/x.png>` ``<b>`z`",
+            REPO,
+            false,
+            500,
+        )
+        .unwrap();
+        assert!(safe(&out, REPO, None), "{out}");
+        assert!(
+            !Parser::new(&out).any(|e| matches!(e, Event::InlineHtml(_) | Event::Html(_))),
+            "{out}"
+        );
+        // `!` then a link of the repository: not an image.
+        let out = prose(
+            "Wow![x](https://github.com/acme/gearbox/pull/1)",
+            REPO,
+            false,
+            500,
+        )
+        .unwrap();
+        assert!(
+            !Parser::new(&out).any(|e| matches!(e, Event::Start(Tag::Image { .. }))),
+            "{out}"
+        );
+        // A cut inside a code span: the answer becomes plain text.
+        let long = format!(
+            "{} `<img src=x onerror=alert(1)> and more`",
+            "word ".repeat(30)
+        );
+        let out = prose(&long, REPO, true, 170).unwrap();
+        assert!(out.chars().count() <= 170, "{out}");
+        assert!(
+            !Parser::new(&out).any(|e| matches!(e, Event::InlineHtml(_) | Event::Html(_))),
+            "{out}"
+        );
     }
 
     #[test]
