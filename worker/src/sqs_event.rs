@@ -49,7 +49,16 @@ pub async fn handle_sqs_event(
     let lease = remaining
         .unwrap_or(ctx.settings.visibility_timeout)
         .max(Duration::from_secs(1));
-    let report = handle_batch_with_lease(ctx, messages, &cancel, lease).await;
+    let work = handle_batch_with_lease(ctx, messages, &cancel, lease);
+    let report = match remaining {
+        // The LLM writer may wait for a model in the first half of the invocation's time
+        // only; the rest is for storing the work and reporting it.
+        Some(left) => {
+            let writer_until = std::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN) / 2;
+            crate::writer::with_deadline(writer_until, work).await
+        }
+        None => work.await,
+    };
     if let Some(task) = stop_early {
         task.abort();
     }

@@ -58,7 +58,7 @@ impl LanguageModel for BedrockModel {
             .send();
         match tokio::time::timeout(self.timeout, call).await {
             Err(_) => Err(ModelError::Timeout(self.timeout)),
-            Ok(Err(e)) => Err(sdk_error(e)),
+            Ok(Err(e)) => Err(sdk_error(e, self.timeout)),
             Ok(Ok(out)) => completion(out),
         }
     }
@@ -121,7 +121,10 @@ pub fn completion(out: ConverseOutput) -> Result<Completion, ModelError> {
     })
 }
 
-fn sdk_error(e: SdkError<ConverseError, aws_smithy_runtime_api::http::Response>) -> ModelError {
+fn sdk_error(
+    e: SdkError<ConverseError, aws_smithy_runtime_api::http::Response>,
+    timeout: Duration,
+) -> ModelError {
     let status = e.raw_response().map(|r| r.status().as_u16());
     match (e, status) {
         (SdkError::ServiceError(service), Some(status)) => {
@@ -142,7 +145,7 @@ fn sdk_error(e: SdkError<ConverseError, aws_smithy_runtime_api::http::Response>)
                 ),
             }
         }
-        (SdkError::TimeoutError(_), _) => ModelError::Timeout(Duration::ZERO),
+        (SdkError::TimeoutError(_), _) => ModelError::Timeout(timeout),
         (e, _) => ModelError::Unreachable(
             aws_sdk_bedrockruntime::error::DisplayErrorContext(e).to_string(),
         ),

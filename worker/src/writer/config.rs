@@ -159,12 +159,17 @@ impl WriterConfig {
     }
 }
 
-/// Bedrock's client configuration from the loaded AWS configuration (`aws_config::SdkConfig`).
+/// Bedrock's client configuration from the loaded AWS configuration (`aws_config::SdkConfig`),
+/// without the SDK's retries: a throttled or failed call leaves the deterministic text and is
+/// asked again by a later change set, never retried in place.
 pub fn bedrock_config<C>(sdk: &C) -> aws_sdk_bedrockruntime::Config
 where
     for<'a> aws_sdk_bedrockruntime::Config: From<&'a C>,
 {
-    sdk.into()
+    let conf: aws_sdk_bedrockruntime::Config = sdk.into();
+    conf.to_builder()
+        .retry_config(aws_sdk_bedrockruntime::config::retry::RetryConfig::disabled())
+        .build()
 }
 
 #[cfg(test)]

@@ -1,8 +1,8 @@
 //! The optional LLM writer: prose in the marked sections of the deterministic docs.
 //!
 //! The agents' docs are complete without it. Templates mark the places prose may go
-//! (`<!-- coderipple:prose KIND -->` … `<!-- /coderipple:prose -->`, around the deterministic
-//! text); after rendering, the [`ProseWriter`] asks a model for each marked section, with the
+//! (`{{ prose_open("KIND") }}` … `{{ prose_close() }}` around the deterministic text: HTML
+//! comments with a random nonce, see [`Markers`](crate::pack::Markers)); after rendering, the [`ProseWriter`] asks a model for each marked section, with the
 //! pack's prompt `prompts/KIND.md` and the section the marker sits in as *fenced data*, and
 //! puts the model's answer, [sanitized](sanitize), in place of the deterministic text. With
 //! the writer off, or for any section it cannot fill, the markers are removed and the
@@ -87,12 +87,15 @@ pub enum ModelError {
 
 impl ModelError {
     /// Whether the model looks unavailable (so the writer pauses rather than ask again for
-    /// the next section): timeouts, 5xx, 429, unreachable. A refusal or an odd answer is
+    /// the next section): timeouts, unreachable, 5xx, 429, and 401, 403 and 404 (a key, a
+    /// permission or a model that is wrong for every prompt). A refusal or an odd answer is
     /// about one prompt.
     pub fn unavailable(&self) -> bool {
         match self {
             Self::Timeout(_) | Self::Unreachable(_) => true,
-            Self::Status { status, .. } => *status >= 500 || *status == 429 || *status == 401,
+            Self::Status { status, .. } => {
+                *status >= 500 || matches!(*status, 401 | 403 | 404 | 429)
+            }
             Self::Refused(_) | Self::Unreadable(_) => false,
         }
     }
@@ -112,6 +115,26 @@ pub trait LanguageModel: Send + Sync + std::fmt::Debug {
 
     /// The model's answer to `prompt`.
     async fn complete(&self, prompt: &Prompt) -> Result<Completion, ModelError>;
+}
+
+tokio::task_local! {
+    /// The last moment the writer may wait for a model in the work running under
+    /// [`with_deadline`].
+    static DEADLINE: std::time::Instant;
+}
+
+/// Runs `work` with `deadline` as the last moment the writer may wait for a model: in
+/// Lambda, half of the invocation's time (see `handle_sqs_event`), so the writer never uses
+/// the time the batch needs to store and report its work.
+pub async fn with_deadline<F: std::future::Future>(
+    deadline: std::time::Instant,
+    work: F,
+) -> F::Output {
+    DEADLINE.scope(deadline, work).await
+}
+
+fn deadline() -> Option<std::time::Instant> {
+    DEADLINE.try_with(|d| *d).ok()
 }
 
 /// Cuts `text` to at most `max` characters on a character boundary.
@@ -142,8 +165,8 @@ pub(crate) async fn finish(
         }
         None => {
             for file in files.iter_mut() {
-                if file.contents.contains("coderipple:prose") {
-                    file.contents = sections::strip(&file.contents);
+                if file.contents.contains(&pack.markers().open) {
+                    file.contents = sections::strip(&file.contents, pack.markers());
                 }
             }
         }

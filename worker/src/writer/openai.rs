@@ -8,6 +8,9 @@ use serde::{Deserialize, Serialize};
 
 use super::{Completion, LanguageModel, ModelError, Prompt};
 
+/// The largest answer read; a bigger one is unreadable.
+const MAX_BODY_BYTES: usize = 1 << 20;
+
 /// A model behind an OpenAI-compatible `/v1` base URL.
 #[derive(Debug)]
 pub struct OpenAiModel {
@@ -116,9 +119,18 @@ impl LanguageModel for OpenAiModel {
         if let Some(key) = &self.key {
             req = req.bearer_auth(key);
         }
-        let res = req.send().await.map_err(|e| self.failed(e))?;
+        let mut res = req.send().await.map_err(|e| self.failed(e))?;
         let status = res.status();
-        let text = res.text().await.map_err(|e| self.failed(e))?;
+        let mut body = Vec::new();
+        while let Some(chunk) = res.chunk().await.map_err(|e| self.failed(e))? {
+            if body.len() + chunk.len() > MAX_BODY_BYTES {
+                return Err(ModelError::Unreadable(format!(
+                    "an answer over {MAX_BODY_BYTES} bytes"
+                )));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        let text = String::from_utf8_lossy(&body);
         if !status.is_success() {
             return Err(ModelError::Status {
                 status: status.as_u16(),
@@ -134,7 +146,8 @@ impl OpenAiModel {
         if e.is_timeout() {
             ModelError::Timeout(self.timeout)
         } else {
-            ModelError::Unreachable(e.to_string())
+            // Without the URL: it may carry a key in its query, and notes are shown by `status`.
+            ModelError::Unreachable(e.without_url().to_string())
         }
     }
 }

@@ -116,7 +116,7 @@ impl ProseWriter {
     ) {
         let mut pass = Pass::new(self, repo, stats);
         for file in files.iter_mut() {
-            let found = sections::find(&file.contents);
+            let found = sections::find(&file.contents, pack.markers());
             if found.is_empty() {
                 continue;
             }
@@ -126,7 +126,7 @@ impl ProseWriter {
                 if !pack.has_template(&template) {
                     continue;
                 }
-                let data = sections::data(&file.contents, section);
+                let data = sections::data(&file.contents, section, pack.markers());
                 let current = file.contents[section.inner.clone()].trim();
                 let prompt = self.prompt(pack, repo, &section.kind, &data, current, !section.block);
                 fills[i] = pass.one(pack, &section.kind, prompt, section.block).await;
@@ -258,7 +258,7 @@ impl<'a> Pass<'a> {
                 return None;
             }
         };
-        let key = cache_key(pack.version(), w.model.name(), &prompt);
+        let key = cache_key(pack.version(), w.model.name(), &prompt, block);
         match w.cache.get(&key).await {
             Ok(Some((value, _))) => {
                 if let Some(text) = value["text"].as_str() {
@@ -278,22 +278,27 @@ impl<'a> Pass<'a> {
             return None;
         }
         self.stats.calls += 1;
-        // The change set's model time is bounded by one timeout, however many calls it makes.
-        let left = w
-            .limits
-            .timeout
-            .saturating_sub(Duration::from_millis(self.stats.model_ms));
+        // The change set's model time is bounded by one timeout, however many calls it makes,
+        // and by the invocation's time for the writer (see `super::with_deadline`).
+        let left = self.time_left();
+        let shortened = left < w.limits.timeout;
         let started = Instant::now();
         let answer = tokio::time::timeout(left, w.model.complete(&prompt))
             .await
-            .unwrap_or(Err(ModelError::Timeout(w.limits.timeout)));
+            .unwrap_or(Err(ModelError::Timeout(left)));
         self.stats.model_ms += started.elapsed().as_millis() as u64;
         let done = match answer {
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!(kind, error = %e, "writer: deterministic text kept");
                 self.stats.deterministic += 1;
-                if e.unavailable() {
+                if shortened && matches!(e, ModelError::Timeout(_)) {
+                    // Out of this change set's time, not a sign of a model in trouble.
+                    self.stop = Some(Stop(format!(
+                        "the change set's model time ran out ({e}; CODERIPPLE_WRITER_TIMEOUT_SECS)"
+                    )));
+                    self.kept += 1;
+                } else if e.unavailable() {
                     let why = format!("the model is unavailable ({e})");
                     if let Ok(mut p) = w.paused.lock() {
                         *p = Some((Instant::now() + w.limits.pause, why.clone()));
@@ -308,7 +313,11 @@ impl<'a> Pass<'a> {
         };
         self.stats.input_tokens += done.input_tokens;
         self.stats.output_tokens += done.output_tokens;
-        self.spent += done.input_tokens + done.output_tokens;
+        // A server that reports no usage is charged the call's estimate.
+        self.spent += match done.input_tokens + done.output_tokens {
+            0 => estimate(&prompt),
+            n => n,
+        };
         let cap = if block {
             BLOCK_MAX_CHARS
         } else {
@@ -344,9 +353,9 @@ impl<'a> Pass<'a> {
                 None => {}
             }
         }
-        if Duration::from_millis(self.stats.model_ms) >= w.limits.timeout {
+        if self.time_left() < Duration::from_secs(1) {
             return Some(Stop(format!(
-                "the change set spent its model time ({:?}, CODERIPPLE_WRITER_TIMEOUT_SECS); later changes fill them",
+                "no model time left in the change set ({:?}, CODERIPPLE_WRITER_TIMEOUT_SECS) or the invocation; later changes fill them",
                 w.limits.timeout
             )));
         }
@@ -362,22 +371,34 @@ impl<'a> Pass<'a> {
                 let read = match w.store.cache_get(&self.budget_key).await {
                     Ok(v) => v.and_then(|v| v["tokens"].as_u64()).unwrap_or(0),
                     Err(e) => {
-                        tracing::warn!(error = %e, "writer budget unreadable; counting from zero");
-                        0
+                        // Unknown spending: no call (and no write of a wrong count).
+                        return Some(Stop(format!("the token budget is unreadable ({e})")));
                     }
                 };
                 self.used = Some(read);
                 read
             }
         };
-        let estimate =
-            (prompt.system.len() + prompt.user.len()) as u64 / 4 + u64::from(prompt.max_tokens);
-        (used + self.spent + estimate > w.limits.daily_tokens).then(|| {
+        (used + self.spent + estimate(prompt) > w.limits.daily_tokens).then(|| {
             Stop(format!(
                 "the repository's daily token budget ({} tokens, CODERIPPLE_WRITER_DAILY_TOKENS) is spent",
                 w.limits.daily_tokens
             ))
         })
+    }
+
+    /// The model time this change set has left: what its timeout leaves after the calls
+    /// made, and no more than the invocation's time for the writer.
+    fn time_left(&self) -> Duration {
+        let left = self
+            .writer
+            .limits
+            .timeout
+            .saturating_sub(Duration::from_millis(self.stats.model_ms));
+        match super::deadline() {
+            Some(deadline) => left.min(deadline.saturating_duration_since(Instant::now())),
+            None => left,
+        }
     }
 
     /// Notes why sections were left, records the tokens spent against the budget, prices
@@ -417,14 +438,22 @@ fn fenced(text: &str) -> String {
     format!("{fence}text\n{text}\n{fence}")
 }
 
-/// The cache key of `prompt` to `model` under pack `version`.
-fn cache_key(version: &str, model: &str, prompt: &Prompt) -> String {
+/// What a call of `prompt` may cost in tokens, before the model says: a token per four
+/// characters of prompt, and the longest answer.
+fn estimate(prompt: &Prompt) -> u64 {
+    (prompt.system.len() + prompt.user.len()) as u64 / 4 + u64::from(prompt.max_tokens)
+}
+
+/// The cache key of `prompt` to `model` under pack `version`, for a `block` or inline section
+/// (cleaned and cut differently).
+fn cache_key(version: &str, model: &str, prompt: &Prompt, block: bool) -> String {
     let mut h = Sha256::new();
     for part in [prompt.system.as_str(), prompt.user.as_str()] {
         h.update(part.as_bytes());
         h.update([0]);
     }
     h.update(prompt.max_tokens.to_be_bytes());
+    h.update([u8::from(block)]);
     format!("writer#{version}#{model}#{}", hex::encode(h.finalize()))
 }
 
@@ -453,14 +482,14 @@ mod tests {
             user: "u".into(),
             max_tokens: 10,
         };
-        let k = cache_key("pack-1", "openai:m", &p);
-        assert_eq!(k, cache_key("pack-1", "openai:m", &p.clone()));
-        assert_ne!(k, cache_key("pack-2", "openai:m", &p));
-        assert_ne!(k, cache_key("pack-1", "bedrock:m", &p));
+        let k = cache_key("pack-1", "openai:m", &p, true);
+        assert_eq!(k, cache_key("pack-1", "openai:m", &p.clone(), true));
+        assert_ne!(k, cache_key("pack-2", "openai:m", &p, true));
+        assert_ne!(k, cache_key("pack-1", "bedrock:m", &p, true));
         let other = Prompt {
             user: "v".into(),
             ..p
         };
-        assert_ne!(k, cache_key("pack-1", "openai:m", &other));
+        assert_ne!(k, cache_key("pack-1", "openai:m", &other, true));
     }
 }
