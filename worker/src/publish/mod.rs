@@ -15,6 +15,7 @@ mod git;
 mod git_data;
 mod github;
 mod message;
+mod pr_body;
 mod pull_request;
 
 use std::sync::Arc;
