@@ -47,6 +47,7 @@ mod chain;
 mod classify;
 mod content;
 mod doc_hashes;
+mod env;
 mod error;
 pub mod esm;
 mod facts;

@@ -6,6 +6,8 @@ use std::time::Duration;
 use coderipple_core::webhook::validate_repo;
 
 use crate::WorkerError;
+pub(super) use crate::env::config;
+use crate::env::whole_number;
 
 /// `CODERIPPLE_DOC_STRATEGY`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -154,15 +156,7 @@ impl PublishConfig {
             None if !remotes.is_empty() => DocStrategy::Git,
             None => DocStrategy::Store,
         };
-        let number = |name: &str, default: u64| -> Result<u64, WorkerError> {
-            match lookup(name) {
-                Some(raw) => raw
-                    .trim()
-                    .parse()
-                    .map_err(|_| config(format!("{name} must be a whole number, got {raw:?}"))),
-                None => Ok(default),
-            }
-        };
+        let number = |name: &str, default: u64| whole_number(&lookup, name, default);
         let out = Self {
             strategy,
             remotes,
@@ -199,13 +193,6 @@ impl PublishConfig {
     /// The docs branch of the `git` and `github_pr` strategies.
     pub fn docs_branch(&self) -> &str {
         self.branch.as_deref().unwrap_or("coderipple/docs")
-    }
-}
-
-pub(super) fn config(reason: impl Into<String>) -> WorkerError {
-    WorkerError::Permanent {
-        class: "config",
-        reason: reason.into(),
     }
 }
 

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use super::{BedrockModel, LanguageModel, OpenAiModel, WriterLimits};
 use crate::WorkerError;
+use crate::env::{config, whole_number};
 
 /// The Bedrock model used when `CODERIPPLE_WRITER_MODEL` is not set: small and cheap.
 pub const DEFAULT_BEDROCK_MODEL: &str = "amazon.nova-micro-v1:0";
@@ -49,13 +50,6 @@ impl std::fmt::Debug for WriterConfig {
     }
 }
 
-fn config(reason: impl Into<String>) -> WorkerError {
-    WorkerError::Permanent {
-        class: "config",
-        reason: reason.into(),
-    }
-}
-
 impl WriterConfig {
     /// From `CODERIPPLE_WRITER` (`none` | `bedrock` | `openai`), `CODERIPPLE_WRITER_MODEL`,
     /// `CODERIPPLE_WRITER_URL`, `CODERIPPLE_WRITER_KEY`, `CODERIPPLE_WRITER_TIMEOUT_SECS`,
@@ -73,15 +67,7 @@ impl WriterConfig {
                 )));
             }
         };
-        let number = |name: &str, default: u64| -> Result<u64, WorkerError> {
-            match set(name) {
-                Some(raw) => raw
-                    .trim()
-                    .parse()
-                    .map_err(|_| config(format!("{name} must be a whole number, got {raw:?}"))),
-                None => Ok(default),
-            }
-        };
+        let number = |name: &str, default: u64| whole_number(set, name, default);
         let d = WriterLimits::default();
         let limits = WriterLimits {
             timeout: Duration::from_secs(
