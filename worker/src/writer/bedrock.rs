@@ -141,7 +141,7 @@ fn sdk_error(
                 message: format!(
                     "{}: {}",
                     err.code().unwrap_or("error"),
-                    super::clip(err.message().unwrap_or(""), 200)
+                    crate::classify::clip(err.message().unwrap_or(""), 200)
                 ),
             }
         }

@@ -137,14 +137,6 @@ fn deadline() -> Option<std::time::Instant> {
     DEADLINE.try_with(|d| *d).ok()
 }
 
-/// Cuts `text` to at most `max` characters on a character boundary.
-fn clip(text: &str, max: usize) -> &str {
-    match text.char_indices().nth(max) {
-        Some((i, _)) => &text[..i],
-        None => text,
-    }
-}
-
 /// The last step of rendering: `writer` fills the marked sections of `files`, counting in
 /// `stats` (made when the first section is met); without a writer the markers go and the
 /// deterministic text stays.

@@ -134,7 +134,7 @@ impl LanguageModel for OpenAiModel {
         if !status.is_success() {
             return Err(ModelError::Status {
                 status: status.as_u16(),
-                message: super::clip(text.trim(), 200).to_owned(),
+                message: crate::classify::clip(text.trim(), 200),
             });
         }
         answer(&text)
@@ -166,7 +166,7 @@ fn answer(body: &str) -> Result<Completion, ModelError> {
         .next()
         .ok_or_else(|| ModelError::Unreadable("no choices".into()))?;
     if let Some(refusal) = choice.message.refusal.filter(|r| !r.trim().is_empty()) {
-        return Err(ModelError::Refused(super::clip(&refusal, 200).to_owned()));
+        return Err(ModelError::Refused(crate::classify::clip(&refusal, 200)));
     }
     if choice.finish_reason.as_deref() == Some("content_filter") {
         return Err(ModelError::Refused("content filter".into()));

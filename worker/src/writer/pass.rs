@@ -99,11 +99,6 @@ impl ProseWriter {
         }
     }
 
-    /// The model's name (`openai:…`, `bedrock:…`).
-    pub fn model_name(&self) -> &str {
-        self.model.name()
-    }
-
     /// Fills the marked sections of `files` (docs of `repo` rendered with `pack`); what it
     /// did is added to `stats`. Never fails: a section it cannot fill keeps its
     /// deterministic text and `stats` gets a note.

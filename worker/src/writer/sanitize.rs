@@ -41,7 +41,7 @@ struct Label {
 /// side by side could open one that swallows what follows). If the check fails, the answer
 /// is given as plain text instead, without backticks.
 pub fn prose(raw: &str, repo: &str, inline: bool, max_chars: usize) -> Option<String> {
-    let raw = super::clip(raw, RAW_MAX_CHARS);
+    let raw = &crate::classify::clip(raw, RAW_MAX_CHARS);
     let mut blocks: Vec<Block> = Vec::new();
     let mut cur = Block::default();
     let mut links: Vec<Label> = Vec::new();
@@ -246,7 +246,11 @@ fn cap(text: &str, max: usize) -> String {
     if text.chars().count() <= max {
         return text.to_owned();
     }
-    let cut = super::clip(text, max.saturating_sub(1));
+    let end = text
+        .char_indices()
+        .nth(max.saturating_sub(1))
+        .map_or(text.len(), |(i, _)| i);
+    let cut = &text[..end];
     let cut = match cut.rfind(char::is_whitespace) {
         Some(i) if i > cut.len() / 2 => &cut[..i],
         _ => cut,

@@ -143,7 +143,7 @@ pub fn strip(doc: &str, markers: &Markers) -> String {
 pub fn data(doc: &str, section: &Section, markers: &Markers) -> String {
     if section.from_text {
         let text = strip(&doc[section.inner.clone()], markers);
-        return super::clip(text.trim(), DATA_MAX_CHARS).to_owned();
+        return crate::classify::clip(text.trim(), DATA_MAX_CHARS);
     }
     let heading = |line: &str| {
         let hashes = line.bytes().take_while(|b| *b == b'#').count();
@@ -170,7 +170,7 @@ pub fn data(doc: &str, section: &Section, markers: &Markers) -> String {
         offset += line.len();
     }
     let text = strip(&doc[start..end], markers);
-    super::clip(text.trim(), DATA_MAX_CHARS).to_owned()
+    crate::classify::clip(text.trim(), DATA_MAX_CHARS)
 }
 
 #[cfg(test)]
