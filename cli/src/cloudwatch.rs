@@ -11,7 +11,7 @@ use coderipple_core::metrics::NAMESPACE;
 use serde_json::json;
 
 /// The counters shown, by function.
-const COUNTERS: [(&str, &str); 7] = [
+const COUNTERS: [(&str, &str); 9] = [
     ("ingest", "WebhooksReceived"),
     ("ingest", "WebhooksQueued"),
     ("ingest", "WebhooksRejected"),
@@ -19,6 +19,8 @@ const COUNTERS: [(&str, &str); 7] = [
     ("worker", "MessagesProcessed"),
     ("worker", "MessagesFailed"),
     ("worker", "MessagesDeadLettered"),
+    ("worker", "WriterCacheHits"),
+    ("worker", "WriterCalls"),
 ];
 
 /// Last hour's sums, or why they could not be read.

@@ -54,11 +54,16 @@ pub async fn run(
     // The embedded backend's footprint (what the sweeper keeps in check).
     let data_bytes = matches!(local.kind, BackendKind::Sqlite).then(|| dir_size(data_dir));
     let count = |k: &str| counts.get(k).copied().unwrap_or(0);
-    // The writer's line is a summary of summaries: without it, status still answers.
-    let writer = writer_last_day(&local).await.unwrap_or_else(|e| {
-        tracing::warn!(error = %e, "the writer's figures could not be read");
-        None
-    });
+    // The writer's line is a summary of summaries: without it, status still answers. Only on
+    // the embedded backend: on DynamoDB the listing is a scan, and AWS has the writer's
+    // metrics (below) instead.
+    let writer = match &local.aws {
+        Some(_) => None,
+        None => writer_last_day(&local).await.unwrap_or_else(|e| {
+            tracing::warn!(error = %e, "the writer's figures could not be read");
+            None
+        }),
+    };
     let recent = match &local.aws {
         Some(aws) => Some(crate::cloudwatch::recent(&aws.clients).await),
         None => None,
