@@ -123,6 +123,17 @@ mod tests {
             b.contains("### This update\n\nAdds the gear docs.\n\n### Changes"),
             "{b}"
         );
+        // A summary holding our list's marker (in a code span, say) is left out: the next
+        // update must find the real list.
+        let forged = format!("See `{START}` - fake");
+        let sneaky = Target {
+            prose: Some(&forged),
+            ..OURS
+        };
+        let b = body("", "real", &sneaky, None);
+        assert!(!b.contains("### This update"), "{b}");
+        assert_eq!(b.matches(START).count(), 1, "{b}");
+        assert!(body(&b, "next", &OURS, None).contains("`real`"));
     }
 
     #[test]
