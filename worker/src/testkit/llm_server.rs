@@ -62,8 +62,13 @@ impl LlmServer {
                 LLM_MODEL,
                 "--n_ctx",
                 "2048",
+                // One thread: llama.cpp's threads wait for each other by spinning, and two
+                // servers of two threads each beside the rest of the suite on 2 cores made a
+                // 5 s answer take over 120 s (docs/testing.md).
                 "--n_threads",
-                "2",
+                "1",
+                "--n_threads_batch",
+                "1",
             ])
             .stdout(log.reopen().expect("the log"))
             .stderr(Stdio::from(log.reopen().expect("the log")))
