@@ -116,6 +116,7 @@ macro_rules! store_contract_tests {
             concurrent_repo_writers_one_wins,
             state_near_the_budget_round_trips,
             cache_entries_expire,
+            counters_add_atomically_and_restart_after_expiry,
             pending_publishes_count_and_clear,
             history_gaps_are_listed_until_cleared,
             deliveries_and_repos_are_listed_for_operators,

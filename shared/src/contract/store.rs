@@ -297,6 +297,45 @@ where
     assert_eq!(f.store.cache_get(&key).await.unwrap(), None);
 }
 
+/// Counters: concurrent adds are all counted, 0 reads, and an expired counter starts again.
+pub async fn counters_add_atomically_and_restart_after_expiry<F, Fut>(make: F)
+where
+    F: Fn() -> Fut,
+    Fut: Future<Output = StoreFixture>,
+{
+    let f = make().await;
+    let key = Arc::new(unique("tokens"));
+    let day = Duration::from_secs(24 * 3600);
+    assert_eq!(f.store.counter_add(&key, 0, day).await.unwrap(), 0);
+    let tasks: Vec<_> = (1..=12u64)
+        .map(|delta| {
+            let (store, key) = (f.store.clone(), key.clone());
+            tokio::spawn(async move { store.counter_add(&key, delta, day).await })
+        })
+        .collect();
+    let mut totals = Vec::new();
+    for t in tasks {
+        totals.push(t.await.unwrap().unwrap());
+    }
+    totals.sort_unstable();
+    totals.dedup();
+    assert_eq!(totals.len(), 12, "each add saw its own total: {totals:?}");
+    assert_eq!(f.store.counter_add(&key, 0, day).await.unwrap(), 78);
+    assert_eq!(
+        f.store.cache_get(&key).await.unwrap(),
+        None,
+        "a counter is not a cache entry"
+    );
+
+    let short = unique("tokens");
+    let ttl = Duration::from_secs(1);
+    assert_eq!(f.store.counter_add(&short, 5, ttl).await.unwrap(), 5);
+    assert_eq!(f.store.counter_add(&short, 2, ttl).await.unwrap(), 7);
+    tokio::time::sleep(Duration::from_millis(1300)).await;
+    assert_eq!(f.store.counter_add(&short, 3, ttl).await.unwrap(), 3);
+    assert_eq!(f.store.counter_add(&short, 0, ttl).await.unwrap(), 3);
+}
+
 /// A pending publish is recorded once per repository, counts attempts, keeps when it began,
 /// is listed until cleared, and clearing one repository leaves the others.
 pub async fn pending_publishes_count_and_clear<F, Fut>(make: F)

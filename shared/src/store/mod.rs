@@ -355,6 +355,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Caches a value for `ttl`.
     async fn cache_put(&self, key: &str, value: &serde_json::Value, ttl: Duration) -> Result<()>;
 
+    /// Adds `delta` to the counter `key` and returns its new total. Atomic: adds made at the
+    /// same time are all counted. A counter starts at 0 and lives `ttl` from its first add;
+    /// after that the next add starts it again from 0 (name a counter by its period, such as
+    /// a day, rather than relying on this). `delta` 0 reads it.
+    async fn counter_add(&self, key: &str, delta: u64, ttl: Duration) -> Result<u64>;
+
     /// Whether the store can take a write right now (for `/health`).
     async fn health(&self) -> Result<()>;
 }

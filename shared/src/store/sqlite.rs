@@ -492,6 +492,31 @@ impl Store for SqliteStore {
             .await
     }
 
+    async fn counter_add(&self, key: &str, delta: u64, ttl: Duration) -> Result<u64> {
+        // In the cache table under its own prefix; one statement, so adds never interleave.
+        let key = format!("COUNT#{key}");
+        let delta = i64::try_from(delta).unwrap_or(i64::MAX);
+        let ttl = ms(ttl);
+        self.db
+            .write(move |conn| {
+                let now = now_ms();
+                let total: i64 = conn
+                    .prepare_cached(
+                        "INSERT INTO cache (key, value, expires_at) VALUES (?1, ?2, ?3)
+                         ON CONFLICT (key) DO UPDATE SET
+                           value = CASE WHEN expires_at > ?4
+                                        THEN CAST(value AS INTEGER) + ?2 ELSE ?2 END,
+                           expires_at = CASE WHEN expires_at > ?4 THEN expires_at ELSE ?3 END
+                         RETURNING CAST(value AS INTEGER)",
+                    )?
+                    .query_row(params![&key, delta, now.saturating_add(ttl), now], |r| {
+                        r.get(0)
+                    })?;
+                Ok(u64::try_from(total).unwrap_or(0))
+            })
+            .await
+    }
+
     async fn health(&self) -> Result<()> {
         self.db.write(|_| Ok(())).await
     }

@@ -199,6 +199,10 @@ impl ProseWriter {
     }
 }
 
+/// How long a day's token count is kept: it is named by its UTC day and never read after
+/// it; the second day is slack.
+const BUDGET_TTL: Duration = Duration::from_secs(2 * 24 * 3600);
+
 /// One pass of the writer (a change set's render): the budget read once, the calls made,
 /// and why the rest get none.
 struct Pass<'a> {
@@ -363,8 +367,8 @@ impl<'a> Pass<'a> {
         let used = match self.used {
             Some(u) => u,
             None => {
-                let read = match w.store.cache_get(&self.budget_key).await {
-                    Ok(v) => v.and_then(|v| v["tokens"].as_u64()).unwrap_or(0),
+                let read = match w.store.counter_add(&self.budget_key, 0, BUDGET_TTL).await {
+                    Ok(used) => used,
                     Err(e) => {
                         // Unknown spending: no call (and no write of a wrong count).
                         return Some(Stop(format!("the token budget is unreadable ({e})")));
@@ -408,9 +412,13 @@ impl<'a> Pass<'a> {
             note(self.stats, line);
         }
         if self.spent > 0 {
-            let value = json!({"tokens": self.used.unwrap_or(0) + self.spent});
-            let ttl = Duration::from_secs(2 * 24 * 3600);
-            if let Err(e) = w.store.cache_put(&self.budget_key, &value, ttl).await {
+            // Added, not written: change sets of one repository that overlap (the background
+            // republish beside a change set) are all counted.
+            let added = w
+                .store
+                .counter_add(&self.budget_key, self.spent, BUDGET_TTL)
+                .await;
+            if let Err(e) = added {
                 tracing::warn!(error = %e, "writer budget not recorded");
             }
         }

@@ -221,6 +221,19 @@ async fn the_call_cap_and_the_daily_budget_stop_calls_with_a_note() {
             .any(|n| n.contains("CODERIPPLE_WRITER_DAILY_TOKENS")),
         "{stats:?}"
     );
+    // The day's count in the store is what the change sets spent, added up.
+    let day = chrono::Utc::now().format("%Y-%m-%d");
+    let counted = worker
+        .ctx
+        .store
+        .counter_add(
+            &format!("writer-tokens#{REPO}#{day}"),
+            0,
+            Duration::from_secs(3600),
+        )
+        .await
+        .unwrap();
+    assert_eq!(counted, stats.input_tokens + stats.output_tokens);
     no_markers(&worker);
 }
 

@@ -5,6 +5,7 @@
 //! | delivery | `DELIVERY#<id>` | `DELIVERY` | `status`, `repo`, `event`, `detail` (JSON), `lease_until` (ms), `updated_at` (ms) |
 //! | repo state | `REPO#<owner/repo>` | `STATE` | `version`, `state` (JSON), `updated_at` |
 //! | cache | `CACHE#<key>` | `CACHE` | `value` (JSON) |
+//! | counter | `COUNT#<key>` | `COUNT` | `total` (added to atomically) |
 //!
 //! Expiring items carry `expires_at` (seconds, the table's TTL attribute) and `expires_ms`
 //! (milliseconds). DynamoDB deletes expired items up to days late (moto never does), so every
@@ -27,6 +28,7 @@ use crate::time::{ms, now_ms};
 use crate::{Error, Result};
 
 mod attrs;
+mod counter;
 mod gaps;
 mod listing;
 mod parked;
@@ -534,6 +536,10 @@ impl Store for DynamoStore {
             .await
             .map_err(|e| sdk_error("cache put", e))?;
         Ok(())
+    }
+
+    async fn counter_add(&self, key_: &str, delta: u64, ttl: Duration) -> Result<u64> {
+        self.add_to_counter(key_, delta, ttl).await
     }
 
     async fn health(&self) -> Result<()> {
