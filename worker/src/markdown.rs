@@ -374,19 +374,19 @@ impl Fence {
 
     /// The block, fenced with more backticks than any run in it.
     fn lines(self) -> Vec<String> {
-        let longest = self
-            .body
-            .iter()
-            .flat_map(|l| l.split(|c| c != '`'))
-            .map(str::len)
-            .max()
-            .unwrap_or(0);
-        let fence = "`".repeat((longest + 1).max(3));
+        let fence = block_fence(&self.body.join("\n"));
         let mut lines = vec![format!("{fence}{}", self.info)];
         lines.extend(self.body);
         lines.push(fence);
         lines
     }
+}
+
+/// A backtick fence for a fenced block of `text`: longer than any run of backticks in it
+/// (at least three), so nothing in `text` can close the block early.
+pub(crate) fn block_fence(text: &str) -> String {
+    let longest = text.split(|c| c != '`').map(str::len).max().unwrap_or(0);
+    "`".repeat((longest + 1).max(3))
 }
 
 /// Whether `repo` is an `owner/name` GitHub could have.

@@ -431,13 +431,7 @@ impl<'a> Pass<'a> {
 
 /// `text` as a fenced block whose fence no run of backticks in it can close.
 fn fenced(text: &str) -> String {
-    let mut longest = 0;
-    let mut run = 0;
-    for c in text.chars() {
-        run = if c == '`' { run + 1 } else { 0 };
-        longest = longest.max(run);
-    }
-    let fence = "`".repeat((longest + 1).max(3));
+    let fence = crate::markdown::block_fence(text);
     format!("{fence}text\n{text}\n{fence}")
 }
 
