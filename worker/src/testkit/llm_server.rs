@@ -8,7 +8,7 @@
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
 use std::path::PathBuf;
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -18,6 +18,7 @@ use axum::http::StatusCode;
 use tokio_util::task::AbortOnDropHandle;
 
 use super::free_port;
+use super::logged_child::LoggedChild;
 
 /// The model the server loads, as the OpenAI API names it.
 pub const LLM_MODEL: &str = "smollm2-135m-instruct";
@@ -26,12 +27,11 @@ pub const LLM_MODEL: &str = "smollm2-135m-instruct";
 /// its PID).
 #[derive(Debug)]
 pub struct LlmServer {
-    child: Option<Child>,
+    child: LoggedChild,
     proxy: Option<AbortOnDropHandle<()>>,
     seen: Arc<Mutex<Vec<String>>>,
     /// The proxy's `/v1` base URL: what `CODERIPPLE_WRITER_URL` would be.
     pub url: String,
-    log: tempfile::NamedTempFile,
 }
 
 #[derive(Clone)]
@@ -51,8 +51,8 @@ impl LlmServer {
         let python = home.join("venv/bin/python");
         let model = glob_model(&home);
         let port = free_port();
-        let log = tempfile::NamedTempFile::new().expect("a log file");
-        let child = Command::new(&python)
+        let mut command = Command::new(&python);
+        command
             .args(["-m", "llama_cpp.server", "--host", "127.0.0.1"])
             .args(["--port", &port.to_string()])
             .arg("--model")
@@ -69,23 +69,19 @@ impl LlmServer {
                 "1",
                 "--n_threads_batch",
                 "1",
-            ])
-            .stdout(log.reopen().expect("the log"))
-            .stderr(Stdio::from(log.reopen().expect("the log")))
-            .spawn()
-            .unwrap_or_else(|e| panic!("the model server ({}) starts: {e}", python.display()));
+            ]);
+        let what = format!("the model server ({})", python.display());
         let mut server = Self {
-            child: Some(child),
+            child: LoggedChild::spawn(&what, &mut command),
             proxy: None,
             seen: Arc::default(),
             url: String::new(),
-            log,
         };
         let upstream = format!("http://127.0.0.1:{port}");
         let http = reqwest::Client::new();
         let deadline = Instant::now() + Duration::from_secs(120);
         loop {
-            if let Some(Ok(Some(status))) = server.child.as_mut().map(Child::try_wait) {
+            if let Some(status) = server.child.exited() {
                 panic!("the model server exited ({status}): {}", server.output());
             }
             let up = TcpStream::connect(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).is_ok()
@@ -133,15 +129,12 @@ impl LlmServer {
     /// Stops the server and the proxy: the URL then refuses connections.
     pub fn stop(&mut self) {
         self.proxy.take();
-        if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
-        }
+        self.child.stop();
     }
 
     /// What the server printed.
     pub fn output(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
+        self.child.output()
     }
 }
 

@@ -15,6 +15,7 @@ mod github_standin;
 mod github_state;
 pub mod history;
 mod llm_server;
+mod logged_child;
 mod openapi_example;
 mod prism;
 

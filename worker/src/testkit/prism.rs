@@ -7,18 +7,18 @@
 //! `CODERIPPLE_GITHUB_OPENAPI`.
 
 use std::net::{Ipv4Addr, SocketAddrV4, TcpStream};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::free_port;
+use super::logged_child::LoggedChild;
 
 /// A running `prism proxy --errors`; stopped (by its PID) when dropped.
 #[derive(Debug)]
 pub struct Prism {
-    child: Child,
+    child: LoggedChild,
     /// `http://127.0.0.1:<port>`: GitHub's API as the client should see it.
     pub url: String,
-    log: tempfile::NamedTempFile,
 }
 
 impl Prism {
@@ -31,22 +31,19 @@ impl Prism {
         };
         let (bin, spec) = (var("CODERIPPLE_PRISM"), var("CODERIPPLE_GITHUB_OPENAPI"));
         let port = free_port();
-        let log = tempfile::NamedTempFile::new().expect("a log file");
-        let child = Command::new(&bin)
-            .args(["proxy", &spec, upstream, "--errors", "--host", "127.0.0.1"])
-            .args(["--port", &port.to_string()])
-            .stdout(log.reopen().expect("the log"))
-            .stderr(Stdio::from(log.reopen().expect("the log")))
-            .spawn()
-            .unwrap_or_else(|e| panic!("prism ({bin}) starts: {e}"));
+        let child = LoggedChild::spawn(
+            &format!("prism ({bin})"),
+            Command::new(&bin)
+                .args(["proxy", &spec, upstream, "--errors", "--host", "127.0.0.1"])
+                .args(["--port", &port.to_string()]),
+        );
         let mut prism = Self {
             child,
             url: format!("http://127.0.0.1:{port}"),
-            log,
         };
         let deadline = Instant::now() + Duration::from_secs(90);
         while TcpStream::connect(SocketAddrV4::new(Ipv4Addr::LOCALHOST, port)).is_err() {
-            if let Ok(Some(status)) = prism.child.try_wait() {
+            if let Some(status) = prism.child.exited() {
                 panic!("prism exited ({status}): {}", prism.output());
             }
             assert!(
@@ -61,13 +58,6 @@ impl Prism {
 
     /// What Prism logged (its violations among it).
     pub fn output(&self) -> String {
-        std::fs::read_to_string(self.log.path()).unwrap_or_default()
-    }
-}
-
-impl Drop for Prism {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.child.output()
     }
 }
