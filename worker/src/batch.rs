@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use coderipple_core::envelope::{Change, Envelope};
 use coderipple_core::metrics::MetricSet;
-use coderipple_core::queue::ReceivedMessage;
+use coderipple_core::queue::{ReceivedMessage, message_group_id};
 use futures::future::join_all;
 use tokio_util::sync::CancellationToken;
 
@@ -145,7 +145,17 @@ fn batch_metrics(report: &BatchReport, size: usize, groups: usize, took: Duratio
     m
 }
 
-#[tracing::instrument(skip_all, fields(repo = %group, messages = msgs.len()))]
+/// The repository a received group belongs to: the `repo` of the first message whose
+/// envelope names a repository with that group id (a name SQS cannot take as a group id
+/// reaches us as a derived one, see [`message_group_id`]); the group id itself otherwise
+/// (its messages are then dead-lettered as unreadable by [`decode`]).
+fn repo_of_group(group: &str, msgs: &[ReceivedMessage]) -> String {
+    msgs.iter()
+        .filter_map(|m| Envelope::from_json(&m.body).ok())
+        .find(|env| message_group_id(&env.repo) == group)
+        .map_or_else(|| group.to_owned(), |env| env.repo)
+}
+
 async fn handle_group(
     ctx: &WorkerContext,
     group: String,
@@ -153,7 +163,23 @@ async fn handle_group(
     cancel: &CancellationToken,
     options: BatchOptions,
 ) -> Vec<(ReceivedMessage, Outcome)> {
-    match crate::parking::parked(ctx, &group).await {
+    let repo = repo_of_group(&group, &msgs);
+    let span = tracing::info_span!("group", repo = %repo, messages = msgs.len());
+    tracing::Instrument::instrument(handle_repo(ctx, &group, repo, msgs, cancel, options), span)
+        .await
+}
+
+/// Everything is keyed by the repository (state, parks, leases); `group` is only the id the
+/// queue gave its messages.
+async fn handle_repo(
+    ctx: &WorkerContext,
+    group: &str,
+    repo: String,
+    msgs: Vec<ReceivedMessage>,
+    cancel: &CancellationToken,
+    options: BatchOptions,
+) -> Vec<(ReceivedMessage, Outcome)> {
+    match crate::parking::parked(ctx, &repo).await {
         Ok(Some(parked)) => return crate::parking::dead_letter_behind(ctx, &parked, msgs).await,
         Ok(None) => {}
         Err(e) => {
@@ -164,13 +190,14 @@ async fn handle_group(
                 .collect();
         }
     }
-    let out = handle_unparked(ctx, &group, msgs, cancel, options).await;
-    crate::parking::park_on_last_receive(ctx, &group, out).await
+    let out = handle_unparked(ctx, group, &repo, msgs, cancel, options).await;
+    crate::parking::park_on_last_receive(ctx, &repo, out).await
 }
 
 async fn handle_unparked(
     ctx: &WorkerContext,
     group: &str,
+    repo: &str,
     msgs: Vec<ReceivedMessage>,
     cancel: &CancellationToken,
     options: BatchOptions,
@@ -183,7 +210,7 @@ async fn handle_unparked(
             out.push((m, Outcome::Retry(why.clone())));
             continue;
         }
-        match decode(ctx, &m, group).await {
+        match decode(ctx, &m, group, repo).await {
             Ok(env) => ready.push((m, env)),
             Err(e) if e.is_retryable() => {
                 let why = Retry::from_error(ctx, &e);
@@ -212,7 +239,7 @@ async fn handle_unparked(
             out.extend(unit.into_iter().map(|(m, _)| (m, Outcome::Released)));
             continue;
         }
-        let outcomes = run_unit_holding(ctx, group, unit, cancel, options).await;
+        let outcomes = run_unit_holding(ctx, repo, unit, cancel, options).await;
         if let Some((_, Outcome::Retry(why))) = outcomes
             .iter()
             .find(|(_, o)| matches!(o, Outcome::Retry(_)))
@@ -228,7 +255,7 @@ async fn handle_unparked(
 /// allows, waits (backing off) and runs those again in place.
 async fn run_unit_holding(
     ctx: &WorkerContext,
-    group: &str,
+    repo: &str,
     unit: Vec<(ReceivedMessage, Envelope)>,
     cancel: &CancellationToken,
     options: BatchOptions,
@@ -244,7 +271,7 @@ async fn run_unit_holding(
     let mut pending = unit;
     loop {
         let envelopes: Vec<Envelope> = pending.iter().map(|(_, e)| e.clone()).collect();
-        let outcomes = run_unit(ctx, group, pending, options.lease).await;
+        let outcomes = run_unit(ctx, repo, pending, options.lease).await;
         let first_retry = outcomes
             .iter()
             .position(|(_, o)| matches!(o, Outcome::Retry(_)));
@@ -282,12 +309,12 @@ async fn run_unit_holding(
 /// event so that only the poison one is dead-lettered.
 async fn run_unit(
     ctx: &WorkerContext,
-    group: &str,
+    repo: &str,
     unit: Vec<(ReceivedMessage, Envelope)>,
     lease: Duration,
 ) -> Vec<(ReceivedMessage, Outcome)> {
     let envelopes: Vec<Envelope> = unit.iter().map(|(_, e)| e.clone()).collect();
-    match process_change_set(ctx, group, &envelopes, lease).await {
+    match process_change_set(ctx, repo, &envelopes, lease).await {
         Ok(_) => unit.into_iter().map(|(m, _)| (m, Outcome::Done)).collect(),
         Err(e) if e.is_retryable() => {
             let why = Retry::from_error(ctx, &e);
@@ -309,7 +336,7 @@ async fn run_unit(
                     out.push((single.0, Outcome::Retry(why.clone())));
                     continue;
                 }
-                let outcomes = Box::pin(run_unit(ctx, group, vec![single], lease)).await;
+                let outcomes = Box::pin(run_unit(ctx, repo, vec![single], lease)).await;
                 if let Some((_, Outcome::Retry(why))) = outcomes.first() {
                     stop = Some(why.clone());
                 }
@@ -339,9 +366,10 @@ async fn decode(
     ctx: &WorkerContext,
     m: &ReceivedMessage,
     group: &str,
+    repo: &str,
 ) -> Result<Envelope, WorkerError> {
     let mut env = Envelope::from_json(&m.body)?;
-    if env.repo != group {
+    if env.repo != repo || message_group_id(&env.repo) != group {
         return Err(WorkerError::invalid(format!(
             "envelope repo {} differs from its message group {group}",
             env.repo
