@@ -141,6 +141,10 @@ pub struct PushChange {
     /// what dates a tag's push, whose `commits` is usually empty.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub head_timestamp: Option<String>,
+    /// The commit the ref now points at (GitHub's `head_commit.id`). For an annotated tag's
+    /// push `after` is the tag object, so this is what names the tagged commit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_commit: Option<String>,
 }
 
 impl PushChange {
@@ -152,6 +156,11 @@ impl PushChange {
     /// The tag name for `refs/tags/…` refs.
     pub fn tag(&self) -> Option<&str> {
         self.git_ref.strip_prefix("refs/tags/")
+    }
+
+    /// The commit the ref points at after the push: GitHub's head commit, else `after`.
+    pub fn head(&self) -> &str {
+        self.head_commit.as_deref().unwrap_or(&self.after)
     }
 }
 
@@ -258,6 +267,10 @@ pub struct ReleaseChange {
     /// Whether GitHub marks it a pre-release.
     #[serde(default)]
     pub prerelease: bool,
+    /// A published pre-release was made a release (GitHub's `released` action with
+    /// `prerelease` false): a tag folded as a pre-release is cut now.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub promoted: bool,
     /// When it was published.
     #[serde(default)]
     pub published_at: Option<String>,

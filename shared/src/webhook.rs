@@ -155,12 +155,15 @@ pub fn parse(
         }
         "release" => {
             let p = typed::<ReleasePayload>(event, payload)?;
-            if p.action != "published" {
+            // `released`: a release published, or a pre-release promoted to a release (GitHub
+            // sends it beside `published` for a plain release: the same tag, applied once).
+            if p.action != "published" && p.action != "released" {
                 let reason = format!("release action '{}' is not processed", p.action);
                 return ignored(reason, p.repository);
             }
             let installation = p.installation.map(|i| i.id);
-            (release(p.release), p.repository, installation)
+            let promoted = p.action == "released";
+            (release(p.release, promoted), p.repository, installation)
         }
         "create" => {
             let p = typed::<CreatePayload>(event, payload)?;
@@ -223,6 +226,7 @@ fn push(p: PushPayload) -> Change {
         created: p.created,
         deleted: p.deleted,
         forced: p.forced,
+        head_commit: p.head_commit.as_ref().and_then(|h| h.id.clone()),
         head_timestamp: p.head_commit.and_then(|h| h.timestamp),
         commits: p
             .commits
@@ -253,8 +257,9 @@ fn pull_request(pr: RawPullRequest) -> Change {
     })
 }
 
-fn release(r: RawRelease) -> Change {
+fn release(r: RawRelease, released: bool) -> Change {
     Change::Release(ReleaseChange {
+        promoted: released && !r.prerelease,
         tag: r.tag_name,
         name: r.name.unwrap_or_default(),
         body: r.body.unwrap_or_default(),
@@ -313,6 +318,8 @@ struct PushPayload {
 
 #[derive(Deserialize)]
 struct RawHeadCommit {
+    #[serde(default)]
+    id: Option<String>,
     #[serde(default)]
     timestamp: Option<String>,
 }

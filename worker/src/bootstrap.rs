@@ -72,6 +72,7 @@ pub async fn history(
             received_at,
             Change::Push(PushChange {
                 head_timestamp: None,
+                head_commit: None,
                 git_ref: format!("refs/heads/{branch}"),
                 before: String::new(),
                 after: last.id.clone(),

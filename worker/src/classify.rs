@@ -87,6 +87,7 @@ pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan,
                         notes: String::new(),
                         is_release: false,
                         role: rules.releases.role(tag, false),
+                        promoted: false,
                     }));
                 }
                 Err(why) => plan.notes.push(format!("{delivery}: {why}")),
@@ -115,6 +116,7 @@ pub fn classify_change_set(change: &ChangeSet, pack: &AgentPack) -> Result<Plan,
                 notes: String::new(),
                 is_release: false,
                 role: rules.releases.role(&t.tag, false),
+                promoted: false,
             })),
             Some(Change::Snapshot(s)) => {
                 check_sha(&s.commit)?;
@@ -248,6 +250,7 @@ fn release(rules: &Rules, r: &ReleaseChange) -> ReleaseMark {
         date: r.published_at.as_deref().and_then(date_of),
         notes: clip(r.body.trim(), TEXT_CHARS),
         is_release: true,
+        promoted: r.promoted,
     }
 }
 

@@ -124,6 +124,9 @@ pub struct ReleaseMark {
     /// Whether it cuts a release, folds into the next one, or is left out (the pack's
     /// `[releases]` rules).
     pub role: crate::pack::TagRole,
+    /// A pre-release promoted to a release (GitHub's `released`): a tag folded only as a
+    /// pre-release is cut by it.
+    pub promoted: bool,
 }
 
 /// A merged pull request.

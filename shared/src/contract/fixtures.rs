@@ -53,6 +53,7 @@ pub fn push(repo: &str, delivery: &str, commits: Vec<Commit>) -> Envelope {
         "push",
         Change::Push(PushChange {
             head_timestamp: None,
+            head_commit: None,
             git_ref: "refs/heads/main".into(),
             before: String::new(),
             after: commits.last().map(|c| c.id.clone()).unwrap_or_default(),
@@ -78,6 +79,7 @@ pub fn release(repo: &str, delivery: &str, tag: &str, name: &str) -> Envelope {
             body: String::new(),
             url: String::new(),
             prerelease: false,
+            promoted: false,
             published_at: None,
             target: None,
         }),

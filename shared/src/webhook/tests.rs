@@ -195,3 +195,26 @@ fn a_release_keeps_its_target_only_when_it_is_a_commit() {
     assert_eq!(target(json!("zz".repeat(20))), None);
     assert_eq!(target(serde_json::Value::Null), None);
 }
+
+#[test]
+fn a_pre_release_promoted_to_a_release_is_processed_as_a_promotion() {
+    let parse = |action: &str, prerelease: bool| {
+        let v = json!({"action": action, "repository": repo(),
+                       "release": {"tag_name": "v2", "html_url": "u", "prerelease": prerelease}});
+        parse_value("release", v).unwrap()
+    };
+    let promoted = |parsed: Parsed| match parsed {
+        Parsed::Event(env) => match env.change {
+            Some(Change::Release(r)) => Some(r.promoted),
+            other => panic!("expected a release, got {other:?}"),
+        },
+        _ => None,
+    };
+    assert_eq!(promoted(parse("released", false)), Some(true));
+    assert_eq!(promoted(parse("published", false)), Some(false));
+    assert_eq!(promoted(parse("published", true)), Some(false));
+    assert!(
+        matches!(parse("edited", false), Parsed::Ignored { .. }),
+        "other actions stay ignored"
+    );
+}

@@ -420,10 +420,13 @@ impl Agent for Historian {
                 }
                 // A tag that folded stays folded, and one that cut stays a cut, whatever a
                 // later event of it says (GitHub sends `create`, the tag's push and `release`
-                // in any order; a `prerelease` flag after the cut changes nothing).
+                // in any order; a `prerelease` flag after the cut changes nothing). Only a
+                // promotion (a pre-release made a release) cuts a tag still folded, as long
+                // as no later release took it in.
                 PlanItem::Release(r)
                     if r.role == TagRole::Folded
-                        || mine.folded.contains(&r.tag)
+                        || (mine.folded.contains(&r.tag)
+                            && !(r.promoted && r.role == TagRole::Cut))
                         || mine
                             .releases
                             .iter()
@@ -443,6 +446,7 @@ impl Agent for Historian {
                     }
                 }
                 PlanItem::Release(r) => {
+                    mine.folded.retain(|t| *t != r.tag);
                     if record_release(&mut mine.releases, r, RELEASES) {
                         for e in mine
                             .changelog

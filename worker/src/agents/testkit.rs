@@ -47,6 +47,7 @@ pub fn push_to(git_ref: &str, delivery: &str, commits: Vec<Commit>) -> Envelope 
         "push",
         Change::Push(PushChange {
             head_timestamp: None,
+            head_commit: None,
             git_ref: git_ref.into(),
             before: sha(0),
             after: commits.last().map(|c| c.id.clone()).unwrap_or_default(),
@@ -74,6 +75,7 @@ pub fn release(delivery: &str, tag: &str, body: &str) -> Envelope {
             body: body.into(),
             url: format!("https://github.com/o/r/releases/tag/{tag}"),
             prerelease: false,
+            promoted: false,
             published_at: Some("2026-01-20T00:00:00Z".into()),
             target: None,
         }),

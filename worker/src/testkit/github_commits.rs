@@ -140,6 +140,7 @@ impl GitHubState {
                 .to_utc(),
             change: Some(Change::Push(PushChange {
                 head_timestamp: None,
+                head_commit: None,
                 git_ref: format!("refs/heads/{branch}"),
                 before: if before.is_empty() {
                     "0".repeat(40)

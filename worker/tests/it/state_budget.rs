@@ -92,6 +92,7 @@ fn history() -> Vec<Vec<Envelope>> {
                 "push",
                 Change::Push(PushChange {
                     head_timestamp: None,
+                    head_commit: None,
                     git_ref: "refs/heads/main".into(),
                     before: if first == 0 {
                         String::new()
@@ -121,6 +122,7 @@ fn history() -> Vec<Vec<Envelope>> {
                     body: "Release notes that go on and on. ".repeat(300),
                     url: format!("{url}/releases/tag/{}", tag("release")),
                     prerelease: false,
+                    promoted: false,
                     published_at: Some("2026-03-01T00:00:00Z".into()),
                     target: None,
                 }),

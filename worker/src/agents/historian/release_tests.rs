@@ -211,3 +211,67 @@ fn a_release_is_dated_by_its_release_or_its_tagged_commit_never_by_processing() 
         "{text}"
     );
 }
+
+/// GitHub's `released`: a pre-release made a release.
+fn promoted(delivery: &str, name: &str) -> coderipple_core::envelope::Envelope {
+    let mut env = release(delivery, name, "Now final");
+    if let Some(Change::Release(r)) = &mut env.change {
+        r.promoted = true;
+    }
+    env
+}
+
+#[test]
+fn a_pre_release_promoted_to_a_release_gets_its_cut() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let folded = vec![
+        push("p1", vec![commit(1, "feat: first", &["a"], &[], &[])]),
+        prerelease("r1", "v2.0.0"),
+    ];
+    let text = run(&set, &mut state, folded, LOG);
+    assert!(
+        !text.contains("## [Release v2.0.0"),
+        "folded at first: {text}"
+    );
+    let text = run(
+        &set,
+        &mut state,
+        vec![promoted("r1-released", "v2.0.0")],
+        LOG,
+    );
+    let heading = text.find("## [Release v2.0.0").expect("cut when promoted");
+    assert!(
+        text.find(&sha(1)).unwrap() > heading,
+        "its commit is under it: {text}"
+    );
+    assert!(!text.contains("Pre-releases: `v2.0.0`"), "{text}");
+    // The same promotion again (a redelivery) changes nothing.
+    let again = run(
+        &set,
+        &mut state,
+        vec![promoted("r1-released", "v2.0.0")],
+        LOG,
+    );
+    assert_eq!(again, text);
+}
+
+#[test]
+fn a_promotion_after_a_later_release_took_the_tag_in_changes_nothing() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let events = vec![
+        push("p1", vec![commit(1, "feat: first", &["a"], &[], &[])]),
+        prerelease("r1", "nightly-5"),
+        push("p2", vec![commit(2, "feat: second", &["a"], &[], &[])]),
+        tag("t2", "v2.0.0"),
+    ];
+    let text = run(&set, &mut state, events, LOG);
+    let again = run(
+        &set,
+        &mut state,
+        vec![promoted("r1-late", "nightly-5")],
+        LOG,
+    );
+    assert_eq!(again, text, "the nightly stays listed under v2.0.0");
+}

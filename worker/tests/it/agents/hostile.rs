@@ -53,6 +53,7 @@ fn hostile_history() -> Vec<Envelope> {
                 body: "Notes <script>\n## PWNED\n[ref]: https://evil.example".into(),
                 url: "https://evil.example/o/r/releases/tag/v1".into(),
                 prerelease: false,
+                promoted: false,
                 published_at: Some("2026-03-06T00:00:00Z".into()),
                 target: None,
             }),

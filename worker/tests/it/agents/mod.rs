@@ -101,6 +101,7 @@ fn history() -> Vec<Envelope> {
                 body: "The first release.".into(),
                 url: "https://github.com/o/r/releases/tag/v0.1.0".into(),
                 prerelease: false,
+                promoted: false,
                 published_at: Some("2026-03-06T00:00:00Z".into()),
                 target: None,
             }),
