@@ -100,7 +100,16 @@ async fn recover() -> anyhow::Result<()> {
     let (store, queue) = (backend.store.clone(), backend.queue.clone());
     let metrics = Metrics::from_env()?;
     tracing::info!("recover ready");
-    lambda_runtime::run(service_fn(move |_event: LambdaEvent<serde_json::Value>| {
+    lambda_runtime::run(service_fn(move |event: LambdaEvent<serde_json::Value>| {
+        // GitHub calls stop before the invocation's deadline: a run cut short fails with
+        // what it could not finish, and the next scheduled run goes on (asks are recorded).
+        let left = event
+            .context
+            .deadline()
+            .duration_since(std::time::SystemTime::now())
+            .unwrap_or_default();
+        let until =
+            std::time::Instant::now() + left.saturating_sub(coderipple_worker::DEADLINE_MARGIN * 2);
         let (api, store, queue, hooks, metrics) = (
             api.clone(),
             store.clone(),
@@ -110,13 +119,22 @@ async fn recover() -> anyhow::Result<()> {
         );
         async move {
             let now = coderipple_core::time::now_ms();
-            let woken = coderipple_worker::wake_due(&*store, &*queue, now)
-                .await
-                .map_err(|e| e.to_string())?;
+            // A wake that fails never stops recovery (for every repository); its marks stay
+            // and the next run wakes them.
+            let woken = match coderipple_worker::wake_due(&*store, &*queue, now).await {
+                Ok(woken) => serde_json::json!(woken),
+                Err(e) => {
+                    tracing::warn!(error = %e, "history gaps not woken; recovery goes on");
+                    serde_json::json!({ "error": e.to_string() })
+                }
+            };
             let recovery = match &api {
                 Some(api) => Some(
-                    coderipple_worker::recover::recover(
-                        api, &*store, &hooks, since, false, &metrics,
+                    coderipple_worker::deadline::within(
+                        until,
+                        coderipple_worker::recover::recover(
+                            api, &*store, &hooks, since, false, &metrics,
+                        ),
                     )
                     .await
                     .map_err(|e| e.to_string())?,

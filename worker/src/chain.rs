@@ -53,6 +53,17 @@ pub struct ChainState {
     /// The open gap already asked GitHub to redeliver what it missed.
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub recovery_asked: bool,
+    /// Times GitHub could not be asked to fill the open gap (unavailable, out of time): after
+    /// [`FILL_TRIES`] the gap is recorded instead of waiting once more.
+    #[serde(default, skip_serializing_if = "is_zero_u8")]
+    pub fill_tries: u8,
+}
+
+/// Times an open gap waits once more because GitHub could not be asked to fill it.
+pub const FILL_TRIES: u8 = 3;
+
+fn is_zero_u8(n: &u8) -> bool {
+    *n == 0
 }
 
 /// Gaps remembered after they were closed.
@@ -128,7 +139,7 @@ fn role(env: &Envelope) -> Role<'_> {
     match &env.change {
         Some(Change::Push(p)) if !p.deleted => {
             if p.tag().is_some() {
-                return Role::Mark((!is_zero(&p.after)).then_some(p.after.as_str()));
+                return Role::Mark((!is_zero(p.head())).then_some(p.head()));
             }
             match p.branch() {
                 Some(b) if p.default_branch.as_deref().is_none_or(|d| d == b) => Role::Link(b, p),
@@ -204,8 +215,13 @@ impl ChainState {
             match role(&env) {
                 Role::Free => run.out.push(env),
                 Role::Mark(target) => {
-                    let known = target.is_some_and(|t| run.known(self, applied, t));
-                    if !run.links_waiting() || known {
+                    // A mark that names a commit waits for it (a tag pushed with its commits
+                    // may arrive first); one that names none waits only behind pushes.
+                    let ready = match target {
+                        Some(t) => run.known(self, applied, t),
+                        None => !run.links_waiting(),
+                    };
+                    if ready {
                         run.out.push(env);
                     } else {
                         run.pool.push(Waiting {
@@ -237,6 +253,7 @@ impl ChainState {
         self.waiting = run.pool;
         if self.waiting.is_empty() {
             self.recovery_asked = false;
+            self.fill_tries = 0;
         }
         Ordered {
             apply: run.out,
@@ -290,10 +307,25 @@ impl ChainState {
 
     /// Gives the open gap another full wait, after asking GitHub to redeliver what it missed.
     pub fn postpone(&mut self, now_ms: i64) {
+        self.wait_again(now_ms);
+        self.recovery_asked = true;
+    }
+
+    /// Gives the open gap another full wait because GitHub could not be asked to fill it;
+    /// `false` (nothing changed) once it has had [`FILL_TRIES`] such waits.
+    pub fn retry_fill_later(&mut self, now_ms: i64) -> bool {
+        if self.fill_tries >= FILL_TRIES {
+            return false;
+        }
+        self.fill_tries += 1;
+        self.wait_again(now_ms);
+        true
+    }
+
+    fn wait_again(&mut self, now_ms: i64) {
         for w in &mut self.waiting {
             w.since_ms = now_ms;
         }
-        self.recovery_asked = true;
     }
 
     /// The gap's waiting push is older than the head (GitHub's compare says its `before` is
@@ -315,17 +347,42 @@ impl ChainState {
     /// Declares the history of `stuck.branch` known up to `stuck.to` (the gap was filled or
     /// recorded), so the pushes waiting on it can follow.
     pub fn bridge(&mut self, stuck: &Stuck) {
-        if let Some(from) = &stuck.from {
-            self.gaps.push(ClosedGap {
-                branch: stuck.branch.clone(),
-                from: from.clone(),
-                to: stuck.to.clone(),
-            });
-            if self.gaps.len() > GAPS_KEPT {
-                self.gaps.remove(0);
-            }
+        // A history never received from its start is remembered too (from nothing), so a
+        // late push that starts it is recognised as late, not as a restart.
+        self.gaps.push(ClosedGap {
+            branch: stuck.branch.clone(),
+            from: stuck.from.clone().unwrap_or_default(),
+            to: stuck.to.clone(),
+        });
+        if self.gaps.len() > GAPS_KEPT {
+            self.gaps.remove(0);
         }
         self.heads.insert(stuck.branch.clone(), stuck.to.clone());
+    }
+
+    /// Releases the marks (tags, releases) that waited `wait` by `now_ms` for a commit no
+    /// push brought, in arrival order: placed where they are, as without the wait.
+    pub fn release_overdue_marks(&mut self, now_ms: i64, wait: std::time::Duration) -> Ordered {
+        let over_budget = crate::agents::budget::json_len(&self.waiting) > WAITING_BUDGET_BYTES;
+        let due = |w: &Waiting| {
+            over_budget || now_ms >= w.since_ms.saturating_add(wait.as_millis() as i64)
+        };
+        let mut released = Ordered::default();
+        let mut keep = Vec::with_capacity(self.waiting.len());
+        for w in std::mem::take(&mut self.waiting) {
+            if matches!(role(&w.envelope), Role::Mark(Some(_))) && due(&w) {
+                released.released.push(w.envelope.delivery.clone());
+                released.apply.push(w.envelope);
+            } else {
+                keep.push(w);
+            }
+        }
+        self.waiting = keep;
+        if self.waiting.is_empty() {
+            self.recovery_asked = false;
+            self.fill_tries = 0;
+        }
+        released
     }
 }
 
@@ -361,10 +418,20 @@ impl Run {
             !p.commits.is_empty() && p.commits.iter().all(|c| self.known(chain, applied, &c.id));
         if head == Some(p.after.as_str()) || all_applied {
             Fit::Applied
-        } else if p.forced {
-            Fit::Restart(true)
-        } else if p.created || is_zero(&p.before) {
-            Fit::Restart(false)
+        } else if p.forced || p.created || is_zero(&p.before) {
+            // A restart whose end is known already (applied, or a gap's end) is a late
+            // delivery of history applied since, not a restart: the head stays.
+            if self.known(chain, applied, &p.after) {
+                Fit::Applied
+            } else if let Some(i) = chain
+                .gaps
+                .iter()
+                .rposition(|g| g.branch == b && g.to == p.after)
+            {
+                Fit::Late(i)
+            } else {
+                Fit::Restart(p.forced)
+            }
         } else if head == Some(p.before.as_str()) {
             Fit::Next
         } else if let Some(i) = chain
@@ -423,9 +490,13 @@ impl Run {
             self.out.push(w.envelope);
             self.release_marks(|run, target| target.is_some_and(|t| run.placed.contains(t)));
         }
-        if !self.links_waiting() {
-            self.release_marks(|_, _| true);
-        }
+        // A mark naming a commit follows once that commit is known (placed here, applied
+        // before, a head); one naming none once no push waits.
+        let links = self.links_waiting();
+        self.release_marks(|run, target| match target {
+            Some(t) => run.known(chain, applied, t),
+            None => !links,
+        });
     }
 
     fn release_marks(&mut self, due: impl Fn(&Run, Option<&str>) -> bool) {

@@ -9,6 +9,14 @@
 //!    replay): it is applied late, without moving the head;
 //! 3. otherwise (no credentials, GitHub does not know the commits, no head yet): the waiting
 //!    pushes are applied after a recorded gap, a "History Notes" line in the changelog.
+//!
+//! Filling is an improvement, never a precondition: a refusal (401/403, the App not
+//! installed, a suspended installation) records the gap as in 3., with GitHub's reason in the
+//! summary; GitHub unavailable or the invocation's deadline near ([`crate::deadline`]) lets
+//! the gap wait for the next wake, [`crate::chain::FILL_TRIES`] times, then records it. The
+//! App-wide recovery scan of 1. runs at most once per [`GAP_SCAN_PERIOD`] (a store counter),
+//! however many gaps and retries ask. Tags and releases that waited for a commit no push
+//! brought are applied when the wait ends.
 
 use std::collections::HashSet;
 use std::time::Duration;
@@ -28,6 +36,11 @@ const MAX_FILLS: usize = 4;
 const MAX_FILL_COMMITS: usize = 300;
 /// Commits whose files are read (one request each) at most; later ones come without files.
 const MAX_FILES_LOOKUPS: usize = 100;
+/// A gap asks for an App-wide recovery scan at most once per this period (see
+/// [`ask_redelivery`]); the recovery schedule's default period.
+pub const GAP_SCAN_PERIOD: Duration = Duration::from_secs(600);
+/// Time a recovery scan needs before the invocation's deadline to be started.
+const SCAN_TIME: Duration = Duration::from_secs(10);
 
 /// The order of one change set: what to apply now, and notes for the summary.
 pub(crate) struct Resolved {
@@ -67,7 +80,28 @@ pub(crate) async fn resolve(
             }
         }
         let fill = match (api, &stuck.from) {
-            (Some(api), Some(from)) => compare_fill(api, repo, from, &stuck).await?,
+            (Some(api), Some(from)) => match compare_fill(api, repo, from, &stuck).await {
+                Ok(fill) => fill,
+                // Unavailable or out of time: the gap waits for the next wake, a few times.
+                Err(e) if e.is_retryable() && !stuck.over_budget && chain.retry_fill_later(now) => {
+                    notes.push(format!(
+                        "gap in {repo} on {}: GitHub could not fill it now ({e}); it waits once more ({} of {})",
+                        stuck.branch,
+                        chain.fill_tries,
+                        crate::chain::FILL_TRIES
+                    ));
+                    break;
+                }
+                // A refusal (not installed, no permission, suspended) or retries spent:
+                // filling is an improvement, never a precondition; the gap is recorded.
+                Err(e) => {
+                    notes.push(format!(
+                        "gap in {repo} on {}: GitHub did not fill it ({e})",
+                        stuck.branch
+                    ));
+                    Fill::Unknown
+                }
+            },
             _ => Fill::Unknown,
         };
         let more = match fill {
@@ -118,12 +152,49 @@ pub(crate) async fn resolve(
         };
         ordered.extend(more);
     }
+    // Tags and releases whose commit no push brought within the wait follow now.
+    let overdue = chain.release_overdue_marks(now, ctx.settings.gap_wait);
+    if !overdue.apply.is_empty() {
+        notes.push(format!(
+            "{} tag(s) or release(s) waited {} s for their commit, which no push brought; applied where they are",
+            overdue.apply.len(),
+            ctx.settings.gap_wait.as_secs()
+        ));
+    }
+    ordered.extend(overdue);
     Ok(Resolved { ordered, notes })
 }
 
 /// Runs recovery over the App's hook for the last gap wait and a margin: how many
-/// deliveries GitHub agreed to redeliver, and what to note.
+/// deliveries GitHub agreed to redeliver, and what to note. One scan per
+/// [`GAP_SCAN_PERIOD`] across every repository and worker (counted in the store): the scan
+/// covers the whole App, so a second gap, or a retry of this change set, within the period
+/// would only ask again for what the first asked.
 async fn ask_redelivery(ctx: &WorkerContext, api: &GitHubApi, repo: &str) -> (usize, String) {
+    if !crate::deadline::allows(SCAN_TIME) {
+        return (
+            0,
+            format!("gap in {repo}: no recovery scan, the invocation's deadline is near"),
+        );
+    }
+    let period = GAP_SCAN_PERIOD.as_millis() as i64;
+    let key = format!(
+        "gap-recovery-scan#{}",
+        coderipple_core::time::now_ms() / period
+    );
+    match ctx.store.counter_add(&key, 1, GAP_SCAN_PERIOD * 2).await {
+        Ok(1) => {}
+        Ok(_) => {
+            return (
+                0,
+                format!(
+                    "gap in {repo}: a recovery scan already ran in the last {} min; not asked again",
+                    GAP_SCAN_PERIOD.as_secs() / 60
+                ),
+            );
+        }
+        Err(e) => return (0, format!("gap in {repo}: recovery not asked ({e})")),
+    }
     let since = ctx.settings.gap_wait * 3 + Duration::from_secs(600);
     match crate::recover::recover(api, &*ctx.store, &[], since, false, &ctx.metrics).await {
         Ok(report) if !report.redelivered.is_empty() => (
@@ -219,6 +290,7 @@ async fn compare_fill(
     }
     let push = PushChange {
         head_timestamp: None,
+        head_commit: None,
         git_ref: format!("refs/heads/{}", stuck.branch),
         before: from.to_owned(),
         after: stuck.to.clone(),
@@ -300,6 +372,8 @@ pub async fn wake_due(
         .filter(|g| g.due_ms <= now_ms)
         .map(|g| g.repo)
         .collect();
+    let mut woken = Vec::with_capacity(due.len());
+    let mut failed = None;
     for chunk in due.chunks(10) {
         let messages: Vec<_> = chunk
             .iter()
@@ -308,22 +382,37 @@ pub async fn wake_due(
                 coderipple_core::queue::OutgoingMessage::new(repo, &env.delivery, env.to_json())
             })
             .collect();
-        queue.send_batch(&messages).await?;
+        // One chunk refused does not keep the others asleep; its repositories are tried
+        // again next round (their marks stay).
+        match queue.send_batch(&messages).await {
+            Ok(()) => woken.extend_from_slice(chunk),
+            Err(e) => {
+                tracing::warn!(error = %e, repos = chunk.len(), "history gaps not woken; trying again next round");
+                failed = Some(e);
+            }
+        }
     }
-    if !due.is_empty() {
+    if !woken.is_empty() {
         tracing::info!(
-            repos = due.len(),
+            repos = woken.len(),
             "woke repositories whose history gap is due"
         );
     }
-    Ok(due)
+    match failed {
+        Some(e) if woken.is_empty() => Err(e.into()),
+        _ => Ok(woken),
+    }
 }
 
-/// The envelope that wakes `repo` (a delivery id of its own per wake).
+/// The envelope that wakes `repo` (a delivery id of its own per wake). The id is bounded
+/// whatever the repository's name (SQS takes dedup ids of at most 128 characters): a hash of
+/// the name, not the name.
 pub fn wake_envelope(repo: &str, now_ms: i64) -> Envelope {
+    use sha2::Digest;
+    let name = hex::encode(sha2::Sha256::digest(repo.as_bytes()));
     Envelope {
         v: ENVELOPE_VERSION,
-        delivery: format!("coderipple-wake-{}-{now_ms}", repo.replace('/', ".")),
+        delivery: format!("coderipple-wake-{}-{now_ms}", &name[..32]),
         event: "coderipple_wake".into(),
         repo: repo.to_owned(),
         received_at: chrono::Utc::now(),

@@ -46,6 +46,7 @@ pub mod bootstrap;
 mod chain;
 mod classify;
 mod content;
+pub mod deadline;
 mod doc_hashes;
 mod env;
 mod error;

@@ -52,9 +52,14 @@ pub async fn handle_sqs_event(
     let work = handle_batch_with_lease(ctx, messages, &cancel, lease);
     let report = match remaining {
         // The LLM writer may wait for a model in the first half of the invocation's time
-        // only; the rest is for storing the work and reporting it.
+        // only; the rest is for storing the work and reporting it. GitHub calls (gap
+        // filling, publishing) stop a margin before the deadline, so what they could not do
+        // is recorded instead of cut off.
         Some(left) => {
-            let writer_until = std::time::Instant::now() + left.saturating_sub(DEADLINE_MARGIN) / 2;
+            let now = std::time::Instant::now();
+            let writer_until = now + left.saturating_sub(DEADLINE_MARGIN) / 2;
+            let github_until = now + left.saturating_sub(DEADLINE_MARGIN * 2);
+            let work = crate::deadline::within(github_until, work);
             crate::writer::with_deadline(writer_until, work).await
         }
         None => work.await,

@@ -241,3 +241,117 @@ fn an_old_push_found_behind_the_head_is_applied_late_with_those_after_it() {
     assert_eq!(chain.heads["main"], sha(5), "the head never moves back");
     assert!(chain.waiting.is_empty());
 }
+
+/// The push of tag `tag` at commit `n`: an annotated tag's `after` is the tag object, and
+/// GitHub's head commit names the commit.
+fn tag_push(tag: &str, n: u32) -> Envelope {
+    let mut env = fixtures::push("o/r", &format!("tag-{tag}"), vec![]);
+    if let Some(Change::Push(p)) = &mut env.change {
+        p.git_ref = format!("refs/tags/{tag}");
+        p.before = "0".repeat(40);
+        p.after = format!("{:040x}", 0xdead_0000_u64 + u64::from(n));
+        p.head_commit = Some(sha(n));
+        p.created = true;
+    }
+    env
+}
+
+#[test]
+fn a_release_that_arrives_before_the_push_bringing_its_commit_waits_for_it() {
+    let mut chain = ChainState::default();
+    chain.order(vec![push(1)], &none, 1);
+    // `git push --follow-tags`: the release and the tag's push come before the branch push.
+    let o = chain.order(vec![release_at("v1", Some(2)), tag_push("v1", 2)], &none, 2);
+    assert!(
+        o.apply.is_empty(),
+        "cut before its commit: {:?}",
+        ids(&o.apply)
+    );
+    assert_eq!(o.waiting, ["rel-v1", "tag-v1"]);
+    let o = chain.order(vec![push(2)], &none, 3);
+    assert_eq!(ids(&o.apply), ["push-2", "rel-v1", "tag-v1"]);
+    assert!(chain.waiting.is_empty());
+}
+
+#[test]
+fn a_mark_whose_commit_is_applied_already_follows_at_once() {
+    let mut chain = ChainState::default();
+    chain.order(vec![push(1), push(2)], &none, 1);
+    let o = chain.order(vec![tag_push("v1", 1)], &|s: &str| s == sha(1), 2);
+    assert_eq!(ids(&o.apply), ["tag-v1"]);
+}
+
+#[test]
+fn a_mark_whose_commit_never_comes_follows_when_the_wait_ends() {
+    let mut chain = ChainState::default();
+    chain.order(vec![push(1)], &none, 0);
+    let o = chain.order(vec![release_at("v9", Some(9))], &none, 1_000);
+    assert_eq!(o.waiting, ["rel-v9"]);
+    let wait = Duration::from_secs(300);
+    assert_eq!(
+        chain.due_ms(wait),
+        Some(301_000),
+        "its wait wakes the repository"
+    );
+    assert!(chain.release_overdue_marks(300_999, wait).apply.is_empty());
+    let o = chain.release_overdue_marks(301_000, wait);
+    assert_eq!(ids(&o.apply), ["rel-v9"]);
+    assert_eq!(o.released, ["rel-v9"]);
+    assert!(chain.waiting.is_empty());
+    assert_eq!(chain.heads["main"], sha(1), "a mark never moves the head");
+}
+
+#[test]
+fn a_late_created_push_of_a_history_started_without_it_does_not_rewind_the_head() {
+    let mut chain = ChainState::default();
+    // Push 2 arrives first; push 1 (the branch's creation) is late beyond the wait.
+    let o = chain.order(vec![push(2)], &none, 0);
+    assert_eq!(o.waiting, ["push-2"]);
+    let stuck = chain.stuck(1, Duration::ZERO).expect("stuck");
+    assert_eq!(
+        (stuck.from.as_deref(), stuck.to.as_str()),
+        (None, sha(1).as_str())
+    );
+    chain.bridge(&stuck);
+    assert_eq!(ids(&chain.order(vec![], &none, 1).apply), ["push-2"]);
+    let o = chain.order(vec![push(1)], &none, 2);
+    assert_eq!(ids(&o.apply), ["push-1"], "late, not a restart");
+    assert!(
+        !o.apply
+            .iter()
+            .any(|e| matches!(e.change, Some(Change::History(_)))),
+        "no history note"
+    );
+    assert_eq!(chain.heads["main"], sha(2), "the head stays");
+    let o = chain.order(vec![push(3)], &none, 3);
+    assert_eq!(
+        ids(&o.apply),
+        ["push-3"],
+        "the next push follows: no false gap"
+    );
+    assert!(chain.waiting.is_empty());
+}
+
+#[test]
+fn a_late_force_push_whose_end_is_applied_is_not_a_restart() {
+    let mut chain = ChainState::default();
+    chain.order(vec![push(1), push(2), push(3)], &none, 0);
+    let mut forced = push(2);
+    forced.delivery = "forced-late".into();
+    if let Some(Change::Push(p)) = &mut forced.change {
+        p.forced = true;
+        p.before = sha(7);
+        p.commits[0].id = sha(42);
+    }
+    let applied = |s: &str| s == sha(2) || s == sha(3);
+    let o = chain.order(vec![forced], &applied, 1);
+    assert_eq!(ids(&o.apply), ["forced-late"]);
+    assert!(
+        !o.apply
+            .iter()
+            .any(|e| matches!(e.change, Some(Change::History(_)))),
+        "no force-push note for a late delivery"
+    );
+    assert_eq!(chain.heads["main"], sha(3), "the head does not move back");
+    assert_eq!(ids(&chain.order(vec![push(4)], &none, 2).apply), ["push-4"]);
+}

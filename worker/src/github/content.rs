@@ -54,10 +54,12 @@ impl GitHubContent {
             .put(sha.to_owned(), bytes);
     }
 
-    /// `Ok(None)` for an answer that means "not available to us" (permanent refusals).
+    /// `Ok(None)` for an answer that means "not available to us" (permanent refusals), and
+    /// for a read the invocation's deadline leaves no time for: the docs are built without
+    /// that file (counted as missing) rather than the change set cut off.
     async fn get(&self, repo: &str, path: &str) -> Result<Option<Value>, WorkerError> {
         match self.api.get(repo, path).await {
-            Err(e) if !e.is_retryable() => {
+            Err(e) if !e.is_retryable() || super::is_out_of_time(&e) => {
                 tracing::warn!(error = %e, "file contents unavailable from GitHub");
                 Ok(None)
             }

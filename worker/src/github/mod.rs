@@ -5,7 +5,9 @@
 //! (primary and secondary limits), and `5xx` are transient. The call waits for `Retry-After`
 //! (or until `X-RateLimit-Reset`), at most [`GitHubConfig::max_wait`], and tries again, a few
 //! times; a longer wait fails the call as transient, so the queue retries it later. `401`,
-//! `403` and `404` are answers (not installed, no permission, gone), not retried.
+//! `403` and `404` are answers (not installed, no permission, gone), not retried. Inside an
+//! invocation's deadline ([`crate::deadline`]) no call or wait is started that cannot end
+//! before it: the call fails as transient and out of time ([`is_out_of_time`]).
 
 mod auth;
 mod config;
@@ -27,6 +29,8 @@ use auth::Auth;
 const ATTEMPTS: u32 = 4;
 /// Per-request timeout.
 const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Least time left before an invocation's deadline for a call to be started.
+const MIN_CALL_TIME: Duration = Duration::from_secs(2);
 
 /// A GitHub REST client for one App or token.
 #[derive(Debug)]
@@ -175,9 +179,18 @@ impl GitHubApi {
         let url = format!("{}{path}", self.base);
         let mut last = String::new();
         for attempt in 1..=ATTEMPTS {
+            // Inside an invocation's deadline: a call that cannot finish is not started.
+            let timeout = match crate::deadline::left() {
+                Some(left) if left < MIN_CALL_TIME => {
+                    return Err(out_of_time(&method, path, &last));
+                }
+                Some(left) => REQUEST_TIMEOUT.min(left),
+                None => REQUEST_TIMEOUT,
+            };
             let mut request = self
                 .http
                 .request(method.clone(), &url)
+                .timeout(timeout)
                 .bearer_auth(bearer)
                 .header("accept", "application/vnd.github+json")
                 .header("x-github-api-version", "2022-11-28");
@@ -190,6 +203,9 @@ impl GitHubApi {
                 Err(e) => {
                     last = format!("GitHub {method} {path}: {e}");
                     if attempt < ATTEMPTS {
+                        if !crate::deadline::allows(backoff + MIN_CALL_TIME) {
+                            return Err(out_of_time(&method, path, &last));
+                        }
                         tokio::time::sleep(backoff).await;
                     }
                     continue;
@@ -229,6 +245,9 @@ impl GitHubApi {
                 )));
             }
             if attempt < ATTEMPTS {
+                if !crate::deadline::allows(wait + MIN_CALL_TIME) {
+                    return Err(out_of_time(&method, path, &last));
+                }
                 tracing::info!(%status, wait_ms = wait.as_millis() as u64, path, "GitHub asked to wait; retrying");
                 tokio::time::sleep(wait).await;
             }
@@ -237,6 +256,25 @@ impl GitHubApi {
             "{last} ({ATTEMPTS} attempts)"
         )))
     }
+}
+
+/// The failure of a call that the invocation's deadline leaves no time for (transient: the
+/// caller records what it could not do, see [`crate::deadline`]).
+fn out_of_time(method: &Method, path: &str, last: &str) -> WorkerError {
+    let before = if last.is_empty() {
+        String::new()
+    } else {
+        format!(" (after {last})")
+    };
+    WorkerError::transient(format!("GitHub {method} {path}: {OUT_OF_TIME}{before}"))
+}
+
+/// How an out-of-time failure says so (see [`is_out_of_time`]).
+const OUT_OF_TIME: &str = "not started: the invocation's deadline is near";
+
+/// Whether `e` is a call the deadline did not leave time for.
+pub fn is_out_of_time(e: &WorkerError) -> bool {
+    matches!(e, WorkerError::Transient(reason) if reason.contains(OUT_OF_TIME))
 }
 
 /// One answer of a paginated list.

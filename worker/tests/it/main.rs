@@ -6,6 +6,7 @@
 mod agents;
 mod batch;
 mod doc_writes;
+mod gap_refusals;
 mod github;
 mod github_publish;
 mod history;
@@ -13,5 +14,6 @@ mod publish;
 mod recover;
 mod state_budget;
 mod supervise;
+mod wake;
 mod writer;
 mod writer_llm;
