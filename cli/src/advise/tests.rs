@@ -1,3 +1,5 @@
+//! Tests of `coderipple advise`: report lines read; sizes, timeouts and costs advised.
+
 use super::cloudwatch::parse_report;
 use super::*;
 

@@ -1,3 +1,5 @@
+//! Tests of the local server's in-flight body budget: shares taken up to the limit and given back.
+
 use super::*;
 
 fn guard(limit: u64) -> Arc<Guard> {

@@ -1,3 +1,6 @@
+//! Tests of webhook parsing: every processed event, ignored ones with their reason, and bad
+//! input.
+
 use super::*;
 use serde_json::json;
 

@@ -1,3 +1,6 @@
+//! Tests of history order: pushes by their chain, marks by their commit, gaps, late and forced
+//! pushes.
+
 use std::time::Duration;
 
 use coderipple_core::contract::fixtures;

@@ -1,3 +1,5 @@
+//! Tests of the Markdown helpers: payload text stays inert, links go to the repository only.
+
 use super::*;
 
 #[test]

@@ -1,3 +1,5 @@
+//! Tests of the agent pack: built-in and directory packs, rules and templates.
+
 use super::*;
 
 #[test]

@@ -1,3 +1,5 @@
+//! Tests of the Historian: the changelog, decision records and refactoring history.
+
 use super::*;
 use crate::agents::AgentSet;
 use crate::agents::testkit::{commit, plan, pull_request, push, release, render, run, sha, tag};

@@ -1,3 +1,5 @@
+//! Tests of the Building Inspector: architecture and tech stack rewritten to the current state.
+
 use super::*;
 use crate::agents::AgentSet;
 use crate::agents::testkit::{apply_all, commit, plan, push, render};

@@ -1,3 +1,5 @@
+//! Tests of the Orchestrator: which agents run for a change set, and why.
+
 use super::*;
 use crate::agents::AgentSet;
 use crate::agents::testkit::{commit, plan, pull_request, push, push_to, release, tag};

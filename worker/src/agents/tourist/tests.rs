@@ -1,3 +1,5 @@
+//! Tests of the Tourist Guide: what's new, upgrading notes and getting started.
+
 use super::*;
 use crate::agents::AgentSet;
 use crate::agents::testkit::{
