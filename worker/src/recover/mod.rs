@@ -24,67 +24,17 @@ use coderipple_core::store::{DeliveryStatus, Store};
 use serde::Serialize;
 
 use crate::WorkerError;
-use crate::github::{GitHubApi, Method, Page};
+use crate::github::GitHubApi;
+
+mod schedule;
+mod source;
+
+pub use schedule::{FIRST_WINDOW, parse_duration, run_every, schedule_from_env};
+pub use source::RepoHook;
+use source::Source;
 
 /// Pages read per source at most (100 deliveries each).
 const MAX_PAGES: usize = 50;
-
-/// A repository or organisation webhook whose deliveries are checked too
-/// (`owner/repo:HOOK_ID` or `org:HOOK_ID`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepoHook {
-    /// `owner/repo`, or an organisation's login.
-    pub repo: String,
-    /// The hook's id.
-    pub id: u64,
-}
-
-impl RepoHook {
-    /// Parses `owner/repo:ID` or `org:ID`.
-    pub fn parse(spec: &str) -> Result<Self, WorkerError> {
-        let bad = || WorkerError::Permanent {
-            class: "config",
-            reason: format!("a webhook is `owner/repo:HOOK_ID` or `org:HOOK_ID`, got {spec:?}"),
-        };
-        let (owner, id) = spec.trim().rsplit_once(':').ok_or_else(bad)?;
-        let valid = if owner.contains('/') {
-            coderipple_core::webhook::validate_repo(owner).is_ok()
-        } else {
-            is_login(owner)
-        };
-        if !valid {
-            return Err(bad());
-        }
-        Ok(Self {
-            repo: owner.to_owned(),
-            id: id.parse().map_err(|_| bad())?,
-        })
-    }
-
-    /// Whether it is an organisation's hook.
-    pub fn is_org(&self) -> bool {
-        !self.repo.contains('/')
-    }
-
-    /// Where its deliveries are listed: `/repos/{o}/{r}/hooks/{id}` or `/orgs/{org}/hooks/{id}`.
-    fn base(&self) -> String {
-        if self.is_org() {
-            format!("/orgs/{}/hooks/{}", self.repo, self.id)
-        } else {
-            format!("/repos/{}/hooks/{}", self.repo, self.id)
-        }
-    }
-}
-
-/// A GitHub login: letters, digits and single hyphens, at most 39, not starting or ending
-/// with a hyphen.
-fn is_login(name: &str) -> bool {
-    (1..=39).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--")
-}
 
 /// What one recovery run found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -109,59 +59,6 @@ pub struct RecoveryReport {
     pub failed: Vec<(String, String)>,
     /// Nothing was redelivered (`--dry-run`).
     pub dry_run: bool,
-}
-
-/// Where deliveries are listed and redelivered.
-enum Source<'a> {
-    App,
-    Repo(&'a RepoHook),
-}
-
-impl Source<'_> {
-    fn name(&self) -> String {
-        match self {
-            Self::App => "app".into(),
-            Self::Repo(h) => format!("{}:{}", h.repo, h.id),
-        }
-    }
-
-    async fn page(&self, api: &GitHubApi, cursor: Option<&str>) -> Result<Page, WorkerError> {
-        // (The serializer is not `Send`: it must be gone before the first await.)
-        let query = {
-            let mut q = form_urlencoded::Serializer::new(String::new());
-            q.append_pair("per_page", "100");
-            if let Some(c) = cursor {
-                q.append_pair("cursor", c);
-            }
-            q.finish()
-        };
-        match self {
-            Self::App => {
-                api.app_get_page(&format!("/app/hook/deliveries?{query}"))
-                    .await
-            }
-            Self::Repo(h) => {
-                let path = format!("{}/deliveries?{query}", h.base());
-                api.get_page(&h.repo, &path).await
-            }
-        }
-    }
-
-    async fn redeliver(&self, api: &GitHubApi, id: u64) -> Result<(), WorkerError> {
-        match self {
-            Self::App => {
-                api.app_post(&format!("/app/hook/deliveries/{id}/attempts"), None)
-                    .await?;
-            }
-            Self::Repo(h) => {
-                let path = format!("{}/deliveries/{id}/attempts", h.base());
-                api.send(&h.repo, Method::POST, &path, None)
-                    .await?
-                    .map_err(|r| r.into_error(&h.repo))?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// One GUID's attempts, as listed.
@@ -340,103 +237,4 @@ async fn recover_source(
         }
     }
     Ok(())
-}
-
-/// How far back the first scheduled run looks (GitHub keeps deliveries three days): it
-/// catches up on whatever was missed while nothing was running.
-pub const FIRST_WINDOW: Duration = Duration::from_secs(72 * 3600);
-
-/// Recovery every `every` until `cancel` (run by `up` when GitHub credentials
-/// are set; on AWS, the `recover` role on a schedule). The first run looks back
-/// [`FIRST_WINDOW`], later ones an hour plus two periods. A failed run is logged and tried
-/// again next time.
-pub async fn run_every(
-    api: std::sync::Arc<GitHubApi>,
-    store: std::sync::Arc<dyn Store>,
-    hooks: Vec<RepoHook>,
-    every: Duration,
-    metrics: Metrics,
-    cancel: tokio_util::sync::CancellationToken,
-) {
-    if every.is_zero() {
-        return;
-    }
-    let mut window = FIRST_WINDOW;
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        if let Err(e) = recover(&api, &*store, &hooks, window, false, &metrics).await {
-            tracing::warn!(error = %e, "recovery run failed; trying again next time");
-            continue;
-        }
-        window = Duration::from_secs(3600) + every * 2;
-    }
-}
-
-/// `CODERIPPLE_RECOVER_EVERY` (default 10 minutes; `0` turns it off) and
-/// `CODERIPPLE_RECOVER_HOOKS` (`owner/repo:ID,…`).
-pub fn schedule_from_env(
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<(Duration, Vec<RepoHook>), WorkerError> {
-    let every = match lookup("CODERIPPLE_RECOVER_EVERY") {
-        Some(raw) => parse_duration(&raw).ok_or_else(|| WorkerError::Permanent {
-            class: "config",
-            reason: format!("CODERIPPLE_RECOVER_EVERY must be a duration (10m, 600), got {raw:?}"),
-        })?,
-        None => Duration::from_secs(600),
-    };
-    let hooks = lookup("CODERIPPLE_RECOVER_HOOKS")
-        .unwrap_or_default()
-        .split(',')
-        .filter(|h| !h.trim().is_empty())
-        .map(RepoHook::parse)
-        .collect::<Result<_, _>>()?;
-    Ok((every, hooks))
-}
-
-/// A duration as `90`, `90s`, `10m`, `72h` or `3d`.
-pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: u64 = digits.parse().ok()?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_and_hooks_parse_and_bad_ones_are_refused() {
-        assert_eq!(parse_duration("72h"), Some(Duration::from_secs(72 * 3600)));
-        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("600"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("3d"), Some(Duration::from_secs(3 * 86_400)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("5w"), None);
-        assert_eq!(
-            RepoHook::parse("o/r:42").unwrap(),
-            RepoHook {
-                repo: "o/r".into(),
-                id: 42
-            }
-        );
-        let org = RepoHook::parse("acme-corp:7").unwrap();
-        assert!(org.is_org() && !RepoHook::parse("o/r:1").unwrap().is_org());
-        assert_eq!(org.base(), "/orgs/acme-corp/hooks/7");
-        for bad in [
-            "o/r", "o/r:x", "../x:1", ":1", "-acme:1", "ac me:1", "a--b:1", "o/:1",
-        ] {
-            assert!(RepoHook::parse(bad).is_err(), "{bad}");
-        }
-    }
 }
