@@ -9,9 +9,17 @@
 //!   its send to the queue failed, it answered `5xx`): **stuck**, redelivered like a missing
 //!   one, and ingest, finding a claim not known to be queued, queues it;
 //! - GitHub got a `2xx` for in some attempt: delivered (its claim may have expired);
-//! - otherwise: **missing**, and asks GitHub to redeliver it (`POST …/deliveries/{id}/attempts`)
-//!   once per run. The redelivery keeps the GUID, so dedup and idempotency hold; it arrives at
-//!   ingest like any delivery.
+//! - otherwise: **missing**, and asks GitHub to redeliver it (`POST …/deliveries/{id}/attempts`).
+//!   The redelivery keeps the GUID, so dedup and idempotency hold; it arrives at ingest like
+//!   any delivery.
+//!
+//! A missing or stuck GUID is not asked for when an attempt shows ingest refused it on
+//! purpose (a `4xx` but `408` and `429`: a bad signature, a body over the limit — Lambda's
+//! `413` over 6 MB — a content type): it is reported *not redeliverable* with that status, as
+//! a redelivery would be refused again and, being a new attempt, keep it in the window forever.
+//! And a GUID is asked for once, ever: the ask is recorded in the store (see `asks.rs`) and a
+//! redelivery that fails again is reported *asked before*, not asked again on every run. An ask
+//! GitHub itself refused did not happen, and is made again by the next run.
 //!
 //! A dry run lists what it would redeliver and changes nothing.
 
@@ -26,8 +34,11 @@ use serde::Serialize;
 use crate::WorkerError;
 use crate::github::GitHubApi;
 
+mod asks;
 mod schedule;
 mod source;
+
+pub use asks::ASK_TTL;
 
 pub use schedule::{FIRST_WINDOW, parse_duration, run_every, schedule_from_env};
 pub use source::RepoHook;
@@ -53,10 +64,20 @@ pub struct RecoveryReport {
     /// redelivered too.
     #[serde(default)]
     pub stuck: Vec<String>,
-    /// Missing GUIDs whose redelivery GitHub accepted.
+    /// Missing or stuck GUIDs whose redelivery GitHub accepted now.
     pub redelivered: Vec<String>,
-    /// Missing GUIDs whose redelivery failed, with the reason.
+    /// Missing or stuck GUIDs whose redelivery GitHub refused, with the reason (asked again
+    /// by the next run).
     pub failed: Vec<(String, String)>,
+    /// Missed GUIDs ingest refused on purpose (a `4xx` other than `408` and `429` in an
+    /// attempt: a signature, a body over the size limit, a content type), with the newest such
+    /// status: never redelivered, as a redelivery would be refused again.
+    #[serde(default)]
+    pub not_redeliverable: Vec<(String, u16)>,
+    /// Missed GUIDs whose redelivery was asked for before (by an earlier run, or another run
+    /// now): never asked for twice.
+    #[serde(default)]
+    pub asked_before: Vec<String>,
     /// Nothing was redelivered (`--dry-run`).
     pub dry_run: bool,
 }
@@ -67,6 +88,8 @@ struct Attempts {
     latest: u64,
     /// Whether any attempt got a `2xx`.
     answered_ok: bool,
+    /// The newest status of an attempt ingest refused on purpose (see [`asks::refused`]).
+    refused: Option<u16>,
 }
 
 /// How long a claim may stay `received` (ingest is between its claim and its send) before
@@ -126,6 +149,10 @@ pub async fn recover_with_grace(
         (report.missing.len() + report.stuck.len()) as u64,
     );
     m.count("DeliveriesRecovered", report.redelivered.len() as u64);
+    m.count(
+        "DeliveriesNotRedeliverable",
+        report.not_redeliverable.len() as u64,
+    );
     metrics.emit(&m);
     tracing::info!(
         found = report.found,
@@ -133,6 +160,8 @@ pub async fn recover_with_grace(
         missing = report.missing.len(),
         stuck = report.stuck.len(),
         redelivered = report.redelivered.len(),
+        not_redeliverable = report.not_redeliverable.len(),
+        asked_before = report.asked_before.len(),
         failed = report.failed.len(),
         "recovery run"
     );
@@ -178,11 +207,15 @@ async fn recover_source(
             let (Some(guid), Some(id)) = (item["guid"].as_str(), item["id"].as_u64()) else {
                 continue;
             };
-            let ok = item["status_code"]
-                .as_u64()
-                .is_some_and(|c| (200..300).contains(&c));
+            let status = item["status_code"].as_u64().unwrap_or(0);
+            let ok = (200..300).contains(&status);
+            // Newest first: the first refusal met is the newest.
+            let refused = asks::refused(status);
             match seen.get_mut(guid) {
-                Some(a) => a.answered_ok |= ok,
+                Some(a) => {
+                    a.answered_ok |= ok;
+                    a.refused = a.refused.or(refused);
+                }
                 None => {
                     order.push(guid.to_owned());
                     seen.insert(
@@ -190,6 +223,7 @@ async fn recover_source(
                         Attempts {
                             latest: id,
                             answered_ok: ok,
+                            refused,
                         },
                     );
                 }
@@ -222,17 +256,36 @@ async fn recover_source(
             }
             None => report.missing.push(guid.clone()),
         }
+        if let Some(status) = attempts.refused {
+            tracing::info!(delivery = %guid, status, "not redeliverable: ingest refused it");
+            report.not_redeliverable.push((guid.clone(), status));
+            continue;
+        }
+        if asks::asked(store, guid).await? {
+            report.asked_before.push(guid.clone());
+            continue;
+        }
         if dry_run {
             continue;
         }
+        let Some(claim) = asks::claim(store, guid).await? else {
+            // Another run asked (and has not recorded it yet), or is asking now.
+            report.asked_before.push(guid.clone());
+            continue;
+        };
         match source.redeliver(api, attempts.latest).await {
             Ok(()) => {
                 tracing::info!(delivery = %guid, "redelivery requested");
                 report.redelivered.push(guid.clone());
+                if let Err(e) = asks::accepted(store, guid, attempts.latest).await {
+                    // The claim stays: no run asks again, a dry run just cannot tell.
+                    tracing::warn!(delivery = %guid, error = %e, "redelivery ask not recorded");
+                }
             }
             Err(e) => {
                 tracing::warn!(delivery = %guid, error = %e, "redelivery refused");
                 report.failed.push((guid.clone(), e.to_string()));
+                asks::refused_ask(store, guid, claim).await?;
             }
         }
     }
