@@ -14,4 +14,5 @@ mod recover;
 mod state_budget;
 mod supervise;
 mod writer;
+mod writer_budget;
 mod writer_llm;
