@@ -20,6 +20,7 @@
 #   WRITER                the LLM writer: none (default) or bedrock (the worker may then invoke WRITER_MODEL)
 #   WRITER_MODEL          the Bedrock model id (default amazon.nova-micro-v1:0)
 #   WRITER_DAILY_TOKENS   the writer's tokens per repository per day (default 200000)
+#   WRITER_DAILY_TOKENS_TOTAL  the writer's tokens per day for all repositories (default 2000000)
 set -euo pipefail
 
 root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
@@ -117,6 +118,7 @@ params=(
   "ParameterKey=Writer,ParameterValue=$writer"
   "ParameterKey=WriterModel,ParameterValue=${WRITER_MODEL:-amazon.nova-micro-v1:0}"
   "ParameterKey=WriterDailyTokens,ParameterValue=${WRITER_DAILY_TOKENS:-200000}"
+  "ParameterKey=WriterDailyTokensTotal,ParameterValue=${WRITER_DAILY_TOKENS_TOTAL:-2000000}"
 )
 # Empty values stay out (the template's defaults are empty).
 [ -z "$app_id" ] || params+=("ParameterKey=GitHubAppId,ParameterValue=$app_id")

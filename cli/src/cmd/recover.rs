@@ -1,7 +1,8 @@
 //! `coderipple recover [--since 72h] [--dry-run] [--json] [--hook owner/repo:ID]`: webhook
 //! deliveries GitHub failed to deliver and the store never accepted, redelivered through
-//! GitHub's API (see `coderipple_worker::recover`). Exit 1 when a hook could not be read or a
-//! redelivery was refused.
+//! GitHub's API (see `coderipple_worker::recover`); those ingest refused (a `4xx`) are listed
+//! as not redeliverable with their status, those asked for before as such. Exit 1 when a hook
+//! could not be read or a redelivery was refused.
 
 use std::path::Path;
 use std::process::ExitCode;
@@ -61,16 +62,28 @@ pub async fn run(
 
 fn print(r: &RecoveryReport) {
     println!(
-        "hooks {}: {} deliveries found, {} already had, {} delivered, {} missing, {} stuck",
+        "hooks {}: {} deliveries found, {} already had, {} delivered, {} missing, {} stuck, \
+         {} not redeliverable, {} asked before",
         r.sources.join(", "),
         r.found,
         r.already_had,
         r.delivered,
         r.missing.len(),
-        r.stuck.len()
+        r.stuck.len(),
+        r.not_redeliverable.len(),
+        r.asked_before.len()
     );
+    for (guid, status) in &r.not_redeliverable {
+        println!("not redeliverable {guid}: status {status}");
+    }
+    for guid in &r.asked_before {
+        println!("asked before {guid}");
+    }
     if r.dry_run {
-        for guid in r.stuck.iter().chain(&r.missing) {
+        let skipped = |guid: &String| {
+            r.asked_before.contains(guid) || r.not_redeliverable.iter().any(|(g, _)| g == guid)
+        };
+        for guid in r.stuck.iter().chain(&r.missing).filter(|g| !skipped(g)) {
             println!("would redeliver {guid}");
         }
         return;

@@ -107,7 +107,8 @@ fn incomplete_github_app_settings_stop_up_before_it_starts() {
 }
 
 /// `coderipple recover` as the GitHub App: a dry run reports the missed delivery and asks
-/// nothing; the real run has GitHub redeliver it; a bad `--since` is refused.
+/// nothing; the real run has GitHub redeliver it, and not the one ingest refused with 413
+/// (reported with its status); a second run does not ask again; a bad `--since` is refused.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn recover_asks_github_to_redeliver_what_the_store_never_accepted() {
     let keys = tempfile::tempdir().unwrap();
@@ -116,6 +117,7 @@ async fn recover_asks_github_to_redeliver_what_the_store_never_accepted() {
     let prism = Prism::start(&standin.url);
     standin.state.add_hook_delivery("app", "lost-1", 503, 7);
     standin.state.add_hook_delivery("app", "fine-1", 202, 6);
+    standin.state.add_hook_delivery("app", "huge-1", 413, 5);
     let data = tempfile::tempdir().unwrap();
     let run = |args: &[&str]| {
         let out = Command::new(bin())
@@ -139,13 +141,24 @@ async fn recover_asks_github_to_redeliver_what_the_store_never_accepted() {
     let (ok, out, err) = run(&["recover", "--dry-run", "--json"]);
     assert!(ok, "{err}");
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
-    assert_eq!(report["missing"], json!(["lost-1"]), "{report}");
+    assert_eq!(report["missing"], json!(["lost-1", "huge-1"]), "{report}");
+    assert_eq!(report["not_redeliverable"], json!([["huge-1", 413]]));
     assert_eq!(report["delivered"], 1);
     assert!(standin.state.redeliveries("app").is_empty());
 
     let (ok, out, err) = run(&["recover"]);
     assert!(ok, "{err}");
     assert!(out.contains("redelivered lost-1"), "{out}");
+    assert!(
+        out.contains("not redeliverable huge-1: status 413"),
+        "{out}"
+    );
+    assert!(!out.contains("redelivered huge-1"), "{out}");
+    assert_eq!(standin.state.redeliveries("app").len(), 1);
+    // The redelivery of lost-1 is still to come: a second run does not ask again.
+    let (ok, out, err) = run(&["recover"]);
+    assert!(ok, "{err}");
+    assert!(out.contains("asked before lost-1"), "{out}");
     assert_eq!(standin.state.redeliveries("app").len(), 1);
 
     let (ok, _, err) = run(&["recover", "--since", "soon"]);

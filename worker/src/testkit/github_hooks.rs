@@ -131,6 +131,9 @@ async fn app_redeliver(State(s): S, Path(id): Path<u64>, headers: HeaderMap) -> 
             "A JSON web token could not be decoded",
         );
     }
+    if let Some(r) = s.fault(&line) {
+        return r;
+    }
     redeliver(
         &s,
         "app",

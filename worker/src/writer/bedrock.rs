@@ -91,18 +91,23 @@ pub fn converse_input(model_id: &str, prompt: &Prompt) -> Result<ConverseInput, 
 /// The completion in a Converse answer: its text blocks, joined; a content filter or a
 /// guardrail is a refusal.
 pub fn completion(out: ConverseOutput) -> Result<Completion, ModelError> {
-    match out.stop_reason() {
-        StopReason::ContentFiltered | StopReason::GuardrailIntervened => {
-            return Err(ModelError::Refused(out.stop_reason().as_str().to_owned()));
-        }
-        _ => {}
-    }
     let (input_tokens, output_tokens) = out.usage().map_or((0, 0), |u| {
         (
             u64::try_from(u.input_tokens()).unwrap_or(0),
             u64::try_from(u.output_tokens()).unwrap_or(0),
         )
     });
+    match out.stop_reason() {
+        StopReason::ContentFiltered | StopReason::GuardrailIntervened => {
+            // Charged like an answer: the tokens were used.
+            return Err(ModelError::Refused {
+                reason: out.stop_reason().as_str().to_owned(),
+                input_tokens,
+                output_tokens,
+            });
+        }
+        _ => {}
+    }
     let Some(Answer::Message(message)) = out.output() else {
         return Err(ModelError::Unreadable("no message in the answer".into()));
     };
@@ -224,10 +229,7 @@ mod tests {
         assert_eq!(cut.unwrap().text, "Adds");
         for stop in [StopReason::ContentFiltered, StopReason::GuardrailIntervened] {
             let refused = completion(answer(stop, vec![ContentBlock::Text("x".into())]));
-            assert!(
-                matches!(refused, Err(ModelError::Refused(_))),
-                "{refused:?}"
-            );
+            assert_eq!(refused.unwrap_err().usage(), (40, 9), "with its usage");
         }
     }
 

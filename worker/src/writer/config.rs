@@ -53,8 +53,9 @@ impl std::fmt::Debug for WriterConfig {
 impl WriterConfig {
     /// From `CODERIPPLE_WRITER` (`none` | `bedrock` | `openai`), `CODERIPPLE_WRITER_MODEL`,
     /// `CODERIPPLE_WRITER_URL`, `CODERIPPLE_WRITER_KEY`, `CODERIPPLE_WRITER_TIMEOUT_SECS`,
-    /// `CODERIPPLE_WRITER_DAILY_TOKENS`, `CODERIPPLE_WRITER_MAX_CALLS` and
-    /// `CODERIPPLE_WRITER_MAX_TOKENS`.
+    /// `CODERIPPLE_WRITER_DAILY_TOKENS`, `CODERIPPLE_WRITER_DAILY_TOKENS_TOTAL`,
+    /// `CODERIPPLE_WRITER_MAX_CALLS`, `CODERIPPLE_WRITER_MAX_TOKENS` and
+    /// `CODERIPPLE_WRITER_RETRY_AFTER_SECS`.
     pub fn from_env(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, WorkerError> {
         let set = |name: &str| lookup(name).filter(|v| !v.trim().is_empty());
         let kind = match set("CODERIPPLE_WRITER").as_deref().map(str::trim) {
@@ -74,6 +75,14 @@ impl WriterConfig {
                 number("CODERIPPLE_WRITER_TIMEOUT_SECS", d.timeout.as_secs())?.max(1),
             ),
             daily_tokens: number("CODERIPPLE_WRITER_DAILY_TOKENS", d.daily_tokens)?,
+            daily_tokens_total: number(
+                "CODERIPPLE_WRITER_DAILY_TOKENS_TOTAL",
+                d.daily_tokens_total,
+            )?,
+            retry_after: Duration::from_secs(number(
+                "CODERIPPLE_WRITER_RETRY_AFTER_SECS",
+                d.retry_after.as_secs(),
+            )?),
             max_calls: number("CODERIPPLE_WRITER_MAX_CALLS", d.max_calls as u64)? as usize,
             pause: d.pause,
             max_tokens: u32::try_from(
@@ -176,7 +185,17 @@ mod tests {
         let bedrock = parse(&[("CODERIPPLE_WRITER", "bedrock")]).unwrap();
         assert_eq!(bedrock.model, DEFAULT_BEDROCK_MODEL);
         assert_eq!(bedrock.limits.timeout, Duration::from_secs(20));
+        assert_eq!(bedrock.limits.daily_tokens_total, 2_000_000);
+        assert_eq!(bedrock.limits.retry_after, Duration::from_secs(3600));
         assert!(bedrock.needs_aws());
+        let set = parse(&[
+            ("CODERIPPLE_WRITER", "bedrock"),
+            ("CODERIPPLE_WRITER_DAILY_TOKENS_TOTAL", "5000"),
+            ("CODERIPPLE_WRITER_RETRY_AFTER_SECS", "0"),
+        ])
+        .unwrap();
+        assert_eq!(set.limits.daily_tokens_total, 5000);
+        assert!(set.limits.retry_after.is_zero());
     }
 
     #[test]
@@ -204,6 +223,13 @@ mod tests {
                 ("CODERIPPLE_WRITER_TIMEOUT_SECS", "soon")
             ])
             .contains("CODERIPPLE_WRITER_TIMEOUT_SECS")
+        );
+        assert!(
+            err(&[
+                ("CODERIPPLE_WRITER", "bedrock"),
+                ("CODERIPPLE_WRITER_DAILY_TOKENS_TOTAL", "-1")
+            ])
+            .contains("CODERIPPLE_WRITER_DAILY_TOKENS_TOTAL")
         );
     }
 

@@ -11,19 +11,23 @@
 //! Order of effects and failure: answers are cached (an in-process LRU in front of the
 //! store's `CACHE#` records) by pack version, model and prompt hash *before* the docs are
 //! written, so a replay, a redelivery or a re-render never calls the model twice for one
-//! prompt. A timeout, a refusal, an HTTP error, an unreadable answer or the repository's
-//! daily token budget leaves the deterministic text and a note in the processing summary;
-//! it is never retried within the change set, never a DLQ entry, and after a failure that
-//! says the model is unavailable the writer pauses (every section meanwhile keeps its
-//! deterministic text), so a dead model server costs one timeout, not one per section. The
-//! next change set that renders the section asks again.
+//! prompt. A timeout, a refusal, an HTTP error, an unreadable answer or a daily token budget
+//! (the repository's, or all repositories') leaves the deterministic text and a note in the
+//! processing summary; it is never retried within the change set, never a DLQ entry, and
+//! after a failure that says the model is unavailable the writer pauses (every section
+//! meanwhile keeps its deterministic text), so a dead model server costs one timeout, not one
+//! per section. Every call is charged to the budgets, failed or not (see `budget.rs`), and a
+//! prompt whose call failed is remembered in the store (`writer-failed#…`, beside its answer's
+//! key) for [`WriterLimits::retry_after`]: no change set, on any worker, asks it again before.
 //!
 //! Models: any OpenAI-compatible `/v1/chat/completions` ([`OpenAiModel`]: Ollama, llama.cpp's
 //! server, vLLM) or Bedrock's Converse API ([`BedrockModel`]); `CODERIPPLE_WRITER` picks one
 //! ([`WriterConfig`]).
 
 mod bedrock;
+mod budget;
 mod config;
+mod limits;
 mod openai;
 mod pass;
 pub(crate) mod sanitize;
@@ -35,8 +39,9 @@ use async_trait::async_trait;
 
 pub use bedrock::BedrockModel;
 pub use config::{WriterConfig, WriterKind, bedrock_config};
+pub use limits::WriterLimits;
 pub use openai::OpenAiModel;
-pub use pass::{ProseWriter, WriterLimits};
+pub use pass::ProseWriter;
 
 /// One request to a model: the pack's system prompt and the rendered prompt of a section.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -67,8 +72,15 @@ pub enum ModelError {
     #[error("no answer within {0:?}")]
     Timeout(Duration),
     /// The model (or a guardrail) declined, or cut the answer for its content.
-    #[error("refused: {0}")]
-    Refused(String),
+    #[error("refused: {reason}")]
+    Refused {
+        /// What the model or the guardrail said.
+        reason: String,
+        /// Prompt tokens the model reported for the call (0: it did not say).
+        input_tokens: u64,
+        /// Answer tokens the model reported for the call.
+        output_tokens: u64,
+    },
     /// The server answered with an error status.
     #[error("HTTP {status}: {message}")]
     Status {
@@ -96,7 +108,29 @@ impl ModelError {
             Self::Status { status, .. } => {
                 *status >= 500 || matches!(*status, 401 | 403 | 404 | 429)
             }
-            Self::Refused(_) | Self::Unreadable(_) => false,
+            Self::Refused { .. } | Self::Unreadable(_) => false,
+        }
+    }
+
+    /// A refusal with no usage reported.
+    pub fn refused(reason: impl Into<String>) -> Self {
+        Self::Refused {
+            reason: reason.into(),
+            input_tokens: 0,
+            output_tokens: 0,
+        }
+    }
+
+    /// The prompt and answer tokens the model reported for the failed call: only a refusal
+    /// comes with them; `(0, 0)` otherwise.
+    pub fn usage(&self) -> (u64, u64) {
+        match self {
+            Self::Refused {
+                input_tokens,
+                output_tokens,
+                ..
+            } => (*input_tokens, *output_tokens),
+            _ => (0, 0),
         }
     }
 }

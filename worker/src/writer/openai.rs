@@ -165,11 +165,17 @@ fn answer(body: &str) -> Result<Completion, ModelError> {
         .into_iter()
         .next()
         .ok_or_else(|| ModelError::Unreadable("no choices".into()))?;
+    // A refusal used tokens too: it carries what the server reported.
+    let refused = |reason: String| ModelError::Refused {
+        reason,
+        input_tokens: usage.prompt_tokens,
+        output_tokens: usage.completion_tokens,
+    };
     if let Some(refusal) = choice.message.refusal.filter(|r| !r.trim().is_empty()) {
-        return Err(ModelError::Refused(crate::classify::clip(&refusal, 200)));
+        return Err(refused(crate::classify::clip(&refusal, 200)));
     }
     if choice.finish_reason.as_deref() == Some("content_filter") {
-        return Err(ModelError::Refused("content filter".into()));
+        return Err(refused("content filter".into()));
     }
     Ok(Completion {
         text: choice.message.content.unwrap_or_default(),
@@ -194,10 +200,15 @@ mod tests {
             ("Hi.", 12, 3)
         );
         let refused = answer(r#"{"choices":[{"message":{"content":null,"refusal":"No."}}]}"#);
-        assert_eq!(refused, Err(ModelError::Refused("No.".into())));
+        assert_eq!(refused, Err(ModelError::refused("No.")));
+        let counted = answer(
+            r#"{"choices":[{"message":{"content":null,"refusal":"No."}}],
+                "usage":{"prompt_tokens":40,"completion_tokens":2}}"#,
+        );
+        assert_eq!(counted.unwrap_err().usage(), (40, 2));
         let filtered =
             answer(r#"{"choices":[{"message":{"content":"x"},"finish_reason":"content_filter"}]}"#);
-        assert!(matches!(filtered, Err(ModelError::Refused(_))));
+        assert!(matches!(filtered, Err(ModelError::Refused { .. })));
         assert!(matches!(
             answer(r#"{"choices":[]}"#),
             Err(ModelError::Unreadable(_))

@@ -9,7 +9,8 @@ use coderipple_core::store::{Store, WriterStats};
 use serde_json::json;
 use sha2::{Digest, Sha256};
 
-use super::{LanguageModel, ModelError, Prompt, sanitize, sections};
+use super::budget::Budget;
+use super::{LanguageModel, ModelError, Prompt, WriterLimits, sanitize, sections};
 use crate::pack::AgentPack;
 use crate::sink::DocFile;
 
@@ -23,36 +24,6 @@ const BLOCK_MAX_CHARS: usize = 1_200;
 const INLINE_MAX_CHARS: usize = 600;
 /// Notes kept per change set.
 const MAX_NOTES: usize = 8;
-
-/// How much the writer may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriterLimits {
-    /// The model time a change set may spend, all its calls together, so one call's longest
-    /// wait too (`CODERIPPLE_WRITER_TIMEOUT_SECS`, default 20 s).
-    pub timeout: Duration,
-    /// Tokens (prompt and answer) per repository per UTC day
-    /// (`CODERIPPLE_WRITER_DAILY_TOKENS`, default 200,000; 0 stops every call).
-    pub daily_tokens: u64,
-    /// Model calls per change set (`CODERIPPLE_WRITER_MAX_CALLS`, default 8): the rest keep
-    /// their deterministic text until a later change set renders them.
-    pub max_calls: usize,
-    /// How long the writer stops asking after the model looked unavailable.
-    pub pause: Duration,
-    /// The longest answer asked for, in tokens (`CODERIPPLE_WRITER_MAX_TOKENS`, default 200).
-    pub max_tokens: u32,
-}
-
-impl Default for WriterLimits {
-    fn default() -> Self {
-        Self {
-            timeout: Duration::from_secs(20),
-            daily_tokens: 200_000,
-            max_calls: 8,
-            pause: Duration::from_secs(60),
-            max_tokens: 200,
-        }
-    }
-}
 
 /// The writer: a model, its answers' cache and its limits; one per worker.
 pub struct ProseWriter {
@@ -199,10 +170,6 @@ impl ProseWriter {
     }
 }
 
-/// How long a day's token count is kept: it is named by its UTC day and never read after
-/// it; the second day is slack.
-const BUDGET_TTL: Duration = Duration::from_secs(2 * 24 * 3600);
-
 /// One pass of the writer (a change set's render): the budget read once, the calls made,
 /// and why the rest get none.
 struct Pass<'a> {
@@ -210,12 +177,12 @@ struct Pass<'a> {
     repo: &'a str,
     stats: &'a mut WriterStats,
     before: WriterStats,
-    budget_key: String,
-    used: Option<u64>,
-    spent: u64,
+    budget: Budget,
     stop: Option<Stop>,
     /// Sections that got no call because of `stop`, plus the failed call that set it.
     kept: usize,
+    /// Sections that got no call because their prompt failed within `retry_after`.
+    recent_failures: usize,
 }
 
 impl<'a> Pass<'a> {
@@ -227,14 +194,10 @@ impl<'a> Pass<'a> {
             repo,
             stats,
             before,
-            budget_key: format!(
-                "writer-tokens#{repo}#{}",
-                chrono::Utc::now().format("%Y-%m-%d")
-            ),
-            used: None,
-            spent: 0,
+            budget: Budget::new(repo),
             stop: None,
             kept: 0,
+            recent_failures: 0,
         }
     }
 
@@ -268,6 +231,11 @@ impl<'a> Pass<'a> {
             Ok(None) => {}
             Err(e) => tracing::warn!(error = %e, "writer cache unreadable; asking the model"),
         }
+        if self.failed_lately(&key).await {
+            self.recent_failures += 1;
+            self.stats.deterministic += 1;
+            return None;
+        }
         if self.stop.is_none() {
             self.stop = self.why_not(&prompt).await;
         }
@@ -286,18 +254,30 @@ impl<'a> Pass<'a> {
             .await
             .unwrap_or(Err(ModelError::Timeout(left)));
         self.stats.model_ms += started.elapsed().as_millis() as u64;
+        // Every call is charged, failed or not (see `super::budget`).
+        let (input, output) = match &answer {
+            Ok(done) => (done.input_tokens, done.output_tokens),
+            Err(e) => e.usage(),
+        };
+        self.stats.input_tokens += input;
+        self.stats.output_tokens += output;
+        self.budget.charge(&*w.store, &prompt, input + output).await;
         let done = match answer {
             Ok(done) => done,
             Err(e) => {
                 tracing::warn!(kind, error = %e, "writer: deterministic text kept");
                 self.stats.deterministic += 1;
                 if shortened && matches!(e, ModelError::Timeout(_)) {
-                    // Out of this change set's time, not a sign of a model in trouble.
+                    // Out of this change set's time, not a sign of a model in trouble, nor
+                    // of a prompt that fails: not remembered.
                     self.stop = Some(Stop(format!(
                         "the change set's model time ran out ({e}; CODERIPPLE_WRITER_TIMEOUT_SECS)"
                     )));
                     self.kept += 1;
-                } else if e.unavailable() {
+                    return None;
+                }
+                self.remember_failure(&key, &e.to_string()).await;
+                if e.unavailable() {
                     let why = format!("the model is unavailable ({e})");
                     if let Ok(mut p) = w.paused.lock() {
                         *p = Some((Instant::now() + w.limits.pause, why.clone()));
@@ -310,13 +290,6 @@ impl<'a> Pass<'a> {
                 return None;
             }
         };
-        self.stats.input_tokens += done.input_tokens;
-        self.stats.output_tokens += done.output_tokens;
-        // A server that reports no usage is charged the call's estimate.
-        self.spent += match done.input_tokens + done.output_tokens {
-            0 => estimate(&prompt),
-            n => n,
-        };
         let cap = if block {
             BLOCK_MAX_CHARS
         } else {
@@ -328,6 +301,7 @@ impl<'a> Pass<'a> {
                 format!("{kind}: the answer had no usable prose"),
             );
             self.stats.deterministic += 1;
+            self.remember_failure(&key, "no usable prose").await;
             return None;
         };
         let value = json!({"text": text, "input_tokens": done.input_tokens,
@@ -364,26 +338,41 @@ impl<'a> Pass<'a> {
                 w.limits.max_calls
             )));
         }
-        let used = match self.used {
-            Some(u) => u,
-            None => {
-                let read = match w.store.counter_add(&self.budget_key, 0, BUDGET_TTL).await {
-                    Ok(used) => used,
-                    Err(e) => {
-                        // Unknown spending: no call (and no write of a wrong count).
-                        return Some(Stop(format!("the token budget is unreadable ({e})")));
-                    }
-                };
-                self.used = Some(read);
-                read
+        self.budget
+            .why_not(&*w.store, &w.limits, prompt)
+            .await
+            .map(Stop)
+    }
+
+    /// Whether the prompt cached under `key` failed within `retry_after` (on any worker).
+    async fn failed_lately(&self, key: &str) -> bool {
+        if self.writer.limits.retry_after.is_zero() {
+            return false;
+        }
+        match self.writer.store.cache_get(&failure_key(key)).await {
+            Ok(found) => found.is_some(),
+            Err(e) => {
+                tracing::warn!(error = %e, "writer failures unreadable; asking the model");
+                false
             }
-        };
-        (used + self.spent + estimate(prompt) > w.limits.daily_tokens).then(|| {
-            Stop(format!(
-                "the repository's daily token budget ({} tokens, CODERIPPLE_WRITER_DAILY_TOKENS) is spent",
-                w.limits.daily_tokens
-            ))
-        })
+        }
+    }
+
+    /// Remembers for `retry_after` that the prompt cached under `key` failed.
+    async fn remember_failure(&self, key: &str, why: &str) {
+        let ttl = self.writer.limits.retry_after;
+        if ttl.is_zero() {
+            return;
+        }
+        let value = json!({"error": why, "at_ms": coderipple_core::time::now_ms()});
+        if let Err(e) = self
+            .writer
+            .store
+            .cache_put(&failure_key(key), &value, ttl)
+            .await
+        {
+            tracing::warn!(error = %e, "writer failure not remembered");
+        }
     }
 
     /// The model time this change set has left: what its timeout leaves after the calls
@@ -400,27 +389,23 @@ impl<'a> Pass<'a> {
         }
     }
 
-    /// Notes why sections were left, records the tokens spent against the budget, prices
-    /// the calls and emits the metrics.
+    /// Notes why sections were left, prices the calls and emits the metrics.
     async fn finish(self) {
         let w = self.writer;
+        if self.recent_failures > 0 {
+            let line = format!(
+                "{} section(s) kept their deterministic text: their prompt failed less than {}s ago (CODERIPPLE_WRITER_RETRY_AFTER_SECS); asked again after that",
+                self.recent_failures,
+                w.limits.retry_after.as_secs()
+            );
+            note(self.stats, line);
+        }
         if let Some(Stop(why)) = &self.stop {
             let line = format!(
                 "{} section(s) kept their deterministic text: {why}",
                 self.kept
             );
             note(self.stats, line);
-        }
-        if self.spent > 0 {
-            // Added, not written: change sets of one repository that overlap (the background
-            // republish beside a change set) are all counted.
-            let added = w
-                .store
-                .counter_add(&self.budget_key, self.spent, BUDGET_TTL)
-                .await;
-            if let Err(e) = added {
-                tracing::warn!(error = %e, "writer budget not recorded");
-            }
         }
         self.stats.estimated_cost_usd = w
             .model
@@ -435,10 +420,13 @@ fn fenced(text: &str) -> String {
     format!("{fence}text\n{text}\n{fence}")
 }
 
-/// What a call of `prompt` may cost in tokens, before the model says: a token per four
-/// characters of prompt, and the longest answer.
-fn estimate(prompt: &Prompt) -> u64 {
-    (prompt.system.len() + prompt.user.len()) as u64 / 4 + u64::from(prompt.max_tokens)
+/// Where a failure of the prompt cached under `key` is remembered: beside the answers, never
+/// in the in-process LRU (which keeps answers for their whole life).
+fn failure_key(key: &str) -> String {
+    format!(
+        "writer-failed#{}",
+        key.strip_prefix("writer#").unwrap_or(key)
+    )
 }
 
 /// The cache key of `prompt` to `model` under pack `version`, for a `block` or inline section

@@ -16,4 +16,5 @@ mod state_budget;
 mod supervise;
 mod wake;
 mod writer;
+mod writer_budget;
 mod writer_llm;

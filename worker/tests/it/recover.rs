@@ -1,8 +1,9 @@
 //! Missed-delivery recovery against the GitHub stand-in behind Prism's validating proxy: the
 //! App's hook deliveries listed across pages back to the window's start, only the GUIDs the
 //! store never accepted and GitHub never got a `2xx` for redelivered — once, with their newest
-//! attempt — a dry run that changes nothing, and a repository hook read with the
-//! installation's token.
+//! attempt, and never again on a later run — a delivery ingest refused (`4xx`) reported with
+//! its status and never redelivered, a dry run that changes nothing, and a repository hook
+//! read with the installation's token.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -232,12 +233,93 @@ async fn the_schedule_recovers_without_being_asked_and_stops_when_cancelled() {
         .await
         .expect("stops when cancelled")
         .unwrap();
-    // Each run asks again for what is still missing (GitHub's redelivery may itself fail);
-    // never more than once per run.
-    let asked = s.standin.state.redeliveries("app").len();
+    // However many runs there were, the GUID was asked for once (the ask is in the store).
     let runs = s.standin.state.count("GET /app/hook/deliveries 200");
-    assert!(
-        asked >= 1 && asked <= runs,
-        "{asked} redeliveries in {runs} runs"
+    assert_eq!(
+        s.standin.state.redeliveries("app").len(),
+        1,
+        "one ask in {runs} runs"
     );
+}
+
+#[tokio::test]
+async fn a_delivery_ingest_refused_is_reported_with_its_status_and_never_redelivered() {
+    let s = setup().await;
+    let st = &s.standin.state;
+    // Oldest first: a body over Lambda's 6 MB (413), one that failed, then was refused for
+    // its content type on a redelivery by hand (415), one whose body came too slowly (408:
+    // a network matter, worth another try), and a plain 503.
+    st.add_hook_delivery("app", "g-huge", 413, 50);
+    st.add_hook_delivery("app", "g-typed", 503, 40);
+    st.add_hook_delivery("app", "g-typed", 415, 35);
+    st.add_hook_delivery("app", "g-slow", 408, 30);
+    st.add_hook_delivery("app", "g-lost", 503, 20);
+    let store = s.worker.ctx.store.clone();
+    let off = Metrics::off();
+    let dry = recover(&s.api, &*store, &[], WINDOW, true, &off)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", s.prism.output()));
+    let refused = [("g-huge".to_owned(), 413), ("g-typed".to_owned(), 415)];
+    assert_eq!(dry.not_redeliverable, refused, "{dry:?}");
+    assert_eq!(dry.missing, ["g-huge", "g-typed", "g-slow", "g-lost"]);
+
+    for _ in 0..2 {
+        let run = recover(&s.api, &*store, &[], WINDOW, false, &off)
+            .await
+            .unwrap();
+        assert_eq!(run.not_redeliverable, refused, "{run:?}");
+        assert!(run.failed.is_empty(), "{run:?}");
+    }
+    let asked: Vec<String> = st
+        .redeliveries("app")
+        .iter()
+        .map(|id| st.guid_of("app", *id).unwrap())
+        .collect();
+    assert_eq!(asked, ["g-slow", "g-lost"], "never a refused one");
+}
+
+#[tokio::test]
+async fn a_delivery_that_keeps_failing_is_asked_for_once() {
+    let s = setup().await;
+    let st = &s.standin.state;
+    st.add_hook_delivery("app", "g-flaky", 503, 30);
+    st.add_hook_delivery("app", "g-refused-ask", 502, 20);
+    // GitHub refuses the first ask for g-refused-ask: that ask did not happen.
+    st.fail_next("POST /app/hook/deliveries/1002/attempts", 422, None, 1);
+    let store = s.worker.ctx.store.clone();
+    let off = Metrics::off();
+    let first = recover(&s.api, &*store, &[], WINDOW, false, &off)
+        .await
+        .unwrap_or_else(|e| panic!("{e}\n{}", s.prism.output()));
+    assert_eq!(first.redelivered, ["g-flaky"], "{first:?}");
+    assert_eq!(first.failed.len(), 1, "{first:?}");
+    assert!(first.asked_before.is_empty());
+    // The redelivery failed again: a new attempt, newer than the window's start.
+    st.add_hook_delivery("app", "g-flaky", 503, 0);
+
+    let dry = recover(&s.api, &*store, &[], WINDOW, true, &off)
+        .await
+        .unwrap();
+    assert_eq!(dry.asked_before, ["g-flaky"], "{dry:?}");
+    let second = recover(&s.api, &*store, &[], WINDOW, false, &off)
+        .await
+        .unwrap();
+    assert_eq!(second.asked_before, ["g-flaky"], "{second:?}");
+    assert_eq!(
+        second.redelivered,
+        ["g-refused-ask"],
+        "asked again: {second:?}"
+    );
+    let third = recover(&s.api, &*store, &[], WINDOW, false, &off)
+        .await
+        .unwrap();
+    assert!(third.redelivered.is_empty(), "{third:?}");
+    // Oldest newest attempt first.
+    assert_eq!(third.asked_before, ["g-refused-ask", "g-flaky"]);
+    let asked: Vec<String> = st
+        .redeliveries("app")
+        .iter()
+        .map(|id| st.guid_of("app", *id).unwrap())
+        .collect();
+    assert_eq!(asked, ["g-flaky", "g-refused-ask"], "one ask each");
 }

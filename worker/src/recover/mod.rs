@@ -9,9 +9,17 @@
 //!   its send to the queue failed, it answered `5xx`): **stuck**, redelivered like a missing
 //!   one, and ingest, finding a claim not known to be queued, queues it;
 //! - GitHub got a `2xx` for in some attempt: delivered (its claim may have expired);
-//! - otherwise: **missing**, and asks GitHub to redeliver it (`POST …/deliveries/{id}/attempts`)
-//!   once per run. The redelivery keeps the GUID, so dedup and idempotency hold; it arrives at
-//!   ingest like any delivery.
+//! - otherwise: **missing**, and asks GitHub to redeliver it (`POST …/deliveries/{id}/attempts`).
+//!   The redelivery keeps the GUID, so dedup and idempotency hold; it arrives at ingest like
+//!   any delivery.
+//!
+//! A missing or stuck GUID is not asked for when an attempt shows ingest refused it on
+//! purpose (a `4xx` but `408` and `429`: a bad signature, a body over the limit — Lambda's
+//! `413` over 6 MB — a content type): it is reported *not redeliverable* with that status, as
+//! a redelivery would be refused again and, being a new attempt, keep it in the window forever.
+//! And a GUID is asked for once, ever: the ask is recorded in the store (see `asks.rs`) and a
+//! redelivery that fails again is reported *asked before*, not asked again on every run. An ask
+//! GitHub itself refused did not happen, and is made again by the next run.
 //!
 //! A dry run lists what it would redeliver and changes nothing.
 
@@ -24,67 +32,20 @@ use coderipple_core::store::{DeliveryStatus, Store};
 use serde::Serialize;
 
 use crate::WorkerError;
-use crate::github::{GitHubApi, Method, Page};
+use crate::github::GitHubApi;
+
+mod asks;
+mod schedule;
+mod source;
+
+pub use asks::ASK_TTL;
+
+pub use schedule::{FIRST_WINDOW, parse_duration, run_every, schedule_from_env};
+pub use source::RepoHook;
+use source::Source;
 
 /// Pages read per source at most (100 deliveries each).
 const MAX_PAGES: usize = 50;
-
-/// A repository or organisation webhook whose deliveries are checked too
-/// (`owner/repo:HOOK_ID` or `org:HOOK_ID`).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct RepoHook {
-    /// `owner/repo`, or an organisation's login.
-    pub repo: String,
-    /// The hook's id.
-    pub id: u64,
-}
-
-impl RepoHook {
-    /// Parses `owner/repo:ID` or `org:ID`.
-    pub fn parse(spec: &str) -> Result<Self, WorkerError> {
-        let bad = || WorkerError::Permanent {
-            class: "config",
-            reason: format!("a webhook is `owner/repo:HOOK_ID` or `org:HOOK_ID`, got {spec:?}"),
-        };
-        let (owner, id) = spec.trim().rsplit_once(':').ok_or_else(bad)?;
-        let valid = if owner.contains('/') {
-            coderipple_core::webhook::validate_repo(owner).is_ok()
-        } else {
-            is_login(owner)
-        };
-        if !valid {
-            return Err(bad());
-        }
-        Ok(Self {
-            repo: owner.to_owned(),
-            id: id.parse().map_err(|_| bad())?,
-        })
-    }
-
-    /// Whether it is an organisation's hook.
-    pub fn is_org(&self) -> bool {
-        !self.repo.contains('/')
-    }
-
-    /// Where its deliveries are listed: `/repos/{o}/{r}/hooks/{id}` or `/orgs/{org}/hooks/{id}`.
-    fn base(&self) -> String {
-        if self.is_org() {
-            format!("/orgs/{}/hooks/{}", self.repo, self.id)
-        } else {
-            format!("/repos/{}/hooks/{}", self.repo, self.id)
-        }
-    }
-}
-
-/// A GitHub login: letters, digits and single hyphens, at most 39, not starting or ending
-/// with a hyphen.
-fn is_login(name: &str) -> bool {
-    (1..=39).contains(&name.len())
-        && name.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')
-        && !name.starts_with('-')
-        && !name.ends_with('-')
-        && !name.contains("--")
-}
 
 /// What one recovery run found and did.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
@@ -103,65 +64,22 @@ pub struct RecoveryReport {
     /// redelivered too.
     #[serde(default)]
     pub stuck: Vec<String>,
-    /// Missing GUIDs whose redelivery GitHub accepted.
+    /// Missing or stuck GUIDs whose redelivery GitHub accepted now.
     pub redelivered: Vec<String>,
-    /// Missing GUIDs whose redelivery failed, with the reason.
+    /// Missing or stuck GUIDs whose redelivery GitHub refused, with the reason (asked again
+    /// by the next run).
     pub failed: Vec<(String, String)>,
+    /// Missed GUIDs ingest refused on purpose (a `4xx` other than `408` and `429` in an
+    /// attempt: a signature, a body over the size limit, a content type), with the newest such
+    /// status: never redelivered, as a redelivery would be refused again.
+    #[serde(default)]
+    pub not_redeliverable: Vec<(String, u16)>,
+    /// Missed GUIDs whose redelivery was asked for before (by an earlier run, or another run
+    /// now): never asked for twice.
+    #[serde(default)]
+    pub asked_before: Vec<String>,
     /// Nothing was redelivered (`--dry-run`).
     pub dry_run: bool,
-}
-
-/// Where deliveries are listed and redelivered.
-enum Source<'a> {
-    App,
-    Repo(&'a RepoHook),
-}
-
-impl Source<'_> {
-    fn name(&self) -> String {
-        match self {
-            Self::App => "app".into(),
-            Self::Repo(h) => format!("{}:{}", h.repo, h.id),
-        }
-    }
-
-    async fn page(&self, api: &GitHubApi, cursor: Option<&str>) -> Result<Page, WorkerError> {
-        // (The serializer is not `Send`: it must be gone before the first await.)
-        let query = {
-            let mut q = form_urlencoded::Serializer::new(String::new());
-            q.append_pair("per_page", "100");
-            if let Some(c) = cursor {
-                q.append_pair("cursor", c);
-            }
-            q.finish()
-        };
-        match self {
-            Self::App => {
-                api.app_get_page(&format!("/app/hook/deliveries?{query}"))
-                    .await
-            }
-            Self::Repo(h) => {
-                let path = format!("{}/deliveries?{query}", h.base());
-                api.get_page(&h.repo, &path).await
-            }
-        }
-    }
-
-    async fn redeliver(&self, api: &GitHubApi, id: u64) -> Result<(), WorkerError> {
-        match self {
-            Self::App => {
-                api.app_post(&format!("/app/hook/deliveries/{id}/attempts"), None)
-                    .await?;
-            }
-            Self::Repo(h) => {
-                let path = format!("{}/deliveries/{id}/attempts", h.base());
-                api.send(&h.repo, Method::POST, &path, None)
-                    .await?
-                    .map_err(|r| r.into_error(&h.repo))?;
-            }
-        }
-        Ok(())
-    }
 }
 
 /// One GUID's attempts, as listed.
@@ -170,6 +88,8 @@ struct Attempts {
     latest: u64,
     /// Whether any attempt got a `2xx`.
     answered_ok: bool,
+    /// The newest status of an attempt ingest refused on purpose (see [`asks::refused`]).
+    refused: Option<u16>,
 }
 
 /// How long a claim may stay `received` (ingest is between its claim and its send) before
@@ -229,6 +149,10 @@ pub async fn recover_with_grace(
         (report.missing.len() + report.stuck.len()) as u64,
     );
     m.count("DeliveriesRecovered", report.redelivered.len() as u64);
+    m.count(
+        "DeliveriesNotRedeliverable",
+        report.not_redeliverable.len() as u64,
+    );
     metrics.emit(&m);
     tracing::info!(
         found = report.found,
@@ -236,6 +160,8 @@ pub async fn recover_with_grace(
         missing = report.missing.len(),
         stuck = report.stuck.len(),
         redelivered = report.redelivered.len(),
+        not_redeliverable = report.not_redeliverable.len(),
+        asked_before = report.asked_before.len(),
         failed = report.failed.len(),
         "recovery run"
     );
@@ -281,11 +207,15 @@ async fn recover_source(
             let (Some(guid), Some(id)) = (item["guid"].as_str(), item["id"].as_u64()) else {
                 continue;
             };
-            let ok = item["status_code"]
-                .as_u64()
-                .is_some_and(|c| (200..300).contains(&c));
+            let status = item["status_code"].as_u64().unwrap_or(0);
+            let ok = (200..300).contains(&status);
+            // Newest first: the first refusal met is the newest.
+            let refused = asks::refused(status);
             match seen.get_mut(guid) {
-                Some(a) => a.answered_ok |= ok,
+                Some(a) => {
+                    a.answered_ok |= ok;
+                    a.refused = a.refused.or(refused);
+                }
                 None => {
                     order.push(guid.to_owned());
                     seen.insert(
@@ -293,6 +223,7 @@ async fn recover_source(
                         Attempts {
                             latest: id,
                             answered_ok: ok,
+                            refused,
                         },
                     );
                 }
@@ -325,118 +256,38 @@ async fn recover_source(
             }
             None => report.missing.push(guid.clone()),
         }
+        if let Some(status) = attempts.refused {
+            tracing::info!(delivery = %guid, status, "not redeliverable: ingest refused it");
+            report.not_redeliverable.push((guid.clone(), status));
+            continue;
+        }
+        if asks::asked(store, guid).await? {
+            report.asked_before.push(guid.clone());
+            continue;
+        }
         if dry_run {
             continue;
         }
+        let Some(claim) = asks::claim(store, guid).await? else {
+            // Another run asked (and has not recorded it yet), or is asking now.
+            report.asked_before.push(guid.clone());
+            continue;
+        };
         match source.redeliver(api, attempts.latest).await {
             Ok(()) => {
                 tracing::info!(delivery = %guid, "redelivery requested");
                 report.redelivered.push(guid.clone());
+                if let Err(e) = asks::accepted(store, guid, attempts.latest).await {
+                    // The claim stays: no run asks again, a dry run just cannot tell.
+                    tracing::warn!(delivery = %guid, error = %e, "redelivery ask not recorded");
+                }
             }
             Err(e) => {
                 tracing::warn!(delivery = %guid, error = %e, "redelivery refused");
                 report.failed.push((guid.clone(), e.to_string()));
+                asks::refused_ask(store, guid, claim).await?;
             }
         }
     }
     Ok(())
-}
-
-/// How far back the first scheduled run looks (GitHub keeps deliveries three days): it
-/// catches up on whatever was missed while nothing was running.
-pub const FIRST_WINDOW: Duration = Duration::from_secs(72 * 3600);
-
-/// Recovery every `every` until `cancel` (run by `up` when GitHub credentials
-/// are set; on AWS, the `recover` role on a schedule). The first run looks back
-/// [`FIRST_WINDOW`], later ones an hour plus two periods. A failed run is logged and tried
-/// again next time.
-pub async fn run_every(
-    api: std::sync::Arc<GitHubApi>,
-    store: std::sync::Arc<dyn Store>,
-    hooks: Vec<RepoHook>,
-    every: Duration,
-    metrics: Metrics,
-    cancel: tokio_util::sync::CancellationToken,
-) {
-    if every.is_zero() {
-        return;
-    }
-    let mut window = FIRST_WINDOW;
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        if let Err(e) = recover(&api, &*store, &hooks, window, false, &metrics).await {
-            tracing::warn!(error = %e, "recovery run failed; trying again next time");
-            continue;
-        }
-        window = Duration::from_secs(3600) + every * 2;
-    }
-}
-
-/// `CODERIPPLE_RECOVER_EVERY` (default 10 minutes; `0` turns it off) and
-/// `CODERIPPLE_RECOVER_HOOKS` (`owner/repo:ID,…`).
-pub fn schedule_from_env(
-    lookup: impl Fn(&str) -> Option<String>,
-) -> Result<(Duration, Vec<RepoHook>), WorkerError> {
-    let every = match lookup("CODERIPPLE_RECOVER_EVERY") {
-        Some(raw) => parse_duration(&raw).ok_or_else(|| WorkerError::Permanent {
-            class: "config",
-            reason: format!("CODERIPPLE_RECOVER_EVERY must be a duration (10m, 600), got {raw:?}"),
-        })?,
-        None => Duration::from_secs(600),
-    };
-    let hooks = lookup("CODERIPPLE_RECOVER_HOOKS")
-        .unwrap_or_default()
-        .split(',')
-        .filter(|h| !h.trim().is_empty())
-        .map(RepoHook::parse)
-        .collect::<Result<_, _>>()?;
-    Ok((every, hooks))
-}
-
-/// A duration as `90`, `90s`, `10m`, `72h` or `3d`.
-pub fn parse_duration(raw: &str) -> Option<Duration> {
-    let raw = raw.trim();
-    let (digits, unit) = raw.split_at(raw.find(|c: char| !c.is_ascii_digit()).unwrap_or(raw.len()));
-    let n: u64 = digits.parse().ok()?;
-    let secs = match unit {
-        "" | "s" => n,
-        "m" => n * 60,
-        "h" => n * 3600,
-        "d" => n * 86_400,
-        _ => return None,
-    };
-    Some(Duration::from_secs(secs))
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations_and_hooks_parse_and_bad_ones_are_refused() {
-        assert_eq!(parse_duration("72h"), Some(Duration::from_secs(72 * 3600)));
-        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("600"), Some(Duration::from_secs(600)));
-        assert_eq!(parse_duration("3d"), Some(Duration::from_secs(3 * 86_400)));
-        assert_eq!(parse_duration("soon"), None);
-        assert_eq!(parse_duration("5w"), None);
-        assert_eq!(
-            RepoHook::parse("o/r:42").unwrap(),
-            RepoHook {
-                repo: "o/r".into(),
-                id: 42
-            }
-        );
-        let org = RepoHook::parse("acme-corp:7").unwrap();
-        assert!(org.is_org() && !RepoHook::parse("o/r:1").unwrap().is_org());
-        assert_eq!(org.base(), "/orgs/acme-corp/hooks/7");
-        for bad in [
-            "o/r", "o/r:x", "../x:1", ":1", "-acme:1", "ac me:1", "a--b:1", "o/:1",
-        ] {
-            assert!(RepoHook::parse(bad).is_err(), "{bad}");
-        }
-    }
 }
