@@ -7,6 +7,8 @@
 //! written under the configured path, and a commit is made only when a file differs. The
 //! push is never forced: whoever else committed to the branch stays, under our commit. A
 //! push refused because the branch moved meanwhile is redone from the new head.
+//!
+//! Credentials in an HTTP(S) URL never reach git's argv (see [`super::credentials`]).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -15,6 +17,8 @@ use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 
 use super::config::PublishConfig;
+use super::credentials::Remote;
+pub(crate) use super::credentials::redact;
 use super::{Published, Publisher};
 use crate::WorkerError;
 use crate::sink::DocFile;
@@ -45,7 +49,8 @@ impl Publisher for GitRemotes {
 
     fn target(&self, repo: &str) -> Option<String> {
         let url = self.config.remotes.get(repo)?;
-        Some(format!("{} ({})", redact(url), self.config.docs_branch()))
+        let shown = Remote::parse(url).map_or_else(|_| redact(url), |r| redact(&r.url));
+        Some(format!("{shown} ({})", self.config.docs_branch()))
     }
 
     async fn publish(
@@ -60,13 +65,17 @@ impl Publisher for GitRemotes {
             .remotes
             .get(repo)
             .ok_or_else(|| WorkerError::invalid(format!("no docs remote for {repo}")))?;
+        let remote = Remote::parse(url).map_err(|reason| WorkerError::Permanent {
+            class: "config",
+            reason: format!("the docs remote of {repo}: {reason}"),
+        })?;
         for round in 1..=ROUNDS {
             let work = tempfile::tempdir()
                 .map_err(|e| WorkerError::transient(format!("a temp dir for git: {e}")))?;
             let git = Git {
                 dir: work.path(),
                 config: &self.config,
-                url,
+                remote: &remote,
             };
             match git.publish_once(files, message).await {
                 Err(Failure::Moved) if round < ROUNDS => {
@@ -103,7 +112,7 @@ impl From<WorkerError> for Failure {
 struct Git<'a> {
     dir: &'a Path,
     config: &'a PublishConfig,
-    url: &'a str,
+    remote: &'a Remote,
 }
 
 /// What `git ls-remote` says about the remote.
@@ -116,6 +125,7 @@ struct Heads {
 
 impl Git<'_> {
     async fn publish_once(&self, files: &[DocFile], message: &str) -> Result<Published, Failure> {
+        let url = self.remote.url.as_str();
         self.run(&["init", "-q"], None).await?;
         let heads = self.heads().await?;
         let base = match (&heads.branch, &heads.default) {
@@ -124,7 +134,7 @@ impl Git<'_> {
             (None, None) => None,
         };
         if let Some(base) = base {
-            self.run(&["fetch", "-q", "--depth=1", "--", self.url, &base], None)
+            self.run(&["fetch", "-q", "--depth=1", "--", url, &base], None)
                 .await?;
             self.run(&["checkout", "-q", "--detach", "FETCH_HEAD"], None)
                 .await?;
@@ -147,7 +157,7 @@ impl Git<'_> {
             .trim()
             .to_owned();
         let dest = format!("HEAD:refs/heads/{}", self.config.docs_branch());
-        match self.run(&["push", "-q", "--", self.url, &dest], None).await {
+        match self.run(&["push", "-q", "--", url, &dest], None).await {
             Ok(_) => Ok(Published::Committed { commit }),
             Err(WorkerError::Permanent { reason, .. }) | Err(WorkerError::Transient(reason))
                 if moved(&reason) =>
@@ -160,11 +170,9 @@ impl Git<'_> {
 
     async fn heads(&self) -> Result<Heads, WorkerError> {
         let branch = format!("refs/heads/{}", self.config.docs_branch());
+        let url = self.remote.url.as_str();
         let out = self
-            .run(
-                &["ls-remote", "--symref", "--", self.url, "HEAD", &branch],
-                None,
-            )
+            .run(&["ls-remote", "--symref", "--", url, "HEAD", &branch], None)
             .await?;
         let (mut symref, mut head_exists, mut on_branch) = (None, false, None);
         for line in out.lines() {
@@ -260,6 +268,8 @@ impl Git<'_> {
             .env("GIT_AUTHOR_EMAIL", &who.email)
             .env("GIT_COMMITTER_NAME", &who.name)
             .env("GIT_COMMITTER_EMAIL", &who.email)
+            // The credentials, if any, and the helper that hands them to git.
+            .envs(self.remote.env())
             .args([
                 "-c",
                 "init.defaultBranch=main",
@@ -277,7 +287,7 @@ impl Git<'_> {
         WorkerError::transient(format!(
             "git {} on {} took longer than {} s",
             args[0],
-            redact(self.url),
+            redact(&self.remote.url),
             self.config.git_timeout.as_secs()
         ))
     }
@@ -289,7 +299,7 @@ impl Git<'_> {
             .map(|c| if c.is_control() { ' ' } else { c })
             .take(REASON_CHARS)
             .collect();
-        let reason = format!("git {} on {}: {text}", args[0], redact(self.url));
+        let reason = format!("git {} on {}: {text}", args[0], redact(&self.remote.url));
         if transient(&text) {
             WorkerError::transient(reason)
         } else {
@@ -328,45 +338,9 @@ fn transient(stderr: &str) -> bool {
     .any(|needle| lower.contains(needle))
 }
 
-/// `url` (or a text holding URLs) without credentials: `https://user:token@host` →
-/// `https://***@host`.
-pub(crate) fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '/' || c == '\'' || c == '"')
-            .unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(userinfo) => {
-                out.push_str("***");
-                out.push_str(&tail[userinfo..end]);
-            }
-            None => out.push_str(&tail[..end]),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_never_leave_in_a_reason() {
-        assert_eq!(
-            redact(
-                "fatal: unable to access 'https://x-access-token:ghs_SECRET@github.com/o/r.git/'"
-            ),
-            "fatal: unable to access 'https://***@github.com/o/r.git/'"
-        );
-        assert_eq!(redact("git://host/r"), "git://host/r");
-        assert_eq!(redact("no url here"), "no url here");
-    }
 
     #[test]
     fn network_failures_are_transient_and_refusals_are_not() {
@@ -379,5 +353,41 @@ mod tests {
         assert!(moved(
             " ! [rejected]        HEAD -> coderipple/docs (fetch first)"
         ));
+    }
+
+    #[test]
+    fn no_git_command_carries_the_remotes_credentials_in_its_argv() {
+        let config = PublishConfig::default();
+        let remote = Remote::parse("https://x-access-token:s3cr%2Ft@git.example.com/o/r.git")
+            .expect("a remote");
+        let dir = std::env::temp_dir();
+        let git = Git {
+            dir: &dir,
+            config: &config,
+            remote: &remote,
+        };
+        let url = remote.url.as_str();
+        for args in [
+            vec!["ls-remote", "--symref", "--", url, "HEAD"],
+            vec!["fetch", "-q", "--depth=1", "--", url, "refs/heads/main"],
+            vec!["push", "-q", "--", url, "abc:refs/heads/coderipple/docs"],
+        ] {
+            let cmd = git.command(&args);
+            let argv: Vec<String> = cmd
+                .as_std()
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let line = argv.join(" ");
+            assert!(!line.contains("s3cr"), "{line}");
+            assert!(!line.contains("x-access-token"), "{line}");
+            assert!(line.contains("https://git.example.com/o/r.git"), "{line}");
+            let password = cmd
+                .as_std()
+                .get_envs()
+                .find(|(k, _)| *k == "CODERIPPLE_GIT_PASSWORD")
+                .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()));
+            assert_eq!(password.as_deref(), Some("s3cr/t"), "the helper's input");
+        }
     }
 }

@@ -16,6 +16,7 @@
 //! only by a publish of its version or a newer one.
 
 mod config;
+mod credentials;
 mod factory;
 mod fence;
 mod git;

@@ -1,8 +1,8 @@
 //! The worker's integration tests, one binary: agents against golden docs, batch handling
 //! and retries, the state byte budget, the poller supervisor, publishing docs to a git
-//! server (racing publishes), and GitHub's API (behind Prism) as content source and as the
-//! place docs are published (a standing pull request, direct commits), and missed
-//! deliveries recovered.
+//! server (racing publishes, a password-protected remote), and GitHub's API (behind Prism)
+//! as content source and as the place docs are published (a standing pull request, direct
+//! commits), and missed deliveries recovered.
 
 mod agents;
 mod batch;
@@ -11,6 +11,7 @@ mod github;
 mod github_publish;
 mod history;
 mod publish;
+mod publish_auth;
 mod publish_edges;
 mod recover;
 mod state_budget;
