@@ -3,10 +3,14 @@
 //!
 //! Every publish starts from the remote as it is now, in a fresh temporary repository: the
 //! docs branch's head (or, when the branch is missing, the head of the remote's default
-//! branch, so the branch starts there; or nothing, for an empty remote). The docs are
-//! written under the configured path, and a commit is made only when a file differs. The
-//! push is never forced: whoever else committed to the branch stays, under our commit. A
-//! push refused because the branch moved meanwhile is redone from the new head.
+//! branch, so the branch starts there; or nothing, for an empty remote). Nothing is ever
+//! checked out: the start point's tree is read into the index, each doc is stored as a blob
+//! and put in the index at its path as a regular file (`100644`), replacing whatever was
+//! there — a symlink at the doc's path or at one of its folders included — and the commit is
+//! made from the index. So no link anyone committed to the branch is ever followed on this
+//! machine. A commit is made only when the tree differs. The push is never forced: whoever
+//! else committed to the branch stays, under our commit. A push refused because the branch
+//! moved meanwhile is redone from the new head.
 //!
 //! Credentials in an HTTP(S) URL never reach git's argv (see [`super::credentials`]).
 
@@ -133,30 +137,43 @@ impl Git<'_> {
             (None, Some(default)) => Some(default.clone()),
             (None, None) => None,
         };
-        if let Some(base) = base {
-            self.run(&["fetch", "-q", "--depth=1", "--", url, &base], None)
-                .await?;
-            self.run(&["checkout", "-q", "--detach", "FETCH_HEAD"], None)
-                .await?;
-        }
-        self.write(files).await?;
-        let path = if self.config.path.is_empty() {
-            ".".to_owned()
-        } else {
-            self.config.path.clone()
+        let parent = match base {
+            Some(base) => {
+                self.run(&["fetch", "-q", "--depth=1", "--", url, &base], None)
+                    .await?;
+                let parent = self
+                    .run(&["rev-parse", "FETCH_HEAD^{commit}"], None)
+                    .await?;
+                let parent = parent.trim().to_owned();
+                // Into the index only: nothing is written to the work tree.
+                self.run(&["read-tree", &parent], None).await?;
+                Some(parent)
+            }
+            None => None,
         };
-        self.run(&["add", "-A", "--", &path], None).await?;
-        if self.status(&["diff", "--cached", "--quiet"]).await? {
+        self.stage(files).await?;
+        let tree = self.run(&["write-tree"], None).await?.trim().to_owned();
+        let unchanged = match &parent {
+            Some(parent) => {
+                let spec = format!("{parent}^{{tree}}");
+                self.run(&["rev-parse", &spec], None).await?.trim() == tree
+            }
+            None => files.is_empty(),
+        };
+        if unchanged {
             return Ok(Published::Unchanged);
         }
-        self.run(&["commit", "-q", "--no-verify", "-F", "-"], Some(message))
-            .await?;
+        let mut commit_tree = vec!["commit-tree", tree.as_str()];
+        if let Some(parent) = &parent {
+            commit_tree.extend(["-p", parent.as_str()]);
+        }
+        commit_tree.extend(["-F", "-"]);
         let commit = self
-            .run(&["rev-parse", "HEAD"], None)
+            .run(&commit_tree, Some(message))
             .await?
             .trim()
             .to_owned();
-        let dest = format!("HEAD:refs/heads/{}", self.config.docs_branch());
+        let dest = format!("{commit}:refs/heads/{}", self.config.docs_branch());
         match self.run(&["push", "-q", "--", url, &dest], None).await {
             Ok(_) => Ok(Published::Committed { commit }),
             Err(WorkerError::Permanent { reason, .. }) | Err(WorkerError::Transient(reason))
@@ -195,39 +212,60 @@ impl Git<'_> {
         })
     }
 
-    async fn write(&self, files: &[DocFile]) -> Result<(), WorkerError> {
-        let root = self.dir.join(&self.config.path);
-        let files = files.to_vec();
-        tokio::task::spawn_blocking(move || {
-            for file in &files {
-                let path = root.join(crate::sink::checked(file)?);
-                let io = |e: std::io::Error| {
-                    coderipple_core::Error::Unavailable(format!("write {}: {e}", path.display()))
-                };
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(io)?;
-                }
-                std::fs::write(&path, file.contents.as_bytes()).map_err(io)?;
+    /// Stores every doc as a blob and puts it in the index as a regular file at its path
+    /// under the docs path, replacing what is there (a symlink, or a file or symlink where a
+    /// folder of the path must be). The blobs are hashed from files of our own, in a
+    /// directory of our own, never from the work tree.
+    async fn stage(&self, files: &[DocFile]) -> Result<(), WorkerError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut paths = Vec::with_capacity(files.len());
+        for file in files {
+            crate::sink::checked(file)?;
+            paths.push(format!("{}{}", self.config.path, file.path));
+        }
+        let blobs = tempfile::tempdir()
+            .map_err(|e| WorkerError::transient(format!("a temp dir for the docs: {e}")))?;
+        let dir = blobs.path().to_path_buf();
+        let contents: Vec<Vec<u8>> = files.iter().map(|f| f.contents.clone().into()).collect();
+        let listed = tokio::task::spawn_blocking(move || {
+            let mut listed = String::new();
+            for (i, bytes) in contents.iter().enumerate() {
+                let path = dir.join(i.to_string());
+                std::fs::write(&path, bytes)
+                    .map_err(|e| WorkerError::transient(format!("write a doc blob: {e}")))?;
+                listed.push_str(&format!("{}\n", path.display()));
             }
-            Ok::<_, coderipple_core::Error>(())
+            Ok::<_, WorkerError>(listed)
         })
         .await
-        .map_err(|e| WorkerError::transient(format!("docs checkout write: {e}")))?
-        .map_err(WorkerError::from)
-    }
-
-    /// Runs a command whose exit code is the answer (0 → true, 1 → false).
-    async fn status(&self, args: &[&str]) -> Result<bool, WorkerError> {
-        let out = self.command(args).output();
-        let out = tokio::time::timeout(self.config.git_timeout, out)
-            .await
-            .map_err(|_| self.timed_out(args))?
-            .map_err(|e| WorkerError::transient(format!("git {}: {e}", args[0])))?;
-        match out.status.code() {
-            Some(0) => Ok(true),
-            Some(1) => Ok(false),
-            _ => Err(self.failed(args, &out.stderr)),
+        .map_err(|e| WorkerError::transient(format!("doc blobs: {e}")))??;
+        let hashed = self
+            .run(
+                &["hash-object", "-w", "--no-filters", "--stdin-paths"],
+                Some(&listed),
+            )
+            .await?;
+        let ids: Vec<&str> = hashed.lines().collect();
+        if ids.len() != paths.len() {
+            return Err(WorkerError::transient(format!(
+                "git hash-object returned {} ids for {} docs",
+                ids.len(),
+                paths.len()
+            )));
         }
+        let entries: String = ids
+            .iter()
+            .zip(&paths)
+            .map(|(id, path)| format!("100644 {id}\t{path}\0"))
+            .collect();
+        self.run(
+            &["update-index", "--add", "--replace", "-z", "--index-info"],
+            Some(&entries),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Runs `git args` (with `stdin`), returning its stdout.
@@ -275,6 +313,8 @@ impl Git<'_> {
                 "init.defaultBranch=main",
                 "-c",
                 "commit.gpgsign=false",
+                "-c",
+                "core.symlinks=false",
             ])
             .args(args)
             .stdout(Stdio::piped())

@@ -1,7 +1,9 @@
-//! The `git` strategy against racing publishes, on the real git server: an older publish
-//! never replaces newer docs nor clears the pending record a newer, failed publish left
-//! (another process's change set, fenced on the state version); one publish per repository at
-//! a time in a process.
+//! The `git` strategy against hostile branches and racing publishes, on the real git server:
+//! a symlink committed at a doc's path or at the docs folder is replaced by the file in the
+//! pushed branch and never followed on the worker's machine; an older publish never replaces
+//! newer docs nor clears the pending record a newer, failed publish left (another process's
+//! change set, fenced on the state version); one publish per repository at a time in a
+//! process.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -17,7 +19,7 @@ use coderipple_worker::publish::{
     DocStrategy, Identity, PublishConfig, Published, Publisher, Publishing, message_for,
     publish_repo,
 };
-use coderipple_worker::testkit::{GitServer, LocalWorker, tree};
+use coderipple_worker::testkit::{GitServer, LocalWorker, git, tree};
 use coderipple_worker::{AgentSet, DocFile, WorkerContext, WorkerError, process_change_set};
 
 const REPO: &str = "o/r";
@@ -42,9 +44,103 @@ fn push(delivery: &str, n: u64, message: &str) -> Envelope {
     fixtures::push(REPO, delivery, vec![fixtures::commit(n, message)])
 }
 
+/// A person's docs branch, from `main`, whose commit `plant` makes in the work tree.
+fn branch_with(server: &GitServer, plant: impl FnOnce(&Path)) {
+    let work = server.clone(REPO, "main");
+    git(work.path(), &["checkout", "-q", "-b", BRANCH]);
+    plant(work.path());
+    git(work.path(), &["add", "-A"]);
+    git(
+        work.path(),
+        &["commit", "-q", "-m", "docs: link the changelog"],
+    );
+    git(work.path(), &["push", "-q", "origin", BRANCH]);
+}
+
+/// `git ls-tree -r` of the docs folder on the pushed branch: path → mode.
+fn modes_on_branch(server: &GitServer) -> BTreeMap<String, String> {
+    let listing = git(
+        &server.path(REPO),
+        &["ls-tree", "-r", BRANCH, "--", "docs/coderipple"],
+    );
+    listing
+        .lines()
+        .filter_map(|l| {
+            let (meta, path) = l.split_once('\t')?;
+            Some((path.to_owned(), meta.split(' ').next()?.to_owned()))
+        })
+        .collect()
+}
+
 fn docs_on_branch(server: &GitServer) -> BTreeMap<String, String> {
     let clone = server.clone(REPO, BRANCH);
     tree(&clone.path().join("docs/coderipple"))
+}
+
+#[tokio::test]
+async fn a_symlinked_doc_on_the_branch_is_replaced_by_the_file_never_written_through() {
+    let server = GitServer::start();
+    server.create(REPO, false);
+    let outside = tempfile::tempdir().unwrap();
+    let secret = outside.path().join("secret.txt");
+    std::fs::write(&secret, "precious\n").unwrap();
+    branch_with(&server, |work| {
+        let decisions = work.join("docs/coderipple/decisions");
+        std::fs::create_dir_all(&decisions).unwrap();
+        std::os::unix::fs::symlink(&secret, decisions.join("changelog.md")).unwrap();
+    });
+    let h = LocalWorker::new().publish(&config(server.url(REPO)));
+    let outcome = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+        .await
+        .unwrap()
+        .publish
+        .unwrap();
+
+    assert_eq!(outcome.status, PublishStatus::Published, "{outcome:?}");
+    assert_eq!(
+        std::fs::read_to_string(&secret).unwrap(),
+        "precious\n",
+        "the file the link pointed at is untouched"
+    );
+    let modes = modes_on_branch(&server);
+    assert_eq!(
+        modes["docs/coderipple/decisions/changelog.md"], "100644",
+        "{modes:?}"
+    );
+    assert!(modes.values().all(|m| m == "100644"), "{modes:?}");
+    assert_eq!(docs_on_branch(&server), h.docs(REPO));
+}
+
+#[tokio::test]
+async fn a_symlinked_docs_folder_on_the_branch_is_replaced_never_written_through() {
+    let server = GitServer::start();
+    server.create(REPO, false);
+    let outside = tempfile::tempdir().unwrap();
+    std::fs::write(outside.path().join("keep.txt"), "kept\n").unwrap();
+    branch_with(&server, |work| {
+        std::fs::create_dir_all(work.join("docs")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), work.join("docs/coderipple")).unwrap();
+    });
+    let h = LocalWorker::new().publish(&config(server.url(REPO)));
+    let outcome = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+        .await
+        .unwrap()
+        .publish
+        .unwrap();
+
+    assert_eq!(outcome.status, PublishStatus::Published, "{outcome:?}");
+    assert_eq!(
+        tree(outside.path()),
+        BTreeMap::from([("keep.txt".to_owned(), "kept\n".to_owned())]),
+        "nothing was written into the folder the link pointed at"
+    );
+    let modes = modes_on_branch(&server);
+    assert!(
+        modes.contains_key("docs/coderipple/decisions/changelog.md"),
+        "{modes:?}"
+    );
+    assert!(modes.values().all(|m| m == "100644"), "{modes:?}");
+    assert_eq!(docs_on_branch(&server), h.docs(REPO));
 }
 
 fn hook(server: &GitServer, script: &str) {
