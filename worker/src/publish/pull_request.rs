@@ -129,7 +129,7 @@ impl Publisher for GitHubPullRequest {
                 superseded = Some(pull.number);
             }
             let compared_to = branch.as_ref().unwrap_or(&base);
-            let existing = git.blobs_under(&compared_to.tree, dir).await?;
+            let existing = git.existing(&compared_to.tree, dir).await?;
             let target = Target {
                 branch: &name,
                 default: &default,
@@ -141,7 +141,7 @@ impl Publisher for GitHubPullRequest {
                 // stopped between moving the branch and opening it), open one now.
                 let shown = open.as_ref().is_some_and(|p| p.branch == name);
                 if branch.is_some() && superseded.is_none() && !shown {
-                    let on_base = git.blobs_under(&base.tree, dir).await?;
+                    let on_base = git.existing(&base.tree, dir).await?;
                     if !GitData::changed(files, &on_base).is_empty() {
                         self.update_pull(&git, &target, None, message).await?;
                     }
@@ -151,17 +151,16 @@ impl Publisher for GitHubPullRequest {
             // Rebuild on the default branch, or (someone else pushed) add on top.
             let parent = if ours { &base } else { compared_to };
             let existing = if ours && branch.is_some() {
-                git.blobs_under(&base.tree, dir).await?
+                git.existing(&base.tree, dir).await?
             } else {
                 existing
             };
-            let changed = GitData::changed(files, &existing);
-            if changed.is_empty() {
+            if GitData::changed(files, &existing).is_empty() {
                 // The default branch already holds these docs (the last PR was merged).
                 return Ok(Published::Unchanged);
             }
             let commit = git
-                .commit(parent, dir, &changed, message, &identity)
+                .commit(parent, dir, files, &existing, message, &identity)
                 .await?;
             let read = branch.as_ref().map(|h| h.sha.as_str());
             let moved = git.set_branch(&name, &commit, read, ours).await?;

@@ -2,13 +2,14 @@
 //! and retries, the state byte budget, the poller supervisor, publishing docs to a git
 //! server (hostile branches, racing publishes, a password-protected remote), and GitHub's
 //! API (behind Prism) as content source and as the place docs are published (a standing
-//! pull request, direct commits), and missed deliveries recovered.
+//! pull request, direct commits, hostile trees), and missed deliveries recovered.
 
 mod agents;
 mod batch;
 mod doc_writes;
 mod github;
 mod github_publish;
+mod github_publish_edges;
 mod history;
 mod publish;
 mod publish_auth;
