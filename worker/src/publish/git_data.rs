@@ -377,7 +377,7 @@ impl GitData<'_> {
 }
 
 /// `heads/<branch>` as one path segment (its `/`s escaped), as GitHub's refs endpoints take it.
-fn ref_path(branch: &str) -> String {
+pub(super) fn ref_path(branch: &str) -> String {
     format!("heads/{branch}").replace('/', "%2F")
 }
 

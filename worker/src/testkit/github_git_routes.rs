@@ -55,6 +55,39 @@ pub(super) async fn get_ref(
     )
 }
 
+pub(super) async fn matching_refs(
+    State(s): S,
+    Path((owner, name, r)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/git/matching-refs/{r}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let prefix = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
+    let mut found: Vec<(String, String)> = lock(&s.git)
+        .refs
+        .iter()
+        .filter(|((of, branch), _)| *of == repo && branch.starts_with(&prefix))
+        .map(|((_, branch), sha)| (branch.clone(), sha.clone()))
+        .collect();
+    found.sort();
+    s.record(line, StatusCode::OK);
+    let list = found
+        .iter()
+        .map(|(branch, sha)| {
+            super::openapi_example::answer_item(
+                "get",
+                "/repos/{owner}/{repo}/git/matching-refs/{ref}",
+                200,
+                ref_json(&repo, branch, sha),
+            )
+        })
+        .collect();
+    ok(200, Value::Array(list))
+}
+
 pub(super) async fn create_ref(
     State(s): S,
     Path((owner, name)): Path<(String, String)>,

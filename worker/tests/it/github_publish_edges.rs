@@ -1,7 +1,9 @@
-//! Publishing through GitHub's API (the stand-in behind Prism) against hostile trees: a
-//! symlink at a doc's path — even one whose blob is the doc's own bytes — is rewritten as a
-//! regular file; a symlink (or file) where the docs folder or a folder inside it goes is
-//! replaced by a folder of regular files, keeping a person's other files.
+//! Publishing through GitHub's API (the stand-in behind Prism) against hostile trees and busy
+//! repositories: a symlink at a doc's path — even one whose blob is the doc's own bytes — is
+//! rewritten as a regular file; a symlink (or file) where the docs folder or a folder inside
+//! it goes is replaced by a folder of regular files, keeping a person's other files; and the
+//! standing pull request is found however many newer pull requests are open, also when the
+//! answer to opening it was lost.
 
 use coderipple_core::store::PublishStatus;
 use coderipple_worker::publish::{DocStrategy, message_for, publish_repo};
@@ -86,4 +88,54 @@ async fn a_symlinked_parent_of_the_docs_folder_on_the_pull_requests_branch_is_re
     assert_eq!(out.status, PublishStatus::Published, "{out:?}");
     assert_docs_are_files(&s, BRANCH);
     assert_eq!(st.pulls(REPO).len(), 1);
+}
+
+#[tokio::test]
+async fn the_standing_pull_request_is_found_among_more_than_a_hundred_newer_ones() {
+    let s = setup(DocStrategy::GitHubPr).await;
+    let st = &s.standin.state;
+    let first = apply(&s, &[push("d1", 1, "feat: first gears")]).await;
+    assert_eq!(first.status, PublishStatus::Published);
+    // A busy repository: 120 newer open pull requests into main (Dependabot, Renovate), and
+    // a fork's from a branch of the same name.
+    for i in 0..120 {
+        st.open_pull_as_person(REPO, REPO, &format!("deps/bump-{i}"), "main");
+    }
+    let fork = st.open_pull_as_person(REPO, "mallory/gearbox", BRANCH, "main");
+
+    let out = apply(&s, &[push("d2", 2, "fix: second gears")]).await;
+    assert_eq!(out.status, PublishStatus::Published, "{out:?}");
+    let pulls = st.pulls(REPO);
+    assert_eq!(pulls.len(), 122, "no pull request opened");
+    let listed = pulls[0]
+        .body
+        .lines()
+        .filter(|l| l.starts_with("- `update"))
+        .count();
+    assert_eq!(listed, 2, "ours is updated: {}", pulls[0].body);
+    assert_eq!(pulls[fork as usize - 1].body, "Please merge.");
+    assert_eq!(s.calls("POST /repos/acme/gearbox/pulls 422"), 0);
+    assert_eq!(s.calls("POST /repos/acme/gearbox/pulls 201"), 1);
+    assert!(s.ctx().store.publish_pending(REPO).await.unwrap().is_none());
+}
+
+#[tokio::test]
+async fn a_pull_request_whose_answer_was_lost_is_found_by_its_branch_not_opened_twice() {
+    let s = setup(DocStrategy::GitHubPr).await;
+    let st = &s.standin.state;
+    for i in 0..120 {
+        st.open_pull_as_person(REPO, REPO, &format!("deps/bump-{i}"), "main");
+    }
+    // Our pull request is opened, but the answer is lost: the retry hears "already exists".
+    st.lose_answer_next("POST /repos/acme/gearbox/pulls", 1);
+    let out = apply(&s, &[push("d1", 1, "feat: first gears")]).await;
+    assert_eq!(out.status, PublishStatus::Published, "{out:?}");
+    assert_eq!(s.calls("POST /repos/acme/gearbox/pulls 422"), 1);
+    let ours: Vec<_> = st
+        .pulls(REPO)
+        .into_iter()
+        .filter(|p| p.head == BRANCH)
+        .collect();
+    assert_eq!(ours.len(), 1, "{ours:?}");
+    assert!(s.ctx().store.publish_pending(REPO).await.unwrap().is_none());
 }

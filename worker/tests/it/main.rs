@@ -1,8 +1,9 @@
 //! The worker's integration tests, one binary: agents against golden docs, batch handling
 //! and retries, the state byte budget, the poller supervisor, publishing docs to a git
 //! server (hostile branches, racing publishes, a password-protected remote), and GitHub's
-//! API (behind Prism) as content source and as the place docs are published (a standing
-//! pull request, direct commits, hostile trees), and missed deliveries recovered.
+//! API (behind Prism) as content source and as the place docs are published (a standing pull
+//! request, direct commits, hostile trees, busy repositories), and missed deliveries
+//! recovered.
 
 mod agents;
 mod batch;
