@@ -22,6 +22,7 @@ ENDPOINTS = [
     ("/users/{username}", "get"),
     ("/repos/{owner}/{repo}", "get"),
     ("/repos/{owner}/{repo}/git/ref/{ref}", "get"),
+    ("/repos/{owner}/{repo}/git/matching-refs/{ref}", "get"),
     ("/repos/{owner}/{repo}/git/refs", "post"),
     ("/repos/{owner}/{repo}/git/refs/{ref}", "patch"),
     ("/repos/{owner}/{repo}/git/commits", "post"),

@@ -1,4 +1,7 @@
 //! Docs sinks: where rendered documentation files go.
+//!
+//! The directory sink never writes or reads through a symlink below its root: a link at a
+//! repository's folder, a docs folder or a doc is refused (the root itself may be one).
 
 use std::path::{Path, PathBuf};
 
@@ -26,7 +29,8 @@ pub trait DocsSink: Send + Sync + std::fmt::Debug {
 }
 
 /// Docs under `<root>/<owner>/<repo>/`, each file replaced atomically (temp file + rename),
-/// untouched when its contents did not change; each directory is synced once per write.
+/// untouched when its contents did not change; each directory is synced once per write. A
+/// symlink anywhere below the root on a doc's path is refused, never followed.
 #[derive(Debug, Clone)]
 pub struct DirSink {
     root: PathBuf,
@@ -44,11 +48,14 @@ impl DocsSink for DirSink {
     async fn write(&self, repo: &str, files: &[DocFile]) -> Result<()> {
         coderipple_core::webhook::validate_repo(repo)?;
         let base = self.root.join(repo);
+        let (root, repo) = (self.root.clone(), repo.to_owned());
         let files = files.to_vec();
         tokio::task::spawn_blocking(move || {
             let mut changed = Vec::with_capacity(files.len());
             for file in &files {
-                let path = base.join(checked(file)?);
+                let rel = checked(file)?;
+                no_links(&root, &Path::new(&repo).join(rel))?;
+                let path = base.join(rel);
                 if std::fs::read(&path).is_ok_and(|old| old == file.contents.as_bytes()) {
                     continue;
                 }
@@ -63,7 +70,9 @@ impl DocsSink for DirSink {
     async fn read_all(&self, repo: &str) -> Result<Vec<DocFile>> {
         coderipple_core::webhook::validate_repo(repo)?;
         let base = self.root.join(repo);
+        let (root, repo) = (self.root.clone(), repo.to_owned());
         tokio::task::spawn_blocking(move || {
+            no_links(&root, Path::new(&repo))?;
             let mut out = Vec::new();
             if base.exists() {
                 read_tree(&base, &base, &mut out)?;
@@ -76,18 +85,47 @@ impl DocsSink for DirSink {
     }
 }
 
-/// Every file under `dir` but dotfiles (a write's temp file), relative to `base`.
+/// Refuses `rel` (below `root`) when one of its components exists as a symlink; `root`
+/// itself is trusted.
+fn no_links(root: &Path, rel: &Path) -> Result<()> {
+    let mut at = root.to_path_buf();
+    for component in rel.components() {
+        at.push(component);
+        match std::fs::symlink_metadata(&at) {
+            Ok(meta) if meta.file_type().is_symlink() => return Err(linked(&at)),
+            Ok(_) => {}
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+            Err(e) => return Err(Error::Unavailable(format!("stat {}: {e}", at.display()))),
+        }
+    }
+    Ok(())
+}
+
+fn linked(path: &Path) -> Error {
+    Error::Corrupt(format!(
+        "{} is a symlink: docs are never written or read through one",
+        path.display()
+    ))
+}
+
+/// Every file under `dir` but dotfiles (a write's temp file), relative to `base`; a symlink
+/// is refused.
 fn read_tree(base: &Path, dir: &Path, out: &mut Vec<DocFile>) -> Result<()> {
     let io = |p: &Path, e: std::io::Error| Error::Unavailable(format!("read {}: {e}", p.display()));
     for entry in std::fs::read_dir(dir).map_err(|e| io(dir, e))? {
-        let path = entry.map_err(|e| io(dir, e))?.path();
+        let entry = entry.map_err(|e| io(dir, e))?;
+        let path = entry.path();
         if path
             .file_name()
             .is_some_and(|n| n.to_string_lossy().starts_with('.'))
         {
             continue;
         }
-        if path.is_dir() {
+        let kind = entry.file_type().map_err(|e| io(&path, e))?;
+        if kind.is_symlink() {
+            return Err(linked(&path));
+        }
+        if kind.is_dir() {
             read_tree(base, &path, out)?;
             continue;
         }
@@ -276,5 +314,43 @@ mod tests {
         );
         assert!(sink.read_all("o/none").await.unwrap().is_empty());
         assert!(sink.read_all("../x").await.is_err());
+    }
+
+    #[tokio::test]
+    async fn never_writes_or_reads_through_a_symlink() {
+        let dir = tempfile::tempdir().unwrap();
+        let outside = tempfile::tempdir().unwrap();
+        let secret = outside.path().join("secret");
+        std::fs::write(&secret, "precious\n").unwrap();
+        let sink = DirSink::new(dir.path());
+        let doc = |p: &str| DocFile {
+            path: p.into(),
+            contents: "overwritten".into(),
+        };
+        sink.write("o/r", &[doc("user/a.md")]).await.unwrap();
+        let link = |target: &Path, at: &str| {
+            let at = dir.path().join(at);
+            std::fs::create_dir_all(at.parent().unwrap()).unwrap();
+            std::os::unix::fs::symlink(target, at).unwrap();
+        };
+        // A doc, a docs folder, a repository's folder: each a link out of the root.
+        link(&secret, "o/r/decisions/changelog.md");
+        link(outside.path(), "o/r/system");
+        link(outside.path(), "o/linked");
+        for (repo, path) in [
+            ("o/r", "decisions/changelog.md"),
+            ("o/r", "system/new.md"),
+            ("o/linked", "user/a.md"),
+        ] {
+            let err = sink.write(repo, &[doc(path)]).await.unwrap_err();
+            assert!(err.to_string().contains("symlink"), "{err}");
+        }
+        assert_eq!(std::fs::read_to_string(&secret).unwrap(), "precious\n");
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 1);
+        // Nor is a link read back (and published).
+        for repo in ["o/r", "o/linked"] {
+            let err = sink.read_all(repo).await.unwrap_err();
+            assert!(err.to_string().contains("symlink"), "{err}");
+        }
     }
 }

@@ -336,8 +336,9 @@ where
     assert_eq!(f.store.counter_add(&short, 0, ttl).await.unwrap(), 3);
 }
 
-/// A pending publish is recorded once per repository, counts attempts, keeps when it began,
-/// is listed until cleared, and clearing one repository leaves the others.
+/// A pending publish is recorded once per repository, counts attempts, keeps when it began
+/// and the newest state version it failed with, is listed until cleared, is cleared only by a
+/// publish of that version or a newer one, and clearing one repository leaves the others.
 pub async fn pending_publishes_count_and_clear<F, Fut>(make: F)
 where
     F: Fn() -> Fut,
@@ -347,7 +348,7 @@ where
     let (a, b) = (unique("o/a"), unique("o/b"));
     assert_eq!(f.store.publish_pending(&a).await.unwrap(), None);
     f.store
-        .mark_publish_pending(&a, "remote unreachable")
+        .mark_publish_pending(&a, "remote unreachable", 3)
         .await
         .unwrap();
     let first = f
@@ -357,17 +358,18 @@ where
         .unwrap()
         .expect("recorded");
     assert_eq!(
-        (first.attempts, first.reason.as_str()),
-        (1, "remote unreachable")
+        (first.attempts, first.reason.as_str(), first.version),
+        (1, "remote unreachable", 3)
     );
     assert!(first.since_ms > 0);
     tokio::time::sleep(Duration::from_millis(20)).await;
+    // An older publish failing later keeps the newer version.
     f.store
-        .mark_publish_pending(&a, "push refused")
+        .mark_publish_pending(&a, "push refused", 2)
         .await
         .unwrap();
     f.store
-        .mark_publish_pending(&b, "not installed")
+        .mark_publish_pending(&b, "not installed", 1)
         .await
         .unwrap();
     let again = f
@@ -376,7 +378,10 @@ where
         .await
         .unwrap()
         .expect("still recorded");
-    assert_eq!((again.attempts, again.reason.as_str()), (2, "push refused"));
+    assert_eq!(
+        (again.attempts, again.reason.as_str(), again.version),
+        (2, "push refused", 3)
+    );
     assert_eq!(
         again.since_ms, first.since_ms,
         "the first failure's time is kept"
@@ -391,11 +396,26 @@ where
         .filter(|r| *r == a || *r == b)
         .collect();
     assert_eq!(listed, [a.clone(), b.clone()], "listed in repository order");
-    f.store.clear_publish_pending(&a).await.unwrap();
+    // A publish of older docs does not clear it; one of its version (or newer) does.
+    assert!(!f.store.clear_publish_pending(&a, 2).await.unwrap());
+    assert_eq!(
+        f.store.publish_pending(&a).await.unwrap().unwrap().version,
+        3
+    );
+    f.store
+        .mark_publish_pending(&a, "refused again", 5)
+        .await
+        .unwrap();
+    assert_eq!(
+        f.store.publish_pending(&a).await.unwrap().unwrap().version,
+        5
+    );
+    assert!(!f.store.clear_publish_pending(&a, 4).await.unwrap());
+    assert!(f.store.clear_publish_pending(&a, 5).await.unwrap());
     assert_eq!(f.store.publish_pending(&a).await.unwrap(), None);
     assert!(f.store.publish_pending(&b).await.unwrap().is_some());
     // Clearing what is not pending is not an error.
-    f.store.clear_publish_pending(&a).await.unwrap();
+    assert!(f.store.clear_publish_pending(&a, 0).await.unwrap());
 }
 
 /// A lease is fenced by its owner token: once another worker has taken an expired lease over,

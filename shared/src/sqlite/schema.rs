@@ -4,7 +4,7 @@ use rusqlite::Connection;
 
 use crate::{Error, Result};
 
-const VERSION: i64 = 7;
+const VERSION: i64 = 8;
 
 const V1: &str = r#"
 CREATE TABLE IF NOT EXISTS queue_messages (
@@ -100,6 +100,12 @@ const V7: &str = r#"
 CREATE INDEX IF NOT EXISTS queue_messages_group_seq ON queue_messages(queue, group_id, seq);
 "#;
 
+/// v8: a pending publish remembers the state version of the docs it failed with, so that
+/// only a publish of those docs or newer ones clears it.
+const V8: &str = r#"
+ALTER TABLE publish_pending ADD COLUMN version INTEGER NOT NULL DEFAULT 0;
+"#;
+
 /// Brings the database to the current schema version.
 pub(super) fn migrate(conn: &Connection) -> Result<()> {
     let current: i64 = conn.query_row("PRAGMA user_version", [], |r| r.get(0))?;
@@ -141,6 +147,11 @@ pub(super) fn migrate(conn: &Connection) -> Result<()> {
     if current < 7 {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {V7} PRAGMA user_version = 7; COMMIT;"
+        ))?;
+    }
+    if current < 8 {
+        conn.execute_batch(&format!(
+            "BEGIN IMMEDIATE; {V8} PRAGMA user_version = 8; COMMIT;"
         ))?;
     }
     Ok(())

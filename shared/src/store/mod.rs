@@ -213,6 +213,10 @@ pub struct PendingPublish {
     pub since_ms: i64,
     /// Failed attempts since the last successful publish.
     pub attempts: u32,
+    /// The newest repository state version whose docs a failed attempt held (read before its
+    /// docs): only a publish of this version or a later one clears the record.
+    #[serde(default)]
+    pub version: u64,
 }
 
 /// A repository whose events wait for the pushes before them (see the worker's history
@@ -327,9 +331,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Lifts a repository's park (before its dead letters are replayed, or when purged).
     async fn unpark_repo(&self, repo: &str) -> Result<()>;
 
-    /// Records a failed publish of `repo`'s docs: a new record, or one more attempt (with
-    /// this reason) on the existing one, which keeps its `since_ms`.
-    async fn mark_publish_pending(&self, repo: &str, reason: &str) -> Result<()>;
+    /// Records a failed publish of `repo`'s docs, which held the docs of state `version`: a
+    /// new record, or one more attempt (with this reason) on the existing one, which keeps its
+    /// `since_ms` and the greater of the two versions.
+    async fn mark_publish_pending(&self, repo: &str, reason: &str, version: u64) -> Result<()>;
 
     /// The pending publish of a repository, if any.
     async fn publish_pending(&self, repo: &str) -> Result<Option<PendingPublish>>;
@@ -337,8 +342,10 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every repository with a pending publish (a scan on DynamoDB).
     async fn pending_publishes(&self) -> Result<Vec<PendingPublish>>;
 
-    /// Clears a repository's pending publish (its docs were published).
-    async fn clear_publish_pending(&self, repo: &str) -> Result<()>;
+    /// Clears a repository's pending publish, if its version is at most `version` (the docs of
+    /// that state version were published); whether nothing is pending now. A record of a newer
+    /// version stays: a publish of older docs never clears it.
+    async fn clear_publish_pending(&self, repo: &str, version: u64) -> Result<bool>;
 
     /// Records that `repo` has events waiting for their history until `due_ms`.
     async fn mark_history_gap(&self, repo: &str, due_ms: i64) -> Result<()>;

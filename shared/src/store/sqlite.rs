@@ -76,6 +76,7 @@ fn pending_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<PendingPublish> {
         reason: r.get(1)?,
         since_ms: r.get(2)?,
         attempts: r.get(3)?,
+        version: r.get(4)?,
     })
 }
 
@@ -374,14 +375,17 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn mark_publish_pending(&self, repo: &str, reason: &str) -> Result<()> {
+    async fn mark_publish_pending(&self, repo: &str, reason: &str, version: u64) -> Result<()> {
         let (repo, reason) = (repo.to_owned(), reason.to_owned());
+        let version = i64::try_from(version).unwrap_or(i64::MAX);
         self.db
             .write(move |conn| {
                 conn.execute(
-                    "INSERT INTO publish_pending (repo, reason, since, attempts) VALUES (?1, ?2, ?3, 1)
-                     ON CONFLICT (repo) DO UPDATE SET reason = excluded.reason, attempts = attempts + 1",
-                    params![&repo, &reason, now_ms()],
+                    "INSERT INTO publish_pending (repo, reason, since, attempts, version)
+                     VALUES (?1, ?2, ?3, 1, ?4)
+                     ON CONFLICT (repo) DO UPDATE SET reason = excluded.reason,
+                         attempts = attempts + 1, version = max(version, excluded.version)",
+                    params![&repo, &reason, now_ms(), version],
                 )?;
                 Ok(())
             })
@@ -394,7 +398,7 @@ impl Store for SqliteStore {
             .read(move |conn| {
                 Ok(conn
                     .prepare_cached(
-                        "SELECT repo, reason, since, attempts FROM publish_pending WHERE repo = ?1",
+                        "SELECT repo, reason, since, attempts, version FROM publish_pending WHERE repo = ?1",
                     )?
                     .query_row([&repo], pending_row)
                     .optional()?)
@@ -406,7 +410,7 @@ impl Store for SqliteStore {
         self.db
             .read(|conn| {
                 let mut stmt = conn.prepare_cached(
-                    "SELECT repo, reason, since, attempts FROM publish_pending ORDER BY repo",
+                    "SELECT repo, reason, since, attempts, version FROM publish_pending ORDER BY repo",
                 )?;
                 let rows = stmt.query_map([], pending_row)?;
                 Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
@@ -414,12 +418,23 @@ impl Store for SqliteStore {
             .await
     }
 
-    async fn clear_publish_pending(&self, repo: &str) -> Result<()> {
+    async fn clear_publish_pending(&self, repo: &str, version: u64) -> Result<bool> {
         let repo = repo.to_owned();
+        let version = i64::try_from(version).unwrap_or(i64::MAX);
         self.db
             .write(move |conn| {
-                conn.execute("DELETE FROM publish_pending WHERE repo = ?1", [&repo])?;
-                Ok(())
+                conn.execute(
+                    "DELETE FROM publish_pending WHERE repo = ?1 AND version <= ?2",
+                    params![&repo, version],
+                )?;
+                let left: Option<i64> = conn
+                    .query_row(
+                        "SELECT version FROM publish_pending WHERE repo = ?1",
+                        [&repo],
+                        |r| r.get(0),
+                    )
+                    .optional()?;
+                Ok(left.is_none())
             })
             .await
     }

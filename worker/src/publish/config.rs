@@ -205,9 +205,12 @@ fn parse_remote(spec: &str) -> Result<(String, String), WorkerError> {
     validate_repo(repo).map_err(|e| config(format!("docs remote {spec:?}: {e}")))?;
     if url.is_empty() || url.starts_with('-') || url.chars().any(char::is_control) {
         return Err(config(format!(
-            "docs remote of {repo}: not a git URL: {url:?}"
+            "docs remote of {repo}: not a git URL: {:?}",
+            super::credentials::redact(url)
         )));
     }
+    super::credentials::Remote::parse(url)
+        .map_err(|reason| config(format!("docs remote of {repo}: {reason}")))?;
     Ok((repo.into(), url.into()))
 }
 
@@ -325,6 +328,7 @@ mod tests {
             (&[], &["no-equals-sign"], "owner/repo=URL"),
             (&[], &["../x=file:///x"], "docs remote"),
             (&[], &["o/r=--upload-pack=evil"], "not a git URL"),
+            (&[], &["o/r=https://bot:pa/ss@h/r.git"], "percent-encoded"),
             (
                 &[("CODERIPPLE_DOCS_PATH", "../outside")],
                 &["o/r=u"],
@@ -354,6 +358,7 @@ mod tests {
         for (vars, extra, needle) in cases {
             let err = from(vars, extra).expect_err(needle).to_string();
             assert!(err.contains(needle), "{vars:?} {extra:?}: {err}");
+            assert!(!err.contains("pa/ss"), "a password in an error: {err}");
         }
     }
 }

@@ -33,10 +33,10 @@ impl PublishConfig {
             DocStrategy::GitHubDirect => Arc::new(GitHubDirect::new(api()?, self.clone())),
             DocStrategy::GitHubPr => Arc::new(GitHubPullRequest::new(api()?, self.clone())),
         };
-        Ok(Some(Publishing {
+        Ok(Some(Publishing::new(
             publisher,
-            retry_delay: self.retry_delay,
-            republish_every: self.republish_every,
-        }))
+            self.retry_delay,
+            self.republish_every,
+        )))
     }
 }

@@ -3,10 +3,16 @@
 //!
 //! Every publish starts from the remote as it is now, in a fresh temporary repository: the
 //! docs branch's head (or, when the branch is missing, the head of the remote's default
-//! branch, so the branch starts there; or nothing, for an empty remote). The docs are
-//! written under the configured path, and a commit is made only when a file differs. The
-//! push is never forced: whoever else committed to the branch stays, under our commit. A
-//! push refused because the branch moved meanwhile is redone from the new head.
+//! branch, so the branch starts there; or nothing, for an empty remote). Nothing is ever
+//! checked out: the start point's tree is read into the index, each doc is stored as a blob
+//! and put in the index at its path as a regular file (`100644`), replacing whatever was
+//! there — a symlink at the doc's path or at one of its folders included — and the commit is
+//! made from the index. So no link anyone committed to the branch is ever followed on this
+//! machine. A commit is made only when the tree differs. The push is never forced: whoever
+//! else committed to the branch stays, under our commit. A push refused because the branch
+//! moved meanwhile is redone from the new head.
+//!
+//! Credentials in an HTTP(S) URL never reach git's argv (see [`super::credentials`]).
 
 use std::path::Path;
 use std::process::Stdio;
@@ -15,6 +21,8 @@ use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 
 use super::config::PublishConfig;
+use super::credentials::Remote;
+pub(crate) use super::credentials::redact;
 use super::{Published, Publisher};
 use crate::WorkerError;
 use crate::sink::DocFile;
@@ -45,7 +53,8 @@ impl Publisher for GitRemotes {
 
     fn target(&self, repo: &str) -> Option<String> {
         let url = self.config.remotes.get(repo)?;
-        Some(format!("{} ({})", redact(url), self.config.docs_branch()))
+        let shown = Remote::parse(url).map_or_else(|_| redact(url), |r| redact(&r.url));
+        Some(format!("{shown} ({})", self.config.docs_branch()))
     }
 
     async fn publish(
@@ -60,13 +69,17 @@ impl Publisher for GitRemotes {
             .remotes
             .get(repo)
             .ok_or_else(|| WorkerError::invalid(format!("no docs remote for {repo}")))?;
+        let remote = Remote::parse(url).map_err(|reason| WorkerError::Permanent {
+            class: "config",
+            reason: format!("the docs remote of {repo}: {reason}"),
+        })?;
         for round in 1..=ROUNDS {
             let work = tempfile::tempdir()
                 .map_err(|e| WorkerError::transient(format!("a temp dir for git: {e}")))?;
             let git = Git {
                 dir: work.path(),
                 config: &self.config,
-                url,
+                remote: &remote,
             };
             match git.publish_once(files, message).await {
                 Err(Failure::Moved) if round < ROUNDS => {
@@ -103,7 +116,7 @@ impl From<WorkerError> for Failure {
 struct Git<'a> {
     dir: &'a Path,
     config: &'a PublishConfig,
-    url: &'a str,
+    remote: &'a Remote,
 }
 
 /// What `git ls-remote` says about the remote.
@@ -116,6 +129,7 @@ struct Heads {
 
 impl Git<'_> {
     async fn publish_once(&self, files: &[DocFile], message: &str) -> Result<Published, Failure> {
+        let url = self.remote.url.as_str();
         self.run(&["init", "-q"], None).await?;
         let heads = self.heads().await?;
         let base = match (&heads.branch, &heads.default) {
@@ -123,31 +137,44 @@ impl Git<'_> {
             (None, Some(default)) => Some(default.clone()),
             (None, None) => None,
         };
-        if let Some(base) = base {
-            self.run(&["fetch", "-q", "--depth=1", "--", self.url, &base], None)
-                .await?;
-            self.run(&["checkout", "-q", "--detach", "FETCH_HEAD"], None)
-                .await?;
-        }
-        self.write(files).await?;
-        let path = if self.config.path.is_empty() {
-            ".".to_owned()
-        } else {
-            self.config.path.clone()
+        let parent = match base {
+            Some(base) => {
+                self.run(&["fetch", "-q", "--depth=1", "--", url, &base], None)
+                    .await?;
+                let parent = self
+                    .run(&["rev-parse", "FETCH_HEAD^{commit}"], None)
+                    .await?;
+                let parent = parent.trim().to_owned();
+                // Into the index only: nothing is written to the work tree.
+                self.run(&["read-tree", &parent], None).await?;
+                Some(parent)
+            }
+            None => None,
         };
-        self.run(&["add", "-A", "--", &path], None).await?;
-        if self.status(&["diff", "--cached", "--quiet"]).await? {
+        self.stage(files).await?;
+        let tree = self.run(&["write-tree"], None).await?.trim().to_owned();
+        let unchanged = match &parent {
+            Some(parent) => {
+                let spec = format!("{parent}^{{tree}}");
+                self.run(&["rev-parse", &spec], None).await?.trim() == tree
+            }
+            None => files.is_empty(),
+        };
+        if unchanged {
             return Ok(Published::Unchanged);
         }
-        self.run(&["commit", "-q", "--no-verify", "-F", "-"], Some(message))
-            .await?;
+        let mut commit_tree = vec!["commit-tree", tree.as_str()];
+        if let Some(parent) = &parent {
+            commit_tree.extend(["-p", parent.as_str()]);
+        }
+        commit_tree.extend(["-F", "-"]);
         let commit = self
-            .run(&["rev-parse", "HEAD"], None)
+            .run(&commit_tree, Some(message))
             .await?
             .trim()
             .to_owned();
-        let dest = format!("HEAD:refs/heads/{}", self.config.docs_branch());
-        match self.run(&["push", "-q", "--", self.url, &dest], None).await {
+        let dest = format!("{commit}:refs/heads/{}", self.config.docs_branch());
+        match self.run(&["push", "-q", "--", url, &dest], None).await {
             Ok(_) => Ok(Published::Committed { commit }),
             Err(WorkerError::Permanent { reason, .. }) | Err(WorkerError::Transient(reason))
                 if moved(&reason) =>
@@ -160,11 +187,9 @@ impl Git<'_> {
 
     async fn heads(&self) -> Result<Heads, WorkerError> {
         let branch = format!("refs/heads/{}", self.config.docs_branch());
+        let url = self.remote.url.as_str();
         let out = self
-            .run(
-                &["ls-remote", "--symref", "--", self.url, "HEAD", &branch],
-                None,
-            )
+            .run(&["ls-remote", "--symref", "--", url, "HEAD", &branch], None)
             .await?;
         let (mut symref, mut head_exists, mut on_branch) = (None, false, None);
         for line in out.lines() {
@@ -187,39 +212,60 @@ impl Git<'_> {
         })
     }
 
-    async fn write(&self, files: &[DocFile]) -> Result<(), WorkerError> {
-        let root = self.dir.join(&self.config.path);
-        let files = files.to_vec();
-        tokio::task::spawn_blocking(move || {
-            for file in &files {
-                let path = root.join(crate::sink::checked(file)?);
-                let io = |e: std::io::Error| {
-                    coderipple_core::Error::Unavailable(format!("write {}: {e}", path.display()))
-                };
-                if let Some(parent) = path.parent() {
-                    std::fs::create_dir_all(parent).map_err(io)?;
-                }
-                std::fs::write(&path, file.contents.as_bytes()).map_err(io)?;
+    /// Stores every doc as a blob and puts it in the index as a regular file at its path
+    /// under the docs path, replacing what is there (a symlink, or a file or symlink where a
+    /// folder of the path must be). The blobs are hashed from files of our own, in a
+    /// directory of our own, never from the work tree.
+    async fn stage(&self, files: &[DocFile]) -> Result<(), WorkerError> {
+        if files.is_empty() {
+            return Ok(());
+        }
+        let mut paths = Vec::with_capacity(files.len());
+        for file in files {
+            crate::sink::checked(file)?;
+            paths.push(format!("{}{}", self.config.path, file.path));
+        }
+        let blobs = tempfile::tempdir()
+            .map_err(|e| WorkerError::transient(format!("a temp dir for the docs: {e}")))?;
+        let dir = blobs.path().to_path_buf();
+        let contents: Vec<Vec<u8>> = files.iter().map(|f| f.contents.clone().into()).collect();
+        let listed = tokio::task::spawn_blocking(move || {
+            let mut listed = String::new();
+            for (i, bytes) in contents.iter().enumerate() {
+                let path = dir.join(i.to_string());
+                std::fs::write(&path, bytes)
+                    .map_err(|e| WorkerError::transient(format!("write a doc blob: {e}")))?;
+                listed.push_str(&format!("{}\n", path.display()));
             }
-            Ok::<_, coderipple_core::Error>(())
+            Ok::<_, WorkerError>(listed)
         })
         .await
-        .map_err(|e| WorkerError::transient(format!("docs checkout write: {e}")))?
-        .map_err(WorkerError::from)
-    }
-
-    /// Runs a command whose exit code is the answer (0 → true, 1 → false).
-    async fn status(&self, args: &[&str]) -> Result<bool, WorkerError> {
-        let out = self.command(args).output();
-        let out = tokio::time::timeout(self.config.git_timeout, out)
-            .await
-            .map_err(|_| self.timed_out(args))?
-            .map_err(|e| WorkerError::transient(format!("git {}: {e}", args[0])))?;
-        match out.status.code() {
-            Some(0) => Ok(true),
-            Some(1) => Ok(false),
-            _ => Err(self.failed(args, &out.stderr)),
+        .map_err(|e| WorkerError::transient(format!("doc blobs: {e}")))??;
+        let hashed = self
+            .run(
+                &["hash-object", "-w", "--no-filters", "--stdin-paths"],
+                Some(&listed),
+            )
+            .await?;
+        let ids: Vec<&str> = hashed.lines().collect();
+        if ids.len() != paths.len() {
+            return Err(WorkerError::transient(format!(
+                "git hash-object returned {} ids for {} docs",
+                ids.len(),
+                paths.len()
+            )));
         }
+        let entries: String = ids
+            .iter()
+            .zip(&paths)
+            .map(|(id, path)| format!("100644 {id}\t{path}\0"))
+            .collect();
+        self.run(
+            &["update-index", "--add", "--replace", "-z", "--index-info"],
+            Some(&entries),
+        )
+        .await?;
+        Ok(())
     }
 
     /// Runs `git args` (with `stdin`), returning its stdout.
@@ -260,11 +306,15 @@ impl Git<'_> {
             .env("GIT_AUTHOR_EMAIL", &who.email)
             .env("GIT_COMMITTER_NAME", &who.name)
             .env("GIT_COMMITTER_EMAIL", &who.email)
+            // The credentials, if any, and the helper that hands them to git.
+            .envs(self.remote.env())
             .args([
                 "-c",
                 "init.defaultBranch=main",
                 "-c",
                 "commit.gpgsign=false",
+                "-c",
+                "core.symlinks=false",
             ])
             .args(args)
             .stdout(Stdio::piped())
@@ -277,7 +327,7 @@ impl Git<'_> {
         WorkerError::transient(format!(
             "git {} on {} took longer than {} s",
             args[0],
-            redact(self.url),
+            redact(&self.remote.url),
             self.config.git_timeout.as_secs()
         ))
     }
@@ -289,7 +339,7 @@ impl Git<'_> {
             .map(|c| if c.is_control() { ' ' } else { c })
             .take(REASON_CHARS)
             .collect();
-        let reason = format!("git {} on {}: {text}", args[0], redact(self.url));
+        let reason = format!("git {} on {}: {text}", args[0], redact(&self.remote.url));
         if transient(&text) {
             WorkerError::transient(reason)
         } else {
@@ -328,45 +378,9 @@ fn transient(stderr: &str) -> bool {
     .any(|needle| lower.contains(needle))
 }
 
-/// `url` (or a text holding URLs) without credentials: `https://user:token@host` →
-/// `https://***@host`.
-pub(crate) fn redact(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        let (head, tail) = rest.split_at(at + 3);
-        out.push_str(head);
-        let end = tail
-            .find(|c: char| c.is_whitespace() || c == '/' || c == '\'' || c == '"')
-            .unwrap_or(tail.len());
-        match tail[..end].rfind('@') {
-            Some(userinfo) => {
-                out.push_str("***");
-                out.push_str(&tail[userinfo..end]);
-            }
-            None => out.push_str(&tail[..end]),
-        }
-        rest = &tail[end..];
-    }
-    out.push_str(rest);
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn credentials_never_leave_in_a_reason() {
-        assert_eq!(
-            redact(
-                "fatal: unable to access 'https://x-access-token:ghs_SECRET@github.com/o/r.git/'"
-            ),
-            "fatal: unable to access 'https://***@github.com/o/r.git/'"
-        );
-        assert_eq!(redact("git://host/r"), "git://host/r");
-        assert_eq!(redact("no url here"), "no url here");
-    }
 
     #[test]
     fn network_failures_are_transient_and_refusals_are_not() {
@@ -379,5 +393,41 @@ mod tests {
         assert!(moved(
             " ! [rejected]        HEAD -> coderipple/docs (fetch first)"
         ));
+    }
+
+    #[test]
+    fn no_git_command_carries_the_remotes_credentials_in_its_argv() {
+        let config = PublishConfig::default();
+        let remote = Remote::parse("https://x-access-token:s3cr%2Ft@git.example.com/o/r.git")
+            .expect("a remote");
+        let dir = std::env::temp_dir();
+        let git = Git {
+            dir: &dir,
+            config: &config,
+            remote: &remote,
+        };
+        let url = remote.url.as_str();
+        for args in [
+            vec!["ls-remote", "--symref", "--", url, "HEAD"],
+            vec!["fetch", "-q", "--depth=1", "--", url, "refs/heads/main"],
+            vec!["push", "-q", "--", url, "abc:refs/heads/coderipple/docs"],
+        ] {
+            let cmd = git.command(&args);
+            let argv: Vec<String> = cmd
+                .as_std()
+                .get_args()
+                .map(|a| a.to_string_lossy().into_owned())
+                .collect();
+            let line = argv.join(" ");
+            assert!(!line.contains("s3cr"), "{line}");
+            assert!(!line.contains("x-access-token"), "{line}");
+            assert!(line.contains("https://git.example.com/o/r.git"), "{line}");
+            let password = cmd
+                .as_std()
+                .get_envs()
+                .find(|(k, _)| *k == "CODERIPPLE_GIT_PASSWORD")
+                .and_then(|(_, v)| v.map(|v| v.to_string_lossy().into_owned()));
+            assert_eq!(password.as_deref(), Some("s3cr/t"), "the helper's input");
+        }
     }
 }

@@ -3,8 +3,13 @@
 //! inline, so no blob calls), a commit, and move (or create) the branch.
 //!
 //! "Differ" is decided by git's own blob ids: each doc's id is computed here
-//! (`sha1("blob <len>\0" + bytes)`) and compared with the tree's, so an unchanged docs tree
-//! costs reads only, never a write.
+//! (`sha1("blob <len>\0" + bytes)`) and compared with the tree's regular files (`100644`), so
+//! an unchanged docs tree costs reads only, never a write.
+//!
+//! Whatever anyone committed at a doc's path is replaced by a regular file, never followed: a
+//! symlink (`120000`), an executable or a submodule at the path is rewritten; one where a
+//! folder of the path must be (the docs folder itself, one of its parents, or a folder inside
+//! it) is replaced by a folder built afresh, since GitHub cannot put a file under a file.
 
 use std::collections::HashMap;
 
@@ -19,6 +24,48 @@ use crate::sink::DocFile;
 /// meanwhile, or created it): start again from its new head.
 #[derive(Debug)]
 pub(super) struct Moved;
+
+/// A regular file's mode; a folder's.
+const REGULAR: &str = "100644";
+const FOLDER: &str = "040000";
+
+/// What a tree holds under the docs folder.
+#[derive(Debug, Default)]
+pub(super) struct Existing {
+    /// Regular files (`100644`), by path relative to the docs folder → blob id.
+    files: HashMap<String, String>,
+    /// Every other entry that is not a folder (symlinks, executables, submodules).
+    others: Vec<Entry>,
+    /// The first point of the docs folder's own path (from the root, e.g. `docs`) that is not
+    /// a folder: nothing of the tree under the docs folder is then readable or kept.
+    blocked: Option<String>,
+}
+
+/// A tree entry that is not a regular file nor a folder.
+#[derive(Debug)]
+struct Entry {
+    path: String,
+    mode: String,
+    kind: String,
+    sha: String,
+}
+
+impl Existing {
+    /// Whether a non-folder stands where a folder of one of `files` goes.
+    fn blocks(&self, files: &[DocFile]) -> bool {
+        self.others
+            .iter()
+            .map(|e| &e.path)
+            .chain(self.files.keys())
+            .any(|p| files.iter().any(|f| under(&f.path, p)))
+    }
+}
+
+/// Whether `path` lies inside the folder `folder`.
+fn under(path: &str, folder: &str) -> bool {
+    path.strip_prefix(folder)
+        .is_some_and(|rest| rest.starts_with('/'))
+}
 
 /// One repository's Git Data, as its installation.
 pub(super) struct GitData<'a> {
@@ -63,27 +110,32 @@ impl GitData<'_> {
         Ok(Some(Head { sha, tree }))
     }
 
-    /// The blob ids of the files under `dir` (relative to it) in `tree`; empty when `dir`
-    /// does not exist there.
-    pub async fn blobs_under(
-        &self,
-        tree: &str,
-        dir: &str,
-    ) -> Result<HashMap<String, String>, WorkerError> {
+    /// What `tree` holds under `dir`: its regular files, everything else that is not a
+    /// folder, or the point of `dir`'s path that is not a folder.
+    pub async fn existing(&self, tree: &str, dir: &str) -> Result<Existing, WorkerError> {
         let mut sha = tree.to_owned();
+        let mut walked = String::new();
         for segment in dir.split('/').filter(|s| !s.is_empty()) {
+            walked.push_str(segment);
             let listing = self.tree(&sha, false).await?;
-            let next = listing["tree"].as_array().and_then(|entries| {
-                entries.iter().find_map(|e| {
-                    (e["path"] == segment && e["type"] == "tree")
-                        .then(|| e["sha"].as_str().map(str::to_owned))
-                        .flatten()
-                })
-            });
-            match next {
-                Some(next) => sha = next,
-                None => return Ok(HashMap::new()),
+            let entry = listing["tree"]
+                .as_array()
+                .and_then(|entries| entries.iter().find(|e| e["path"] == segment).cloned());
+            match entry {
+                Some(e) if e["type"] == "tree" => match e["sha"].as_str() {
+                    Some(next) => sha = next.to_owned(),
+                    None => return Err(self.unreadable("a tree entry", "sha")),
+                },
+                // A symlink, a file or a submodule where the docs folder goes.
+                Some(_) => {
+                    return Ok(Existing {
+                        blocked: Some(walked),
+                        ..Existing::default()
+                    });
+                }
+                None => return Ok(Existing::default()),
             }
+            walked.push('/');
         }
         let listing = self.tree(&sha, true).await?;
         if listing["truncated"] == true {
@@ -95,53 +147,129 @@ impl GitData<'_> {
                 ),
             });
         }
-        let mut out = HashMap::new();
+        let mut out = Existing::default();
         for e in listing["tree"].as_array().into_iter().flatten() {
-            if let (Some("blob"), Some(path), Some(sha)) =
-                (e["type"].as_str(), e["path"].as_str(), e["sha"].as_str())
-            {
-                out.insert(path.to_owned(), sha.to_owned());
+            let (Some(kind), Some(mode), Some(path), Some(sha)) = (
+                e["type"].as_str(),
+                e["mode"].as_str(),
+                e["path"].as_str(),
+                e["sha"].as_str(),
+            ) else {
+                continue;
+            };
+            match (kind, mode) {
+                ("tree", _) => {}
+                ("blob", REGULAR) => {
+                    out.files.insert(path.to_owned(), sha.to_owned());
+                }
+                _ => out.others.push(Entry {
+                    path: path.to_owned(),
+                    mode: mode.to_owned(),
+                    kind: kind.to_owned(),
+                    sha: sha.to_owned(),
+                }),
             }
         }
         Ok(out)
     }
 
-    /// The docs of `files` that differ from `existing` (blob ids by path).
-    pub fn changed<'f>(
-        files: &'f [DocFile],
-        existing: &HashMap<String, String>,
-    ) -> Vec<&'f DocFile> {
+    /// The docs of `files` that differ from `existing`'s regular files (a doc whose path holds
+    /// a symlink differs, whatever the link's blob).
+    pub fn changed<'f>(files: &'f [DocFile], existing: &Existing) -> Vec<&'f DocFile> {
         files
             .iter()
-            .filter(|f| existing.get(&f.path) != Some(&blob_id(f.contents.as_bytes())))
+            .filter(|f| existing.files.get(&f.path) != Some(&blob_id(f.contents.as_bytes())))
             .collect()
     }
 
-    /// A commit on `parent` whose tree is `base_tree` with `files` written under `dir`.
+    /// A commit on `parent` whose tree is its tree with `files` written under `dir` as
+    /// regular files, where `existing` is what the parent holds there.
     pub async fn commit(
         &self,
         parent: &Head,
         dir: &str,
-        files: &[&DocFile],
+        files: &[DocFile],
+        existing: &Existing,
         message: &str,
         identity: &(String, String),
     ) -> Result<String, WorkerError> {
-        let entries: Vec<Value> = files
-            .iter()
-            .map(|f| {
-                json!({"path": format!("{dir}{}", f.path), "mode": "100644", "type": "blob",
-                       "content": f.contents})
-            })
-            .collect();
+        let inline = |path: String, f: &DocFile| json!({"path": path, "mode": REGULAR, "type": "blob", "content": f.contents});
+        let request = if let Some(blocked) = &existing.blocked {
+            // The docs cannot go under a non-folder: a folder built afresh replaces it.
+            let below = dir[blocked.len()..].trim_start_matches('/');
+            let entries: Vec<Value> = files
+                .iter()
+                .map(|f| inline(format!("{below}{}", f.path), f))
+                .collect();
+            let fresh = self.new_tree(None, entries).await?;
+            json!({"base_tree": parent.tree,
+                   "tree": [{"path": blocked, "mode": FOLDER, "type": "tree", "sha": fresh}]})
+        } else if existing.blocks(files) {
+            // A non-folder where a folder inside the docs folder goes: the docs folder is
+            // built afresh, with everything else it held kept.
+            let mut entries: Vec<Value> = existing
+                .files
+                .iter()
+                .map(|(path, sha)| (path, REGULAR, "blob", sha))
+                .chain(
+                    existing
+                        .others
+                        .iter()
+                        .map(|e| (&e.path, e.mode.as_str(), e.kind.as_str(), &e.sha)),
+                )
+                .filter(|(path, ..)| !files.iter().any(|f| f.path == **path || under(&f.path, path)))
+                .map(|(path, mode, kind, sha)| json!({"path": path, "mode": mode, "type": kind, "sha": sha}))
+                .collect();
+            entries.extend(files.iter().map(|f| inline(f.path.clone(), f)));
+            let fresh = self.new_tree(None, entries).await?;
+            match dir.trim_end_matches('/') {
+                "" => return self.new_commit(parent, &fresh, message, identity).await,
+                folder => json!({"base_tree": parent.tree,
+                                 "tree": [{"path": folder, "mode": FOLDER, "type": "tree", "sha": fresh}]}),
+            }
+        } else {
+            let entries: Vec<Value> = Self::changed(files, existing)
+                .into_iter()
+                .map(|f| inline(format!("{dir}{}", f.path), f))
+                .collect();
+            json!({"base_tree": parent.tree, "tree": entries})
+        };
         let tree = self
-            .must_post(
-                &format!("/repos/{}/git/trees", self.repo),
-                &json!({"base_tree": parent.tree, "tree": entries}),
-            )
+            .must_post(&format!("/repos/{}/git/trees", self.repo), &request)
             .await?;
         let tree = tree["sha"]
             .as_str()
             .ok_or_else(|| self.unreadable("the new tree", "sha"))?;
+        self.new_commit(parent, tree, message, identity).await
+    }
+
+    /// A tree of `entries` (on `base`, if any); its id.
+    async fn new_tree(
+        &self,
+        base: Option<&str>,
+        entries: Vec<Value>,
+    ) -> Result<String, WorkerError> {
+        let mut request = json!({"tree": entries});
+        if let Some(base) = base {
+            request["base_tree"] = json!(base);
+        }
+        let tree = self
+            .must_post(&format!("/repos/{}/git/trees", self.repo), &request)
+            .await?;
+        tree["sha"]
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| self.unreadable("the new tree", "sha"))
+    }
+
+    /// A commit of `tree` on `parent`; its id.
+    async fn new_commit(
+        &self,
+        parent: &Head,
+        tree: &str,
+        message: &str,
+        identity: &(String, String),
+    ) -> Result<String, WorkerError> {
         let who = json!({"name": identity.0, "email": identity.1,
                          "date": chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true)});
         let commit = self
@@ -249,7 +377,7 @@ impl GitData<'_> {
 }
 
 /// `heads/<branch>` as one path segment (its `/`s escaped), as GitHub's refs endpoints take it.
-fn ref_path(branch: &str) -> String {
+pub(super) fn ref_path(branch: &str) -> String {
     format!("heads/{branch}").replace('/', "%2F")
 }
 
@@ -287,14 +415,34 @@ mod tests {
                 contents: "new".into(),
             },
         ];
-        let existing = HashMap::from([
-            ("a.md".to_owned(), blob_id(b"hello\n")),
-            ("b.md".to_owned(), blob_id(b"old")),
-        ]);
+        let existing = Existing {
+            files: HashMap::from([
+                ("a.md".to_owned(), blob_id(b"hello\n")),
+                ("b.md".to_owned(), blob_id(b"old")),
+            ]),
+            ..Existing::default()
+        };
         let changed = GitData::changed(&files, &existing);
         assert_eq!(changed.len(), 1);
         assert_eq!(changed[0].path, "b.md");
-        assert_eq!(GitData::changed(&files, &HashMap::new()).len(), 2);
+        assert_eq!(GitData::changed(&files, &Existing::default()).len(), 2);
+        // A symlink whose blob is the doc's own bytes is still rewritten as a file.
+        let linked = Existing {
+            others: vec![Entry {
+                path: "a.md".into(),
+                mode: "120000".into(),
+                kind: "blob".into(),
+                sha: blob_id(b"hello\n"),
+            }],
+            ..Existing::default()
+        };
+        assert_eq!(GitData::changed(&files, &linked).len(), 2);
+        assert!(!linked.blocks(&files));
+        let folder = DocFile {
+            path: "a.md/inner.md".into(),
+            contents: String::new(),
+        };
+        assert!(linked.blocks(&[folder]));
     }
 
     #[test]

@@ -78,12 +78,13 @@ impl Publisher for GitHubDirect {
                 // A configured branch that does not exist yet starts at the default branch.
                 None => (start_point(&git, &default).await?, None),
             };
-            let existing = git.blobs_under(&head.tree, dir).await?;
-            let changed = GitData::changed(files, &existing);
-            if changed.is_empty() {
+            let existing = git.existing(&head.tree, dir).await?;
+            if GitData::changed(files, &existing).is_empty() {
                 return Ok(Published::Unchanged);
             }
-            let commit = git.commit(&head, dir, &changed, message, &identity).await?;
+            let commit = git
+                .commit(&head, dir, files, &existing, message, &identity)
+                .await?;
             match git
                 .set_branch(&branch, &commit, existed.as_deref(), false)
                 .await?

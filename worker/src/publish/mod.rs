@@ -8,9 +8,17 @@
 //! [`PendingPublish`](coderipple_core::store::PendingPublish), `status`, the
 //! `DocsPublishFailed` metric), published again by its next change set, the worker's sweep
 //! or `coderipple publish`.
+//!
+//! Older docs never win over newer ones: one publish per repository at a time in a process
+//! (a lock per repository), and across processes a fence on the repository's state version
+//! (the `fence` module): every try reads the state version and then the docs afresh, a publish
+//! that finds newer docs stored after it publishes those too, and a pending record is cleared
+//! only by a publish of its version or a newer one.
 
 mod config;
+mod credentials;
 mod factory;
+mod fence;
 mod git;
 mod git_data;
 mod github;
@@ -18,11 +26,11 @@ mod message;
 mod pr_body;
 mod pull_request;
 
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use backon::{ExponentialBuilder, Retryable};
 use coderipple_core::envelope::Envelope;
 use coderipple_core::metrics::MetricSet;
 use coderipple_core::store::{AgentDecision, PublishOutcome, PublishStatus};
@@ -80,9 +88,6 @@ pub trait Publisher: Send + Sync + std::fmt::Debug {
     ) -> Result<Published, WorkerError>;
 }
 
-/// Attempts per publish (the first and its retries) before it is left pending.
-const ATTEMPTS: usize = 3;
-
 /// A publisher and how long its first retry waits (doubling after).
 #[derive(Debug, Clone)]
 pub struct Publishing {
@@ -92,6 +97,35 @@ pub struct Publishing {
     pub retry_delay: Duration,
     /// How often [`republish_pending`] runs (zero: never).
     pub republish_every: Duration,
+    /// One lock per repository: one publish of a repository at a time in this process.
+    locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
+}
+
+impl Publishing {
+    /// Publishing through `publisher`.
+    pub fn new(
+        publisher: Arc<dyn Publisher>,
+        retry_delay: Duration,
+        republish_every: Duration,
+    ) -> Self {
+        Self {
+            publisher,
+            retry_delay,
+            republish_every,
+            locks: Arc::default(),
+        }
+    }
+
+    /// Waits for `repo`'s turn: held until the returned guard is dropped.
+    async fn turn(&self, repo: &str) -> tokio::sync::OwnedMutexGuard<()> {
+        let lock = {
+            let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
+            // Locks nobody holds or waits for are dropped, so the map stays small.
+            locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+            locks.entry(repo.to_owned()).or_default().clone()
+        };
+        lock.lock_owned().await
+    }
 }
 
 /// Publishes `repo`'s stored docs after a change set of `envelopes`; `None` when nothing is
@@ -112,7 +146,7 @@ pub async fn after_change_set(
 
 /// Publishes `repo`'s whole stored docs tree with `message` (retrying transient failures),
 /// then clears or records its pending publish; `None` with the `store` strategy. Never
-/// fails: a failure is the outcome.
+/// fails: a failure is the outcome. Waits while another publish of `repo` runs here.
 #[tracing::instrument(skip_all, fields(repo = %repo))]
 pub async fn publish_repo(
     ctx: &WorkerContext,
@@ -120,9 +154,10 @@ pub async fn publish_repo(
     message: &str,
 ) -> Option<PublishOutcome> {
     let publishing = ctx.publishing.as_ref()?;
+    let _turn = publishing.turn(repo).await;
     let publisher = &publishing.publisher;
     let target = publisher.target(repo).unwrap_or_default();
-    let result = attempt(ctx, publishing, repo, message).await;
+    let result = fence::publish(ctx, publishing, repo, message).await;
     let mut out = PublishOutcome {
         strategy: publisher.strategy().into(),
         target,
@@ -137,14 +172,15 @@ pub async fn publish_repo(
                 out.status = PublishStatus::Published;
                 out.commit = Some(commit);
             }
-            if let Err(e) = clear_pending(ctx, repo).await {
-                tracing::warn!(error = %e, "published, but the pending record was not cleared");
-            }
         }
-        Err(e) => {
-            let reason = e.to_string();
+        Err(failed) => {
+            let reason = failed.error.to_string();
             tracing::warn!(%reason, target = %out.target, "docs not published; pending");
-            if let Err(e) = ctx.store.mark_publish_pending(repo, &reason).await {
+            if let Err(e) = ctx
+                .store
+                .mark_publish_pending(repo, &reason, failed.version)
+                .await
+            {
                 tracing::error!(error = %e, "the pending publish could not be recorded");
             }
             let mut m =
@@ -156,55 +192,6 @@ pub async fn publish_repo(
         }
     }
     Some(out)
-}
-
-async fn attempt(
-    ctx: &WorkerContext,
-    publishing: &Publishing,
-    repo: &str,
-    message: &str,
-) -> Result<Published, WorkerError> {
-    let publisher = &publishing.publisher;
-    if publisher.target(repo).is_none() {
-        return Err(WorkerError::Permanent {
-            class: "config",
-            reason: format!("no docs remote is configured for {repo}"),
-        });
-    }
-    let files = ctx.sink.read_all(repo).await?;
-    let backoff = ExponentialBuilder::default()
-        .with_min_delay(publishing.retry_delay)
-        .with_max_delay(publishing.retry_delay * 8)
-        .with_max_times(ATTEMPTS - 1)
-        .with_jitter();
-    let prose = match &ctx.writer {
-        Some(writer) if publisher.shows_prose() => {
-            let mut stats = coderipple_core::store::WriterStats::default();
-            let pack = &ctx.agents.pack;
-            let prose = writer
-                .write(pack, repo, "pr_body", message, &mut stats)
-                .await;
-            for note in &stats.notes {
-                tracing::info!(%note, "writer: the pull request's body keeps its deterministic text");
-            }
-            prose
-        }
-        _ => None,
-    };
-    (|| publisher.publish(repo, &files, message, prose.as_deref()))
-        .retry(backoff)
-        .when(WorkerError::is_retryable)
-        .notify(|e, after: Duration| {
-            tracing::info!(error = %e, retry_in_ms = after.as_millis() as u64, "publish failed; retrying");
-        })
-        .await
-}
-
-async fn clear_pending(ctx: &WorkerContext, repo: &str) -> coderipple_core::Result<()> {
-    if ctx.store.publish_pending(repo).await?.is_some() {
-        ctx.store.clear_publish_pending(repo).await?;
-    }
-    Ok(())
 }
 
 /// Publishes every pending repository again, every [`Publishing::republish_every`], until

@@ -26,7 +26,7 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::config::PublishConfig;
-use super::git_data::{GitData, Head};
+use super::git_data::{GitData, Head, ref_path};
 use super::github::{ROUNDS, identity, start_point};
 use super::message::{clip, summary_line};
 use super::pr_body::{LINE_CHARS, body};
@@ -129,7 +129,7 @@ impl Publisher for GitHubPullRequest {
                 superseded = Some(pull.number);
             }
             let compared_to = branch.as_ref().unwrap_or(&base);
-            let existing = git.blobs_under(&compared_to.tree, dir).await?;
+            let existing = git.existing(&compared_to.tree, dir).await?;
             let target = Target {
                 branch: &name,
                 default: &default,
@@ -141,7 +141,7 @@ impl Publisher for GitHubPullRequest {
                 // stopped between moving the branch and opening it), open one now.
                 let shown = open.as_ref().is_some_and(|p| p.branch == name);
                 if branch.is_some() && superseded.is_none() && !shown {
-                    let on_base = git.blobs_under(&base.tree, dir).await?;
+                    let on_base = git.existing(&base.tree, dir).await?;
                     if !GitData::changed(files, &on_base).is_empty() {
                         self.update_pull(&git, &target, None, message).await?;
                     }
@@ -151,17 +151,16 @@ impl Publisher for GitHubPullRequest {
             // Rebuild on the default branch, or (someone else pushed) add on top.
             let parent = if ours { &base } else { compared_to };
             let existing = if ours && branch.is_some() {
-                git.blobs_under(&base.tree, dir).await?
+                git.existing(&base.tree, dir).await?
             } else {
                 existing
             };
-            let changed = GitData::changed(files, &existing);
-            if changed.is_empty() {
+            if GitData::changed(files, &existing).is_empty() {
                 // The default branch already holds these docs (the last PR was merged).
                 return Ok(Published::Unchanged);
             }
             let commit = git
-                .commit(parent, dir, &changed, message, &identity)
+                .commit(parent, dir, files, &existing, message, &identity)
                 .await?;
             let read = branch.as_ref().map(|h| h.sha.as_str());
             let moved = git.set_branch(&name, &commit, read, ours).await?;
@@ -336,38 +335,60 @@ impl GitHubPullRequest {
         Ok(number)
     }
 
-    /// The newest open pull request into `default` from the docs branch (or a fresh branch
-    /// made after a conflict, `<branch>-<sha>`).
+    /// The newest open pull request into `default` from the docs branch or a fresh branch
+    /// made after a conflict (`<branch>-<sha>`). The branches are listed by name
+    /// (`GET …/git/matching-refs/heads/<branch>-`) and each one's open pull request is asked
+    /// for by its head (`GET …/pulls?head=<owner>:<branch>`), so it is found however many
+    /// other pull requests are open.
     async fn open_pull(
         &self,
         git: &GitData<'_>,
         default: &str,
     ) -> Result<Option<Pull>, WorkerError> {
-        let query: String = form_urlencoded::Serializer::new(String::new())
-            .append_pair("state", "open")
-            .append_pair("base", default)
-            .append_pair("sort", "created")
-            .append_pair("direction", "desc")
-            .append_pair("per_page", "100")
-            .finish();
-        let list = git
-            .must_get(&format!("/repos/{}/pulls?{query}", git.repo))
-            .await?;
-        Ok(list
-            .as_array()
-            .into_iter()
-            .flatten()
-            .filter_map(|p: &Value| {
-                let branch = p["head"]["ref"].as_str()?;
-                // Ours: from this repository (never a fork's), from the docs branch or one of
-                // the fresh branches made after a conflict — nobody else's pull request.
-                let here = p["head"]["repo"]["full_name"].as_str() == Some(git.repo);
-                (here && self.is_docs_branch(branch)).then(|| Pull {
-                    number: p["number"].as_u64().unwrap_or_default(),
-                    body: p["body"].as_str().unwrap_or_default().to_owned(),
-                    branch: branch.to_owned(),
-                })
-            })
-            .max_by_key(|p| p.number))
+        let mut branches = vec![self.branch().to_owned()];
+        let fresh = format!("{}-", self.branch());
+        let path = format!("/repos/{}/git/matching-refs/{}", git.repo, ref_path(&fresh));
+        let listed = git.api.get(git.repo, &path).await?.unwrap_or_default();
+        branches.extend(
+            listed
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|r| r["ref"].as_str()?.strip_prefix("refs/heads/"))
+                .filter(|name| *name != self.branch() && self.is_docs_branch(name))
+                .map(str::to_owned),
+        );
+        let owner = git.repo.split('/').next().unwrap_or_default();
+        let mut newest: Option<Pull> = None;
+        for branch in &branches {
+            let query: String = form_urlencoded::Serializer::new(String::new())
+                .append_pair("head", &format!("{owner}:{branch}"))
+                .append_pair("base", default)
+                .append_pair("state", "open")
+                .append_pair("per_page", "100")
+                .finish();
+            let list = git
+                .must_get(&format!("/repos/{}/pulls?{query}", git.repo))
+                .await?;
+            let ours = list
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|p: &Value| {
+                    // Ours: from this repository (never a fork's), from exactly this branch.
+                    let here = p["head"]["repo"]["full_name"].as_str() == Some(git.repo);
+                    (here && p["head"]["ref"].as_str() == Some(branch.as_str())).then(|| Pull {
+                        number: p["number"].as_u64().unwrap_or_default(),
+                        body: p["body"].as_str().unwrap_or_default().to_owned(),
+                        branch: branch.clone(),
+                    })
+                });
+            for pull in ours {
+                if newest.as_ref().is_none_or(|n| pull.number > n.number) {
+                    newest = Some(pull);
+                }
+            }
+        }
+        Ok(newest)
     }
 }

@@ -63,22 +63,7 @@ impl GitServer {
     /// Creates `repo`, with one commit (`README.md`) on `main` unless `empty`; returns the
     /// head of `main` (empty for an empty repository).
     pub fn create(&self, repo: &str, empty: bool) -> String {
-        let bare = self.path(repo);
-        std::fs::create_dir_all(&bare).expect("the bare repository's dir");
-        git(&bare, &["init", "-q", "--bare", "-b", "main"]);
-        if empty {
-            return String::new();
-        }
-        let work = tempfile::tempdir().expect("a temp dir");
-        git(work.path(), &["init", "-q", "-b", "main"]);
-        std::fs::write(work.path().join("README.md"), "# A project\n").expect("write");
-        git(work.path(), &["add", "-A"]);
-        git(work.path(), &["commit", "-q", "-m", "Initial commit"]);
-        git(
-            work.path(),
-            &["push", "-q", &bare.display().to_string(), "main"],
-        );
-        git(work.path(), &["rev-parse", "HEAD"]).trim().to_owned()
+        create_bare(&self.path(repo), empty)
     }
 
     /// A working clone of `repo` at `branch`.
@@ -90,6 +75,26 @@ impl GitServer {
         );
         work
     }
+}
+
+/// Creates the bare repository `bare`, with one commit (`README.md`) on `main` unless `empty`;
+/// returns the head of `main` (empty for an empty repository).
+pub(super) fn create_bare(bare: &Path, empty: bool) -> String {
+    std::fs::create_dir_all(bare).expect("the bare repository's dir");
+    git(bare, &["init", "-q", "--bare", "-b", "main"]);
+    if empty {
+        return String::new();
+    }
+    let work = tempfile::tempdir().expect("a temp dir");
+    git(work.path(), &["init", "-q", "-b", "main"]);
+    std::fs::write(work.path().join("README.md"), "# A project\n").expect("write");
+    git(work.path(), &["add", "-A"]);
+    git(work.path(), &["commit", "-q", "-m", "Initial commit"]);
+    git(
+        work.path(),
+        &["push", "-q", &bare.display().to_string(), "main"],
+    );
+    git(work.path(), &["rev-parse", "HEAD"]).trim().to_owned()
 }
 
 impl Drop for GitServer {

@@ -54,8 +54,8 @@ pub struct StoredPull {
 #[derive(Debug, Default)]
 pub struct GitModel {
     blobs: HashMap<String, Vec<u8>>,
-    /// Tree id → its entries (name → (`blob`|`tree`, id)).
-    trees: HashMap<String, BTreeMap<String, (&'static str, String)>>,
+    /// Tree id → its entries (name → (mode, id)).
+    trees: HashMap<String, BTreeMap<String, (String, String)>>,
     /// Commit id → the commit.
     pub commits: HashMap<String, StoredCommit>,
     /// (repository, branch) → head.
@@ -68,12 +68,30 @@ pub struct GitModel {
     pub pulls: HashMap<String, Vec<StoredPull>>,
 }
 
+/// A regular file's mode; a symlink's; a folder's.
+pub const REGULAR: &str = "100644";
+/// A symlink's mode (its blob is the link's target).
+pub const SYMLINK: &str = "120000";
+const FOLDER: &str = "040000";
+
+/// What an entry of `mode` is: `tree`, `commit` (a submodule) or `blob`.
+pub fn kind_of(mode: &str) -> &'static str {
+    match mode {
+        FOLDER => "tree",
+        "160000" => "commit",
+        _ => "blob",
+    }
+}
+
 fn hash(kind: &str, bytes: &[u8]) -> String {
     let mut h = Sha1::new();
     h.update(format!("{kind} {}\0", bytes.len()).as_bytes());
     h.update(bytes);
     hex::encode(h.finalize())
 }
+
+/// Every entry that is not a folder, by path from a tree's root → (mode, id).
+pub type Leaves = BTreeMap<String, (String, String)>;
 
 impl GitModel {
     /// Stores `bytes` as a blob; its git id.
@@ -88,61 +106,66 @@ impl GitModel {
         self.blobs.get(id).map(Vec::as_slice)
     }
 
-    /// Stores the tree of `files` (path → blob id) and every subtree; the root's id.
-    pub fn put_tree(&mut self, files: &BTreeMap<String, String>) -> String {
-        let mut entries: BTreeMap<String, (&'static str, String)> = BTreeMap::new();
-        let mut dirs: BTreeMap<String, BTreeMap<String, String>> = BTreeMap::new();
-        for (path, blob) in files {
+    /// Stores the tree of `leaves` and every subtree; the root's id.
+    pub fn put_leaves(&mut self, leaves: &Leaves) -> String {
+        let mut entries: BTreeMap<String, (String, String)> = BTreeMap::new();
+        let mut dirs: BTreeMap<String, Leaves> = BTreeMap::new();
+        for (path, leaf) in leaves {
             match path.split_once('/') {
                 Some((dir, rest)) => {
                     dirs.entry(dir.to_owned())
                         .or_default()
-                        .insert(rest.to_owned(), blob.clone());
+                        .insert(rest.to_owned(), leaf.clone());
                 }
                 None => {
-                    entries.insert(path.clone(), ("blob", blob.clone()));
+                    entries.insert(path.clone(), leaf.clone());
                 }
             }
         }
         for (dir, sub) in dirs {
-            let id = self.put_tree(&sub);
-            entries.insert(dir, ("tree", id));
+            let id = self.put_leaves(&sub);
+            entries.insert(dir, (FOLDER.to_owned(), id));
         }
         let listing: String = entries
             .iter()
-            .map(|(name, (kind, id))| format!("{kind} {name} {id}\n"))
+            .map(|(name, (mode, id))| format!("{mode} {name} {id}\n"))
             .collect();
         let id = hash("tree", listing.as_bytes());
         self.trees.insert(id.clone(), entries);
         id
     }
 
-    /// A tree's entries, with paths from its root (recursively) or its own level.
-    pub fn tree_entries(
-        &self,
-        id: &str,
-        recursive: bool,
-    ) -> Option<Vec<(String, &'static str, String)>> {
+    /// A tree's entries (path from its root, mode, id), recursively or its own level.
+    pub fn tree_entries(&self, id: &str, recursive: bool) -> Option<Vec<(String, String, String)>> {
         let entries = self.trees.get(id)?;
         let mut out = Vec::new();
-        for (name, (kind, sha)) in entries {
-            out.push((name.clone(), *kind, sha.clone()));
-            if recursive && *kind == "tree" {
-                for (path, k, s) in self.tree_entries(sha, true)? {
-                    out.push((format!("{name}/{path}"), k, s));
+        for (name, (mode, sha)) in entries {
+            out.push((name.clone(), mode.clone(), sha.clone()));
+            if recursive && mode == FOLDER {
+                for (path, m, s) in self.tree_entries(sha, true)? {
+                    out.push((format!("{name}/{path}"), m, s));
                 }
             }
         }
         Some(out)
     }
 
-    /// Every file of a tree: path → blob id.
-    pub fn files(&self, tree: &str) -> BTreeMap<String, String> {
+    /// Every entry of a tree that is not a folder: path → (mode, id).
+    pub fn leaves(&self, tree: &str) -> Leaves {
         self.tree_entries(tree, true)
             .unwrap_or_default()
             .into_iter()
-            .filter(|(_, kind, _)| *kind == "blob")
-            .map(|(path, _, sha)| (path, sha))
+            .filter(|(_, mode, _)| mode != FOLDER)
+            .map(|(path, mode, sha)| (path, (mode, sha)))
+            .collect()
+    }
+
+    /// Every blob of a tree (files and symlinks): path → blob id.
+    pub fn files(&self, tree: &str) -> BTreeMap<String, String> {
+        self.leaves(tree)
+            .into_iter()
+            .filter(|(_, (mode, _))| kind_of(mode) == "blob")
+            .map(|(path, (_, sha))| (path, sha))
             .collect()
     }
 
@@ -177,8 +200,8 @@ impl GitModel {
         out
     }
 
-    /// A commit on `branch` of `repo` (made when missing) changing `files` (path → contents),
-    /// by `who`; its id.
+    /// A commit on `branch` of `repo` (made when missing) changing `files` (path → contents)
+    /// as regular files, by `who`; its id.
     pub fn commit_files(
         &mut self,
         repo: &str,
@@ -187,18 +210,36 @@ impl GitModel {
         message: &str,
         who: &Person,
     ) -> String {
+        let changes: Vec<(&str, &str, &str)> =
+            files.iter().map(|(p, c)| (*p, REGULAR, *c)).collect();
+        self.commit_leaves(repo, branch, &changes, message, who)
+    }
+
+    /// A commit on `branch` of `repo` (made when missing) setting each `(path, mode,
+    /// contents)` — a symlink's contents are its target — and removing whatever was inside a
+    /// path (a folder it replaces), by `who`; its id.
+    pub fn commit_leaves(
+        &mut self,
+        repo: &str,
+        branch: &str,
+        changes: &[(&str, &str, &str)],
+        message: &str,
+        who: &Person,
+    ) -> String {
         let key = (repo.to_owned(), branch.to_owned());
         let parent = self.refs.get(&key).cloned();
-        let mut tree = parent
+        let mut leaves = parent
             .as_ref()
             .and_then(|p| self.commits.get(p))
-            .map(|c| self.files(&c.tree))
+            .map(|c| self.leaves(&c.tree))
             .unwrap_or_default();
-        for (path, contents) in files {
+        for (path, mode, contents) in changes {
+            let inside = format!("{path}/");
+            leaves.retain(|p, _| !p.starts_with(&inside));
             let blob = self.put_blob(contents.as_bytes());
-            tree.insert((*path).to_owned(), blob);
+            leaves.insert((*path).to_owned(), ((*mode).to_owned(), blob));
         }
-        let tree = self.put_tree(&tree);
+        let tree = self.put_leaves(&leaves);
         let id = self.put_commit(StoredCommit {
             tree,
             parents: parent.into_iter().collect(),

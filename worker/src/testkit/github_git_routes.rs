@@ -1,5 +1,7 @@
 //! The stand-in's Git Data API: refs (read, create, move — a fast-forward unless forced),
-//! commits and trees, over [`super::github_git::GitModel`].
+//! commits and trees (with their modes: files, symlinks, folders), over
+//! [`super::github_git::GitModel`]. A tree that would put an entry under a file or symlink is
+//! refused, as GitHub refuses it (`422`).
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -10,7 +12,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::Response;
 use serde_json::{Value, json};
 
-use super::github_git::StoredCommit;
+use super::github_git::{Leaves, StoredCommit, kind_of};
 use super::github_state::{GitHubState, api, error, guard, lock, ok};
 use super::openapi_example::answer;
 
@@ -51,6 +53,39 @@ pub(super) async fn get_ref(
             ref_json(&repo, &branch, &sha),
         ),
     )
+}
+
+pub(super) async fn matching_refs(
+    State(s): S,
+    Path((owner, name, r)): Path<(String, String, String)>,
+    headers: HeaderMap,
+) -> Response {
+    let repo = format!("{owner}/{name}");
+    let line = format!("GET /repos/{repo}/git/matching-refs/{r}");
+    if let Some(resp) = guard(&s, &headers, &line, &repo) {
+        return resp;
+    }
+    let prefix = r.strip_prefix("heads/").unwrap_or(&r).to_owned();
+    let mut found: Vec<(String, String)> = lock(&s.git)
+        .refs
+        .iter()
+        .filter(|((of, branch), _)| *of == repo && branch.starts_with(&prefix))
+        .map(|((_, branch), sha)| (branch.clone(), sha.clone()))
+        .collect();
+    found.sort();
+    s.record(line, StatusCode::OK);
+    let list = found
+        .iter()
+        .map(|(branch, sha)| {
+            super::openapi_example::answer_item(
+                "get",
+                "/repos/{owner}/{repo}/git/matching-refs/{ref}",
+                200,
+                ref_json(&repo, branch, sha),
+            )
+        })
+        .collect();
+    ok(200, Value::Array(list))
 }
 
 pub(super) async fn create_ref(
@@ -226,11 +261,11 @@ pub(super) async fn create_commit(
     )
 }
 
-fn tree_json(repo: &str, sha: &str, entries: Vec<(String, &'static str, String)>) -> Value {
+fn tree_json(repo: &str, sha: &str, entries: Vec<(String, String, String)>) -> Value {
     let items: Vec<Value> = entries
         .into_iter()
-        .map(|(path, kind, id)| {
-            let mode = if kind == "tree" { "040000" } else { "100644" };
+        .map(|(path, mode, id)| {
+            let kind = kind_of(&mode);
             json!({"path": path, "mode": mode, "type": kind, "sha": id,
                    "url": format!("{}/git/{kind}s/{id}", api(repo))})
         })
@@ -279,20 +314,14 @@ pub(super) async fn create_tree(
         return resp;
     }
     let mut git = lock(&s.git);
-    let mut files: BTreeMap<String, String> = match body["base_tree"].as_str() {
-        Some(base) => git.files(base),
-        None => BTreeMap::new(),
-    };
-    for entry in body["tree"].as_array().into_iter().flatten() {
-        let (Some(path), Some(contents)) = (entry["path"].as_str(), entry["content"].as_str())
-        else {
+    let built = build_tree(&mut git, &body);
+    let sha = match built {
+        Ok(leaves) => git.put_leaves(&leaves),
+        Err(message) => {
             s.record(line, StatusCode::UNPROCESSABLE_ENTITY);
-            return error(StatusCode::UNPROCESSABLE_ENTITY, "Invalid tree entry");
-        };
-        let blob = git.put_blob(contents.as_bytes());
-        files.insert(path.to_owned(), blob);
-    }
-    let sha = git.put_tree(&files);
+            return error(StatusCode::UNPROCESSABLE_ENTITY, message);
+        }
+    };
     let entries = git.tree_entries(&sha, false).unwrap_or_default();
     s.record(line, StatusCode::CREATED);
     ok(
@@ -304,6 +333,58 @@ pub(super) async fn create_tree(
             tree_json(&repo, &sha, entries),
         ),
     )
+}
+
+/// The leaves of the tree a `POST …/git/trees` asks for, or GitHub's refusal.
+fn build_tree(git: &mut super::github_git::GitModel, body: &Value) -> Result<Leaves, &'static str> {
+    let mut leaves: Leaves = match body["base_tree"].as_str() {
+        Some(base) if git.tree_entries(base, false).is_some() => git.leaves(base),
+        Some(_) => return Err("base_tree is not a valid tree oid"),
+        None => BTreeMap::new(),
+    };
+    for entry in body["tree"].as_array().into_iter().flatten() {
+        let (Some(path), Some(mode)) = (entry["path"].as_str(), entry["mode"].as_str()) else {
+            return Err("Invalid tree entry");
+        };
+        // Nothing goes under a file or a symlink.
+        let mut folder = String::new();
+        for segment in path.split('/').take(path.split('/').count() - 1) {
+            folder.push_str(segment);
+            if leaves.contains_key(&folder) {
+                return Err("GitRPC::BadObjectState");
+            }
+            folder.push('/');
+        }
+        // What was inside the path (a folder it replaces) goes.
+        let inside = format!("{path}/");
+        leaves.retain(|p, _| !p.starts_with(&inside));
+        match (entry["content"].as_str(), entry.get("sha")) {
+            (Some(contents), _) => {
+                let blob = git.put_blob(contents.as_bytes());
+                leaves.insert(path.to_owned(), (mode.to_owned(), blob));
+            }
+            (None, Some(Value::Null)) => {
+                leaves.remove(path);
+            }
+            (None, Some(Value::String(sha))) if kind_of(mode) == "tree" => {
+                if git.tree_entries(sha, false).is_none() {
+                    return Err("Must supply a valid tree.sha");
+                }
+                leaves.remove(path);
+                for (p, leaf) in git.leaves(sha) {
+                    leaves.insert(format!("{path}/{p}"), leaf);
+                }
+            }
+            (None, Some(Value::String(sha))) => {
+                if kind_of(mode) == "blob" && git.blob(sha).is_none() {
+                    return Err("Must supply a valid tree.sha");
+                }
+                leaves.insert(path.to_owned(), (mode.to_owned(), sha.clone()));
+            }
+            _ => return Err("Invalid tree entry"),
+        }
+    }
+    Ok(leaves)
 }
 
 pub(super) async fn compare(

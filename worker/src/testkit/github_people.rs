@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use super::github_git::{HookDelivery, StoredCommit, StoredPull};
+use super::github_git::{HookDelivery, SYMLINK, StoredCommit, StoredPull};
 use super::github_state::{GitHubState, lock, person};
 
 /// What a test does as a person, and reads back, on the stand-in's repositories.
@@ -25,6 +25,31 @@ impl GitHubState {
         message: &str,
     ) -> String {
         lock(&self.git).commit_files(repo, branch, files, message, &person())
+    }
+
+    /// A person pushes a commit to `branch` making `path` a symlink to `target` (replacing
+    /// a folder there); its id.
+    pub fn push_symlink_as_person(
+        &self,
+        repo: &str,
+        branch: &str,
+        path: &str,
+        target: &str,
+        message: &str,
+    ) -> String {
+        let change = [(path, SYMLINK, target)];
+        lock(&self.git).commit_leaves(repo, branch, &change, message, &person())
+    }
+
+    /// The mode and contents (a symlink's: its target) of `path` on `branch`, unless it is a
+    /// folder or missing.
+    pub fn entry_on(&self, repo: &str, branch: &str, path: &str) -> Option<(String, String)> {
+        let git = lock(&self.git);
+        let head = git.refs.get(&(repo.to_owned(), branch.to_owned()))?;
+        let tree = git.commits.get(head)?.tree.clone();
+        let (mode, blob) = git.leaves(&tree).remove(path)?;
+        let text = String::from_utf8_lossy(git.blob(&blob).unwrap_or_default()).into_owned();
+        Some((mode, text))
     }
 
     /// The head of `branch`.

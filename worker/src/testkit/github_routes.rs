@@ -29,6 +29,10 @@ pub(super) fn routes() -> Router<Arc<GitHubState>> {
         .route("/repos/{owner}/{repo}", get(repository))
         .route("/repos/{owner}/{repo}/git/ref/{*name}", get(git::get_ref))
         .route(
+            "/repos/{owner}/{repo}/git/matching-refs/{*name}",
+            get(git::matching_refs),
+        )
+        .route(
             "/repos/{owner}/{repo}/git/refs",
             axum::routing::post(git::create_ref),
         )
@@ -166,7 +170,21 @@ async fn list_pulls(
     let q = q.unwrap_or_default();
     let params: BTreeMap<String, String> =
         form_urlencoded::parse(q.as_bytes()).into_owned().collect();
-    let pulls = lock(&s.git).pulls.get(&repo).cloned().unwrap_or_default();
+    let mut pulls = lock(&s.git).pulls.get(&repo).cloned().unwrap_or_default();
+    // Newest first unless asked otherwise (`sort=created`, GitHub's default), one page of
+    // `per_page` (30 by default, at most 100) at a time.
+    pulls.sort_by_key(|p| p.number);
+    if params.get("direction").is_none_or(|d| d != "asc") {
+        pulls.reverse();
+    }
+    let number = |name: &str, default: usize| {
+        params
+            .get(name)
+            .and_then(|v| v.parse::<usize>().ok())
+            .unwrap_or(default)
+    };
+    let per_page = number("per_page", 30).clamp(1, 100);
+    let page = number("page", 1).max(1);
     let list: Vec<Value> = pulls
         .iter()
         .filter(|p| {
@@ -175,11 +193,15 @@ async fn list_pulls(
                 .is_none_or(|st| st == "all" || *st == p.state)
         })
         .filter(|p| {
+            // `head=user:ref-name`: the head branch's owner, and the branch.
+            let owner_of_head = p.head_repo.split('/').next().unwrap_or_default();
             params
                 .get("head")
-                .is_none_or(|h| *h == format!("{owner}:{}", p.head))
+                .is_none_or(|h| *h == format!("{owner_of_head}:{}", p.head))
         })
         .filter(|p| params.get("base").is_none_or(|b| *b == p.base))
+        .skip((page - 1) * per_page)
+        .take(per_page)
         .map(|p| {
             let mut fill = pull_json(&repo, p);
             if let Some(m) = fill.as_object_mut() {
@@ -233,6 +255,10 @@ async fn create_pull(
         comments: Vec::new(),
     };
     pulls.push(p.clone());
+    drop(git);
+    if let Some(lost) = s.answer_lost(&line) {
+        return lost;
+    }
     s.record(line, StatusCode::CREATED);
     ok(
         201,

@@ -32,6 +32,8 @@ pub struct GitHubState {
     pub(super) git: Mutex<GitModel>,
     /// Answers to give instead of the real one: (call prefix, status, `Retry-After`, times).
     pub(super) faults: Mutex<Vec<Fault>>,
+    /// Calls whose answer is lost after they were carried out: (call prefix, times).
+    pub(super) lost: Mutex<Vec<(String, u32)>>,
     /// Webhook deliveries GitHub made, and redeliveries asked for.
     pub(super) hooks: Mutex<Hooks>,
 }
@@ -88,6 +90,24 @@ impl GitHubState {
     /// `POST /repos/o/r/git/trees`) answer `status` (with `Retry-After: secs` when given).
     pub fn fail_next(&self, prefix: &str, status: u16, retry_after: Option<u64>, times: u32) {
         lock(&self.faults).push((prefix.to_owned(), status, retry_after, times));
+    }
+
+    /// The next `times` calls starting with `prefix` are carried out, but answered `502`, as
+    /// when an answer is lost on its way back.
+    pub fn lose_answer_next(&self, prefix: &str, times: u32) {
+        lock(&self.lost).push((prefix.to_owned(), times));
+    }
+
+    /// A `502` instead of the answer of `line`, carried out already, if one is due.
+    pub(super) fn answer_lost(&self, line: &str) -> Option<Response> {
+        let mut lost = lock(&self.lost);
+        let l = lost
+            .iter_mut()
+            .find(|(prefix, times)| *times > 0 && line.starts_with(prefix.as_str()))?;
+        l.1 -= 1;
+        drop(lost);
+        self.record(line.to_owned(), StatusCode::BAD_GATEWAY);
+        Some(error(StatusCode::BAD_GATEWAY, "Server Error"))
     }
 
     /// The injected answer for `line`, if one is due.

@@ -1,9 +1,11 @@
 //! The test kit (feature `test-kit`): an embedded worker in a temp dir — the SQLite backend
 //! `coderipple up` opens, a directory sink, the built-in agents — and helpers to feed it and
-//! read what it wrote; a real git server on loopback ([`GitServer`]); a stand-in for GitHub's
+//! read what it wrote; a real git server on loopback ([`GitServer`], and over HTTP behind a
+//! password, [`GitHttpServer`]); a stand-in for GitHub's
 //! API ([`GitHubStandIn`]) behind Prism's validating proxy ([`Prism`]). This crate's and the
 //! CLI's tests build their workers here.
 
+mod git_http;
 mod git_server;
 mod github_commits;
 mod github_git;
@@ -19,6 +21,7 @@ mod logged_child;
 mod openapi_example;
 mod prism;
 
+pub use git_http::GitHttpServer;
 pub use git_server::{GitServer, free_port, git};
 pub use github_commits::COMMIT_DATE;
 pub use github_git::{HookDelivery, StoredCommit, StoredPull};

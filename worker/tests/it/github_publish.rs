@@ -22,23 +22,23 @@ use coderipple_worker::{WorkerContext, process_change_set};
 
 use crate::github::APP_ID;
 
-const REPO: &str = "acme/gearbox";
-const BRANCH: &str = "coderipple/docs";
+pub(crate) const REPO: &str = "acme/gearbox";
+pub(crate) const BRANCH: &str = "coderipple/docs";
 const LEASE: Duration = Duration::from_secs(60);
 
-struct Setup {
-    standin: GitHubStandIn,
-    prism: Prism,
-    worker: LocalWorker,
+pub(crate) struct Setup {
+    pub(crate) standin: GitHubStandIn,
+    pub(crate) prism: Prism,
+    pub(crate) worker: LocalWorker,
     _keys: tempfile::TempDir,
 }
 
 impl Setup {
-    fn ctx(&self) -> &WorkerContext {
+    pub(crate) fn ctx(&self) -> &WorkerContext {
         &self.worker.ctx
     }
 
-    fn calls(&self, prefix: &str) -> usize {
+    pub(crate) fn calls(&self, prefix: &str) -> usize {
         self.standin.state.count(prefix)
     }
 
@@ -55,7 +55,7 @@ impl Setup {
 
 /// A repository `acme/gearbox` with a README on `main`, the App installed on it, and a
 /// worker publishing with `strategy`.
-async fn setup(strategy: DocStrategy) -> Setup {
+pub(crate) async fn setup(strategy: DocStrategy) -> Setup {
     let keys = tempfile::tempdir().unwrap();
     let (key_file, public) = app_key(keys.path());
     let standin = GitHubStandIn::start(APP_ID, &public).await;
@@ -79,21 +79,24 @@ async fn setup(strategy: DocStrategy) -> Setup {
     }
 }
 
-fn push(delivery: &str, n: u64, message: &str) -> Envelope {
+pub(crate) fn push(delivery: &str, n: u64, message: &str) -> Envelope {
     Envelope {
         installation: Some(90),
         ..fixtures::push(REPO, delivery, vec![fixtures::commit(n, message)])
     }
 }
 
-async fn apply(s: &Setup, envelopes: &[Envelope]) -> coderipple_core::store::PublishOutcome {
+pub(crate) async fn apply(
+    s: &Setup,
+    envelopes: &[Envelope],
+) -> coderipple_core::store::PublishOutcome {
     let summary = process_change_set(s.ctx(), REPO, envelopes, LEASE)
         .await
         .unwrap_or_else(|e| panic!("{e}\nprism: {}", s.prism.output()));
     summary.publish.expect("a publish outcome")
 }
 
-fn changelog_on(s: &Setup, branch: &str) -> String {
+pub(crate) fn changelog_on(s: &Setup, branch: &str) -> String {
     s.standin
         .state
         .files_on(REPO, branch)

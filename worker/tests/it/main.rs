@@ -1,7 +1,9 @@
 //! The worker's integration tests, one binary: agents against golden docs, batch handling
 //! and retries, the state byte budget, the poller supervisor, publishing docs to a git
-//! server, and GitHub's API (behind Prism) as content source and as the place docs are
-//! published (a standing pull request, direct commits), and missed deliveries recovered.
+//! server (hostile branches, racing publishes, a password-protected remote), and GitHub's
+//! API (behind Prism) as content source and as the place docs are published (a standing pull
+//! request, direct commits, hostile trees, busy repositories), and missed deliveries
+//! recovered.
 
 mod agents;
 mod batch;
@@ -9,8 +11,11 @@ mod doc_writes;
 mod gap_refusals;
 mod github;
 mod github_publish;
+mod github_publish_edges;
 mod history;
 mod publish;
+mod publish_auth;
+mod publish_edges;
 mod recover;
 mod state_budget;
 mod supervise;

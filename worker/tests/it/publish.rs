@@ -266,11 +266,11 @@ impl Publisher for Slow {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_publish_keeps_the_deliverys_lease() {
     let mut h = LocalWorker::new();
-    h.ctx.publishing = Some(Publishing {
-        publisher: Arc::new(Slow),
-        retry_delay: Duration::from_millis(10),
-        republish_every: Duration::ZERO,
-    });
+    h.ctx.publishing = Some(Publishing::new(
+        Arc::new(Slow),
+        Duration::from_millis(10),
+        Duration::ZERO,
+    ));
     let ctx = Arc::new(h.ctx);
     let lease = Duration::from_millis(400);
     let worker = {

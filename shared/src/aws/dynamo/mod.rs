@@ -484,8 +484,8 @@ impl Store for DynamoStore {
         self.delete_park(repo).await
     }
 
-    async fn mark_publish_pending(&self, repo: &str, reason: &str) -> Result<()> {
-        self.mark_pending(repo, reason).await
+    async fn mark_publish_pending(&self, repo: &str, reason: &str, version: u64) -> Result<()> {
+        self.mark_pending(repo, reason, version).await
     }
 
     async fn publish_pending(&self, repo: &str) -> Result<Option<PendingPublish>> {
@@ -496,8 +496,8 @@ impl Store for DynamoStore {
         self.scan_pending().await
     }
 
-    async fn clear_publish_pending(&self, repo: &str) -> Result<()> {
-        self.delete_pending(repo).await
+    async fn clear_publish_pending(&self, repo: &str, version: u64) -> Result<bool> {
+        self.delete_pending(repo, version).await
     }
 
     async fn mark_history_gap(&self, repo: &str, due_ms: i64) -> Result<()> {
