@@ -1,5 +1,6 @@
 //! The operator console: HTML pages over the backend for the queue, the deliveries, the DLQ
-//! and each repository's docs, served at `/ui` by `coderipple up` and `coderipple console`.
+//! and each repository's docs, served at `/ui` by `coderipple up` (on a listener of its own;
+//! with a token also on the webhook's) and `coderipple console`.
 //!
 //! Safety, in one place: every page is built with `maud`, which escapes what it inserts
 //! (payload text is attacker-supplied); docs are rendered from Markdown and then sanitized;

@@ -12,6 +12,7 @@ mod cli;
 mod common;
 mod console;
 mod console_aws;
+mod console_access;
 mod console_browser;
 mod e2e;
 mod github;
