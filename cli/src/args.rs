@@ -50,6 +50,28 @@ pub struct BackendOpt {
     pub backend: BackendKind,
 }
 
+/// Where `up` serves the operator console of its own (`--console-listen`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConsoleListen {
+    /// No listener of its own.
+    Off,
+    /// This address.
+    At(SocketAddr),
+}
+
+impl std::str::FromStr for ConsoleListen {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        if raw == "off" {
+            return Ok(Self::Off);
+        }
+        raw.parse()
+            .map(Self::At)
+            .map_err(|_| format!("{raw:?}: an address such as 127.0.0.1:8081, or off"))
+    }
+}
+
 /// Worker pool options.
 #[derive(Debug, Clone, Args)]
 pub struct WorkerOpts {
@@ -88,6 +110,11 @@ pub enum Command {
         /// Address to listen on (port 0 picks a free port).
         #[arg(long, env = "CODERIPPLE_LISTEN", default_value = "127.0.0.1:8080")]
         listen: SocketAddr,
+        /// The operator console's own address, or `off`. Default: 127.0.0.1:8081 without
+        /// CODERIPPLE_CONSOLE_TOKEN; with a token the console is at /ui on --listen, and on
+        /// this address too when it is set. Never beyond loopback without a token.
+        #[arg(long, env = "CODERIPPLE_CONSOLE_LISTEN", value_name = "ADDR|off")]
+        console_listen: Option<ConsoleListen>,
         #[command(flatten)]
         data: DataDir,
         #[command(flatten)]

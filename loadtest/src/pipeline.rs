@@ -104,6 +104,8 @@ impl Pipeline {
 
     fn start_ingest(&self) -> anyhow::Result<(Child, String)> {
         let mut cmd = self.command("up");
+        // No operator console: it would take a port of its own (127.0.0.1:8081).
+        cmd.env("CODERIPPLE_CONSOLE_LISTEN", "off");
         cmd.envs(self.config.ingest_env.iter().map(|(k, v)| (k, v)));
         cmd.args(["--listen", "127.0.0.1:0", "--workers", "0"])
             .stdout(Stdio::piped());

@@ -13,7 +13,8 @@
 //! On its last receive (`max_receives`) a message still failing transiently is dead-lettered
 //! by the worker, and its repository is *parked* behind it: every later message of that
 //! repository is dead-lettered as `parked`, in order, applying nothing, until an operator
-//! replays (or purges) the head, so a repository's history is never applied out of order.
+//! replays (or purges) the head, so a repository's history is never applied out of order
+//! (a replay's own copies go through: see `parking`).
 
 use std::time::Duration;
 
@@ -180,7 +181,17 @@ async fn handle_repo(
     options: BatchOptions,
 ) -> Vec<(ReceivedMessage, Outcome)> {
     match crate::parking::parked(ctx, &repo).await {
-        Ok(Some(parked)) => return crate::parking::dead_letter_behind(ctx, &parked, msgs).await,
+        Ok(Some(parked)) => {
+            let (lifting, behind) = crate::parking::split_lifting(&parked, msgs);
+            let mut out = crate::parking::dead_letter_behind(ctx, &parked, behind).await;
+            if !lifting.is_empty() {
+                let handled = handle_unparked(ctx, group, &repo, lifting, cancel, options).await;
+                let handled =
+                    crate::parking::park_on_last_receive(ctx, &repo, handled, Some(&parked)).await;
+                out.extend(handled);
+            }
+            return out;
+        }
         Ok(None) => {}
         Err(e) => {
             let why = Retry::from_error(ctx, &e);
@@ -191,7 +202,7 @@ async fn handle_repo(
         }
     }
     let out = handle_unparked(ctx, group, &repo, msgs, cancel, options).await;
-    crate::parking::park_on_last_receive(ctx, &repo, out).await
+    crate::parking::park_on_last_receive(ctx, &repo, out, None).await
 }
 
 async fn handle_unparked(

@@ -47,7 +47,11 @@ pub async fn run(
             }
             if dry_run {
                 for p in &plan.heads {
-                    println!("would lift the park of {} (head {})", p.repo, p.head);
+                    println!(
+                        "would lift the park of {} (head {}) after replaying every dead \
+                         letter of it",
+                        p.repo, p.head
+                    );
                 }
                 for m in &plan.matching {
                     println!(
@@ -65,9 +69,10 @@ pub async fn run(
                 return Ok(ExitCode::SUCCESS);
             }
             let bar = progress(plan.matching.len() as u64, "replaying");
-            let done = dlq_ops::replay(&local, &sel, &plan, &|n| bar.inc(n)).await?;
+            let done = dlq_ops::replay(&local, &plan, &|n| bar.inc(n)).await?;
             bar.finish_and_clear();
             parked::print_lifted(&done.lifted);
+            parked::print_kept(&done.kept);
             println!(
                 "replayed {} message(s) to {}",
                 done.moved,
@@ -100,6 +105,7 @@ fn selection(filter: &DlqFilter) -> Selection {
     Selection {
         repo: filter.repo.clone(),
         deliveries: filter.delivery.iter().cloned().collect(),
+        whole_repos: Vec::new(),
     }
 }
 
@@ -164,7 +170,11 @@ async fn show(dlq: &dyn Queue, id: &str) -> anyhow::Result<ExitCode> {
 
 fn report_left(done: &Done) -> ExitCode {
     if done.left == 0 {
-        return ExitCode::SUCCESS;
+        return if done.kept.is_empty() {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        };
     }
     eprintln!(
         "warning: {} matching message(s) are still in the DLQ (behind other messages of their group, or in flight); run again or widen the filter to the repo",

@@ -22,12 +22,14 @@ pub async fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Up {
             backend,
             listen,
+            console_listen,
             data,
             workers,
         } => {
             up::run(
                 backend.backend,
                 listen,
+                console_listen,
                 &data.data_dir,
                 workers.workers,
                 &workers.repo_roots,

@@ -2,9 +2,10 @@
 //! old to replay safely (the rules themselves are in [`crate::dlq_ops`]).
 //!
 //! A repository is parked behind a head that was dead-lettered for a transient reason; its
-//! later messages wait in the DLQ as `parked`. Replaying or purging the head lifts the park
-//! (before the replayed copies are sent, so the worker does not park them again); replaying
-//! only later messages leaves it, and the worker parks them again behind the head.
+//! later messages wait in the DLQ as `parked`. Replaying the repository (or its head) sends
+//! every one of them back and lifts the park after the last one was sent (the copies carry
+//! the park's token, so the worker lets them through meanwhile); purging the head lifts it;
+//! replaying only later messages leaves it, and the worker parks them again behind the head.
 
 use coderipple_core::config::Settings;
 use coderipple_core::store::ParkedRepo;
@@ -31,6 +32,13 @@ pub fn refuse(settings: &Settings, stale: &[TooOld]) {
 pub fn print_lifted(parks: &[ParkedRepo]) {
     for p in parks {
         println!("lifted the park of {} (head {})", p.repo, p.head);
+    }
+}
+
+/// Says which parks a replay left, and why.
+pub fn print_kept(kept: &[(ParkedRepo, String)]) {
+    for (p, why) in kept {
+        eprintln!("the park of {} stays (head {}): {why}", p.repo, p.head);
     }
 }
 

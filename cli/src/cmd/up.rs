@@ -2,7 +2,10 @@
 //! default; `--backend aws` serves the same router in front of SQS + DynamoDB).
 //!
 //! The HTTP server is [`coderipple_ingest::serve`] (timeouts, connection and body limits,
-//! bounded shutdown). Background work goes into `tasks`: every task is stopped by `cancel`
+//! bounded shutdown). The operator console never shares the webhook's listener without a
+//! token (that listener is the one put behind a proxy or on the internet): it gets a listener
+//! of its own on loopback ([`ConsoleListen`]); with a token it is also served at `/ui` on the
+//! webhook's. Background work goes into `tasks`: every task is stopped by `cancel`
 //! and waited for at shutdown within the same grace period as the HTTP requests.
 
 use std::net::SocketAddr;
@@ -15,18 +18,49 @@ use coderipple_core::metrics::Metrics;
 use coderipple_ingest::{router, serve};
 use coderipple_worker::supervise;
 
-use crate::args::BackendKind;
+use crate::args::{BackendKind, ConsoleListen};
 use crate::backend::Backend;
+use crate::console::{self, Console, ConsoleConfig};
 use crate::{secret, shutdown};
+
+/// The console's own address when `--console-listen` is not given and there is no token.
+const CONSOLE_DEFAULT: &str = "127.0.0.1:8081";
+
+/// Where the console goes: its own address (if any), and whether it is also at `/ui` on the
+/// webhook's listener (only with a token). Refuses an address beyond loopback without one.
+fn console_places(
+    config: &ConsoleConfig,
+    asked: Option<ConsoleListen>,
+) -> anyhow::Result<(Option<SocketAddr>, bool)> {
+    let with_token = config.token.is_some();
+    let own = match asked {
+        Some(ConsoleListen::Off) => None,
+        Some(ConsoleListen::At(addr)) => Some(addr),
+        None if with_token => None,
+        None => Some(CONSOLE_DEFAULT.parse()?),
+    };
+    if let Some(addr) = own.filter(|a| !config.may_listen_on(a)) {
+        anyhow::bail!(
+            "refusing to serve the console on {addr} without a token: set {} (16+ \
+             characters), or set CODERIPPLE_CONSOLE_LISTEN (--console-listen) to a loopback \
+             address or off",
+            console::TOKEN_VAR
+        );
+    }
+    Ok((own, with_token))
+}
 
 pub async fn run(
     kind: BackendKind,
     listen: SocketAddr,
+    console_listen: Option<ConsoleListen>,
     data_dir: &Path,
     workers: u16,
     repo_roots: &[String],
     docs_remotes: &[String],
 ) -> anyhow::Result<ExitCode> {
+    let console_config = ConsoleConfig::from_env()?;
+    let (console_own, console_on_webhook) = console_places(&console_config, console_listen)?;
     let settings = crate::backend::WorkerSettings::load(repo_roots, docs_remotes, None).await?;
     let (recover_every, hooks) =
         coderipple_worker::recover::schedule_from_env(|k| std::env::var(k).ok())?;
@@ -39,6 +73,15 @@ pub async fn run(
         .await
         .with_context(|| format!("cannot listen on {listen} (--listen / CODERIPPLE_LISTEN)"))?;
     let addr = listener.local_addr()?;
+    let console_listener = match console_own {
+        Some(at) => Some(tokio::net::TcpListener::bind(at).await.with_context(|| {
+            format!(
+                "cannot listen on {at} for the console (--console-listen / \
+                 CODERIPPLE_CONSOLE_LISTEN; off turns it off)"
+            )
+        })?),
+        None => None,
+    };
     let cancel = shutdown::on_signal();
     let mut tasks = shutdown::Tasks::default();
     for i in 0..usize::from(workers) {
@@ -106,21 +149,48 @@ pub async fn run(
     println!("send a test event: coderipple send --url http://{addr}/webhook --data-dir {dir}");
 
     let settings = backend.settings.clone();
-    let console = crate::console::ConsoleConfig::from_env()?;
-    let app = if console.may_listen_on(&addr) {
-        println!("console: http://{addr}/ui");
-        let backend = Arc::new(backend);
-        router(state).merge(crate::console::router(crate::console::Console::new(
-            backend, console,
-        )?))
+    let readonly = if console_config.readonly {
+        ", read-only"
     } else {
-        println!(
-            "console: off (listening beyond loopback; set {} to serve it at /ui)",
-            crate::console::TOKEN_VAR
-        );
-        router(state)
+        ""
     };
-    let stopped = serve(listener, app, &settings, cancel.cancelled()).await;
+    let ui = (console_listener.is_some() || console_on_webhook)
+        .then(|| Console::new(Arc::new(backend), console_config).map(console::router))
+        .transpose()?;
+    let own = match (console_listener, &ui) {
+        (Some(l), Some(ui)) => {
+            let at = l.local_addr()?;
+            let guard = if console_on_webhook {
+                "token required"
+            } else {
+                "loopback only, no token"
+            };
+            println!("console: http://{at}/ui ({guard}{readonly})");
+            Some((l, ui.clone()))
+        }
+        _ => None,
+    };
+    let app = match &ui {
+        Some(ui) if console_on_webhook => {
+            println!("console: http://{addr}/ui (token required{readonly})");
+            router(state).merge(ui.clone())
+        }
+        _ => router(state),
+    };
+    if ui.is_none() {
+        println!(
+            "console: off (CODERIPPLE_CONSOLE_LISTEN=off and no {})",
+            console::TOKEN_VAR
+        );
+    }
+    let webhook = serve(listener, app, &settings, cancel.cancelled());
+    let stopped = match own {
+        Some((l, ui)) => {
+            let (a, b) = tokio::join!(webhook, serve(l, ui, &settings, cancel.cancelled()));
+            if a.since <= b.since { a } else { b }
+        }
+        None => webhook.await,
+    };
     tasks
         .join_until(stopped.since + settings.server.shutdown_grace)
         .await;

@@ -1,5 +1,5 @@
-//! Access: the token (bearer header or session cookie), the login form, and the CSRF check
-//! of every POST.
+//! Access: the token (bearer header or session cookie, see [`super::session`]), the login
+//! form, and the CSRF check of every POST.
 
 use axum::body::Bytes;
 use axum::extract::{Request, State};
@@ -12,9 +12,8 @@ use sha2::{Digest, Sha256};
 use super::Shared;
 use super::layout;
 
-const COOKIE: &str = "coderipple_console";
-/// How long a sign-in lasts (a restart ends it sooner).
-const SESSION_SECS: u64 = 12 * 3600;
+/// The session cookie's name.
+pub const COOKIE: &str = "coderipple_console";
 
 /// 32 random bytes as hex.
 pub fn random_hex() -> anyhow::Result<String> {
@@ -28,7 +27,8 @@ pub fn same(a: &str, b: &str) -> bool {
     Sha256::digest(a.as_bytes()) == Sha256::digest(b.as_bytes())
 }
 
-fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+/// The value of cookie `name`.
+pub fn cookie<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
     headers
         .get_all(header::COOKIE)
         .iter()
@@ -49,7 +49,7 @@ fn admitted(console: &super::Console, headers: &HeaderMap) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "));
     bearer.is_some_and(|b| same(b, token))
-        || cookie(headers, COOKIE).is_some_and(|c| same(c, &console.session))
+        || cookie(headers, COOKIE).is_some_and(|c| console.sessions.valid(c))
 }
 
 /// Whether a request reached the console directly on loopback: its `Host` names loopback and
@@ -82,7 +82,13 @@ pub async fn guard(State(console): State<Shared>, req: Request, next: Next) -> R
             .into_response();
     }
     if admitted(&console, req.headers()) {
-        return next.run(req).await;
+        if console.config.token.is_none() {
+            return next.run(req).await;
+        }
+        // Signed in: the pages' header offers the sign-out form.
+        return layout::SIGN_OUT
+            .scope(console.csrf.clone(), next.run(req))
+            .await;
     }
     if req.method() == Method::GET {
         return Redirect::to("/ui/login").into_response();
@@ -203,9 +209,20 @@ pub async fn login(State(console): State<Shared>, headers: HeaderMap, body: Byte
     if !field(&fields, "token").is_some_and(|t| same(t, token)) {
         return login_form(&console, Some("Wrong token."), StatusCode::UNAUTHORIZED);
     }
+    let session = match console.sessions.issue() {
+        Ok(id) => id,
+        Err(e) => {
+            tracing::error!(error = %e, "no session for a sign-in");
+            return (
+                StatusCode::SERVICE_UNAVAILABLE,
+                "no session could be made\n",
+            )
+                .into_response();
+        }
+    };
     let cookie = format!(
-        "{COOKIE}={}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={SESSION_SECS}",
-        console.session
+        "{COOKIE}={session}; Path=/ui; HttpOnly; SameSite=Strict; Max-Age={}",
+        console.sessions.lifetime().as_secs()
     );
     ([(header::SET_COOKIE, cookie)], Redirect::to("/ui")).into_response()
 }

@@ -1,8 +1,10 @@
 //! The DLQ: dead letters with their class and reason, one envelope (escaped: it is
 //! attacker-supplied text), and replay or purge of the selection or of everything a filter
 //! matches — a replay is previewed first (its dry run), a purge is confirmed first. Same
-//! operations as `coderipple dlq` ([`crate::dlq_ops`]): group order kept, parks lifted,
-//! applied deliveries skipped by the worker.
+//! operations as `coderipple dlq` ([`crate::dlq_ops`]): group order kept, parks lifted once
+//! the repository's whole history was sent back, applied deliveries skipped by the worker.
+//! The confirmation carries the repositories whose park it lifts, not the peek's list of
+//! their messages (on SQS a peek shows only a group's first batch).
 
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
@@ -29,6 +31,9 @@ pub struct Filter {
     moved: u64,
     #[serde(default)]
     left: u64,
+    /// Parks the replay meant to lift and left.
+    #[serde(default)]
+    kept: u64,
 }
 
 fn selection_of(repo: &str, deliveries: Vec<String>) -> Selection {
@@ -39,6 +44,7 @@ fn selection_of(repo: &str, deliveries: Vec<String>) -> Selection {
             .map(|d| d.trim().to_owned())
             .filter(|d| !d.is_empty())
             .collect(),
+        whole_repos: Vec::new(),
     }
 }
 
@@ -48,6 +54,7 @@ fn carried(console: &Console, sel: &Selection) -> Markup {
         input type="hidden" name="csrf" value=(console.csrf);
         input type="hidden" name="repo" value=(sel.repo.as_deref().unwrap_or(""));
         @for d in &sel.deliveries { input type="hidden" name="delivery" value=(d); }
+        @for r in &sel.whole_repos { input type="hidden" name="whole" value=(r); }
     }
 }
 
@@ -73,6 +80,11 @@ pub async fn list(State(console): State<Shared>, Query(f): Query<Filter>) -> Res
             "replayed" => p #done role="status" { "Replayed " (f.moved) " message(s) to the events queue." },
             "purged" => p #done role="status" { "Purged " (f.moved) " message(s)." },
             _ => {},
+        }
+        @if f.kept > 0 {
+            p.banner role="alert" { (f.kept) " park(s) stayed: their history is not all back in the "
+                "events queue yet, or the repository was parked again. See the overview, and run "
+                "the replay again." }
         }
         @if !f.done.is_empty() && f.left > 0 {
             p.banner role="alert" { (f.left) " matching message(s) are still in the DLQ (behind other "
@@ -172,12 +184,17 @@ pub async fn show(State(console): State<Shared>, Path(id): Path<String>) -> Resp
 }
 
 fn selection_from(fields: &[(String, String)]) -> Selection {
-    let deliveries = fields
-        .iter()
-        .filter(|(k, _)| k == "delivery")
-        .map(|(_, v)| v.clone())
-        .collect();
-    selection_of(field(fields, "repo").unwrap_or(""), deliveries)
+    let all = |name: &str| -> Vec<String> {
+        fields
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.trim().to_owned())
+            .filter(|v| !v.is_empty())
+            .collect()
+    };
+    let mut sel = selection_of(field(fields, "repo").unwrap_or(""), all("delivery"));
+    sel.whole_repos = all("whole");
+    sel
 }
 
 pub async fn replay(State(console): State<Shared>, headers: HeaderMap, body: Bytes) -> Response {
@@ -200,7 +217,9 @@ pub async fn replay(State(console): State<Shared>, headers: HeaderMap, body: Byt
                 code { (b.queue.name()) } " (" (describe(&sel)) "), each repository's in order. "
                 "Deliveries already applied are skipped by the worker." }
             ul {
-                @for p in &plan.heads { li { "would lift the park of " (p.repo) " (head " code { (p.head) } ")" } }
+                @for p in &plan.heads { li { "would lift the park of " (p.repo) " (head "
+                    code { (p.head) } ") after replaying every dead letter of it, those "
+                    "dead-lettered after this preview included" } }
                 @for m in &plan.matching {
                     li { "would replay " code { (delivery_of(&m.body, &m.dedup_id)) } " (" (m.group_id) ")" }
                 }
@@ -214,7 +233,7 @@ pub async fn replay(State(console): State<Shared>, headers: HeaderMap, body: Byt
             }
             @if !plan.matching.is_empty() {
                 form method="post" action="/ui/dlq/replay" {
-                    (carried(&console, &previewed(&sel, &plan.matching)))
+                    (carried(&console, &previewed(&plan.selection, &plan.matching)))
                     input type="hidden" name="confirm" value="1";
                     @if !plan.stale.is_empty() {
                         label { input type="checkbox" name="force" value="1"; " replay them anyway" }
@@ -226,7 +245,7 @@ pub async fn replay(State(console): State<Shared>, headers: HeaderMap, body: Byt
         };
         return layout::page("Replay", "/ui/dlq", body).into_response();
     }
-    match dlq_ops::replay(b, &sel, &plan, &|_| {}).await {
+    match dlq_ops::replay(b, &plan, &|_| {}).await {
         Ok(done) => after("replayed", &done),
         Err(e) => layout::backend_error("Replay", "/ui/dlq", &e),
     }
@@ -268,14 +287,17 @@ pub async fn purge(State(console): State<Shared>, headers: HeaderMap, body: Byte
 /// nothing).
 fn after(what: &str, done: &dlq_ops::Done) -> Response {
     Redirect::to(&format!(
-        "/ui/dlq?done={what}&moved={}&left={}",
-        done.moved, done.left
+        "/ui/dlq?done={what}&moved={}&left={}&kept={}",
+        done.moved,
+        done.left,
+        done.kept.len()
     ))
     .into_response()
 }
 
 /// The selection a confirmation acts on: exactly the deliveries it showed (messages that
-/// arrived since are not touched), within the same repository filter.
+/// arrived since are not touched), within the same repository filter, and every dead letter
+/// of the repositories whose park it lifts.
 fn previewed(sel: &Selection, shown: &[coderipple_core::queue::PeekedMessage]) -> Selection {
     let mut deliveries: Vec<String> = shown
         .iter()
@@ -285,5 +307,6 @@ fn previewed(sel: &Selection, shown: &[coderipple_core::queue::PeekedMessage]) -
     Selection {
         repo: sel.repo.clone(),
         deliveries,
+        whole_repos: sel.whole_repos.clone(),
     }
 }

@@ -4,6 +4,12 @@ use axum::http::StatusCode;
 use axum::response::{Html, IntoResponse, Response};
 use maud::{DOCTYPE, Markup, html};
 
+tokio::task_local! {
+    /// Set while a signed-in request (a console with a token) is answered: the CSRF token the
+    /// header's sign-out form carries.
+    pub static SIGN_OUT: String;
+}
+
 const NAV: [(&str, &str); 4] = [
     ("/ui", "Overview"),
     ("/ui/deliveries", "Deliveries"),
@@ -38,6 +44,12 @@ fn shell(title: &str, active: Option<&str>, body: Markup) -> Html<String> {
                                         }
                                     }
                                 }
+                            }
+                        }
+                        @if let Ok(csrf) = SIGN_OUT.try_with(Clone::clone) {
+                            form.signout method="post" action="/ui/logout" {
+                                input type="hidden" name="csrf" value=(csrf);
+                                button #sign-out type="submit" { "Sign out" }
                             }
                         }
                     }

@@ -1,11 +1,13 @@
 //! The operator console: HTML pages over the backend for the queue, the deliveries, the DLQ
-//! and each repository's docs, served at `/ui` by `coderipple up` and `coderipple console`.
+//! and each repository's docs, served at `/ui` by `coderipple up` (on a listener of its own;
+//! with a token also on the webhook's) and `coderipple console`.
 //!
 //! Safety, in one place: every page is built with `maud`, which escapes what it inserts
 //! (payload text is attacker-supplied); docs are rendered from Markdown and then sanitized;
 //! every response carries a strict Content-Security-Policy (scripts and styles from this
 //! origin only); with a token (`CODERIPPLE_CONSOLE_TOKEN`) every request needs it, as a
-//! bearer header or the session cookie that the login form sets; every state-changing
+//! bearer header or the session cookie that the login form sets (a session that expires and
+//! that sign-out ends, both checked here, not by the browser); every state-changing
 //! request is a POST carrying the console's CSRF token; read-only mode refuses them all.
 
 mod assets;
@@ -15,6 +17,7 @@ mod dlq;
 mod layout;
 mod overview;
 mod repos;
+mod session;
 
 use std::sync::Arc;
 
@@ -36,12 +39,14 @@ const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-
                    connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 /// How the console is protected.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ConsoleConfig {
     /// Every request needs this token (a bearer header, or the login's session cookie).
     pub token: Option<String>,
     /// Hide and refuse every action.
     pub readonly: bool,
+    /// How long a sign-in lasts (`CODERIPPLE_CONSOLE_SESSION_SECS`).
+    pub session_lifetime: std::time::Duration,
 }
 
 impl ConsoleConfig {
@@ -56,7 +61,11 @@ impl ConsoleConfig {
             Ok("1" | "true") => true,
             Ok(other) => anyhow::bail!("{READONLY_VAR}={other:?}: use 1 or 0"),
         };
-        Ok(Self { token, readonly })
+        Ok(Self {
+            token,
+            readonly,
+            session_lifetime: session::lifetime_from_env()?,
+        })
     }
 
     /// Whether the console may listen on `addr`: loopback always, anything else only with a
@@ -79,8 +88,8 @@ pub struct Console {
     /// The overview's content and when it was gathered: tabs share it for a few seconds, so
     /// many open tabs do not multiply the backend's scans.
     overview: tokio::sync::Mutex<Option<(std::time::Instant, String)>>,
-    /// The login's session cookie value (random per process; the token is never stored).
-    session: String,
+    /// The sign-ins' sessions (the cookie holds a session's id; the token is never stored).
+    sessions: session::Sessions,
 }
 
 type Shared = Arc<Console>;
@@ -90,11 +99,11 @@ impl Console {
     pub fn new(backend: Arc<Backend>, config: ConsoleConfig) -> anyhow::Result<Self> {
         Ok(Self {
             backend,
-            config,
             csrf: auth::random_hex()?,
             login_csrf: auth::random_hex()?,
-            session: auth::random_hex()?,
+            sessions: session::Sessions::new(config.session_lifetime),
             overview: tokio::sync::Mutex::new(None),
+            config,
         })
     }
 }
@@ -114,6 +123,7 @@ pub fn router(console: Console) -> Router {
         .route("/ui/dlq/purge", post(dlq::purge))
         .route("/ui/repos", get(repos::list))
         .route("/ui/repos/{*repo}", get(repos::detail))
+        .route("/ui/logout", post(session::sign_out))
         .route_layer(middleware::from_fn_with_state(shared.clone(), auth::guard));
     Router::new()
         .merge(pages)

@@ -224,6 +224,7 @@ async fn up_on_aws_applies_webhooks_and_dlq_replay_brings_failed_ones_back() {
     let _server = common::Server {
         child,
         url: url.clone(),
+        console: None,
         data_dir: dir.path().to_path_buf(),
     };
     let http = reqwest::Client::new();

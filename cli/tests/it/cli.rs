@@ -120,6 +120,7 @@ fn up_prints_where_the_secret_is_never_the_secret_and_keeps_its_data_private() {
         ])
         .arg(&dir)
         .env_remove("CODERIPPLE_WEBHOOK_SECRET")
+        .env("CODERIPPLE_CONSOLE_LISTEN", "127.0.0.1:0")
         .env("RUST_LOG", "warn")
         .stdout(Stdio::piped())
         .spawn()

@@ -13,7 +13,8 @@ use crate::common::*;
 
 pub const TOKEN: &str = "console-token-for-tests-0123456789";
 
-/// `up` with its console's base URL (`http://127.0.0.1:PORT`).
+/// `up` with its console's base URL (`http://127.0.0.1:PORT`, the console's own listener, on
+/// a free port).
 pub fn start(dir: &Path, envs: &[(&str, &str)]) -> (Server, String) {
     let mut all = vec![
         ("CODERIPPLE_MAX_RECEIVES", "2"),
@@ -22,8 +23,13 @@ pub fn start(dir: &Path, envs: &[(&str, &str)]) -> (Server, String) {
     ];
     all.extend_from_slice(envs);
     let server = Server::start(dir, &all);
-    let base = server.url.trim_end_matches("/webhook").to_owned();
+    let base = server.console.clone().expect("up serves a console");
     (server, base)
+}
+
+/// The base URL of `up`'s webhook listener (`http://127.0.0.1:PORT`).
+pub fn webhook_base(server: &Server) -> String {
+    server.url.trim_end_matches("/webhook").to_owned()
 }
 
 /// A repository whose docs directory is blocked by a file: its push fails (transiently) until
@@ -257,6 +263,17 @@ async fn with_a_token_every_route_needs_it_and_every_action_its_csrf_token() {
         .await
         .unwrap();
     assert_eq!(with_cookie.status(), StatusCode::OK);
+    // With a token the console is at /ui on the webhook's listener too, token required.
+    let web = webhook_base(&server);
+    let anon = http.get(format!("{web}/ui/dlq")).send().await.unwrap();
+    assert_eq!(anon.status(), StatusCode::SEE_OTHER);
+    let ok = http
+        .get(format!("{web}/ui/dlq"))
+        .bearer_auth(TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(ok.status(), StatusCode::OK);
     drop(server);
 }
 

@@ -15,7 +15,7 @@ use crate::common::sha;
 use crate::console::{TextNow, csrf_of};
 
 /// Starts a prepared `coderipple console … --listen 127.0.0.1:0`; returns it and its base URL.
-fn spawn_console(mut cmd: Command) -> (ChildGuard, String) {
+pub(crate) fn spawn_console(mut cmd: Command) -> (ChildGuard, String) {
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
@@ -36,7 +36,7 @@ fn spawn_console(mut cmd: Command) -> (ChildGuard, String) {
     (ChildGuard(child), base)
 }
 
-struct ChildGuard(Child);
+pub(crate) struct ChildGuard(pub(crate) Child);
 
 impl Drop for ChildGuard {
     fn drop(&mut self) {
@@ -45,7 +45,7 @@ impl Drop for ChildGuard {
     }
 }
 
-fn console(n: &Names, dir: &std::path::Path) -> Command {
+pub(crate) fn console(n: &Names, dir: &std::path::Path) -> Command {
     command(
         n,
         dir,

@@ -199,6 +199,20 @@ pub struct ParkedRepo {
     pub since_ms: i64,
 }
 
+/// The message attribute of a replayed copy that may pass its repository's park: the
+/// [`ParkedRepo::lift_token`] of the park the replay is lifting. A replay keeps the park while
+/// it sends the parked history back, and lifts it only after the last message was sent, so
+/// events that arrive meanwhile are dead-lettered behind it (and replayed after) instead of
+/// overtaking that history; the copies themselves go through.
+pub const LIFTS_PARK_ATTR: &str = "lifts_park";
+
+impl ParkedRepo {
+    /// Names this park and no later one of the repository: `since_ms:head`.
+    pub fn lift_token(&self) -> String {
+        format!("{}:{}", self.since_ms, self.head)
+    }
+}
+
 /// A repository whose docs are not yet in its git repository: the last publish failed (the
 /// remote refused, was unreachable, or the credentials do not reach it). Its events still
 /// count as applied; the next change set of the repository, the worker's sweep or
@@ -328,7 +342,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     /// Every parked repository (for operators; a scan on DynamoDB).
     async fn parked_repos(&self) -> Result<Vec<ParkedRepo>>;
 
-    /// Lifts a repository's park (before its dead letters are replayed, or when purged).
+    /// Lifts a repository's park (once its dead letters were sent back, or its head purged).
     async fn unpark_repo(&self, repo: &str) -> Result<()>;
 
     /// Records a failed publish of `repo`'s docs, which held the docs of state `version`: a

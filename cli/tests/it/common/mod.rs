@@ -22,6 +22,9 @@ pub fn bin() -> &'static str {
 pub struct Server {
     pub child: Child,
     pub url: String,
+    /// The console's base URL as `up` printed it (`http://ADDR`, without `/ui`), if it serves
+    /// one.
+    pub console: Option<String>,
     pub data_dir: PathBuf,
 }
 
@@ -50,10 +53,11 @@ impl Server {
         for (k, v) in envs {
             cmd.env(k, v);
         }
-        let (child, url) = spawn_up(cmd);
+        let (child, url, console) = spawn_up_with_console(cmd);
         Server {
             child,
             url,
+            console,
             data_dir: data_dir.to_path_buf(),
         }
     }
@@ -73,25 +77,49 @@ impl Drop for Server {
 
 /// Spawns a prepared `coderipple … up --listen 127.0.0.1:0 …` command and waits until it
 /// listens; returns the child and its webhook URL. Its stdout keeps being drained.
-pub fn spawn_up(mut cmd: Command) -> (Child, String) {
+pub fn spawn_up(cmd: Command) -> (Child, String) {
+    let (child, url, _) = spawn_up_with_console(cmd);
+    (child, url)
+}
+
+/// [`spawn_up`], and the console's base URL that `up` printed (`None`: `console: off`). The
+/// console gets a free port of its own unless the command sets `CODERIPPLE_CONSOLE_LISTEN`.
+pub fn spawn_up_with_console(mut cmd: Command) -> (Child, String, Option<String>) {
+    if !cmd
+        .get_envs()
+        .any(|(k, _)| k == "CODERIPPLE_CONSOLE_LISTEN")
+    {
+        cmd.env("CODERIPPLE_CONSOLE_LISTEN", "127.0.0.1:0");
+    }
     let mut child = cmd
         .stdout(Stdio::piped())
         .spawn()
         .expect("start coderipple up");
     let stdout = child.stdout.take().expect("stdout");
     let mut lines = BufReader::new(stdout).lines();
-    let url = loop {
+    let mut url = None;
+    let console = loop {
         let line = lines
             .next()
             .expect("coderipple up exited before listening")
             .expect("read stdout");
         if let Some(addr) = line.strip_prefix("listening on ") {
-            break format!("{addr}/webhook");
+            url = Some(format!("{addr}/webhook"));
+        }
+        if let Some(rest) = line.strip_prefix("console: ") {
+            let first = rest.split_whitespace().next().unwrap_or("");
+            break first
+                .strip_prefix("http://")
+                .map(|_| first.trim_end_matches("/ui").to_owned());
         }
     };
     // Keep draining stdout so the child never blocks on a full pipe.
     std::thread::spawn(move || for _ in lines {});
-    (child, url)
+    (
+        child,
+        url.expect("`listening on` before `console:`"),
+        console,
+    )
 }
 
 /// Runs a `coderipple` subcommand to completion; returns (exit ok, stdout, stderr).

@@ -405,5 +405,6 @@ async fn a_retried_group_comes_back_after_its_delay_in_queue_order() {
     assert_eq!(ids, ["r1", "r2"]);
 }
 
+mod lifting;
 mod long_names;
 mod transient;
