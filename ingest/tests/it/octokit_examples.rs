@@ -39,7 +39,7 @@ fn processed(event: &str, p: &Value) -> bool {
     match event {
         "push" => true,
         "pull_request" => p["action"] == "closed" && p["pull_request"]["merged"] == true,
-        "release" => p["action"] == "published",
+        "release" => p["action"] == "published" || p["action"] == "released",
         "create" => p["ref_type"] == "tag",
         _ => false,
     }
