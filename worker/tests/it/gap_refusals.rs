@@ -65,6 +65,17 @@ async fn deliver_all_but_push_3(worker: &LocalWorker, repo: &str, events: &[Enve
     assert!(!worker.doc(repo, CHANGELOG).contains("fewer teeth"));
 }
 
+/// A worker whose GitHub is the stand-in behind Prism, after every push but push 3: pushes 4
+/// and 5 wait for a gap that is not due yet.
+async fn behind_prism(s: &Scene) -> (Prism, LocalWorker) {
+    let prism = Prism::start(&s.standin.url);
+    let api = Arc::new(app_client(&prism.url, APP_ID, &s.key_file));
+    let mut worker = LocalWorker::new().github(api);
+    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
+    deliver_all_but_push_3(&worker, REPO, &s.events).await;
+    (prism, worker)
+}
+
 async fn wake(worker: &LocalWorker, repo: &str, n: i64) -> ProcessingSummary {
     process_change_set(&worker.ctx, repo, &[wake_envelope(repo, n)], LEASE)
         .await
@@ -124,11 +135,7 @@ async fn a_403_from_the_compare_api_records_the_gap_and_history_goes_on() {
 #[tokio::test]
 async fn an_app_not_installed_on_the_repository_records_the_gap() {
     let s = scene(REPO, false).await;
-    let prism = Prism::start(&s.standin.url);
-    let api = Arc::new(app_client(&prism.url, APP_ID, &s.key_file));
-    let mut worker = LocalWorker::new().github(api);
-    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
-    deliver_all_but_push_3(&worker, REPO, &s.events).await;
+    let (_prism, mut worker) = behind_prism(&s).await;
     worker.ctx.settings.gap_wait = Duration::ZERO;
     let summary = wake(&worker, REPO, 1).await;
     assert!(
@@ -143,11 +150,7 @@ async fn an_app_not_installed_on_the_repository_records_the_gap() {
 #[tokio::test]
 async fn github_unavailable_lets_the_gap_wait_a_few_wakes_then_records_it() {
     let s = scene(REPO, true).await;
-    let prism = Prism::start(&s.standin.url);
-    let api = Arc::new(app_client(&prism.url, APP_ID, &s.key_file));
-    let mut worker = LocalWorker::new().github(api);
-    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
-    deliver_all_but_push_3(&worker, REPO, &s.events).await;
+    let (_prism, mut worker) = behind_prism(&s).await;
     // Every compare answers 503 (four attempts a call).
     s.standin
         .state
@@ -180,11 +183,7 @@ async fn github_unavailable_lets_the_gap_wait_a_few_wakes_then_records_it() {
 #[tokio::test]
 async fn near_the_invocations_deadline_no_github_call_is_started_and_the_gap_waits() {
     let s = scene(REPO, true).await;
-    let prism = Prism::start(&s.standin.url);
-    let api = Arc::new(app_client(&prism.url, APP_ID, &s.key_file));
-    let mut worker = LocalWorker::new().github(api);
-    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
-    deliver_all_but_push_3(&worker, REPO, &s.events).await;
+    let (_prism, mut worker) = behind_prism(&s).await;
     worker.ctx.settings.gap_wait = Duration::ZERO;
     let before = s.standin.state.calls().len();
     let until = Instant::now() + Duration::from_millis(500);
@@ -215,11 +214,7 @@ async fn one_app_wide_recovery_scan_per_period_however_many_gaps_ask() {
         .state
         .seed_repo(other, "main", &[("README.md", "# Clutch\n")]);
     s.standin.state.install(other, 95);
-    let prism = Prism::start(&s.standin.url);
-    let api = Arc::new(app_client(&prism.url, APP_ID, &s.key_file));
-    let mut worker = LocalWorker::new().github(api);
-    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
-    deliver_all_but_push_3(&worker, REPO, &s.events).await;
+    let (_prism, mut worker) = behind_prism(&s).await;
     worker.ctx.settings.gap_wait = Duration::ZERO;
     let scans = |st: &coderipple_worker::testkit::GitHubState| st.count("GET /app/hook/deliveries");
     let summary = wake(&worker, REPO, 1).await;
