@@ -347,6 +347,6 @@ pub enum DlqAction {
 
 /// `72h`, `90m`, `3d`, `600s` or seconds.
 fn parse_duration(raw: &str) -> Result<std::time::Duration, String> {
-    coderipple_worker::recover::parse_duration(raw)
+    coderipple_github::recover::parse_duration(raw)
         .ok_or_else(|| format!("not a duration: {raw:?} (e.g. 72h, 90m, 3d)"))
 }

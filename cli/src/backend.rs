@@ -13,12 +13,13 @@ use coderipple_core::cache::Cache;
 use coderipple_core::config::Settings;
 use coderipple_core::metrics::Metrics;
 use coderipple_core::signature::Secrets;
+use coderipple_engine::AgentSet;
+use coderipple_github::{GitHubApi, GitHubConfig};
 use coderipple_ingest::IngestState;
-use coderipple_worker::AgentSet;
 use coderipple_worker::GitCheckouts;
-use coderipple_worker::github::{GitHubApi, GitHubConfig, GitHubContent};
+use coderipple_worker::GitHubContent;
+use coderipple_worker::llm::{LanguageModel, ProseWriter, WriterConfig, bedrock_config};
 use coderipple_worker::publish::PublishConfig;
-use coderipple_worker::writer::{LanguageModel, ProseWriter, WriterConfig, bedrock_config};
 use coderipple_worker::{ContentAccess, ContentSource, WorkerContext};
 use coderipple_worker::{DirSink, DocsSink, S3Sink};
 

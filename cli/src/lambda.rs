@@ -15,10 +15,10 @@ use std::sync::Arc;
 
 use anyhow::bail;
 use aws_lambda_events::sqs::SqsEvent;
+use coderipple_consumer::handle_sqs_event;
 use coderipple_core::aws::{AwsClients, SdkRetries};
 use coderipple_core::metrics::Metrics;
 use coderipple_core::signature::Secrets;
-use coderipple_worker::handle_sqs_event;
 use lambda_runtime::{LambdaEvent, service_fn};
 
 use crate::backend::Backend;
@@ -63,9 +63,10 @@ async fn worker() -> anyhow::Result<()> {
     let settings = crate::backend::WorkerSettings::load(&[], &[], Some(&clients)).await?;
     let backend = Backend::aws(clients).await?;
     let ctx = Arc::new(backend.worker_context(Metrics::from_env()?, &settings)?);
+    let consumer = Arc::new(ctx.consumer());
     tracing::info!(queue = backend.queue.name(), "worker ready");
     lambda_runtime::run(service_fn(move |event: LambdaEvent<SqsEvent>| {
-        let ctx = ctx.clone();
+        let ctx = consumer.clone();
         async move {
             let deadline = event.context.deadline();
             Ok::<_, std::convert::Infallible>(
@@ -90,9 +91,9 @@ async fn recover() -> anyhow::Result<()> {
     if api.is_none() {
         tracing::info!("no GitHub credentials: this role only wakes history gaps");
     }
-    let (_, hooks) = coderipple_worker::recover::schedule_from_env(|k| std::env::var(k).ok())?;
+    let (_, hooks) = coderipple_github::recover::schedule_from_env(|k| std::env::var(k).ok())?;
     let since = match std::env::var("CODERIPPLE_RECOVER_SINCE") {
-        Ok(raw) => coderipple_worker::recover::parse_duration(&raw)
+        Ok(raw) => coderipple_github::recover::parse_duration(&raw)
             .ok_or_else(|| anyhow::anyhow!("CODERIPPLE_RECOVER_SINCE: not a duration: {raw:?}"))?,
         Err(_) => std::time::Duration::from_secs(90 * 60),
     };
@@ -108,8 +109,8 @@ async fn recover() -> anyhow::Result<()> {
             .deadline()
             .duration_since(std::time::SystemTime::now())
             .unwrap_or_default();
-        let until =
-            std::time::Instant::now() + left.saturating_sub(coderipple_worker::DEADLINE_MARGIN * 2);
+        let until = std::time::Instant::now()
+            + left.saturating_sub(coderipple_consumer::DEADLINE_MARGIN * 2);
         let (api, store, queue, hooks, metrics) = (
             api.clone(),
             store.clone(),
@@ -130,9 +131,9 @@ async fn recover() -> anyhow::Result<()> {
             };
             let recovery = match &api {
                 Some(api) => Some(
-                    coderipple_worker::deadline::within(
+                    coderipple_github::deadline::within(
                         until,
-                        coderipple_worker::recover::recover(
+                        coderipple_github::recover::recover(
                             api, &*store, &hooks, since, false, &metrics,
                         ),
                     )

@@ -5,6 +5,8 @@
 //!
 //! - `args`: every command and flag (each flag also reads a `CODERIPPLE_*` variable).
 //! - `backend`: the backend a command runs on (embedded, or AWS), opened once.
+//! - `background`: the long-running process (pollers, sweeper, republisher, gap wakes,
+//!   recovery), spawned by one function that `up` and `worker` both call.
 //! - `lambda`: the Lambda entry (`coderipple lambda`, or the binary named `bootstrap`).
 //! - `cloudwatch`: recent metrics for `status --backend aws`.
 //! - `advise`: Lambda sizing and cost from measurements (`coderipple advise`).
@@ -15,6 +17,7 @@
 mod advise;
 mod args;
 mod backend;
+mod background;
 mod cloudwatch;
 mod cmd;
 mod console;

@@ -21,7 +21,8 @@ use coderipple_core::{Error, Result};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 use serde_json::json;
 
-use crate::{IngestError, IngestState};
+use crate::error::IngestError;
+use crate::state::IngestState;
 
 /// A successful answer to GitHub.
 #[derive(Debug, Clone, PartialEq, Eq)]

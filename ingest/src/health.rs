@@ -7,7 +7,7 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use serde_json::{Value, json};
 
-use crate::IngestState;
+use crate::state::IngestState;
 
 pub(crate) async fn health(State(state): State<Arc<IngestState>>) -> (StatusCode, Json<Value>) {
     let (queue, store) = tokio::join!(state.queue.health(), state.store.health());

@@ -39,8 +39,3 @@ pub mod traffic;
 pub mod verify;
 
 pub use traffic::push_payload;
-
-/// Milliseconds since the Unix epoch, the clock the store's records use.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}

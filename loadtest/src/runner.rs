@@ -93,7 +93,7 @@ impl Sent {
 
     /// Takes the answer of the redelivery recovery asked for.
     pub fn redelivered(&mut self, answer: Answer) {
-        self.answered_at_ms = crate::now_ms();
+        self.answered_at_ms = coderipple_core::time::now_ms();
         self.status = answer.status;
         self.what = answer.what;
         self.attempts += 1;
@@ -131,7 +131,7 @@ pub async fn run(target: &Target, traffic: &[Request], options: &RunOptions) -> 
     };
     let permits = Arc::new(Semaphore::new(senders));
     let start = Instant::now();
-    let started_at_ms = crate::now_ms();
+    let started_at_ms = coderipple_core::time::now_ms();
     let traffic: Arc<[Request]> = Arc::from(traffic.to_vec());
     let n = traffic.len();
     let mut tasks = tokio::task::JoinSet::new();
@@ -168,7 +168,7 @@ pub async fn run(target: &Target, traffic: &[Request], options: &RunOptions) -> 
                 };
                 let first = send_until_answered(&target, request, tries).await;
                 let answered = Instant::now();
-                let answered_at_ms = crate::now_ms();
+                let answered_at_ms = coderipple_core::time::now_ms();
                 // The storm: every extra copy at once, racing each other.
                 let copies: Vec<Answer> = if first.answer.status == 202 && request.redeliveries > 1
                 {

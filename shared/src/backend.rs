@@ -17,13 +17,13 @@ use crate::aws::{AwsClients, AwsNames};
 use crate::blob::{BlobStore, DirBlobStore};
 use crate::config::Settings;
 use crate::data_dir;
+use crate::error::{Error, Result};
 use crate::intake::{ClaimThenSend, Intake, SqliteIntake};
 use crate::queue::Queue;
 use crate::queue::sqlite::SqliteQueue;
 use crate::sqlite::SqliteDb;
 use crate::store::Store;
 use crate::store::sqlite::SqliteStore;
-use crate::{Error, Result};
 
 /// Which backend.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

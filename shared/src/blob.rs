@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use async_trait::async_trait;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Whether `name` may name a claim-checked blob (a file in the payloads dir, an S3 key under
 /// `claim-check/`): non-empty, only `[A-Za-z0-9._:-]`, not starting with `.` (no hidden file,

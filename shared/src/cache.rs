@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use lru::LruCache;
 
-use crate::Result;
+use crate::error::Result;
 use crate::store::Store;
 use crate::time::{ms, now_ms};
 

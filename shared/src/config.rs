@@ -3,10 +3,10 @@
 
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use crate::queue::QueueSettings;
 use crate::signature::Secrets;
 use crate::sqlite::Durability;
-use crate::{Error, Result};
 
 const DAY: u64 = 24 * 3600;
 

@@ -10,7 +10,7 @@
 use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
 use std::path::{Path, PathBuf};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The database file inside the data dir.
 pub const DB_FILE: &str = "coderipple.db";

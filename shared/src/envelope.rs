@@ -7,7 +7,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The envelope format version this build writes and reads.
 pub const ENVELOPE_VERSION: u32 = 1;

@@ -7,7 +7,7 @@ use std::process::Stdio;
 use std::time::Duration;
 
 use crate::envelope::Commit;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The first-parent history of `root`'s HEAD, oldest first. `git` runs under `timeout`
 /// (killed when it is reached: [`Error::Unavailable`]); a failing `git` (not a repository,

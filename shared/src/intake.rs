@@ -17,12 +17,12 @@ use async_trait::async_trait;
 use crate::blob::BlobStore;
 use crate::config::Settings;
 use crate::envelope::Envelope;
+use crate::error::{Error, Result};
 use crate::queue::sqlite::SqliteQueue;
 use crate::queue::{OutgoingMessage, Queue};
 use crate::store::sqlite::claim_tx;
 use crate::store::{ClaimOutcome, DeliveryClaim, DeliveryStatus, Store};
 use crate::time::ms;
-use crate::{Error, Result};
 
 /// Claims a delivery and enqueues its message.
 #[async_trait]

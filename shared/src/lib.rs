@@ -41,9 +41,11 @@ pub mod sqlite;
 pub mod store;
 pub mod time;
 pub mod webhook;
+mod worker_error;
 
 #[cfg(feature = "contract")]
 pub mod contract;
 
 pub use backend::{Backend, BackendKind};
 pub use error::{Error, Result};
+pub use worker_error::WorkerError;

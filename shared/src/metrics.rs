@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 
 use serde_json::{Map, Value, json};
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The CloudWatch namespace.
 pub const NAMESPACE: &str = "CodeRipple";

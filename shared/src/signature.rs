@@ -6,7 +6,7 @@
 use hmac::{Hmac, Mac};
 use sha2::Sha256;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 type HmacSha256 = Hmac<Sha256>;
 

@@ -13,7 +13,7 @@ use crate::envelope::{
     Change, Commit, ENVELOPE_VERSION, Envelope, PullRequestChange, PushChange, ReleaseChange,
     TagChange,
 };
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The two body encodings GitHub offers for a webhook.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -8,15 +8,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use coderipple_core::blob::write_all_atomically;
 use coderipple_core::{Error, Result};
-
-/// One rendered file, relative to the repository's docs root.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct DocFile {
-    /// Relative path, e.g. `decisions/changelog.md`.
-    pub path: String,
-    /// Full contents.
-    pub contents: String,
-}
+pub use coderipple_engine::DocFile;
 
 /// Writes a repository's docs.
 #[async_trait]
@@ -145,20 +137,9 @@ fn read_tree(base: &Path, dir: &Path, out: &mut Vec<DocFile>) -> Result<()> {
     Ok(())
 }
 
-/// Refuses a doc path that is absolute or leaves the repository's docs root.
-pub(crate) fn checked(file: &DocFile) -> Result<&Path> {
-    let rel = Path::new(&file.path);
-    if rel.is_absolute()
-        || rel
-            .components()
-            .any(|c| !matches!(c, std::path::Component::Normal(_)))
-    {
-        return Err(Error::Corrupt(format!(
-            "doc path escapes its root: {}",
-            file.path
-        )));
-    }
-    Ok(rel)
+/// A doc's path, refused (`corrupt`) when it is absolute or leaves the docs root.
+fn checked(file: &DocFile) -> Result<&Path> {
+    file.checked_path().map_err(|e| Error::Corrupt(e.reason))
 }
 
 /// Docs in S3 under `<prefix><owner>/<repo>/<path>` (AWS mode). Each `PutObject` replaces

@@ -6,7 +6,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use coderipple_core::metrics::Metrics;
-use coderipple_worker::bootstrap;
+use coderipple_worker::history_import;
 
 use crate::args::BackendKind;
 use crate::backend::Backend;
@@ -31,7 +31,7 @@ pub async fn run(
             .progress_chars("=> "),
     );
     bar.set_message(format!("bootstrap {repo}"));
-    let report = bootstrap::run(&ctx, root, repo, &url, |done, total| {
+    let report = history_import::run(&ctx, root, repo, &url, |done, total| {
         bar.set_length(total as u64);
         bar.set_position(done as u64);
     })

@@ -7,7 +7,8 @@ use std::process::ExitCode;
 use anyhow::{Context, bail};
 use coderipple_core::metrics::Metrics;
 use coderipple_core::store::{PublishOutcome, PublishStatus};
-use coderipple_worker::publish::{message_for, publish_repo};
+use coderipple_worker::publish::message_for;
+use coderipple_worker::publish_repo;
 
 use crate::args::BackendKind;
 use crate::backend::Backend;

@@ -1,6 +1,6 @@
 //! `coderipple recover [--since 72h] [--dry-run] [--json] [--hook owner/repo:ID]`: webhook
 //! deliveries GitHub failed to deliver and the store never accepted, redelivered through
-//! GitHub's API (see `coderipple_worker::recover`); those ingest refused (a `4xx`) are listed
+//! GitHub's API (see `coderipple_github::recover`); those ingest refused (a `4xx`) are listed
 //! as not redeliverable with their status, those asked for before as such. Exit 1 when a hook
 //! could not be read or a redelivery was refused.
 
@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use coderipple_core::metrics::Metrics;
-use coderipple_worker::recover::{RecoveryReport, RepoHook, recover};
+use coderipple_github::recover::{RecoveryReport, RepoHook, recover};
 
 use crate::args::BackendKind;
 use crate::backend::Backend;

@@ -152,7 +152,7 @@ async fn print_repos(
         )?;
         let version = state.as_ref().map(|s| s.version);
         let applied = match &state {
-            Some(s) => coderipple_worker::applied_commits(&s.state)?,
+            Some(s) => coderipple_engine::applied_commits(&s.state)?,
             None => Vec::new(),
         };
         if as_json {

@@ -5,8 +5,9 @@
 //! bounded shutdown). The operator console never shares the webhook's listener without a
 //! token (that listener is the one put behind a proxy or on the internet): it gets a listener
 //! of its own on loopback ([`ConsoleListen`]); with a token it is also served at `/ui` on the
-//! webhook's. Background work goes into `tasks`: every task is stopped by `cancel`
-//! and waited for at shutdown within the same grace period as the HTTP requests.
+//! webhook's. The pollers and periodic tasks are spawned by
+//! [`spawn_background`](crate::background::spawn_background) into `tasks`: every task is
+//! stopped by `cancel` and waited for at shutdown within the same grace period as the HTTP requests.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -16,7 +17,6 @@ use std::sync::Arc;
 use anyhow::Context;
 use coderipple_core::metrics::Metrics;
 use coderipple_ingest::{router, serve};
-use coderipple_worker::supervise;
 
 use crate::args::{BackendKind, ConsoleListen};
 use crate::backend::Backend;
@@ -62,8 +62,6 @@ pub async fn run(
     let console_config = ConsoleConfig::from_env()?;
     let (console_own, console_on_webhook) = console_places(&console_config, console_listen)?;
     let settings = crate::backend::WorkerSettings::load(repo_roots, docs_remotes, None).await?;
-    let (recover_every, hooks) =
-        coderipple_worker::recover::schedule_from_env(|k| std::env::var(k).ok())?;
     let backend = Backend::open(kind, data_dir, true).await?;
     let (secrets, source) = secret::for_backend(&backend, data_dir).await?;
     let metrics = Metrics::from_env()?;
@@ -84,42 +82,9 @@ pub async fn run(
     };
     let cancel = shutdown::on_signal();
     let mut tasks = shutdown::Tasks::default();
-    for i in 0..usize::from(workers) {
-        tasks.spawn(
-            format!("worker {i}"),
-            supervise::poller(ctx.clone(), cancel.clone(), i),
-        );
-    }
-    if let Some(parts) = backend.embedded.clone() {
-        let every = crate::sweeper::every_from_env()?;
-        tasks.spawn("sweeper", crate::sweeper::run(parts, every, cancel.clone()));
-    }
-    tasks.spawn(
-        "republisher",
-        coderipple_worker::publish::republish_pending(ctx.clone(), cancel.clone()),
-    );
-    tasks.spawn(
-        "history gaps",
-        coderipple_worker::wake_every(
-            backend.store.clone(),
-            backend.queue.clone(),
-            coderipple_worker::wake_interval(ctx.settings.gap_wait),
-            cancel.clone(),
-        ),
-    );
-    if let Some(api) = &settings.github_api {
-        tasks.spawn(
-            "recovery",
-            coderipple_worker::recover::run_every(
-                api.clone(),
-                backend.store.clone(),
-                hooks,
-                recover_every,
-                metrics.clone(),
-                cancel.clone(),
-            ),
-        );
-    }
+    crate::background::spawn_background(
+        &backend, &ctx, &settings, workers, &metrics, &cancel, &mut tasks,
+    )?;
 
     let dir = data_dir.display();
     let which = match backend.kind {

@@ -6,7 +6,6 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use coderipple_core::metrics::Metrics;
-use coderipple_worker::supervise;
 
 use crate::args::BackendKind;
 use crate::backend::Backend;
@@ -26,48 +25,21 @@ pub async fn run(
     let settings = crate::backend::WorkerSettings::load(repo_roots, docs_remotes, None).await?;
     let backend = Backend::open(kind, data_dir, false).await?;
     let cancel = shutdown::on_signal();
-    let ctx = Arc::new(backend.worker_context(Metrics::from_env()?, &settings)?);
+    let metrics = Metrics::from_env()?;
+    let ctx = Arc::new(backend.worker_context(metrics.clone(), &settings)?);
     let on = match backend.kind {
         BackendKind::Aws => backend.queue.name().to_owned(),
         BackendKind::Sqlite => data_dir.display().to_string(),
     };
     println!("CodeRipple workers: {workers} on {on}");
-    let mut pool: Vec<_> = (0..usize::from(workers))
-        .map(|i| tokio::spawn(supervise::poller(ctx.clone(), cancel.clone(), i)))
-        .collect();
-    if let Some(parts) = backend.embedded.clone() {
-        let every = crate::sweeper::every_from_env()?;
-        pool.push(tokio::spawn(crate::sweeper::run(
-            parts,
-            every,
-            cancel.clone(),
-        )));
-    }
-    pool.push(tokio::spawn(coderipple_worker::publish::republish_pending(
-        ctx.clone(),
-        cancel.clone(),
-    )));
-    pool.push(tokio::spawn(coderipple_worker::wake_every(
-        backend.store.clone(),
-        backend.queue.clone(),
-        coderipple_worker::wake_interval(ctx.settings.gap_wait),
-        cancel.clone(),
-    )));
-    if let Some(api) = &settings.github_api {
-        let (every, hooks) =
-            coderipple_worker::recover::schedule_from_env(|k| std::env::var(k).ok())?;
-        pool.push(tokio::spawn(coderipple_worker::recover::run_every(
-            api.clone(),
-            backend.store.clone(),
-            hooks,
-            every,
-            Metrics::from_env()?,
-            cancel.clone(),
-        )));
-    }
-    for worker in pool {
-        let _ = worker.await;
-    }
+    let mut tasks = shutdown::Tasks::default();
+    crate::background::spawn_background(
+        &backend, &ctx, &settings, workers, &metrics, &cancel, &mut tasks,
+    )?;
+    cancel.cancelled().await;
+    tasks
+        .join_until(tokio::time::Instant::now() + backend.settings.server.shutdown_grace)
+        .await;
     println!("stopped");
     Ok(ExitCode::SUCCESS)
 }

@@ -84,7 +84,7 @@ pub async fn detail(State(console): State<Shared>, Path(repo): Path<String>) -> 
         Ok(docs) => docs,
         Err(e) => return layout::backend_error("Repository", "/ui/repos", &e.into()),
     };
-    let head = coderipple_worker::applied_commits(&state.state)
+    let head = coderipple_engine::applied_commits(&state.state)
         .ok()
         .and_then(|c| c.last().cloned());
     let body = html! {

@@ -6,13 +6,14 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use coderipple_consumer::poller;
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::{fresh_backends, unique};
 use coderipple_core::metrics::Metrics;
 use coderipple_core::queue::{OutgoingMessage, Queue};
 use coderipple_core::store::{DeliveryStatus, Store};
-use coderipple_worker::testkit::{LocalWorker, history};
-use coderipple_worker::{poller, process_change_set};
+use coderipple_testkit::{LocalWorker, history};
+use coderipple_worker::apply_change_set;
 use tokio_util::sync::CancellationToken;
 
 use crate::common;
@@ -22,7 +23,7 @@ async fn a_reversed_history_through_three_pollers_gives_the_in_order_docs() {
     let repo = unique("acme/gearbox");
     let reference = LocalWorker::new();
     for env in history::in_order(&repo) {
-        process_change_set(&reference.ctx, &repo, &[env], Duration::from_secs(60))
+        apply_change_set(&reference.ctx, &repo, &[env], Duration::from_secs(60))
             .await
             .unwrap();
     }
@@ -36,7 +37,8 @@ async fn a_reversed_history_through_three_pollers_gives_the_in_order_docs() {
         ..Settings::default()
     };
     let aws = fresh_backends(&settings).await;
-    let ctx = Arc::new(common::aws::worker_context(&aws, &settings, Metrics::off()));
+    let worker = Arc::new(common::aws::worker_context(&aws, &settings, Metrics::off()));
+    let ctx = Arc::new(worker.consumer());
     let reversed: Vec<_> = history::in_order(&repo).into_iter().rev().collect();
     for env in &reversed {
         aws.queue
@@ -79,6 +81,6 @@ async fn a_reversed_history_through_three_pollers_gives_the_in_order_docs() {
     for p in pollers {
         p.await.unwrap();
     }
-    let docs = ctx.sink.read_all(&repo).await.unwrap();
+    let docs = worker.sink.read_all(&repo).await.unwrap();
     assert_eq!(docs, expected);
 }

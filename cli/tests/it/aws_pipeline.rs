@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::http::Request;
+use coderipple_consumer::event_source::{EventSourceMapping, Round};
+use coderipple_consumer::handle_sqs_event;
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::{AwsBackends, fresh_backends};
 use coderipple_core::metrics::{Capture, Metrics};
@@ -16,11 +18,9 @@ use coderipple_core::queue::{OutgoingMessage, Queue};
 use coderipple_core::signature::{Secrets, sign};
 use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_ingest::{IngestState, router};
+use coderipple_testkit::{GitHubStandIn, Prism, app_client, app_key};
 use coderipple_worker::WorkerContext;
-use coderipple_worker::esm::{EventSourceMapping, Round};
-use coderipple_worker::handle_sqs_event;
 use coderipple_worker::publish::{DocStrategy, PublishConfig};
-use coderipple_worker::testkit::{GitHubStandIn, Prism, app_client, app_key};
 use serde_json::{Value, json};
 use tower::ServiceExt;
 
@@ -66,7 +66,7 @@ fn release(repo: &str) -> String {
 struct Pipeline {
     aws: AwsBackends,
     ingest: Arc<IngestState>,
-    worker: WorkerContext,
+    worker: Arc<WorkerContext>,
     metrics: Capture,
 }
 
@@ -76,7 +76,11 @@ async fn pipeline() -> Pipeline {
     let metrics = Capture::default();
     Pipeline {
         ingest: common::aws::ingest_state(&aws, Secrets::new(SECRET, None).unwrap(), &settings),
-        worker: common::aws::worker_context(&aws, &settings, Metrics::to_writer(metrics.clone())),
+        worker: Arc::new(common::aws::worker_context(
+            &aws,
+            &settings,
+            Metrics::to_writer(metrics.clone()),
+        )),
         aws,
         metrics,
     }
@@ -117,10 +121,11 @@ async fn esm(p: &Pipeline) -> EventSourceMapping {
 }
 
 async fn invoke_once(p: &Pipeline, mapping: &EventSourceMapping) -> Round {
+    let consumer = p.worker.consumer();
     mapping
         .poll_once(|event| {
             let deadline = SystemTime::now() + Duration::from_secs(30);
-            handle_sqs_event(&p.worker, event, Some(deadline))
+            handle_sqs_event(&consumer, event, Some(deadline))
         })
         .await
         .unwrap()
@@ -262,7 +267,7 @@ async fn a_transient_failure_fails_the_rest_of_its_group_only() {
     let mut response = None;
     let round = mapping
         .poll_once(|event| async {
-            let r = handle_sqs_event(&p.worker, event, None).await;
+            let r = handle_sqs_event(&p.worker.consumer(), event, None).await;
             response = Some(r.clone());
             r
         })
@@ -300,7 +305,7 @@ async fn a_transient_failure_fails_the_rest_of_its_group_only() {
     );
     assert!(!changelog.contains("Unreleased"), "{changelog}");
     let state = p.aws.store.repo_state("o/a").await.unwrap().unwrap();
-    let shas = coderipple_worker::applied_commits(&state.state).unwrap();
+    let shas = coderipple_engine::applied_commits(&state.state).unwrap();
     assert_eq!(shas, vec![sha(9, 0)]);
 }
 
@@ -328,7 +333,7 @@ async fn the_lambda_worker_opens_the_docs_pull_request_from_what_it_stored() {
         retry_delay: Duration::from_millis(20),
         ..PublishConfig::default()
     };
-    p.worker.publishing = config.publishing(Some(&api)).unwrap();
+    Arc::get_mut(&mut p.worker).unwrap().publishing = config.publishing(Some(&api)).unwrap();
 
     let mut body: Value = serde_json::from_str(&push(&repo, &sha(9, 1), 1)).unwrap();
     body["installation"] = json!({"id": 515});

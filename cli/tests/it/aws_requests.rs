@@ -9,6 +9,8 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::http::Request;
+use coderipple_consumer::event_source::EventSourceMapping;
+use coderipple_consumer::handle_sqs_event;
 use coderipple_core::aws::counter::RequestCounter;
 use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::{AwsBackends, backends_with, counted_clients};
@@ -17,9 +19,6 @@ use coderipple_core::queue::Queue;
 use coderipple_core::signature::{Secrets, sign};
 use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_ingest::{IngestState, router};
-use coderipple_worker::WorkerContext;
-use coderipple_worker::esm::EventSourceMapping;
-use coderipple_worker::handle_sqs_event;
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -31,7 +30,7 @@ struct Counted {
     aws: AwsBackends,
     counter: RequestCounter,
     ingest: Arc<IngestState>,
-    worker: WorkerContext,
+    worker: coderipple_consumer::Consumer,
 }
 
 async fn counted() -> Counted {
@@ -39,7 +38,7 @@ async fn counted() -> Counted {
     let settings = Settings::default();
     let aws = backends_with(counted_clients(&counter).await, &settings).await;
     let ingest = common::aws::ingest_state(&aws, Secrets::new(SECRET, None).unwrap(), &settings);
-    let worker = common::aws::worker_context(&aws, &settings, Metrics::off());
+    let worker = Arc::new(common::aws::worker_context(&aws, &settings, Metrics::off())).consumer();
     counter.take();
     Counted {
         aws,

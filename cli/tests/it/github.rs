@@ -8,7 +8,7 @@ use std::process::{Command, Stdio};
 use std::time::Duration;
 
 use coderipple_core::signature::sign;
-use coderipple_worker::testkit::{GitHubStandIn, Prism, app_key};
+use coderipple_testkit::{GitHubStandIn, Prism, app_key};
 use serde_json::json;
 
 use crate::common::{SECRET, Server, bin, sha, wait_drained};

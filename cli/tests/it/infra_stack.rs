@@ -12,6 +12,8 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::http::Request;
+use coderipple_consumer::event_source::EventSourceMapping;
+use coderipple_consumer::handle_sqs_event;
 use coderipple_core::aws::dynamo::DynamoStore;
 use coderipple_core::aws::provision::Provisioned;
 use coderipple_core::aws::s3::S3BlobStore;
@@ -24,8 +26,6 @@ use coderipple_core::queue::{OutgoingMessage, Queue};
 use coderipple_core::signature::sign;
 use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_ingest::router;
-use coderipple_worker::esm::EventSourceMapping;
-use coderipple_worker::handle_sqs_event;
 use serde_json::json;
 use tower::ServiceExt;
 
@@ -103,7 +103,7 @@ async fn the_pipeline_runs_on_the_stacks_queue_table_and_bucket() {
         .await
         .unwrap();
 
-    let worker = common::aws::worker_context(&aws, &settings, Metrics::off());
+    let worker = Arc::new(common::aws::worker_context(&aws, &settings, Metrics::off())).consumer();
     let mapping = EventSourceMapping::new(
         queue.clone(),
         queue.arn().await.unwrap(),

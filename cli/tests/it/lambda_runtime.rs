@@ -14,7 +14,7 @@ use coderipple_core::contract::aws::{AwsBackends, child_env, fresh_backends, uni
 use coderipple_core::queue::Queue;
 use coderipple_core::store::{DeliveryStatus, Store};
 use coderipple_loadtest::runtime_api::{Posted, RuntimeApi, lambda_env};
-use coderipple_worker::testkit::{GitHubStandIn, Prism, app_key};
+use coderipple_testkit::{GitHubStandIn, Prism, app_key};
 use serde_json::Value;
 
 const FIXTURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/fixtures/lambda");

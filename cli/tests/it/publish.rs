@@ -7,7 +7,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use coderipple_worker::testkit::git;
+use coderipple_testkit::git;
 
 use crate::common::{Server, bin, cli, post, push_body, sha, status, wait_drained};
 

@@ -5,7 +5,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use coderipple_worker::testkit::{LLM_MODEL, LlmServer};
+use coderipple_testkit::{LLM_MODEL, LlmServer};
 
 use crate::common::*;
 
@@ -40,7 +40,7 @@ async fn up_with_a_model_writes_prose_and_status_counts_it() {
         writer["calls"].as_u64().unwrap() as usize,
         server.requests()
     );
-    let docs = coderipple_worker::testkit::tree(&dir.path().join("docs").join(REPO));
+    let docs = coderipple_testkit::files_under(&dir.path().join("docs").join(REPO));
     let adrs = &docs["decisions/architecture_decisions.md"];
     assert!(adrs.contains("**Context.** "), "{adrs}");
     for (rel, text) in &docs {

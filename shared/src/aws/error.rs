@@ -7,7 +7,7 @@
 
 use aws_sdk_sqs::error::{ProvideErrorMetadata, SdkError};
 
-use crate::Error;
+use crate::error::Error;
 
 /// The service's error code, when the call reached the service.
 pub(crate) fn code<E: ProvideErrorMetadata, R>(err: &SdkError<E, R>) -> Option<&str> {

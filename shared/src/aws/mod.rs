@@ -15,7 +15,7 @@ pub mod s3;
 pub mod secrets;
 pub mod sqs;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The SDK clients CodeRipple uses, built once from one loaded configuration.
 #[derive(Debug, Clone)]

@@ -21,7 +21,7 @@ use super::s3::CLAIM_CHECK_PREFIX;
 use super::sqs::SqsQueue;
 use super::{AwsClients, QueueRef};
 use crate::config::Settings;
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// Names of the resources to create.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -7,7 +7,7 @@ use async_trait::async_trait;
 
 use super::error::{code, sdk_error};
 use crate::blob::{BlobStore, is_valid_key};
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// The key prefix of claim-checked envelopes (the bucket's lifecycle rule expires it).
 pub const CLAIM_CHECK_PREFIX: &str = "claim-check/";

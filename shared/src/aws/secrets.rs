@@ -11,8 +11,8 @@ use serde::Deserialize;
 
 use super::AwsClients;
 use super::error::sdk_error;
+use crate::error::{Error, Result};
 use crate::signature::Secrets;
-use crate::{Error, Result};
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -26,11 +26,11 @@ use aws_sdk_sqs::types::{
 
 use super::QueueRef;
 use super::error::{code, sdk_error};
+use crate::error::{Error, Result};
 use crate::queue::{
     DeadLetterReason, MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, QueueStats,
     ReceivedMessage, message_group_id,
 };
-use crate::{Error, Result};
 
 /// Bytes of bodies and attributes in one `SendMessageBatch` call (SQS's historical limit,
 /// kept so the same code works on every region and emulator).

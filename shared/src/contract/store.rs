@@ -8,7 +8,7 @@ use serde_json::json;
 
 use super::StoreFixture;
 pub use super::listing::deliveries_and_repos_are_listed_for_operators;
-use crate::Error;
+use crate::error::Error;
 use crate::store::{BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryStatus};
 
 const TTL: Duration = Duration::from_secs(3600);

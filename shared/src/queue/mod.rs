@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::Result;
+use crate::error::Result;
 
 /// Largest batch one call may send, receive or delete (SQS's limit).
 pub const MAX_BATCH: usize = 10;

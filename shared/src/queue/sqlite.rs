@@ -17,9 +17,9 @@ use super::{
     DeadLetterReason, MAX_BATCH, OutgoingMessage, PeekedMessage, Queue, QueueSettings, QueueStats,
     ReceivedMessage, message_group_id,
 };
+use crate::error::{Error, Result};
 use crate::sqlite::SqliteDb;
 use crate::time::{ms, now_ms};
-use crate::{Error, Result};
 
 mod receive;
 

@@ -18,7 +18,7 @@ use std::time::Duration;
 use rusqlite::{Connection, OpenFlags};
 use tokio::sync::oneshot;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 /// At most this many writes share one transaction.
 const MAX_GROUP: usize = 512;

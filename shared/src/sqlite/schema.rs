@@ -2,7 +2,7 @@
 
 use rusqlite::Connection;
 
-use crate::{Error, Result};
+use crate::error::{Error, Result};
 
 const VERSION: i64 = 8;
 

@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use rusqlite::params;
 
 use super::SqliteDb;
-use crate::Result;
+use crate::error::Result;
 use crate::time::now_ms;
 
 /// A claim-check file younger than this is never swept (ingest writes the body before the

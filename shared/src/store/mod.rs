@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use crate::Result;
+use crate::error::Result;
 
 /// The most a repository's agent state may take, serialized as JSON (bytes). DynamoDB refuses
 /// items over 400 KB; the rest of the item (keys, version, timestamps) and a margin fit in the
@@ -284,12 +284,12 @@ pub trait Store: Send + Sync + std::fmt::Debug {
         begin_each(self, ids, repo, owner, lease, ttl).await
     }
 
-    /// Extends `owner`'s leases of `ids` to `lease` from now. [`crate::Error::Conflict`] when
+    /// Extends `owner`'s leases of `ids` to `lease` from now. [`crate::error::Error::Conflict`] when
     /// one is no longer `owner`'s (it expired and another worker took it, or it ended).
     async fn renew_processing(&self, ids: &[String], owner: &str, lease: Duration) -> Result<()>;
 
     /// Marks deliveries completed with a summary, if `owner` still holds their leases. Final.
-    /// [`crate::Error::Conflict`] (nothing changed) when one is no longer `owner`'s.
+    /// [`crate::error::Error::Conflict`] (nothing changed) when one is no longer `owner`'s.
     async fn complete_processing(
         &self,
         ids: &[String],
@@ -325,7 +325,7 @@ pub trait Store: Send + Sync + std::fmt::Debug {
     }
 
     /// Writes a repository's state if its version is still `expected` (`None`: must not
-    /// exist). Returns the new version; [`crate::Error::Conflict`] when someone else wrote.
+    /// exist). Returns the new version; [`crate::error::Error::Conflict`] when someone else wrote.
     async fn put_repo_state(
         &self,
         repo: &str,

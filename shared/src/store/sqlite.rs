@@ -10,9 +10,9 @@ use super::{
     BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryQuery, DeliveryRecord, DeliveryStatus,
     HistoryGap, ParkedRepo, PendingPublish, RepoState, RepoSummary, Store,
 };
+use crate::error::{Error, Result};
 use crate::sqlite::SqliteDb;
 use crate::time::{ms, now_ms};
-use crate::{Error, Result};
 
 #[path = "sqlite_listing.rs"]
 mod listing;

@@ -4,7 +4,7 @@
 use rusqlite::types::Value;
 
 use super::{SqliteStore, status_of};
-use crate::Result;
+use crate::error::Result;
 use crate::store::{DeliveryQuery, DeliveryRecord, RepoSummary};
 use crate::time::now_ms;
 

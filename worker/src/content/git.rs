@@ -17,7 +17,7 @@ use async_trait::async_trait;
 use tokio::io::AsyncWriteExt;
 
 use super::{ContentSource, MAX_FILE_BYTES};
-use crate::WorkerError;
+use coderipple_core::WorkerError;
 
 /// How long one git process of the content source may run before it is killed (a hung
 /// filesystem, a lock, a lazy fetch); the change set is then retried.

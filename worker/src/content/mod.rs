@@ -2,11 +2,12 @@
 //!
 //! None by default (agents work from the webhook alone); a local checkout per repository
 //! ([`git::GitCheckouts`], `--repo-root owner/repo=PATH`) read through `git` at the event's
-//! commit. What is read (README, manifests) is reduced to small [`FileFacts`](crate::facts::FileFacts), cached in the
+//! commit. What is read (README, manifests) is reduced to small [`FileFacts`](coderipple_engine::facts::FileFacts), cached in the
 //! Store cache under the blob sha and the pack version, so a file is analysed once whatever
 //! the number of commits, workers or replays that see it.
 
 pub mod git;
+pub mod github;
 
 use std::collections::BTreeMap;
 
@@ -14,10 +15,10 @@ use async_trait::async_trait;
 use coderipple_core::cache::Cache;
 use coderipple_core::store::ContentStats;
 
-use crate::WorkerError;
-use crate::facts::{self, FileFacts};
-use crate::pack::AgentPack;
-use crate::plan::{Plan, PlanItem};
+use coderipple_core::WorkerError;
+use coderipple_engine::facts::{self, FileFacts};
+use coderipple_engine::pack::AgentPack;
+use coderipple_engine::plan::{Plan, PlanItem};
 
 /// Largest file read (bytes); larger ones are skipped.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;

@@ -5,9 +5,9 @@ use std::time::Duration;
 
 use coderipple_core::webhook::validate_repo;
 
-use crate::WorkerError;
-pub(super) use crate::env::config;
-use crate::env::whole_number;
+pub(super) use crate::vars::config;
+use crate::vars::whole_number;
+use coderipple_core::WorkerError;
 
 /// `CODERIPPLE_DOC_STRATEGY`.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]

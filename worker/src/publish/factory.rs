@@ -7,8 +7,8 @@ use super::git::GitRemotes;
 use super::github::GitHubDirect;
 use super::pull_request::GitHubPullRequest;
 use super::{Publisher, Publishing};
-use crate::WorkerError;
-use crate::github::GitHubApi;
+use coderipple_core::WorkerError;
+use coderipple_github::GitHubApi;
 
 impl PublishConfig {
     /// The publisher these settings name (`None` for the `store` strategy); the GitHub

@@ -24,8 +24,8 @@ use super::config::PublishConfig;
 use super::credentials::Remote;
 pub(crate) use super::credentials::redact;
 use super::{Published, Publisher};
-use crate::WorkerError;
-use crate::sink::DocFile;
+use coderipple_core::WorkerError;
+use coderipple_engine::DocFile;
 
 /// Rounds of "fetch, commit, push" when the branch keeps moving under us.
 const ROUNDS: usize = 3;
@@ -222,7 +222,7 @@ impl Git<'_> {
         }
         let mut paths = Vec::with_capacity(files.len());
         for file in files {
-            crate::sink::checked(file)?;
+            file.checked_path()?;
             paths.push(format!("{}{}", self.config.path, file.path));
         }
         let blobs = tempfile::tempdir()

@@ -16,9 +16,9 @@ use std::collections::HashMap;
 use serde_json::{Value, json};
 use sha1::{Digest, Sha1};
 
-use crate::WorkerError;
-use crate::github::{GitHubApi, Method};
-use crate::sink::DocFile;
+use coderipple_core::WorkerError;
+use coderipple_engine::DocFile;
+use coderipple_github::{GitHubApi, Method};
 
 /// A ref update GitHub refused because the branch is not where we read it (someone pushed
 /// meanwhile, or created it): start again from its new head.
@@ -352,7 +352,7 @@ impl GitData<'_> {
     /// `GET path`, where a 404 means the repository (or the App's access to it) is gone.
     pub async fn must_get(&self, path: &str) -> Result<Value, WorkerError> {
         self.api.get(self.repo, path).await?.ok_or_else(|| {
-            crate::github::Refusal {
+            coderipple_github::Refusal {
                 status: reqwest::StatusCode::NOT_FOUND,
                 message: format!("GET {path}"),
             }

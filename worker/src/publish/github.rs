@@ -14,9 +14,9 @@ use async_trait::async_trait;
 use super::config::PublishConfig;
 use super::git_data::{GitData, Head};
 use super::{Published, Publisher};
-use crate::WorkerError;
-use crate::github::GitHubApi;
-use crate::sink::DocFile;
+use coderipple_core::WorkerError;
+use coderipple_engine::DocFile;
+use coderipple_github::GitHubApi;
 
 /// Rounds of "read the branch, commit, move it" when the branch keeps moving under us.
 pub(super) const ROUNDS: usize = 3;

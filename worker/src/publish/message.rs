@@ -4,6 +4,7 @@
 
 use coderipple_core::envelope::{Change, Envelope};
 use coderipple_core::store::AgentDecision;
+use coderipple_engine::text::clip_plain;
 
 /// Names listed per kind before "and N more".
 const LISTED: usize = 5;
@@ -41,7 +42,13 @@ pub fn commit_message(envelopes: &[Envelope], agents: &[AgentDecision]) -> Strin
     let deliveries: Vec<String> = envelopes.iter().map(|e| e.delivery.clone()).collect();
     let ran: Vec<String> = agents
         .iter()
-        .map(|a| format!("{} ({})", clean(&a.agent), clip(&a.reason, REASON_CHARS)))
+        .map(|a| {
+            format!(
+                "{} ({})",
+                clean(&a.agent),
+                clip_plain(&a.reason, REASON_CHARS)
+            )
+        })
         .collect();
     let agents_line = if ran.is_empty() {
         String::new()
@@ -85,21 +92,7 @@ fn listed(names: &[String]) -> String {
 }
 
 fn clean(name: &str) -> String {
-    clip(name, NAME_CHARS)
-}
-
-/// `text` without control characters, at most `chars` long.
-pub(crate) fn clip(text: &str, chars: usize) -> String {
-    let kept: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(chars)
-        .collect();
-    if text.chars().filter(|c| !c.is_control()).count() > chars {
-        format!("{kept}…")
-    } else {
-        kept
-    }
+    clip_plain(name, NAME_CHARS)
 }
 
 #[cfg(test)]

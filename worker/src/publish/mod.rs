@@ -9,16 +9,18 @@
 //! `DocsPublishFailed` metric), published again by its next change set, the worker's sweep
 //! or `coderipple publish`.
 //!
+//! This module holds the publishers and their settings; the publish *step* (after a change
+//! set, `coderipple publish`, the republisher) is the pipeline's (`publish_step`).
+//!
 //! Older docs never win over newer ones: one publish per repository at a time in a process
 //! (a lock per repository), and across processes a fence on the repository's state version
-//! (the `fence` module): every try reads the state version and then the docs afresh, a publish
+//! (the pipeline's `fence` module): every try reads the state version and then the docs afresh, a publish
 //! that finds newer docs stored after it publishes those too, and a pending record is cleared
 //! only by a publish of its version or a newer one.
 
 mod config;
 mod credentials;
 mod factory;
-mod fence;
 mod git;
 mod git_data;
 mod github;
@@ -31,18 +33,14 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
-use coderipple_core::envelope::Envelope;
-use coderipple_core::metrics::MetricSet;
-use coderipple_core::store::{AgentDecision, PublishOutcome, PublishStatus};
-use tokio_util::sync::CancellationToken;
 
 pub use config::{DocStrategy, Identity, PublishConfig};
 pub use github::GitHubDirect;
 pub use message::{commit_message, message_for};
 pub use pull_request::GitHubPullRequest;
 
-use crate::sink::DocFile;
-use crate::{WorkerContext, WorkerError};
+use coderipple_core::WorkerError;
+use coderipple_engine::DocFile;
 
 /// What a successful publish did.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -95,7 +93,7 @@ pub struct Publishing {
     pub publisher: Arc<dyn Publisher>,
     /// The first retry's delay.
     pub retry_delay: Duration,
-    /// How often [`republish_pending`] runs (zero: never).
+    /// How often `republish_pending` runs (zero: never).
     pub republish_every: Duration,
     /// One lock per repository: one publish of a repository at a time in this process.
     locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
@@ -117,7 +115,7 @@ impl Publishing {
     }
 
     /// Waits for `repo`'s turn: held until the returned guard is dropped.
-    async fn turn(&self, repo: &str) -> tokio::sync::OwnedMutexGuard<()> {
+    pub(crate) async fn turn(&self, repo: &str) -> tokio::sync::OwnedMutexGuard<()> {
         let lock = {
             let mut locks = self.locks.lock().unwrap_or_else(|e| e.into_inner());
             // Locks nobody holds or waits for are dropped, so the map stays small.
@@ -125,103 +123,5 @@ impl Publishing {
             locks.entry(repo.to_owned()).or_default().clone()
         };
         lock.lock_owned().await
-    }
-}
-
-/// Publishes `repo`'s stored docs after a change set of `envelopes`; `None` when nothing is
-/// published (the `store` strategy, or no target for this repository).
-pub async fn after_change_set(
-    ctx: &WorkerContext,
-    repo: &str,
-    envelopes: &[Envelope],
-    agents: &[AgentDecision],
-) -> Option<PublishOutcome> {
-    let publisher = &ctx.publishing.as_ref()?.publisher;
-    publisher.target(repo)?;
-    if let Some(id) = envelopes.iter().rev().find_map(|e| e.installation) {
-        publisher.note_installation(repo, id);
-    }
-    publish_repo(ctx, repo, &commit_message(envelopes, agents)).await
-}
-
-/// Publishes `repo`'s whole stored docs tree with `message` (retrying transient failures),
-/// then clears or records its pending publish; `None` with the `store` strategy. Never
-/// fails: a failure is the outcome. Waits while another publish of `repo` runs here.
-#[tracing::instrument(skip_all, fields(repo = %repo))]
-pub async fn publish_repo(
-    ctx: &WorkerContext,
-    repo: &str,
-    message: &str,
-) -> Option<PublishOutcome> {
-    let publishing = ctx.publishing.as_ref()?;
-    let _turn = publishing.turn(repo).await;
-    let publisher = &publishing.publisher;
-    let target = publisher.target(repo).unwrap_or_default();
-    let result = fence::publish(ctx, publishing, repo, message).await;
-    let mut out = PublishOutcome {
-        strategy: publisher.strategy().into(),
-        target,
-        status: PublishStatus::Unchanged,
-        commit: None,
-        reason: None,
-    };
-    match result {
-        Ok(published) => {
-            if let Published::Committed { commit } = published {
-                tracing::info!(%commit, target = %out.target, "docs published");
-                out.status = PublishStatus::Published;
-                out.commit = Some(commit);
-            }
-        }
-        Err(failed) => {
-            let reason = failed.error.to_string();
-            tracing::warn!(%reason, target = %out.target, "docs not published; pending");
-            if let Err(e) = ctx
-                .store
-                .mark_publish_pending(repo, &reason, failed.version)
-                .await
-            {
-                tracing::error!(error = %e, "the pending publish could not be recorded");
-            }
-            let mut m =
-                MetricSet::for_function("worker").with_dimension("Strategy", publisher.strategy());
-            m.count("DocsPublishFailed", 1);
-            ctx.metrics.emit(&m);
-            out.status = PublishStatus::Pending;
-            out.reason = Some(reason);
-        }
-    }
-    Some(out)
-}
-
-/// Publishes every pending repository again, every [`Publishing::republish_every`], until
-/// `cancel` (run by long-running workers; a Lambda worker relies on the next change set and
-/// `coderipple publish --pending`).
-pub async fn republish_pending(ctx: Arc<WorkerContext>, cancel: CancellationToken) {
-    let Some(every) = ctx.publishing.as_ref().map(|p| p.republish_every) else {
-        return;
-    };
-    if every.is_zero() {
-        return;
-    }
-    loop {
-        tokio::select! {
-            () = cancel.cancelled() => return,
-            () = tokio::time::sleep(every) => {}
-        }
-        let pending = match ctx.store.pending_publishes().await {
-            Ok(p) => p,
-            Err(e) => {
-                tracing::warn!(error = %e, "pending publishes not listed; trying again next time");
-                continue;
-            }
-        };
-        for p in pending {
-            if cancel.is_cancelled() {
-                return;
-            }
-            let message = message_for("publish the docs a failed publish left out");
-            publish_repo(&ctx, &p.repo, &message).await;
-        }
     }
 }

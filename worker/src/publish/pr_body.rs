@@ -1,8 +1,7 @@
 //! The standing pull request's body: what it is, the writer's summary of the update (when
 //! there is one), and the change lines since it opened, kept between our markers and bounded.
 
-use super::message::clip;
-use super::pull_request::Target;
+use coderipple_engine::text::clip_plain as clip;
 
 /// Change lines the body keeps (newest last) before folding the oldest into a count.
 const BODY_LINES: usize = 30;
@@ -16,6 +15,18 @@ const FOLDED: &str = "… and ";
 /// mention people (`@team`), link, or format anything.
 fn as_code(text: &str) -> String {
     format!("`{}`", clip(text, LINE_CHARS).replace('`', "'"))
+}
+
+/// Where a publish put the docs.
+pub(super) struct Target<'a> {
+    /// The docs branch.
+    pub(super) branch: &'a str,
+    /// The repository's default branch.
+    pub(super) default: &'a str,
+    /// Whether every commit on the branch is ours.
+    pub(super) ours: bool,
+    /// The LLM writer's summary of this update, shown in the body.
+    pub(super) prose: Option<&'a str>,
 }
 
 /// The pull request's body: what it is, then the change lines kept from `previous` (between

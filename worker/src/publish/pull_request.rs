@@ -28,12 +28,13 @@ use serde_json::{Value, json};
 use super::config::PublishConfig;
 use super::git_data::{GitData, Head, ref_path};
 use super::github::{ROUNDS, identity, start_point};
-use super::message::{clip, summary_line};
-use super::pr_body::{LINE_CHARS, body};
+use super::message::summary_line;
+use super::pr_body::{LINE_CHARS, Target, body};
 use super::{Published, Publisher};
-use crate::WorkerError;
-use crate::github::{GitHubApi, Method};
-use crate::sink::DocFile;
+use coderipple_core::WorkerError;
+use coderipple_engine::DocFile;
+use coderipple_engine::text::clip_plain as clip;
+use coderipple_github::{GitHubApi, Method};
 
 /// Publishes through a standing pull request.
 #[derive(Debug, Clone)]
@@ -178,18 +179,6 @@ impl Publisher for GitHubPullRequest {
             "the docs branch of {repo} kept moving during {ROUNDS} updates"
         )))
     }
-}
-
-/// Where a publish put the docs.
-pub(super) struct Target<'a> {
-    /// The docs branch.
-    pub(super) branch: &'a str,
-    /// The repository's default branch.
-    pub(super) default: &'a str,
-    /// Whether every commit on the branch is ours.
-    pub(super) ours: bool,
-    /// The LLM writer's summary of this update, shown in the body.
-    pub(super) prose: Option<&'a str>,
 }
 
 impl GitHubPullRequest {

@@ -8,8 +8,8 @@ use std::os::unix::fs::MetadataExt;
 use std::time::Duration;
 
 use coderipple_core::envelope::Envelope;
-use coderipple_worker::process_change_set;
-use coderipple_worker::testkit::{LocalWorker, history};
+use coderipple_testkit::{LocalWorker, history};
+use coderipple_worker::apply_change_set;
 
 const REPO: &str = "acme/gearbox";
 const LEASE: Duration = Duration::from_secs(60);
@@ -28,7 +28,7 @@ fn inodes(worker: &LocalWorker) -> BTreeMap<String, u64> {
 }
 
 async fn apply(worker: &LocalWorker, env: &Envelope) -> Vec<String> {
-    process_change_set(&worker.ctx, REPO, std::slice::from_ref(env), LEASE)
+    apply_change_set(&worker.ctx, REPO, std::slice::from_ref(env), LEASE)
         .await
         .unwrap()
         .docs

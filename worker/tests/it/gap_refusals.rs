@@ -9,10 +9,11 @@ use std::time::{Duration, Instant};
 
 use coderipple_core::envelope::Envelope;
 use coderipple_core::store::ProcessingSummary;
-use coderipple_worker::testkit::{
+use coderipple_github::deadline;
+use coderipple_testkit::{
     GitHubStandIn, LocalWorker, Prism, app_client, app_key, history::MESSAGES,
 };
-use coderipple_worker::{deadline, process_change_set, wake_envelope};
+use coderipple_worker::{apply_change_set, wake_envelope};
 
 use crate::github::APP_ID;
 
@@ -58,7 +59,7 @@ async fn scene(repo: &str, installed: bool) -> Scene {
 /// Applies every event but push 3, one change set each; pushes 4 and 5 then wait.
 async fn deliver_all_but_push_3(worker: &LocalWorker, repo: &str, events: &[Envelope]) {
     for env in events.iter().filter(|e| e.delivery != "push-3") {
-        process_change_set(&worker.ctx, repo, std::slice::from_ref(env), LEASE)
+        apply_change_set(&worker.ctx, repo, std::slice::from_ref(env), LEASE)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", env.delivery));
     }
@@ -71,13 +72,13 @@ async fn behind_prism(s: &Scene) -> (Prism, LocalWorker) {
     let prism = Prism::start(&s.standin.url);
     let api = Arc::new(app_client(&prism.url, APP_ID, &s.key_file));
     let mut worker = LocalWorker::new().github(api);
-    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
+    worker.ctx_mut().settings.gap_wait = Duration::from_secs(3600);
     deliver_all_but_push_3(&worker, REPO, &s.events).await;
     (prism, worker)
 }
 
 async fn wake(worker: &LocalWorker, repo: &str, n: i64) -> ProcessingSummary {
-    process_change_set(&worker.ctx, repo, &[wake_envelope(repo, n)], LEASE)
+    apply_change_set(&worker.ctx, repo, &[wake_envelope(repo, n)], LEASE)
         .await
         .unwrap_or_else(|e| panic!("a refusal must not fail the change set: {e}"))
 }
@@ -98,7 +99,7 @@ async fn assert_recorded_and_going_on(worker: &LocalWorker, repo: &str, events: 
     assert!(worker.ctx.store.history_gaps().await.unwrap().is_empty());
     // Push 3 arrives after all: applied late, like any push of a recorded gap.
     let late = events.iter().find(|e| e.delivery == "push-3").unwrap();
-    let summary = process_change_set(&worker.ctx, repo, std::slice::from_ref(late), LEASE)
+    let summary = apply_change_set(&worker.ctx, repo, std::slice::from_ref(late), LEASE)
         .await
         .expect("a later change set of the repository is applied");
     assert!(summary.waiting.is_empty(), "{summary:?}");
@@ -111,12 +112,12 @@ async fn a_403_from_the_compare_api_records_the_gap_and_history_goes_on() {
     // Straight to the stand-in: GitHub answers 403 here, which its description does not list.
     let api = Arc::new(app_client(&s.standin.url, APP_ID, &s.key_file));
     let mut worker = LocalWorker::new().github(api);
-    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
+    worker.ctx_mut().settings.gap_wait = Duration::from_secs(3600);
     deliver_all_but_push_3(&worker, REPO, &s.events).await;
     s.standin
         .state
         .fail_next("GET /repos/acme/gearbox/compare", 403, None, 100);
-    worker.ctx.settings.gap_wait = Duration::ZERO;
+    worker.ctx_mut().settings.gap_wait = Duration::ZERO;
     let summary = wake(&worker, REPO, 1).await;
     assert!(
         noted(&summary, "GitHub did not fill it"),
@@ -136,7 +137,7 @@ async fn a_403_from_the_compare_api_records_the_gap_and_history_goes_on() {
 async fn an_app_not_installed_on_the_repository_records_the_gap() {
     let s = scene(REPO, false).await;
     let (_prism, mut worker) = behind_prism(&s).await;
-    worker.ctx.settings.gap_wait = Duration::ZERO;
+    worker.ctx_mut().settings.gap_wait = Duration::ZERO;
     let summary = wake(&worker, REPO, 1).await;
     assert!(
         noted(&summary, "GitHub did not fill it"),
@@ -155,7 +156,7 @@ async fn github_unavailable_lets_the_gap_wait_a_few_wakes_then_records_it() {
     s.standin
         .state
         .fail_next("GET /repos/acme/gearbox/compare", 503, None, 1000);
-    worker.ctx.settings.gap_wait = Duration::ZERO;
+    worker.ctx_mut().settings.gap_wait = Duration::ZERO;
     for round in 1..=3 {
         let summary = wake(&worker, REPO, round).await;
         assert!(
@@ -184,7 +185,7 @@ async fn github_unavailable_lets_the_gap_wait_a_few_wakes_then_records_it() {
 async fn near_the_invocations_deadline_no_github_call_is_started_and_the_gap_waits() {
     let s = scene(REPO, true).await;
     let (_prism, mut worker) = behind_prism(&s).await;
-    worker.ctx.settings.gap_wait = Duration::ZERO;
+    worker.ctx_mut().settings.gap_wait = Duration::ZERO;
     let before = s.standin.state.calls().len();
     let until = Instant::now() + Duration::from_millis(500);
     let summary = deadline::within(until, wake(&worker, REPO, 1)).await;
@@ -215,8 +216,8 @@ async fn one_app_wide_recovery_scan_per_period_however_many_gaps_ask() {
         .seed_repo(other, "main", &[("README.md", "# Clutch\n")]);
     s.standin.state.install(other, 95);
     let (_prism, mut worker) = behind_prism(&s).await;
-    worker.ctx.settings.gap_wait = Duration::ZERO;
-    let scans = |st: &coderipple_worker::testkit::GitHubState| st.count("GET /app/hook/deliveries");
+    worker.ctx_mut().settings.gap_wait = Duration::ZERO;
+    let scans = |st: &coderipple_testkit::GitHubState| st.count("GET /app/hook/deliveries");
     let summary = wake(&worker, REPO, 1).await;
     let first = scans(&s.standin.state);
     assert!(first >= 1, "the first gap asks: {:?}", summary.notes);
@@ -233,13 +234,13 @@ async fn one_app_wide_recovery_scan_per_period_however_many_gaps_ask() {
         .push_as_person(other, "main", &[("src/b.rs", "b\n")], MESSAGES[1]);
     let created = s.standin.state.push_event(other, "main", "", &root, "o-0");
     let skipped = s.standin.state.push_event(other, "main", &a, &b, "o-2");
-    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
+    worker.ctx_mut().settings.gap_wait = Duration::from_secs(3600);
     for env in [created, skipped] {
-        process_change_set(&worker.ctx, other, &[env], LEASE)
+        apply_change_set(&worker.ctx, other, &[env], LEASE)
             .await
             .unwrap();
     }
-    worker.ctx.settings.gap_wait = Duration::ZERO;
+    worker.ctx_mut().settings.gap_wait = Duration::ZERO;
     let summary = wake(&worker, other, 2).await;
     assert_eq!(scans(&s.standin.state), first, "{:?}", summary.notes);
     assert!(

@@ -11,9 +11,9 @@ use std::time::Duration;
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::{Commit, Envelope};
 use coderipple_core::store::DeliveryStatus;
-use coderipple_worker::github::GitHubContent;
-use coderipple_worker::process_change_set;
-use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_client, app_key};
+use coderipple_testkit::{GitHubStandIn, LocalWorker, Prism, app_client, app_key};
+use coderipple_worker::GitHubContent;
+use coderipple_worker::apply_change_set;
 
 const REPO: &str = "acme/gearbox";
 pub(crate) const APP_ID: u64 = 31_337;
@@ -70,7 +70,7 @@ async fn contents_come_through_the_api_as_the_installation_and_are_cached_by_blo
     s.standin.state.install(REPO, 77);
     files_at(&s, 1);
     files_at(&s, 2);
-    let first = process_change_set(&s.worker.ctx, REPO, &[push("d1", 1, Some(77))], LEASE)
+    let first = apply_change_set(&s.worker.ctx, REPO, &[push("d1", 1, Some(77))], LEASE)
         .await
         .unwrap();
     let stats = first.content.unwrap();
@@ -94,7 +94,7 @@ async fn contents_come_through_the_api_as_the_installation_and_are_cached_by_blo
 
     // The same files at a later commit: same blobs, so the analyses come from the cache, and
     // the token is reused.
-    let second = process_change_set(&s.worker.ctx, REPO, &[push("d2", 2, Some(77))], LEASE)
+    let second = apply_change_set(&s.worker.ctx, REPO, &[push("d2", 2, Some(77))], LEASE)
         .await
         .unwrap();
     let stats = second.content.unwrap();
@@ -116,7 +116,7 @@ async fn an_unknown_installation_is_looked_up_and_a_token_near_expiry_is_renewed
     files_at(&s, 1);
     files_at(&s, 2);
     for (d, n) in [("d1", 1), ("d2", 2)] {
-        process_change_set(&s.worker.ctx, REPO, &[push(d, n, None)], LEASE)
+        apply_change_set(&s.worker.ctx, REPO, &[push(d, n, None)], LEASE)
             .await
             .unwrap();
     }
@@ -145,7 +145,7 @@ async fn a_rate_limit_is_waited_out_and_the_call_retried() {
     s.standin.state.install(REPO, 79);
     files_at(&s, 1);
     s.standin.state.rate_limit_next(2);
-    let summary = process_change_set(&s.worker.ctx, REPO, &[push("d1", 1, Some(79))], LEASE)
+    let summary = apply_change_set(&s.worker.ctx, REPO, &[push("d1", 1, Some(79))], LEASE)
         .await
         .unwrap();
     assert_eq!(summary.content.unwrap().analysed, 2);
@@ -164,7 +164,7 @@ async fn a_rate_limit_is_waited_out_and_the_call_retried() {
 async fn an_app_not_installed_leaves_the_event_applied_without_contents() {
     let s = setup().await;
     files_at(&s, 1);
-    let summary = process_change_set(&s.worker.ctx, REPO, &[push("d1", 1, None)], LEASE)
+    let summary = apply_change_set(&s.worker.ctx, REPO, &[push("d1", 1, None)], LEASE)
         .await
         .unwrap();
     let stats = summary.content.unwrap();
@@ -190,7 +190,7 @@ async fn an_answer_that_is_not_githubs_is_caught_by_the_proxy() {
     s.standin.state.install(REPO, 80);
     files_at(&s, 1);
     s.standin.state.break_answers();
-    let err = process_change_set(&s.worker.ctx, REPO, &[push("d1", 1, Some(80))], LEASE)
+    let err = apply_change_set(&s.worker.ctx, REPO, &[push("d1", 1, Some(80))], LEASE)
         .await
         .expect_err("an invalid answer must not pass");
     assert!(err.is_retryable(), "{err}");

@@ -14,11 +14,10 @@ use std::time::Duration;
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::Envelope;
 use coderipple_core::store::{DeliveryStatus, PublishStatus};
-use coderipple_worker::publish::{DocStrategy, PublishConfig, message_for, publish_repo};
-use coderipple_worker::testkit::{
-    BOT_USER_ID, GitHubStandIn, LocalWorker, Prism, app_client, app_key,
-};
-use coderipple_worker::{WorkerContext, process_change_set};
+use coderipple_testkit::{BOT_USER_ID, GitHubStandIn, LocalWorker, Prism, app_client, app_key};
+use coderipple_worker::publish::{DocStrategy, PublishConfig, message_for};
+use coderipple_worker::publish_repo;
+use coderipple_worker::{WorkerContext, apply_change_set};
 
 use crate::github::APP_ID;
 
@@ -90,7 +89,7 @@ pub(crate) async fn apply(
     s: &Setup,
     envelopes: &[Envelope],
 ) -> coderipple_core::store::PublishOutcome {
-    let summary = process_change_set(s.ctx(), REPO, envelopes, LEASE)
+    let summary = apply_change_set(s.ctx(), REPO, envelopes, LEASE)
         .await
         .unwrap_or_else(|e| panic!("{e}\nprism: {}", s.prism.output()));
     summary.publish.expect("a publish outcome")
@@ -180,7 +179,7 @@ async fn a_standing_pull_request_is_opened_once_then_rebuilt_and_updated() {
     let writes = s.writes();
     let replay = apply(&s, &[push("d2-replay", 2, "fix: second gears")]).await;
     assert_eq!(replay.status, PublishStatus::Unchanged, "{replay:?}");
-    let again = process_change_set(s.ctx(), REPO, &[push("d2", 2, "fix: second gears")], LEASE)
+    let again = apply_change_set(s.ctx(), REPO, &[push("d2", 2, "fix: second gears")], LEASE)
         .await
         .unwrap();
     assert!(again.publish.is_none() && again.skipped_completed == ["d2"]);
@@ -397,7 +396,7 @@ async fn an_app_not_installed_on_the_repository_is_pending_not_a_failure() {
         .state
         .seed_repo(other, "main", &[("README.md", "x\n")]);
     let env = fixtures::push(other, "e1", vec![fixtures::commit(1, "feat: x")]);
-    let summary = process_change_set(s.ctx(), other, &[env], LEASE)
+    let summary = apply_change_set(s.ctx(), other, &[env], LEASE)
         .await
         .unwrap();
     let out = summary.publish.unwrap();
@@ -443,7 +442,7 @@ async fn our_own_docs_commit_coming_back_as_a_push_changes_nothing() {
             }],
         )
     };
-    let summary = process_change_set(s.ctx(), REPO, &[echo], LEASE)
+    let summary = apply_change_set(s.ctx(), REPO, &[echo], LEASE)
         .await
         .unwrap();
     assert!(

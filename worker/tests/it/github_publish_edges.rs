@@ -6,7 +6,8 @@
 //! answer to opening it was lost.
 
 use coderipple_core::store::PublishStatus;
-use coderipple_worker::publish::{DocStrategy, message_for, publish_repo};
+use coderipple_worker::publish::{DocStrategy, message_for};
+use coderipple_worker::publish_repo;
 
 use crate::github_publish::{BRANCH, REPO, Setup, apply, push, setup};
 

@@ -8,13 +8,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use coderipple_consumer::handle_batch;
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::Envelope;
 use coderipple_core::store::DeliveryStatus;
-use coderipple_worker::testkit::{
+use coderipple_testkit::{
     GitHubStandIn, LocalWorker, Prism, app_client, app_key, history, history::MESSAGES,
 };
-use coderipple_worker::{handle_batch, process_change_set, wake_due, wake_envelope};
+use coderipple_worker::{apply_change_set, wake_due, wake_envelope};
 use tokio_util::sync::CancellationToken;
 
 use crate::github::APP_ID;
@@ -37,7 +38,7 @@ fn in_order() -> Vec<Envelope> {
 
 async fn each_alone(worker: &LocalWorker, envelopes: &[Envelope]) {
     for env in envelopes {
-        process_change_set(&worker.ctx, REPO, std::slice::from_ref(env), LEASE)
+        apply_change_set(&worker.ctx, REPO, std::slice::from_ref(env), LEASE)
             .await
             .unwrap_or_else(|e| panic!("{}: {e}", env.delivery));
     }
@@ -117,14 +118,14 @@ async fn pushes_delivered_five_to_one_give_the_in_order_docs_byte_for_byte() {
         .await
         .unwrap();
     assert_eq!(messages.len(), reversed.len());
-    handle_batch(&batched.ctx, messages, &CancellationToken::new()).await;
+    handle_batch(&batched.consumer(), messages, &CancellationToken::new()).await;
     assert_eq!(docs(&batched), expected);
 }
 
 #[tokio::test]
 async fn without_credentials_a_gap_is_recorded_after_the_wait_and_a_late_push_still_applies() {
     let mut worker = LocalWorker::new();
-    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
+    worker.ctx_mut().settings.gap_wait = Duration::from_secs(3600);
     each_alone(&worker, &[push(1), push(2), push(4), push(5)]).await;
     let changelog = worker.doc(REPO, CHANGELOG);
     assert!(changelog.contains("mesh the second gear"));
@@ -147,7 +148,7 @@ async fn without_credentials_a_gap_is_recorded_after_the_wait_and_a_late_push_st
     );
 
     // The wait ends; the gap sweep wakes the repository, which gets no other event.
-    worker.ctx.settings.gap_wait = Duration::ZERO;
+    worker.ctx_mut().settings.gap_wait = Duration::ZERO;
     let woken = wake_due(&*worker.ctx.store, &*worker.ctx.queue, gaps[0].due_ms).await;
     assert_eq!(woken.unwrap(), [REPO]);
     let messages = worker
@@ -157,7 +158,7 @@ async fn without_credentials_a_gap_is_recorded_after_the_wait_and_a_late_push_st
         .await
         .unwrap();
     assert_eq!(messages.len(), 1);
-    handle_batch(&worker.ctx, messages, &CancellationToken::new()).await;
+    handle_batch(&worker.consumer(), messages, &CancellationToken::new()).await;
     let changelog = worker.doc(REPO, CHANGELOG);
     assert!(changelog.contains("fewer teeth") && changelog.contains("explain the gearbox"));
     assert!(
@@ -218,7 +219,7 @@ async fn a_missing_push_is_filled_from_the_compare_api_after_the_wait() {
     let prism = Prism::start(&standin.url);
     let api = Arc::new(app_client(&prism.url, APP_ID, &key_file));
     let mut worker = LocalWorker::new().github(api);
-    worker.ctx.settings.gap_wait = Duration::from_secs(3600);
+    worker.ctx_mut().settings.gap_wait = Duration::from_secs(3600);
     // Push 3 never arrives.
     let delivered: Vec<Envelope> = all
         .iter()
@@ -236,8 +237,8 @@ async fn a_missing_push_is_filled_from_the_compare_api_after_the_wait() {
         "not before the wait"
     );
 
-    worker.ctx.settings.gap_wait = Duration::ZERO;
-    let summary = process_change_set(&worker.ctx, REPO, &[wake_envelope(REPO, 7)], LEASE)
+    worker.ctx_mut().settings.gap_wait = Duration::ZERO;
+    let summary = apply_change_set(&worker.ctx, REPO, &[wake_envelope(REPO, 7)], LEASE)
         .await
         .unwrap_or_else(|e| panic!("{e}\nprism: {}", prism.output()));
     assert_eq!(summary.released, ["push-4", "push-5"]);
@@ -294,8 +295,8 @@ async fn an_old_push_behind_the_head_is_applied_late_and_the_head_stays() {
         p.before = first.clone();
         p.created = false;
     }
-    worker.ctx.settings.gap_wait = Duration::ZERO;
-    let summary = process_change_set(&worker.ctx, REPO, &[old], LEASE)
+    worker.ctx_mut().settings.gap_wait = Duration::ZERO;
+    let summary = apply_change_set(&worker.ctx, REPO, &[old], LEASE)
         .await
         .unwrap_or_else(|e| panic!("{e}\nprism: {}", prism.output()));
     assert!(
@@ -318,7 +319,7 @@ async fn an_old_push_behind_the_head_is_applied_late_and_the_head_stays() {
     // The head did not move back: the next push on main follows `second` at once.
     let third = st.push_as_person(REPO, "main", &[("src/c.rs", "c\n")], MESSAGES[3]);
     let next = st.push_event(REPO, "main", &second, &third, "push-3");
-    let summary = process_change_set(&worker.ctx, REPO, &[next], LEASE)
+    let summary = apply_change_set(&worker.ctx, REPO, &[next], LEASE)
         .await
         .unwrap();
     assert!(summary.waiting.is_empty(), "{summary:?}");

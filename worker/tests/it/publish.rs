@@ -8,15 +8,17 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use coderipple_core::WorkerError;
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::Envelope;
 use coderipple_core::store::{BeginOutcome, DeliveryStatus, PublishStatus};
+use coderipple_engine::DocFile;
+use coderipple_testkit::{GitServer, LocalWorker, files_under, free_port, git};
+use coderipple_worker::apply_change_set;
 use coderipple_worker::publish::{
     DocStrategy, Identity, PublishConfig, Published, Publisher, Publishing, message_for,
-    publish_repo,
 };
-use coderipple_worker::testkit::{GitServer, LocalWorker, free_port, git, tree};
-use coderipple_worker::{DocFile, WorkerError, process_change_set};
+use coderipple_worker::publish_repo;
 
 const REPO: &str = "o/r";
 const BRANCH: &str = "coderipple/docs";
@@ -54,7 +56,7 @@ async fn the_docs_branch_gets_one_commit_per_change_and_keeps_human_commits() {
     let main_head = server.create(REPO, false);
     let h = LocalWorker::new().publish(&config(server.url(REPO)));
 
-    let summary = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+    let summary = apply_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
         .await
         .unwrap();
     let outcome = summary.publish.expect("published");
@@ -65,7 +67,10 @@ async fn the_docs_branch_gets_one_commit_per_change_and_keeps_human_commits() {
     let clone = server.clone(REPO, BRANCH);
     assert_eq!(git(clone.path(), &["rev-parse", "HEAD"]).trim(), first);
     assert_eq!(git(clone.path(), &["rev-parse", "HEAD^"]).trim(), main_head);
-    assert_eq!(tree(&clone.path().join("docs/coderipple")), h.docs(REPO));
+    assert_eq!(
+        files_under(&clone.path().join("docs/coderipple")),
+        h.docs(REPO)
+    );
     assert!(
         clone.path().join("README.md").exists(),
         "main's files are kept"
@@ -77,12 +82,12 @@ async fn the_docs_branch_gets_one_commit_per_change_and_keeps_human_commits() {
     );
 
     // The same events under new delivery ids change no doc: no commit.
-    let again = process_change_set(&h.ctx, REPO, &[push("d1-again", 1, "feat: first")], LEASE)
+    let again = apply_change_set(&h.ctx, REPO, &[push("d1-again", 1, "feat: first")], LEASE)
         .await
         .unwrap();
     assert_eq!(again.publish.unwrap().status, PublishStatus::Unchanged);
     // A redelivery of a completed delivery does not publish at all.
-    let redelivered = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+    let redelivered = apply_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
         .await
         .unwrap();
     assert_eq!(redelivered.publish, None);
@@ -97,7 +102,7 @@ async fn the_docs_branch_gets_one_commit_per_change_and_keeps_human_commits() {
     git(clone.path(), &["commit", "-q", "-m", "docs: a human note"]);
     git(clone.path(), &["push", "-q", "origin", BRANCH]);
     let human = git(clone.path(), &["rev-parse", "HEAD"]).trim().to_owned();
-    let next = process_change_set(&h.ctx, REPO, &[push("d2", 2, "fix: second")], LEASE)
+    let next = apply_change_set(&h.ctx, REPO, &[push("d2", 2, "fix: second")], LEASE)
         .await
         .unwrap()
         .publish
@@ -132,7 +137,7 @@ async fn an_empty_remote_gets_the_branch_from_nothing() {
     let server = GitServer::start();
     server.create(REPO, true);
     let h = LocalWorker::new().publish(&config(server.url(REPO)));
-    let outcome = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+    let outcome = apply_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
         .await
         .unwrap()
         .publish
@@ -140,7 +145,10 @@ async fn an_empty_remote_gets_the_branch_from_nothing() {
     assert_eq!(outcome.status, PublishStatus::Published, "{outcome:?}");
     let clone = server.clone(REPO, BRANCH);
     assert_eq!(log(clone.path()).len(), 1);
-    assert_eq!(tree(&clone.path().join("docs/coderipple")), h.docs(REPO));
+    assert_eq!(
+        files_under(&clone.path().join("docs/coderipple")),
+        h.docs(REPO)
+    );
 }
 
 #[tokio::test]
@@ -148,7 +156,7 @@ async fn a_missing_or_refusing_remote_leaves_the_events_applied_and_the_publish_
     let server = GitServer::start();
     // Not created yet: the daemon refuses it (permanent, not retried).
     let h = LocalWorker::new().publish(&config(server.url(REPO)));
-    let summary = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+    let summary = apply_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
         .await
         .unwrap();
     let outcome = summary.publish.unwrap();
@@ -177,7 +185,7 @@ async fn a_missing_or_refusing_remote_leaves_the_events_applied_and_the_publish_
     .unwrap();
     let executable = std::os::unix::fs::PermissionsExt::from_mode(0o755);
     std::fs::set_permissions(&hook, executable).unwrap();
-    let refused = process_change_set(&h.ctx, REPO, &[push("d2", 2, "fix: second")], LEASE)
+    let refused = apply_change_set(&h.ctx, REPO, &[push("d2", 2, "fix: second")], LEASE)
         .await
         .unwrap()
         .publish
@@ -216,7 +224,7 @@ async fn a_missing_or_refusing_remote_leaves_the_events_applied_and_the_publish_
 async fn an_unreachable_remote_is_retried_then_left_pending() {
     let url = format!("git://127.0.0.1:{}/o/r.git", free_port());
     let h = LocalWorker::new().publish(&config(url));
-    let outcome = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+    let outcome = apply_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
         .await
         .unwrap()
         .publish
@@ -266,7 +274,7 @@ impl Publisher for Slow {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_slow_publish_keeps_the_deliverys_lease() {
     let mut h = LocalWorker::new();
-    h.ctx.publishing = Some(Publishing::new(
+    h.ctx_mut().publishing = Some(Publishing::new(
         Arc::new(Slow),
         Duration::from_millis(10),
         Duration::ZERO,
@@ -276,7 +284,7 @@ async fn a_slow_publish_keeps_the_deliverys_lease() {
     let worker = {
         let ctx = ctx.clone();
         tokio::spawn(async move {
-            process_change_set(&ctx, REPO, &[push("slow-1", 1, "feat: slow")], lease).await
+            apply_change_set(&ctx, REPO, &[push("slow-1", 1, "feat: slow")], lease).await
         })
     };
     // Well past the lease, while the publish still runs: another worker may not take over.

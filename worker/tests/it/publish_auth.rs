@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use coderipple_core::contract::fixtures;
 use coderipple_core::store::PublishStatus;
-use coderipple_worker::process_change_set;
+use coderipple_testkit::{GitHttpServer, LocalWorker, git};
+use coderipple_worker::apply_change_set;
 use coderipple_worker::publish::{DocStrategy, PublishConfig};
-use coderipple_worker::testkit::{GitHttpServer, LocalWorker, git};
 
 const REPO: &str = "o/r";
 const BRANCH: &str = "coderipple/docs";
@@ -35,7 +35,7 @@ async fn a_password_protected_remote_gets_the_docs_and_the_password_is_never_sho
     let url = format!("http://docs-bot:p%40ss%2Fw%3Ard@127.0.0.1:{port}/{REPO}.git");
     let h = LocalWorker::new().publish(&config(url));
     let push = fixtures::push(REPO, "d1", vec![fixtures::commit(1, "feat: first")]);
-    let outcome = process_change_set(&h.ctx, REPO, &[push], LEASE)
+    let outcome = apply_change_set(&h.ctx, REPO, &[push], LEASE)
         .await
         .unwrap()
         .publish
@@ -58,7 +58,7 @@ async fn a_password_protected_remote_gets_the_docs_and_the_password_is_never_sho
     let wrong = format!("http://docs-bot:n0t%2Fthe%40one@127.0.0.1:{port}/{REPO}.git");
     let h = LocalWorker::new().publish(&config(wrong));
     let push = fixtures::push(REPO, "d2", vec![fixtures::commit(2, "fix: second")]);
-    let refused = process_change_set(&h.ctx, REPO, &[push], LEASE)
+    let refused = apply_change_set(&h.ctx, REPO, &[push], LEASE)
         .await
         .unwrap()
         .publish

@@ -11,16 +11,18 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
+use coderipple_core::WorkerError;
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::Envelope;
 use coderipple_core::metrics::Metrics;
 use coderipple_core::store::PublishStatus;
+use coderipple_engine::{AgentSet, DocFile};
+use coderipple_testkit::{GitServer, LocalWorker, files_under, git};
 use coderipple_worker::publish::{
     DocStrategy, Identity, PublishConfig, Published, Publisher, Publishing, message_for,
-    publish_repo,
 };
-use coderipple_worker::testkit::{GitServer, LocalWorker, git, tree};
-use coderipple_worker::{AgentSet, DocFile, WorkerContext, WorkerError, process_change_set};
+use coderipple_worker::publish_repo;
+use coderipple_worker::{WorkerContext, apply_change_set};
 
 const REPO: &str = "o/r";
 const BRANCH: &str = "coderipple/docs";
@@ -74,7 +76,7 @@ fn modes_on_branch(server: &GitServer) -> BTreeMap<String, String> {
 
 fn docs_on_branch(server: &GitServer) -> BTreeMap<String, String> {
     let clone = server.clone(REPO, BRANCH);
-    tree(&clone.path().join("docs/coderipple"))
+    files_under(&clone.path().join("docs/coderipple"))
 }
 
 #[tokio::test]
@@ -90,7 +92,7 @@ async fn a_symlinked_doc_on_the_branch_is_replaced_by_the_file_never_written_thr
         std::os::unix::fs::symlink(&secret, decisions.join("changelog.md")).unwrap();
     });
     let h = LocalWorker::new().publish(&config(server.url(REPO)));
-    let outcome = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+    let outcome = apply_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
         .await
         .unwrap()
         .publish
@@ -122,7 +124,7 @@ async fn a_symlinked_docs_folder_on_the_branch_is_replaced_never_written_through
         std::os::unix::fs::symlink(outside.path(), work.join("docs/coderipple")).unwrap();
     });
     let h = LocalWorker::new().publish(&config(server.url(REPO)));
-    let outcome = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+    let outcome = apply_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
         .await
         .unwrap()
         .publish
@@ -130,7 +132,7 @@ async fn a_symlinked_docs_folder_on_the_branch_is_replaced_never_written_through
 
     assert_eq!(outcome.status, PublishStatus::Published, "{outcome:?}");
     assert_eq!(
-        tree(outside.path()),
+        files_under(outside.path()),
         BTreeMap::from([("keep.txt".to_owned(), "kept\n".to_owned())]),
         "nothing was written into the folder the link pointed at"
     );
@@ -169,13 +171,13 @@ async fn an_older_publish_never_replaces_newer_docs_nor_clears_their_pending_rec
     let cfg = config(server.url(REPO));
     let h = Arc::new(LocalWorker::new().publish(&cfg));
     let store = h.ctx.store.clone();
-    let first = process_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
+    let first = apply_change_set(&h.ctx, REPO, &[push("d1", 1, "feat: first")], LEASE)
         .await
         .unwrap();
     assert_eq!(first.publish.unwrap().status, PublishStatus::Published);
     // The second change set's publish is refused: pending, at its state version.
     hook(&server, "#!/bin/sh\necho 'docs are frozen' >&2\nexit 1\n");
-    let second = process_change_set(&h.ctx, REPO, &[push("d2", 2, "fix: second")], LEASE)
+    let second = apply_change_set(&h.ctx, REPO, &[push("d2", 2, "fix: second")], LEASE)
         .await
         .unwrap();
     assert_eq!(second.publish.unwrap().status, PublishStatus::Pending);
@@ -211,7 +213,7 @@ async fn an_older_publish_never_replaces_newer_docs_nor_clears_their_pending_rec
         Metrics::off(),
     );
     other.publishing = cfg.publishing(None).unwrap();
-    let third = process_change_set(&other, REPO, &[push("d3", 3, "feat: third")], LEASE)
+    let third = apply_change_set(&other, REPO, &[push("d3", 3, "feat: third")], LEASE)
         .await
         .unwrap();
     assert_eq!(third.publish.unwrap().status, PublishStatus::Pending);
@@ -285,7 +287,7 @@ impl Publisher for Overlap {
 async fn one_publish_per_repository_at_a_time_in_a_process() {
     let overlap = Arc::new(Overlap::default());
     let mut h = LocalWorker::new();
-    h.ctx.publishing = Some(Publishing::new(
+    h.ctx_mut().publishing = Some(Publishing::new(
         overlap.clone(),
         Duration::from_millis(10),
         Duration::ZERO,

@@ -10,9 +10,9 @@ use std::time::Duration;
 
 use coderipple_core::metrics::Metrics;
 use coderipple_core::store::{DeliveryClaim, DeliveryStatus};
-use coderipple_worker::github::GitHubApi;
-use coderipple_worker::recover::{RepoHook, recover, recover_with_grace};
-use coderipple_worker::testkit::{GitHubStandIn, LocalWorker, Prism, app_client, app_key};
+use coderipple_github::GitHubApi;
+use coderipple_github::recover::{RepoHook, recover, recover_with_grace};
+use coderipple_testkit::{GitHubStandIn, LocalWorker, Prism, app_client, app_key};
 
 use crate::github::APP_ID;
 
@@ -215,7 +215,7 @@ async fn the_schedule_recovers_without_being_asked_and_stops_when_cancelled() {
     let s = setup().await;
     s.standin.state.add_hook_delivery("app", "s-lost", 503, 1);
     let cancel = tokio_util::sync::CancellationToken::new();
-    let task = tokio::spawn(coderipple_worker::recover::run_every(
+    let task = tokio::spawn(coderipple_github::recover::run_every(
         Arc::new(s.api),
         s.worker.ctx.store.clone(),
         Vec::new(),

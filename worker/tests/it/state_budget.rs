@@ -15,9 +15,9 @@ use coderipple_core::envelope::{
     Change, Commit, Envelope, PullRequestChange, PushChange, ReleaseChange, TagChange,
 };
 use coderipple_core::store::{STATE_BUDGET_BYTES, Store};
-use coderipple_worker::process_change_set;
-use coderipple_worker::testkit::LocalWorker;
-use coderipple_worker::{AgentSet, ChangeSet};
+use coderipple_engine::{AgentSet, ChangeSet};
+use coderipple_testkit::LocalWorker;
+use coderipple_worker::apply_change_set;
 
 const REPO: &str = "budget-org/a-repository-with-a-long-history";
 const COMMITS: u32 = 10_000;
@@ -228,7 +228,7 @@ async fn compaction_writes_its_pages_through_the_processing_path() {
     let h = LocalWorker::new();
     let ctx = &h.ctx;
     for set in history().iter().take(40) {
-        process_change_set(ctx, REPO, set, LEASE).await.unwrap();
+        apply_change_set(ctx, REPO, set, LEASE).await.unwrap();
         let state = ctx.store.repo_state(REPO).await.unwrap().unwrap().state;
         assert!(serde_json::to_vec(&state).unwrap().len() <= STATE_BUDGET_BYTES);
     }

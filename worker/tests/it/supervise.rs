@@ -9,14 +9,15 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use chrono::Utc;
+use coderipple_consumer::supervise;
 use coderipple_core::config::Settings;
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::Envelope;
 use coderipple_core::queue::OutgoingMessage;
 use coderipple_core::store::DeliveryStatus;
-use coderipple_worker::supervise;
-use coderipple_worker::testkit::{self, LocalWorker};
-use coderipple_worker::{DirSink, DocFile, DocsSink};
+use coderipple_engine::DocFile;
+use coderipple_testkit::{self, LocalWorker};
+use coderipple_worker::{DirSink, DocsSink};
 use tokio_util::sync::CancellationToken;
 use tracing::field::{Field, Visit};
 use tracing::span::{Attributes, Id, Record};
@@ -96,7 +97,7 @@ async fn a_panicking_poller_is_logged_and_restarted_and_its_message_applied() {
     let kit = LocalWorker::with_settings(Settings {
         visibility_timeout: Duration::from_secs(1),
         retry_delay: Duration::from_secs(1),
-        ..testkit::settings()
+        ..coderipple_testkit::settings()
     })
     .sink(|docs| {
         Arc::new(PanicsOnce {
@@ -107,7 +108,7 @@ async fn a_panicking_poller_is_logged_and_restarted_and_its_message_applied() {
     let changelog = kit.docs_dir().join("o/r/decisions/changelog.md");
     let (queue, store) = (kit.ctx.queue.clone(), kit.ctx.store.clone());
     let LocalWorker { ctx, dir: _dir, .. } = kit;
-    let ctx = Arc::new(ctx);
+    let ctx = Arc::new(ctx.consumer());
     queue
         .send_batch(&[OutgoingMessage::new("o/r", "p-1", push("p-1").to_json())])
         .await

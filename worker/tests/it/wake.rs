@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use coderipple_core::queue::{
     DeadLetterReason, OutgoingMessage, PeekedMessage, Queue, QueueStats, ReceivedMessage,
 };
-use coderipple_worker::testkit::LocalWorker;
+use coderipple_testkit::LocalWorker;
 use coderipple_worker::{wake_due, wake_envelope};
 
 /// SQS's longest `MessageDeduplicationId`.

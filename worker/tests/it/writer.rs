@@ -9,9 +9,9 @@ use std::time::Duration;
 use async_trait::async_trait;
 use coderipple_core::envelope::{Change, Envelope};
 use coderipple_core::store::WriterStats;
-use coderipple_worker::process_change_set;
-use coderipple_worker::testkit::{LocalWorker, history};
-use coderipple_worker::writer::{Completion, LanguageModel, ModelError, Prompt, WriterLimits};
+use coderipple_testkit::{LocalWorker, history};
+use coderipple_worker::apply_change_set;
+use coderipple_worker::llm::{Completion, LanguageModel, ModelError, Prompt, WriterLimits};
 
 const REPO: &str = "acme/gearbox";
 const LEASE: Duration = Duration::from_secs(60);
@@ -74,7 +74,7 @@ fn limits() -> WriterLimits {
 async fn apply(worker: &LocalWorker, envs: &[Envelope]) -> Option<WriterStats> {
     let mut total: Option<WriterStats> = None;
     for env in envs {
-        let summary = process_change_set(&worker.ctx, REPO, std::slice::from_ref(env), LEASE)
+        let summary = apply_change_set(&worker.ctx, REPO, std::slice::from_ref(env), LEASE)
             .await
             .unwrap();
         if let Some(w) = summary.writer {
@@ -152,7 +152,7 @@ async fn an_unavailable_model_costs_one_call_and_leaves_the_deterministic_docs()
     let model = Scripted::answering("unused");
     *model.fail.lock().unwrap() = Some(ModelError::Timeout(Duration::from_secs(20)));
     let worker = LocalWorker::new().writer(model.clone(), limits());
-    let summary = process_change_set(&worker.ctx, REPO, &[history::push(REPO, 1)], LEASE)
+    let summary = apply_change_set(&worker.ctx, REPO, &[history::push(REPO, 1)], LEASE)
         .await
         .unwrap();
     let stats = summary.writer.unwrap();
@@ -189,7 +189,7 @@ async fn the_call_cap_and_the_daily_budget_stop_calls_with_a_note() {
     };
     let worker = LocalWorker::new().writer(model.clone(), capped);
     let envs = history::in_order(REPO);
-    let summary = process_change_set(&worker.ctx, REPO, &envs[..3], LEASE)
+    let summary = apply_change_set(&worker.ctx, REPO, &envs[..3], LEASE)
         .await
         .unwrap();
     let stats = summary.writer.unwrap();

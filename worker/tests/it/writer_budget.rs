@@ -14,9 +14,9 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use coderipple_core::envelope::Envelope;
 use coderipple_core::store::WriterStats;
-use coderipple_worker::process_change_set;
-use coderipple_worker::testkit::{LocalWorker, history};
-use coderipple_worker::writer::{OpenAiModel, WriterLimits};
+use coderipple_testkit::{LocalWorker, history};
+use coderipple_worker::apply_change_set;
+use coderipple_worker::llm::{OpenAiModel, WriterLimits};
 use serde_json::{Value, json};
 
 const REPO: &str = "acme/gearbox";
@@ -124,7 +124,7 @@ fn worker(url: &str, limits: WriterLimits) -> LocalWorker {
 async fn apply(worker: &LocalWorker, repo: &str, envs: &[Envelope]) -> WriterStats {
     let mut total = WriterStats::default();
     for env in envs {
-        let summary = process_change_set(&worker.ctx, repo, std::slice::from_ref(env), LEASE)
+        let summary = apply_change_set(&worker.ctx, repo, std::slice::from_ref(env), LEASE)
             .await
             .unwrap();
         if let Some(w) = summary.writer {

@@ -9,9 +9,9 @@ use std::time::Duration;
 
 use coderipple_core::envelope::{Change, Envelope};
 use coderipple_core::store::WriterStats;
-use coderipple_worker::process_change_set;
-use coderipple_worker::testkit::{LLM_MODEL, LlmServer, LocalWorker, history};
-use coderipple_worker::writer::{OpenAiModel, WriterLimits};
+use coderipple_testkit::{LLM_MODEL, LlmServer, LocalWorker, history};
+use coderipple_worker::apply_change_set;
+use coderipple_worker::llm::{OpenAiModel, WriterLimits};
 
 const REPO: &str = "acme/gearbox";
 const LEASE: Duration = Duration::from_secs(120);
@@ -35,7 +35,7 @@ fn worker(server: &LlmServer) -> LocalWorker {
 async fn apply(worker: &LocalWorker, envs: &[Envelope]) -> WriterStats {
     let mut total = WriterStats::default();
     for env in envs {
-        let summary = process_change_set(&worker.ctx, REPO, std::slice::from_ref(env), LEASE)
+        let summary = apply_change_set(&worker.ctx, REPO, std::slice::from_ref(env), LEASE)
             .await
             .unwrap();
         if let Some(w) = summary.writer {

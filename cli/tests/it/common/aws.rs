@@ -7,8 +7,8 @@ use coderipple_core::config::Settings;
 use coderipple_core::contract::aws::AwsBackends;
 use coderipple_core::metrics::Metrics;
 use coderipple_core::signature::Secrets;
+use coderipple_engine::AgentSet;
 use coderipple_ingest::IngestState;
-use coderipple_worker::AgentSet;
 use coderipple_worker::S3Sink;
 use coderipple_worker::WorkerContext;
 

@@ -4,8 +4,8 @@ use std::collections::HashMap;
 
 use aws_sdk_dynamodb::types::AttributeValue;
 
+use crate::error::{Error, Result};
 use crate::store::{DeliveryStatus, ParkedRepo};
-use crate::{Error, Result};
 
 /// One item.
 pub(super) type Item = HashMap<String, AttributeValue>;

@@ -11,8 +11,8 @@ use aws_sdk_dynamodb::types::ReturnValue;
 use super::attrs::{get_n, key, n};
 use super::{CONDITION_FAILED, DynamoStore};
 use crate::aws::error::{code, sdk_error};
+use crate::error::{Error, Result};
 use crate::time::{ms, now_ms};
-use crate::{Error, Result};
 
 const SK: &str = "COUNT";
 /// Rounds of "add to the live counter, else replace the expired one" before giving up.

@@ -3,8 +3,8 @@
 
 use super::DynamoStore;
 use super::attrs::{Item, get_n, get_s, key, n, s};
-use crate::Result;
 use crate::aws::error::sdk_error;
+use crate::error::Result;
 use crate::store::HistoryGap;
 
 const SK: &str = "GAP";

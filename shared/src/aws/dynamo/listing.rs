@@ -3,8 +3,8 @@
 
 use super::DynamoStore;
 use super::attrs::{Item, get_n, get_s, is_live, json_of, n, s, status_of};
-use crate::Result;
 use crate::aws::error::sdk_error;
+use crate::error::Result;
 use crate::store::{DeliveryQuery, DeliveryRecord, RepoSummary};
 use crate::time::now_ms;
 

@@ -20,12 +20,12 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::types::{ReturnValuesOnConditionCheckFailure, TransactWriteItem, Update};
 
 use super::error::{code, sdk_error};
+use crate::error::{Error, Result};
 use crate::store::{
     BeginOutcome, ClaimOutcome, DeliveryClaim, DeliveryQuery, DeliveryRecord, DeliveryStatus,
     HistoryGap, ParkedRepo, PendingPublish, RepoState, RepoSummary, Store, begin_each,
 };
 use crate::time::{ms, now_ms};
-use crate::{Error, Result};
 
 mod attrs;
 mod counter;

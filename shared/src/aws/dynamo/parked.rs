@@ -2,8 +2,8 @@
 
 use super::attrs::{key, n, parked_of, s};
 use super::{CONDITION_FAILED, DynamoStore};
-use crate::Result;
 use crate::aws::error::{code, sdk_error};
+use crate::error::Result;
 use crate::store::ParkedRepo;
 
 impl DynamoStore {

@@ -4,8 +4,8 @@
 
 use super::attrs::{Item, get_n, get_s, key, n, s};
 use super::{CONDITION_FAILED, DynamoStore};
-use crate::Result;
 use crate::aws::error::{code, sdk_error};
+use crate::error::Result;
 use crate::store::PendingPublish;
 use crate::time::now_ms;
 

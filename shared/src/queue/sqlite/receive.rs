@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use rusqlite::{Connection, params};
 
 use super::parse_attrs;
-use crate::Result;
+use crate::error::Result;
 use crate::queue::{DeadLetterReason, ReceivedMessage};
 use crate::time::now_ms;
 

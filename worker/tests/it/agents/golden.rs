@@ -109,7 +109,7 @@ async fn a_real_git_history_through_the_pipeline_matches_the_golden_docs() {
     let h = harness(Some(("acme/gearbox", repo.path())));
     // The history as the push events GitHub would have sent, through the queue and the
     // batch handler (FIFO group acme/gearbox), with the checkout as content source.
-    let events = bootstrap::history(
+    let events = history_import::history(
         repo.path(),
         "acme/gearbox",
         "https://github.com/acme/gearbox",
@@ -128,7 +128,7 @@ async fn a_real_git_history_through_the_pipeline_matches_the_golden_docs() {
         if batch.is_empty() {
             break;
         }
-        let report = handle_batch(&h.ctx, batch, &CancellationToken::new()).await;
+        let report = handle_batch(&h.consumer(), batch, &CancellationToken::new()).await;
         assert!(
             report.outcomes.iter().all(|(_, o)| *o == Outcome::Done),
             "{:?}",
@@ -144,7 +144,7 @@ async fn a_real_git_history_through_the_pipeline_matches_the_golden_docs() {
         }
         eprintln!("golden files rewritten in {}", golden.display());
     }
-    let expected = tree(&golden);
+    let expected = files_under(&golden);
     assert!(
         !expected.is_empty(),
         "no golden files; run with CODERIPPLE_UPDATE_GOLDEN=1"
@@ -161,7 +161,7 @@ async fn a_real_git_history_through_the_pipeline_matches_the_golden_docs() {
     }
     // The same history through bootstrap (it ends with a snapshot of the tree) changes
     // nothing: every delivery is already completed.
-    bootstrap::run(
+    history_import::run(
         &h.ctx,
         repo.path(),
         "acme/gearbox",

@@ -4,11 +4,12 @@
 use std::path::Path;
 use std::time::Duration;
 
+use coderipple_consumer::{Outcome, handle_batch};
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::{Change, Commit, Envelope, PullRequestChange, ReleaseChange};
-use coderipple_worker::process_change_set;
-use coderipple_worker::testkit::{LocalWorker, tree};
-use coderipple_worker::{Outcome, bootstrap, handle_batch};
+use coderipple_testkit::{LocalWorker, files_under};
+use coderipple_worker::apply_change_set;
+use coderipple_worker::history_import;
 use tokio_util::sync::CancellationToken;
 
 const LEASE: Duration = Duration::from_secs(60);
@@ -140,7 +141,7 @@ fn history() -> Vec<Envelope> {
 
 async fn apply_each(h: &Harness, events: &[Envelope]) {
     for env in events {
-        process_change_set(&h.ctx, "o/r", std::slice::from_ref(env), LEASE)
+        apply_change_set(&h.ctx, "o/r", std::slice::from_ref(env), LEASE)
             .await
             .unwrap();
     }
@@ -177,7 +178,7 @@ async fn one_by_one_coalesced_and_replayed_give_byte_identical_docs() {
     );
     // All at once: one change set.
     let coalesced = harness(None);
-    process_change_set(&coalesced.ctx, "o/r", &events, LEASE)
+    apply_change_set(&coalesced.ctx, "o/r", &events, LEASE)
         .await
         .unwrap();
     assert_eq!(coalesced.docs("o/r"), docs);
@@ -210,7 +211,7 @@ async fn a_crash_after_the_state_write_is_repaired_by_the_redelivery() {
     // Lose the docs (as if the process died after storing state, before writing docs).
     std::fs::remove_dir_all(h.dir.path().join("docs/o/r/user")).unwrap();
     // The redelivery of e2 (a new attempt: its record was never completed).
-    process_change_set(&h.ctx, "o/r", &renamed(&events[1..2], "-retry"), LEASE)
+    apply_change_set(&h.ctx, "o/r", &renamed(&events[1..2], "-retry"), LEASE)
         .await
         .unwrap();
     assert!(h.dir.path().join("docs/o/r/user/whats_new.md").exists());

@@ -5,9 +5,9 @@
 
 use super::*;
 
+use coderipple_consumer::{EXHAUSTED_CLASS, PARKED_CLASS};
 use coderipple_core::queue::delivery_of;
 use coderipple_core::store::{LIFTS_PARK_ATTR, ParkedRepo};
-use coderipple_worker::{EXHAUSTED_CLASS, PARKED_CLASS};
 
 fn park(repo: &str, head: &str, since_ms: i64) -> ParkedRepo {
     ParkedRepo {
@@ -59,7 +59,12 @@ async fn copies_with_the_parks_token_go_through_it_and_the_rest_waits_behind() {
         ],
     )
     .await;
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert_eq!(outcome_of(&report, "l1"), &Outcome::Done);
     assert_eq!(outcome_of(&report, "l2"), &Outcome::Done);
     for behind in ["n1", "old"] {
@@ -81,7 +86,7 @@ async fn copies_with_the_parks_token_go_through_it_and_the_rest_waits_behind() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_copy_out_of_receives_parks_the_repository_again_and_the_copies_behind_it_wait() {
     let mut h = harness();
-    h.ctx.settings.max_receives = 1;
+    h.ctx_mut().settings.max_receives = 1;
     let blocker = h.dir.path().join("docs").join("o/again");
     std::fs::create_dir_all(blocker.parent().unwrap()).unwrap();
     std::fs::write(&blocker, "not a directory").unwrap();
@@ -102,7 +107,12 @@ async fn a_copy_out_of_receives_parks_the_repository_again_and_the_copies_behind
         ],
     )
     .await;
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert!(matches!(
         outcome_of(&report, "a1"),
         Outcome::DeadLettered(_)
@@ -121,7 +131,12 @@ async fn a_copy_out_of_receives_parks_the_repository_again_and_the_copies_behind
         &[(push("o/again", "a3", &[(sha(23), "feat: third")]), token)],
     )
     .await;
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert!(matches!(outcome_of(&report, "a3"), Outcome::DeadLettered(r) if r.contains("a1")));
     let dead: Vec<(String, String)> = h
         .dlq

@@ -22,7 +22,7 @@ async fn a_repository_name_longer_than_a_group_id_is_applied_not_dead_lettered()
         batch[0].group_id, repo,
         "the queue derived a group id of its own"
     );
-    let report = handle_batch(&h.ctx, batch, &CancellationToken::new()).await;
+    let report = handle_batch(&h.consumer(), batch, &CancellationToken::new()).await;
     for delivery in ["long-1", "long-2"] {
         assert!(
             matches!(outcome_of(&report, delivery), Outcome::Done),
@@ -58,7 +58,12 @@ async fn an_envelope_whose_repository_does_not_match_its_long_group_is_dead_lett
     let stranger = push("o/other", "stranger", &[(sha(3), "feat: elsewhere")]);
     let forged = OutgoingMessage::new(&repo, "stranger", stranger.to_json());
     h.ctx.queue.send_batch(&[forged]).await.unwrap();
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert!(
         matches!(outcome_of(&report, "stranger"), Outcome::DeadLettered(_)),
         "{:?}",

@@ -3,13 +3,13 @@
 use std::time::Duration;
 
 use chrono::Utc;
+use coderipple_consumer::{BatchReport, Outcome, Retry, handle_batch, poller};
 use coderipple_core::config::Settings;
 use coderipple_core::contract::fixtures;
 use coderipple_core::envelope::{Commit, Envelope};
 use coderipple_core::queue::OutgoingMessage;
 use coderipple_core::store::DeliveryStatus;
-use coderipple_worker::testkit::{self, LocalWorker};
-use coderipple_worker::{BatchReport, Outcome, Retry, handle_batch, poller};
+use coderipple_testkit::{self, LocalWorker};
 use tokio_util::sync::CancellationToken;
 
 type Harness = LocalWorker;
@@ -18,7 +18,7 @@ fn harness() -> Harness {
     // No holding unless a test asks for it: a transient failure goes straight back.
     LocalWorker::with_settings(Settings {
         retry_hold: Duration::ZERO,
-        ..testkit::settings()
+        ..coderipple_testkit::settings()
     })
 }
 
@@ -60,7 +60,7 @@ async fn receive_all(h: &Harness) -> Vec<coderipple_core::queue::ReceivedMessage
         .unwrap()
 }
 
-fn outcome_of<'a>(report: &'a coderipple_worker::BatchReport, delivery: &str) -> &'a Outcome {
+fn outcome_of<'a>(report: &'a coderipple_consumer::BatchReport, delivery: &str) -> &'a Outcome {
     &report
         .outcomes
         .iter()
@@ -90,7 +90,7 @@ async fn a_transient_failure_holds_back_only_its_own_group() {
     .await;
     let batch = receive_all(&h).await;
     assert_eq!(batch.len(), 3);
-    let report = handle_batch(&h.ctx, batch, &CancellationToken::new()).await;
+    let report = handle_batch(&h.consumer(), batch, &CancellationToken::new()).await;
     assert!(matches!(outcome_of(&report, "a1"), Outcome::Retry(_)));
     assert!(
         matches!(outcome_of(&report, "a2"), Outcome::Retry(_)),
@@ -123,7 +123,12 @@ async fn poison_goes_to_the_dlq_with_its_reason_and_the_group_moves_on() {
         .send_batch(&[OutgoingMessage::new("o/r", "garbage", "{not an envelope")])
         .await
         .unwrap();
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert_eq!(outcome_of(&report, "ok-1"), &Outcome::Done);
     assert_eq!(outcome_of(&report, "ok-2"), &Outcome::Done);
     assert!(
@@ -160,7 +165,12 @@ async fn consecutive_pushes_are_coalesced_into_one_state_write() {
         ],
     )
     .await;
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert!(report.outcomes.iter().all(|(_, o)| *o == Outcome::Done));
     let state = h.ctx.store.repo_state("o/r").await.unwrap().unwrap();
     assert_eq!(state.version, 1, "one state write for the coalesced run");
@@ -202,8 +212,13 @@ async fn a_redelivered_completed_delivery_is_skipped() {
     let h = harness();
     let first = push("o/r", "p1", &[(sha(1), "feat: one")]);
     send(&h, std::slice::from_ref(&first)).await;
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
-    poller::settle(&h.ctx, &report).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
+    poller::settle(&h.consumer(), &report).await;
     let before = h.ctx.store.delivery("p1").await.unwrap().unwrap();
     let log_before = changelog(&h, "o/r");
     // The same delivery again (a replay, or a redelivery after the queue's dedup window).
@@ -212,7 +227,12 @@ async fn a_redelivered_completed_delivery_is_skipped() {
         .send_batch(&[OutgoingMessage::new("o/r", "p1#replay", first.to_json())])
         .await
         .unwrap();
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert_eq!(report.outcomes[0].1, Outcome::Done);
     let after = h.ctx.store.delivery("p1").await.unwrap().unwrap();
     assert_eq!(after.detail, before.detail, "not re-run: summary untouched");
@@ -235,9 +255,9 @@ async fn shutdown_releases_units_not_yet_started() {
     send(&h, &[push("o/r", "p1", &[(sha(1), "feat: one")])]).await;
     let cancel = CancellationToken::new();
     cancel.cancel();
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &cancel).await;
+    let report = handle_batch(&h.consumer(), receive_all(&h).await, &cancel).await;
     assert_eq!(report.outcomes[0].1, Outcome::Released);
-    poller::settle(&h.ctx, &report).await;
+    poller::settle(&h.consumer(), &report).await;
     assert_eq!(
         receive_all(&h).await.len(),
         1,
@@ -257,7 +277,12 @@ async fn two_copies_of_one_delivery_in_a_batch_apply_once() {
         ])
         .await
         .unwrap();
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert!(
         report.outcomes.iter().all(|(_, o)| *o == Outcome::Done),
         "{report:?}"
@@ -280,7 +305,12 @@ async fn a_delivery_leased_elsewhere_waits_for_the_lease_not_the_retry_delay() {
         )
         .await
         .unwrap();
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     let Outcome::Retry(retry) = &report.outcomes[0].1 else {
         panic!("expected a retry: {report:?}")
     };
@@ -323,8 +353,8 @@ async fn a_batch_in_hand_stays_invisible_past_its_timeout() {
 /// and units that would start too close to the deadline are handed back as failures.
 #[tokio::test]
 async fn lambda_handler_reports_only_unfinished_messages_as_failures() {
-    use coderipple_worker::esm::sqs_event_json;
-    use coderipple_worker::{DEADLINE_MARGIN, handle_sqs_event};
+    use coderipple_consumer::event_source::sqs_event_json;
+    use coderipple_consumer::{DEADLINE_MARGIN, handle_sqs_event};
     use std::time::SystemTime;
 
     let h = harness();
@@ -335,7 +365,7 @@ async fn lambda_handler_reports_only_unfinished_messages_as_failures() {
     // Inside the safety margin: nothing is started, the message is a failure.
     let received = receive_all(&h).await;
     let close = SystemTime::now() + DEADLINE_MARGIN / 2;
-    let response = handle_sqs_event(&h.ctx, event(&received), Some(close)).await;
+    let response = handle_sqs_event(&h.consumer(), event(&received), Some(close)).await;
     let failed: Vec<_> = response
         .batch_item_failures
         .iter()
@@ -358,7 +388,7 @@ async fn lambda_handler_reports_only_unfinished_messages_as_failures() {
     let received = receive_all(&h).await;
     assert_eq!(received.len(), 2);
     let later = SystemTime::now() + Duration::from_secs(60);
-    let response = handle_sqs_event(&h.ctx, event(&received), Some(later)).await;
+    let response = handle_sqs_event(&h.consumer(), event(&received), Some(later)).await;
     assert!(response.batch_item_failures.is_empty(), "{response:?}");
     assert!(changelog(&h, "o/a").contains(&sha(1)[..7]));
     assert_eq!(h.dlq.peek(10).await.unwrap().len(), 1);
@@ -388,7 +418,7 @@ async fn a_retried_group_comes_back_after_its_delay_in_queue_order() {
             .map(|m| (m, Outcome::Retry(retry.clone())))
             .collect(),
     };
-    poller::settle(&h.ctx, &report).await;
+    poller::settle(&h.consumer(), &report).await;
     assert!(receive_all(&h).await.is_empty(), "held invisible at first");
     // Back after the delay (released by settle's own task, long before the held timeout of
     // delay + 30 s), in queue order. What this changes on moto — no out-of-order or

@@ -3,7 +3,7 @@
 
 use super::*;
 
-use coderipple_worker::{EXHAUSTED_CLASS, PARKED_CLASS};
+use coderipple_consumer::{EXHAUSTED_CLASS, PARKED_CLASS};
 
 /// A file where `repo`'s docs directory should be makes every docs write of it fail
 /// transiently; removing it ends the trouble.
@@ -17,7 +17,7 @@ fn break_docs(h: &Harness, repo: &str) -> std::path::PathBuf {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_transient_failure_is_retried_in_place_without_spending_receives() {
     let mut h = harness();
-    h.ctx.settings.retry_hold = Duration::from_secs(20);
+    h.ctx_mut().settings.retry_hold = Duration::from_secs(20);
     let blocker = break_docs(&h, "o/flaky");
     send(&h, &[push("o/flaky", "f1", &[(sha(1), "feat: one")])]).await;
     let batch = receive_all(&h).await;
@@ -26,7 +26,7 @@ async fn a_transient_failure_is_retried_in_place_without_spending_receives() {
         tokio::time::sleep(Duration::from_millis(600)).await;
         std::fs::remove_file(blocker).unwrap();
     });
-    let report = handle_batch(&h.ctx, batch, &CancellationToken::new()).await;
+    let report = handle_batch(&h.consumer(), batch, &CancellationToken::new()).await;
     fix.await.unwrap();
     assert_eq!(
         outcome_of(&report, "f1"),
@@ -47,7 +47,7 @@ async fn a_transient_failure_is_retried_in_place_without_spending_receives() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_head_failing_on_its_last_receive_parks_its_repository_until_replayed() {
     let mut h = harness();
-    h.ctx.settings.max_receives = 1;
+    h.ctx_mut().settings.max_receives = 1;
     let blocker = break_docs(&h, "o/stuck");
     send(
         &h,
@@ -58,7 +58,12 @@ async fn a_head_failing_on_its_last_receive_parks_its_repository_until_replayed(
         ],
     )
     .await;
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert!(matches!(
         outcome_of(&report, "s1"),
         Outcome::DeadLettered(_)
@@ -82,7 +87,12 @@ async fn a_head_failing_on_its_last_receive_parks_its_repository_until_replayed(
     std::fs::remove_file(&blocker).unwrap();
     let before = h.ctx.store.repo_version("o/stuck").await.unwrap();
     send(&h, &[push("o/stuck", "s3", &[(sha(4), "feat: third")])]).await;
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert!(matches!(outcome_of(&report, "s3"), Outcome::DeadLettered(r) if r.contains("s1")));
     assert_eq!(h.ctx.store.repo_version("o/stuck").await.unwrap(), before);
     let dead = h.dlq.peek(10).await.unwrap();
@@ -126,7 +136,12 @@ async fn a_head_failing_on_its_last_receive_parks_its_repository_until_replayed(
             .await
             .unwrap();
     }
-    let report = handle_batch(&h.ctx, receive_all(&h).await, &CancellationToken::new()).await;
+    let report = handle_batch(
+        &h.consumer(),
+        receive_all(&h).await,
+        &CancellationToken::new(),
+    )
+    .await;
     assert!(
         report.outcomes.iter().all(|(_, o)| *o == Outcome::Done),
         "{report:?}"

@@ -1,0 +1,345 @@
+//! What the agents keep of a file: a README's title, description, install and usage
+//! sections; a manifest's package name, members and dependencies.
+
+use serde::{Deserialize, Serialize};
+
+use crate::pack::AgentPack;
+
+/// Most dependencies kept per manifest.
+const MAX_DEPENDENCIES: usize = 12;
+/// Longest section kept from a README (characters).
+const MAX_SECTION: usize = 1_500;
+
+/// The facts of one file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum FileFacts {
+    /// A README.
+    Readme(ReadmeFacts),
+    /// A manifest.
+    Manifest(ManifestFacts),
+}
+
+/// What getting started shows of a README.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReadmeFacts {
+    /// The first `# ` heading.
+    pub title: Option<String>,
+    /// The first paragraph of prose.
+    pub description: Option<String>,
+    /// The section whose heading mentions installing.
+    pub install: Option<String>,
+    /// The section whose heading mentions usage or getting started.
+    pub usage: Option<String>,
+}
+
+/// What the tech stack shows of a manifest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestFacts {
+    /// The tool (pack rule name).
+    pub tool: String,
+    /// The package or module name.
+    pub name: Option<String>,
+    /// Workspace members.
+    pub members: Vec<String>,
+    /// Dependency names, sorted, at most a dozen.
+    pub dependencies: Vec<String>,
+}
+
+/// Whether `path` is the repository's README (root only).
+pub fn is_readme(path: &str) -> bool {
+    !path.contains('/') && path.to_ascii_lowercase().starts_with("readme")
+}
+
+/// The manifest tool of `path`, if it is one.
+pub fn manifest_tool<'a>(pack: &'a AgentPack, path: &str) -> Option<&'a str> {
+    pack.rules
+        .tool_of(path)
+        .filter(|t| t.kind == "manifest")
+        .map(|t| t.name.as_str())
+}
+
+/// The part of a cache key that says how the file is read.
+pub fn kind_key(pack: &AgentPack, path: &str) -> String {
+    if is_readme(path) {
+        "readme".into()
+    } else {
+        let file = path.rsplit('/').next().unwrap_or(path);
+        format!("{}:{file}", manifest_tool(pack, path).unwrap_or("file"))
+    }
+}
+
+/// Analyses `text`, the contents of `path`.
+pub fn analyse(pack: &AgentPack, path: &str, text: &str) -> Option<FileFacts> {
+    if is_readme(path) {
+        return Some(FileFacts::Readme(readme(text)));
+    }
+    let tool = manifest_tool(pack, path)?;
+    let file = path.rsplit('/').next().unwrap_or(path);
+    let mut facts = match file {
+        "Cargo.toml" => cargo(text),
+        "package.json" => package_json(text),
+        "pyproject.toml" => pyproject(text),
+        "go.mod" => go_mod(text),
+        _ => ManifestFacts::default(),
+    };
+    facts.tool = tool.to_owned();
+    facts.dependencies.sort();
+    facts.dependencies.dedup();
+    facts.dependencies.truncate(MAX_DEPENDENCIES);
+    Some(FileFacts::Manifest(facts))
+}
+
+fn readme(text: &str) -> ReadmeFacts {
+    let mut facts = ReadmeFacts::default();
+    // (level, heading, body lines)
+    let mut sections: Vec<(usize, String, Vec<&str>)> = vec![(0, String::new(), Vec::new())];
+    let mut fenced = false;
+    for line in text.lines() {
+        if line.trim_start().starts_with("```") || line.trim_start().starts_with("~~~") {
+            fenced = !fenced;
+        }
+        let level = line.bytes().take_while(|b| *b == b'#').count();
+        if !fenced && (1..=6).contains(&level) && line[level..].starts_with(' ') {
+            let heading = line[level..].trim().to_owned();
+            if level == 1 && facts.title.is_none() {
+                facts.title = Some(heading.clone());
+            }
+            sections.push((level, heading, Vec::new()));
+        } else if let Some(last) = sections.last_mut() {
+            last.2.push(line);
+        }
+    }
+    facts.description = sections
+        .iter()
+        .take(2)
+        .flat_map(|(_, _, lines)| paragraphs(lines))
+        .find(|p| !p.starts_with('[') && !p.starts_with('!') && !p.starts_with('<'));
+    let section = |words: &[&str]| {
+        sections
+            .iter()
+            .enumerate()
+            .find_map(|(i, (level, heading, _))| {
+                let h = heading.to_lowercase();
+                if !words.iter().any(|w| h.contains(w)) {
+                    return None;
+                }
+                // The section and its subsections.
+                let mut body: Vec<&str> = Vec::new();
+                for (j, (l, sub, lines)) in sections.iter().enumerate().skip(i) {
+                    if j > i {
+                        if l <= level {
+                            break;
+                        }
+                        body.push("");
+                        body.push(sub);
+                    }
+                    body.extend(lines.iter().copied());
+                }
+                let text = body.join("\n").trim().to_owned();
+                (!text.is_empty()).then(|| crate::text::clip_markdown(&text, MAX_SECTION))
+            })
+    };
+    facts.install = section(&["install", "setup", "set up"]);
+    facts.usage = section(&[
+        "usage",
+        "getting started",
+        "quick start",
+        "quickstart",
+        "how to use",
+    ]);
+    facts
+}
+
+fn paragraphs(lines: &[&str]) -> Vec<String> {
+    lines
+        .split(|l| l.trim().is_empty())
+        .map(|p| p.iter().map(|l| l.trim()).collect::<Vec<_>>().join(" "))
+        .filter(|p| !p.is_empty())
+        .collect()
+}
+
+fn string_at<'a>(table: &'a toml::Table, path: &[&str]) -> Option<&'a toml::Value> {
+    let (last, parents) = path.split_last()?;
+    let mut t = table;
+    for key in parents {
+        t = t.get(*key)?.as_table()?;
+    }
+    t.get(*last)
+}
+
+fn cargo(text: &str) -> ManifestFacts {
+    let Ok(t) = text.parse::<toml::Table>() else {
+        return ManifestFacts::default();
+    };
+    let strings = |v: Option<&toml::Value>| -> Vec<String> {
+        v.and_then(toml::Value::as_array)
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let keys = |v: Option<&toml::Value>| -> Vec<String> {
+        v.and_then(toml::Value::as_table)
+            .map(|t| t.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let mut deps = keys(string_at(&t, &["dependencies"]));
+    deps.extend(keys(string_at(&t, &["workspace", "dependencies"])));
+    ManifestFacts {
+        tool: String::new(),
+        name: string_at(&t, &["package", "name"])
+            .and_then(|v| v.as_str())
+            .map(str::to_owned),
+        members: strings(string_at(&t, &["workspace", "members"])),
+        dependencies: deps,
+    }
+}
+
+fn package_json(text: &str) -> ManifestFacts {
+    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
+        return ManifestFacts::default();
+    };
+    let keys = |k: &str| -> Vec<String> {
+        v.get(k)
+            .and_then(|d| d.as_object())
+            .map(|o| o.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    ManifestFacts {
+        tool: String::new(),
+        name: v.get("name").and_then(|n| n.as_str()).map(str::to_owned),
+        members: v
+            .get("workspaces")
+            .and_then(|w| w.as_array())
+            .map(|a| {
+                a.iter()
+                    .filter_map(|s| s.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default(),
+        dependencies: keys("dependencies"),
+    }
+}
+
+fn pyproject(text: &str) -> ManifestFacts {
+    let Ok(t) = text.parse::<toml::Table>() else {
+        return ManifestFacts::default();
+    };
+    let name = string_at(&t, &["project", "name"])
+        .or_else(|| string_at(&t, &["tool", "poetry", "name"]))
+        .and_then(|v| v.as_str())
+        .map(str::to_owned);
+    let mut deps: Vec<String> = string_at(&t, &["project", "dependencies"])
+        .and_then(|v| v.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str())
+                .map(|s| {
+                    s.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
+                        .next()
+                        .unwrap_or(s)
+                        .to_owned()
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    if let Some(poetry) =
+        string_at(&t, &["tool", "poetry", "dependencies"]).and_then(|v| v.as_table())
+    {
+        deps.extend(poetry.keys().filter(|k| *k != "python").cloned());
+    }
+    ManifestFacts {
+        tool: String::new(),
+        name,
+        members: Vec::new(),
+        dependencies: deps,
+    }
+}
+
+fn go_mod(text: &str) -> ManifestFacts {
+    let mut facts = ManifestFacts::default();
+    let mut in_require = false;
+    for line in text.lines().map(str::trim) {
+        if let Some(m) = line.strip_prefix("module ") {
+            facts.name = Some(m.trim().to_owned());
+        } else if line.starts_with("require (") {
+            in_require = true;
+        } else if in_require && line == ")" {
+            in_require = false;
+        } else if let Some(dep) = line.strip_prefix("require ").or(in_require.then_some(line))
+            && let Some(name) = dep
+                .split_whitespace()
+                .next()
+                .filter(|n| !n.starts_with("//"))
+        {
+            facts.dependencies.push(name.to_owned());
+        }
+    }
+    facts
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn readme_title_description_and_sections() {
+        let text = "# Widget\n\n[![ci](x)](y)\n\nWidget turns gears.\nFast.\n\n## Install\n\n```sh\n# not a heading\ncargo install widget\n```\n\n### From source\n\nmake\n\n## Usage\n\nwidget run\n\n## License\n\nMIT\n";
+        let f = readme(text);
+        assert_eq!(f.title.as_deref(), Some("Widget"));
+        assert_eq!(f.description.as_deref(), Some("Widget turns gears. Fast."));
+        let install = f.install.unwrap();
+        assert!(install.contains("cargo install widget") && install.contains("From source"));
+        assert!(!install.contains("widget run"));
+        assert_eq!(f.usage.as_deref(), Some("widget run"));
+    }
+
+    #[test]
+    fn manifests_give_names_members_and_dependencies() {
+        let pack = AgentPack::builtin();
+        let Some(FileFacts::Manifest(c)) = analyse(
+            &pack,
+            "Cargo.toml",
+            "[workspace]\nmembers = [\"a\", \"b\"]\n[workspace.dependencies]\nserde = \"1\"\n",
+        ) else {
+            panic!("a manifest")
+        };
+        assert_eq!((c.tool.as_str(), c.members.len()), ("Cargo", 2));
+        assert_eq!(c.dependencies, ["serde"]);
+        let Some(FileFacts::Manifest(p)) = analyse(
+            &pack,
+            "web/package.json",
+            r#"{"name":"web","dependencies":{"react":"18","axios":"1"}}"#,
+        ) else {
+            panic!("a manifest")
+        };
+        assert_eq!(p.name.as_deref(), Some("web"));
+        assert_eq!(p.dependencies, ["axios", "react"]);
+        let Some(FileFacts::Manifest(g)) = analyse(
+            &pack,
+            "go.mod",
+            "module example.com/x\n\nrequire (\n\tgithub.com/a/b v1.0.0\n)\nrequire c.io/d v2\n",
+        ) else {
+            panic!("a manifest")
+        };
+        assert_eq!(g.name.as_deref(), Some("example.com/x"));
+        assert_eq!(g.dependencies, ["c.io/d", "github.com/a/b"]);
+        let Some(FileFacts::Manifest(py)) = analyse(
+            &pack,
+            "pyproject.toml",
+            "[project]\nname = \"tool\"\ndependencies = [\"requests>=2\", \"click\"]\n",
+        ) else {
+            panic!("a manifest")
+        };
+        assert_eq!(py.dependencies, ["click", "requests"]);
+        // Garbage is a manifest with nothing known, not an error.
+        assert!(matches!(
+            analyse(&pack, "Cargo.toml", "not [toml"),
+            Some(FileFacts::Manifest(ManifestFacts { name: None, .. }))
+        ));
+        assert!(analyse(&pack, "src/lib.rs", "fn x() {}").is_none());
+    }
+}
