@@ -91,15 +91,17 @@ with open(bootstrap, "rb") as f:
     binary = f.read()
 artifacts = [make("runtime-layer.zip", [("bootstrap", binary, 0o755)])]
 
-pack_dir = os.path.join(root, "worker", "pack")
+pack_dir = os.path.join(root, "engine", "pack")
 pack = []
-if os.path.isdir(pack_dir):
-    for dirpath, _, names in os.walk(pack_dir):
-        for n in names:
-            full = os.path.join(dirpath, n)
-            rel = os.path.relpath(full, pack_dir)
-            with open(full, "rb") as f:
-                pack.append((f"agent-pack/{rel}", f.read(), 0o644))
+for dirpath, _, names in os.walk(pack_dir):
+    for n in names:
+        full = os.path.join(dirpath, n)
+        rel = os.path.relpath(full, pack_dir)
+        with open(full, "rb") as f:
+            pack.append((f"agent-pack/{rel}", f.read(), 0o644))
+# An empty layer would deploy without complaint and leave the worker on a pack of nothing.
+if not any(name.endswith("pack.toml") for name, _, _ in pack):
+    sys.exit(f"no agent pack under {pack_dir}")
 artifacts.append(make("agent-pack-layer.zip", pack))
 
 for role in ("ingest", "worker"):
