@@ -3,8 +3,8 @@
 use std::sync::Arc;
 
 use super::config::{DocStrategy, PublishConfig, config};
+use super::direct_commits::GitHubDirect;
 use super::git::GitRemotes;
-use super::github::GitHubDirect;
 use super::pull_request::GitHubPullRequest;
 use super::{Publisher, Publishing};
 use coderipple_core::WorkerError;

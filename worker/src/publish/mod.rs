@@ -20,10 +20,10 @@
 
 mod config;
 mod credentials;
+mod direct_commits;
 mod factory;
 mod git;
 mod git_data;
-mod github;
 mod message;
 mod pr_body;
 mod pull_request;
@@ -35,7 +35,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 
 pub use config::{DocStrategy, Identity, PublishConfig};
-pub use github::GitHubDirect;
+pub use direct_commits::GitHubDirect;
 pub use message::{commit_message, message_for};
 pub use pull_request::GitHubPullRequest;
 

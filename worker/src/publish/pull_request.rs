@@ -26,8 +26,8 @@ use async_trait::async_trait;
 use serde_json::{Value, json};
 
 use super::config::PublishConfig;
+use super::direct_commits::{ROUNDS, identity, start_point};
 use super::git_data::{GitData, Head, ref_path};
-use super::github::{ROUNDS, identity, start_point};
 use super::message::summary_line;
 use super::pr_body::{LINE_CHARS, Target, body};
 use super::{Published, Publisher};
