@@ -92,7 +92,7 @@ pub struct WorkerOpts {
 }
 
 /// Where docs are published (the `CODERIPPLE_DOC_STRATEGY`, `CODERIPPLE_DOCS_*` variables
-/// set the rest; see the README's "Publishing docs to the repository").
+/// set the rest; see `docs/publishing.md`).
 #[derive(Debug, Clone, Args)]
 pub struct DocsOpts {
     /// A git remote a repository's docs are pushed to: `owner/repo=URL` (repeatable; added

@@ -1,5 +1,6 @@
-//! The long-running process, assembled in one place: `up` and `worker` both call
-//! [`spawn_background`], so the pollers and every periodic task run the same way in either.
+//! The long-running process, assembled in one place: `up` and `worker` both read
+//! [`Background`] before they open anything and then call [`spawn_background`], so the
+//! pollers and every periodic task run the same way in either.
 //!
 //! What runs, each stopped by the command's cancellation token:
 //! - `workers` supervised pollers (a poller that panics is logged and restarted), all
@@ -10,38 +11,58 @@
 //! - the recovery schedule (only with GitHub credentials: missed deliveries redelivered).
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use coderipple_consumer::supervise;
 use coderipple_core::metrics::Metrics;
+use coderipple_github::GitHubApi;
+use coderipple_github::recover::RepoHook;
 use coderipple_worker::WorkerContext;
 use tokio_util::sync::CancellationToken;
 
 use crate::backend::{Backend, WorkerSettings};
 use crate::shutdown::Tasks;
 
-/// Spawns the pollers and the periodic tasks into `tasks`. Settings are all read before
-/// anything is spawned, so a bad one fails the command at start with nothing running.
+/// The periodic tasks' settings, read before anything is opened or spawned, so a bad one
+/// fails the command at start with nothing running.
+#[derive(Debug)]
+pub struct Background {
+    /// The sweeper's period (used on the embedded backend only).
+    sweep_every: Duration,
+    /// The recovery schedule, with GitHub credentials only: the client, the period, the
+    /// repository hooks to read.
+    recovery: Option<(Arc<GitHubApi>, Duration, Vec<RepoHook>)>,
+}
+
+impl Background {
+    /// From the environment and the worker's settings (GitHub credentials or not).
+    pub fn from_env(settings: &WorkerSettings) -> anyhow::Result<Self> {
+        let sweep_every = crate::sweeper::every_from_env()?;
+        let recovery = match &settings.github_api {
+            Some(api) => {
+                let (every, hooks) =
+                    coderipple_github::recover::schedule_from_env(|k| std::env::var(k).ok())?;
+                Some((api.clone(), every, hooks))
+            }
+            None => None,
+        };
+        Ok(Self {
+            sweep_every,
+            recovery,
+        })
+    }
+}
+
+/// Spawns the pollers and the periodic tasks into `tasks`.
 pub fn spawn_background(
+    background: Background,
     backend: &Backend,
     ctx: &Arc<WorkerContext>,
-    settings: &WorkerSettings,
     workers: u16,
     metrics: &Metrics,
     cancel: &CancellationToken,
     tasks: &mut Tasks,
-) -> anyhow::Result<()> {
-    let sweep_every = match backend.embedded {
-        Some(_) => Some(crate::sweeper::every_from_env()?),
-        None => None,
-    };
-    let recovery = match &settings.github_api {
-        Some(api) => {
-            let (every, hooks) =
-                coderipple_github::recover::schedule_from_env(|k| std::env::var(k).ok())?;
-            Some((api.clone(), every, hooks))
-        }
-        None => None,
-    };
+) {
     let consumer = Arc::new(ctx.consumer());
     for i in 0..usize::from(workers) {
         tasks.spawn(
@@ -49,8 +70,11 @@ pub fn spawn_background(
             supervise::poller(consumer.clone(), cancel.clone(), i),
         );
     }
-    if let (Some(parts), Some(every)) = (backend.embedded.clone(), sweep_every) {
-        tasks.spawn("sweeper", crate::sweeper::run(parts, every, cancel.clone()));
+    if let Some(parts) = backend.embedded.clone() {
+        tasks.spawn(
+            "sweeper",
+            crate::sweeper::run(parts, background.sweep_every, cancel.clone()),
+        );
     }
     tasks.spawn(
         "republisher",
@@ -65,7 +89,7 @@ pub fn spawn_background(
             cancel.clone(),
         ),
     );
-    if let Some((api, every, hooks)) = recovery {
+    if let Some((api, every, hooks)) = background.recovery {
         tasks.spawn(
             "recovery",
             coderipple_github::recover::run_every(
@@ -78,5 +102,4 @@ pub fn spawn_background(
             ),
         );
     }
-    Ok(())
 }

@@ -4,14 +4,14 @@
 //! messages are handled strictly in order. Consecutive pushes are coalesced into one change
 //! set. The first transient failure in a group sends that message and every later one of
 //! the group back (`Retry`); other groups are unaffected. A permanent failure is sent to the
-//! DLQ by the worker itself, with its reason, and the group goes on.
+//! DLQ by the consumer itself, with its reason, and the group goes on.
 //!
 //! Transient trouble does not spend the queue's redrive budget where it can be avoided: a
 //! long-running worker first *holds* the failing unit and retries it in place, with backoff,
 //! for up to [`BatchOptions::hold`] (its messages stay invisible; attempts are counted in the
 //! delivery records). Only then does the message go back to the queue, spending a receive.
 //! On its last receive (`max_receives`) a message still failing transiently is dead-lettered
-//! by the worker, and its repository is *parked* behind it: every later message of that
+//! by the consumer, and its repository is *parked* behind it: every later message of that
 //! repository is dead-lettered as `parked`, in order, applying nothing, until an operator
 //! replays (or purges) the head, so a repository's history is never applied out of order
 //! (a replay's own copies go through: see `parking`).
@@ -72,22 +72,6 @@ pub async fn handle_batch(
     let options = BatchOptions {
         lease: ctx.settings.visibility_timeout,
         hold: ctx.settings.retry_hold,
-        deadline: None,
-    };
-    handle_batch_with(ctx, messages, cancel, options).await
-}
-
-/// [`handle_batch`] with processing leases of `lease` and no holding (in Lambda: the
-/// invocation's remaining time, so a lease never outlives the invocation that holds it).
-pub async fn handle_batch_with_lease(
-    ctx: &Consumer,
-    messages: Vec<ReceivedMessage>,
-    cancel: &CancellationToken,
-    lease: Duration,
-) -> BatchReport {
-    let options = BatchOptions {
-        lease,
-        hold: Duration::ZERO,
         deadline: None,
     };
     handle_batch_with(ctx, messages, cancel, options).await

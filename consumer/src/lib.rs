@@ -1,6 +1,6 @@
 //! # coderipple-consumer
 //!
-//! Takes envelopes off any [`Queue`] and hands each repository's events, in order, to the
+//! Takes envelopes off any [`Queue`](coderipple_core::queue::Queue) and hands each repository's events, in order, to the
 //! one thing it calls: an [`ApplyChangeSet`] (the worker implements it). Everything about the
 //! queue lives here and nothing about docs or GitHub does: FIFO groups, coalescing
 //! consecutive pushes into one change set, holding and retrying transient failures, the
@@ -22,10 +22,7 @@ mod port;
 pub mod sqs_lambda;
 pub mod supervise;
 
-pub use batch::{
-    BatchOptions, BatchReport, Outcome, Retry, handle_batch, handle_batch_with,
-    handle_batch_with_lease,
-};
+pub use batch::{BatchOptions, BatchReport, Outcome, Retry, handle_batch, handle_batch_with};
 pub use context::Consumer;
 pub use parking::{EXHAUSTED_CLASS, PARKED_CLASS};
 pub use port::ApplyChangeSet;

@@ -17,7 +17,7 @@ pub enum Outcome {
     Done,
     /// Failed transiently: leave it for another attempt (a Lambda `batchItemFailure`).
     Retry(Retry),
-    /// Moved to the DLQ by the worker with its reason (already off the queue).
+    /// Moved to the DLQ by the consumer with its reason (already off the queue).
     DeadLettered(String),
     /// Not started because of shutdown: make it visible again now.
     Released,

@@ -14,7 +14,7 @@
 //! A worker that dead-lettered messages behind a park that was lifted meanwhile parks the
 //! repository again behind the first of them, so they are not left behind newer events.
 //! `coderipple dlq purge` lifts the park when the head is purged. If the park cannot be
-//! stored (the store is what is failing), the head is not dead-lettered by the worker: it
+//! stored (the store is what is failing), the head is not dead-lettered by the consumer: it
 //! goes back to the queue like any retry.
 
 use coderipple_core::queue::ReceivedMessage;

@@ -5,7 +5,7 @@
 //! `batchItemFailures` are FIFO-aware: a message that must be retried is reported together
 //! with every later message of its group (the batch handler already fails them), so the
 //! event source mapping never deletes a message whose predecessor is still pending. Messages
-//! applied or dead-lettered by the worker are successes. Processing leases last until the
+//! applied or dead-lettered by the consumer are successes. Processing leases last until the
 //! invocation's deadline, and units not started a safety margin before the deadline are
 //! handed back (reported as failures) instead of being cut off by the timeout.
 

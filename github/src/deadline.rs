@@ -2,12 +2,13 @@
 //! recovery, publishing through the API).
 //!
 //! In Lambda an invocation that runs past its timeout saves nothing and is repeated, and
-//! after `maxReceiveCount` SQS moves its message to the DLQ without a reason. So the Lambda
-//! handlers run their work [`within`] a deadline (the invocation's, less a margin for storing
-//! the work), and every GitHub call asks [`left`] first: a call that cannot finish in time is
-//! not started, and a rate-limit wait that would pass the deadline is not waited. The caller
-//! then records what it could not do (the gap waits for the next wake, a publish stays
-//! pending) instead of being cut off. Outside Lambda there is no deadline.
+//! after `maxReceiveCount` SQS moves its message to the DLQ without a reason. So work in Lambda
+//! runs [`within`] a deadline: the invocation's, less a margin for storing the work (the
+//! worker's port sets it per change set, the `recover` role per invocation). Every GitHub
+//! call asks [`left`] first: a call that cannot finish in time is not started, and a
+//! rate-limit wait that would pass the deadline is not waited. The caller then records what
+//! it could not do (the gap waits for the next wake, a publish stays pending) instead of
+//! being cut off. Outside Lambda there is no deadline.
 
 use std::future::Future;
 use std::time::{Duration, Instant};

@@ -7,7 +7,7 @@
 //!
 //! The public surface: [`GitHubApi`] and its answers ([`Page`], [`Refusal`]), its settings
 //! ([`GitHubConfig`], [`Credentials`]), the modules [`deadline`] (the time GitHub calls may
-//! take inside one invocation) and [`recover`]. `auth`, `client` and `refusal` are internal.
+//! take inside one invocation) and [`recover`]. `auth`, `client`, `config` and `refusal` are internal.
 
 mod auth;
 mod client;

@@ -5,8 +5,9 @@
 //! delivery id, stores the normalized envelope on the queue and only then answers 202.
 //!
 //! - [`router`] / [`IngestState`]: what the binaries build once and serve.
-//! - `handler`: the webhook flow, row by row of the status table in the README's *Ingest
-//!   HTTP contract*.
+//! - `handler`: the webhook flow, row by row of the status table in
+//!   `docs/http-contract.md`.
+//! - `state`: [`IngestState`], built once from a `Backend`.
 //! - `error`: [`IngestError`], which maps every failure to its status (4xx with a short
 //!   reason, 5xx logged and opaque, 503 with `Retry-After`).
 //! - `health`: `GET /health`.

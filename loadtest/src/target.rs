@@ -132,7 +132,7 @@ impl Target {
                     Ok(Parsed::Ignored { .. }) => return answer(202, "ignored"),
                     Err(e) => Err(e),
                 };
-                // The statuses of the HTTP contract (README, *Ingest HTTP contract*).
+                // The statuses of the HTTP contract (`docs/http-contract.md`).
                 match accepted {
                     Ok(Accepted::Queued) => answer(202, "queued"),
                     Ok(Accepted::Duplicate) => answer(200, "duplicate"),

@@ -40,8 +40,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The HTTP status ingest answers this error with (the README's *Ingest HTTP
-    /// contract*): the client's faults 400/401/413/415, a backend that may recover 503
+    /// The HTTP status ingest answers this error with (`docs/http-contract.md`): the client's faults 400/401/413/415, a backend that may recover 503
     /// (retry later), anything else 500.
     pub fn http_status(&self) -> u16 {
         match self {

@@ -1,7 +1,7 @@
 //! # coderipple-core
 //!
 //! The contracts every other CodeRipple crate builds on (each module states its own; the
-//! README's *Ingest HTTP contract* and *AWS mode* sections describe them for users):
+//! pages `docs/http-contract.md` and `docs/deploying.md` describe them for users):
 //!
 //! - [`signature`]: HMAC-SHA256 verification of `X-Hub-Signature-256` over the raw body,
 //!   constant-time, against the current and previous secret (rotation).
@@ -20,6 +20,8 @@
 //! - [`intake`]: ingest's durable step (claim + send), atomic on SQLite.
 //! - [`blob`]: claim-check storage for envelopes too large for a queue message.
 //! - [`config`]: settings shared by ingest and worker, validated with errors naming the variable.
+//! - [`WorkerError`]: why handling a message failed, whether to retry, and the DLQ class;
+//!   shared by the consumer, the worker and the GitHub client.
 //! - [`contract`] (feature `contract`): the backend contract suite, written once, run against
 //!   every backend.
 

@@ -1,5 +1,5 @@
 //! GitHub webhook bodies → [`Envelope`]: content-type handling, `payload=` form decoding and
-//! the per-event parsing rules (the README's *Ingest HTTP contract*).
+//! the per-event parsing rules (`docs/http-contract.md`).
 //!
 //! Processed: `push`, `pull_request` (`closed` and merged), `release` (`published`),
 //! `create` (`ref_type=tag`) and `ping`. Everything else is [`Parsed::Ignored`] with a reason.

@@ -1,11 +1,18 @@
 //! # coderipple-testkit
 //!
-//! The test kit (`publish = false`; only tests depend on it): an embedded worker in a temp dir — the SQLite backend
-//! `coderipple up` opens, a directory sink, the built-in agents — and helpers to feed it and
-//! read what it wrote; a real git server on loopback ([`GitServer`], and over HTTP behind a
-//! password, [`GitHttpServer`]); a stand-in for GitHub's
-//! API ([`GitHubStandIn`]) behind Prism's validating proxy ([`Prism`]). The worker's and the
-//! CLI's tests build their workers here.
+//! The test kit (`publish = false`; only tests depend on it):
+//!
+//! - [`LocalWorker`]: an embedded worker in a temp dir (the SQLite backend `coderipple up`
+//!   opens, a directory sink, the built-in agents) and helpers to feed it and read what it
+//!   wrote ([`files_under`]);
+//! - a real git server on loopback ([`GitServer`]; over HTTP behind a password,
+//!   [`GitHttpServer`]);
+//! - a stand-in for GitHub's API ([`GitHubStandIn`]) behind Prism's validating proxy
+//!   ([`Prism`]), with answers taken from GitHub's OpenAPI description ([`answer`]);
+//! - a real small model on loopback for the LLM writer ([`LlmServer`]);
+//! - [`history`]: a small repository history as GitHub sends it.
+//!
+//! The worker's and the CLI's tests build their workers here.
 
 mod git_http;
 mod git_server;

@@ -20,11 +20,11 @@ use crate::{llm, publish};
 /// What a worker needs, built once and shared by its tasks.
 #[derive(Debug)]
 pub struct WorkerContext {
-    /// The events queue (its DLQ is reached through [`Queue::dead_letter`]).
+    /// The events queue (the [`Consumer`] takes messages off it).
     pub queue: Arc<dyn Queue>,
     /// Idempotency records and repo state.
     pub store: Arc<dyn Store>,
-    /// Claim-checked envelope bodies.
+    /// Claim-checked envelope bodies (the [`Consumer`] reads them).
     pub blobs: Arc<dyn BlobStore>,
     /// Where docs go.
     pub sink: Arc<dyn DocsSink>,
@@ -32,7 +32,7 @@ pub struct WorkerContext {
     pub agents: AgentSet,
     /// Timeouts and limits.
     pub settings: Settings,
-    /// Where one metrics record per batch goes.
+    /// Where metrics go (the consumer's per batch, the publish step's, the writer's).
     pub metrics: Metrics,
     /// File contents for the agents, when a content source is configured.
     pub content: Option<ContentAccess>,

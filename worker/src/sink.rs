@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use async_trait::async_trait;
 use coderipple_core::blob::write_all_atomically;
 use coderipple_core::{Error, Result};
-pub use coderipple_engine::DocFile;
+use coderipple_engine::DocFile;
 
 /// Writes a repository's docs.
 #[async_trait]

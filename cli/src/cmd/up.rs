@@ -62,6 +62,7 @@ pub async fn run(
     let console_config = ConsoleConfig::from_env()?;
     let (console_own, console_on_webhook) = console_places(&console_config, console_listen)?;
     let settings = crate::backend::WorkerSettings::load(repo_roots, docs_remotes, None).await?;
+    let background = crate::background::Background::from_env(&settings)?;
     let backend = Backend::open(kind, data_dir, true).await?;
     let (secrets, source) = secret::for_backend(&backend, data_dir).await?;
     let metrics = Metrics::from_env()?;
@@ -83,8 +84,8 @@ pub async fn run(
     let cancel = shutdown::on_signal();
     let mut tasks = shutdown::Tasks::default();
     crate::background::spawn_background(
-        &backend, &ctx, &settings, workers, &metrics, &cancel, &mut tasks,
-    )?;
+        background, &backend, &ctx, workers, &metrics, &cancel, &mut tasks,
+    );
 
     let dir = data_dir.display();
     let which = match backend.kind {

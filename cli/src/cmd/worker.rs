@@ -23,6 +23,7 @@ pub async fn run(
         "--workers must be at least 1 for `coderipple worker`"
     );
     let settings = crate::backend::WorkerSettings::load(repo_roots, docs_remotes, None).await?;
+    let background = crate::background::Background::from_env(&settings)?;
     let backend = Backend::open(kind, data_dir, false).await?;
     let cancel = shutdown::on_signal();
     let metrics = Metrics::from_env()?;
@@ -34,8 +35,8 @@ pub async fn run(
     println!("CodeRipple workers: {workers} on {on}");
     let mut tasks = shutdown::Tasks::default();
     crate::background::spawn_background(
-        &backend, &ctx, &settings, workers, &metrics, &cancel, &mut tasks,
-    )?;
+        background, &backend, &ctx, workers, &metrics, &cancel, &mut tasks,
+    );
     cancel.cancelled().await;
     tasks
         .join_until(tokio::time::Instant::now() + backend.settings.server.shutdown_grace)

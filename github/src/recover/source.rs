@@ -62,20 +62,20 @@ fn is_login(name: &str) -> bool {
 }
 
 /// Where deliveries are listed and redelivered.
-pub(crate) enum Source<'a> {
+pub(super) enum Source<'a> {
     App,
     Repo(&'a RepoHook),
 }
 
 impl Source<'_> {
-    pub(crate) fn name(&self) -> String {
+    pub(super) fn name(&self) -> String {
         match self {
             Self::App => "app".into(),
             Self::Repo(h) => format!("{}:{}", h.repo, h.id),
         }
     }
 
-    pub(crate) async fn page(
+    pub(super) async fn page(
         &self,
         api: &GitHubApi,
         cursor: Option<&str>,
@@ -101,7 +101,7 @@ impl Source<'_> {
         }
     }
 
-    pub(crate) async fn redeliver(&self, api: &GitHubApi, id: u64) -> Result<(), WorkerError> {
+    pub(super) async fn redeliver(&self, api: &GitHubApi, id: u64) -> Result<(), WorkerError> {
         match self {
             Self::App => {
                 api.app_post(&format!("/app/hook/deliveries/{id}/attempts"), None)

@@ -1,4 +1,4 @@
-//! One test per row of the ingest status table (the README's *Ingest HTTP contract*), against
+//! One test per row of the ingest status table (`docs/http-contract.md`), against
 //! the real router over real SQLite queue and store in a temp dir.
 
 use std::sync::Arc;

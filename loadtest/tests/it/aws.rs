@@ -4,7 +4,7 @@
 //! in DynamoDB and the SQS DLQ. The outage cuts ingest and the worker off from the endpoint
 //! through the tester's loopback proxy: ingest must answer 503, the worker must retry, and
 //! nothing may be lost or reordered (this scenario found the poller's retry path letting moto
-//! reorder a group; see the README's emulator table).
+//! reorder a group; see the emulator table in `docs/testing.md`).
 
 use std::process::Command;
 

@@ -26,7 +26,7 @@ use crate::queue::Queue;
 use crate::store::Store;
 
 /// Behaviours an emulator is known to lack. A test that meets one says so on stderr and
-/// checks everything else; the README's testing section lists each with its reason.
+/// checks everything else; `docs/testing.md` lists each with its reason.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct EmulatorGaps {
     /// moto compares a new dedup id only with messages still in the queue, so a deleted

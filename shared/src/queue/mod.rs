@@ -1,6 +1,6 @@
 //! The [`Queue`] trait: an SQS-FIFO-shaped queue, and its backends.
 //!
-//! Semantics every backend honours (SQS FIFO's; the README's *Operations* section says the same):
+//! Semantics every backend honours (SQS FIFO's; `docs/operations.md` says the same):
 //! - FIFO within a message group; groups are independent.
 //! - While any message of a group is in flight, no other message of that group is delivered.
 //! - A received message is invisible for the visibility timeout, then delivered again.

@@ -80,7 +80,7 @@ pub async fn publish_repo(
     Some(out)
 }
 
-/// Publishes every pending repository again, every [`Publishing::republish_every`], until
+/// Publishes every pending repository again, every [`Publishing::republish_every`](crate::publish::Publishing::republish_every), until
 /// `cancel` (run by long-running workers; a Lambda worker relies on the next change set and
 /// `coderipple publish --pending`).
 pub async fn republish_pending(ctx: Arc<WorkerContext>, cancel: CancellationToken) {

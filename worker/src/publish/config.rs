@@ -90,7 +90,7 @@ impl Default for Identity {
     }
 }
 
-/// Publishing settings (see the README's "Publishing docs to the repository").
+/// Publishing settings (see `docs/publishing.md`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PublishConfig {
     /// The strategy.
