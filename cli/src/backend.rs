@@ -13,7 +13,6 @@ use coderipple_core::cache::Cache;
 use coderipple_core::config::Settings;
 use coderipple_core::metrics::Metrics;
 use coderipple_core::signature::Secrets;
-use coderipple_engine::AgentSet;
 use coderipple_github::{GitHubApi, GitHubConfig};
 use coderipple_ingest::IngestState;
 use coderipple_worker::GitCheckouts;
@@ -170,7 +169,7 @@ impl Backend {
         settings: &WorkerSettings,
     ) -> anyhow::Result<WorkerContext> {
         let publish = &settings.publish;
-        let agents = AgentSet::from_env()?;
+        let agents = coderipple_worker::agents_from_env(|k| std::env::var(k).ok())?;
         tracing::info!(
             pack = agents.pack.version(),
             source = agents.pack.source(),

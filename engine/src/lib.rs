@@ -9,10 +9,12 @@
 //! The public modules, from the bottom up:
 //! - [`text`]: clipping payload text and measuring serialized size (every budget uses it).
 //! - [`markdown`]: escaping payload text for the docs (the templates' `md_*` filters).
-//! - [`pack`]: the agent pack (TOML rules, minijinja templates), built in or from a directory.
+//! - [`pack`]: the agent pack (TOML rules, minijinja templates), built in, or with files the
+//!   worker read from a directory ([`AgentPack::with_files`]).
+//! - [`DocFile`]: a rendered file, with the check that its path stays under the docs root.
 //! - [`chain`]: history order: pushes applied by their `before`/`after` chain whatever their
 //!   arrival order, gaps and tags that wait.
-//! - [`plan`]: a change set's plan (plain data); [`classify`]: changes become plan items
+//! - [`plan`]: a change set's plan (plain data); `classify`: changes become plan items
 //!   (Conventional Commits, the pack's heuristics, path categories, clipping).
 //! - [`facts`]: what is kept of a file's contents (README, manifests).
 //! - [`agents`]: the agent interface, the Orchestrator, the Building Inspector, the Tourist
@@ -25,7 +27,7 @@
 
 pub mod agents;
 pub mod chain;
-pub mod classify;
+mod classify;
 mod doc;
 pub mod doc_hashes;
 mod error;
@@ -36,7 +38,7 @@ pub mod plan;
 pub mod prose;
 pub mod text;
 
-pub use agents::historian::applied_commits;
+pub use agents::historian::{applied_commits, applied_in};
 pub use agents::{AgentSet, ChangeSet, Plan};
 pub use doc::DocFile;
 pub use error::EngineError;

@@ -12,6 +12,7 @@
 //! | `md_block` | paragraphs (release notes, upgrade notes, README sections) | [`block`] |
 //! | `md_code` | a path or a name shown as code | [`code`] |
 //! | `md_link(url)` | link text, linked when `url` is allowed | [`link`] |
+//! | `md_repo` | the repository's own text (README sections), kept as Markdown | [`repository_text`] |
 //!
 //! Each returns a *safe* string, which the others pass on unchanged (so `md_code` can be
 //! the text of an `md_link`, and escaping twice changes nothing).
@@ -467,6 +468,10 @@ pub fn link(text: &str, url: &str, repo: Option<&str>) -> String {
         _ => text.to_owned(),
     }
 }
+
+mod repo_text;
+
+pub use repo_text::repository_text;
 
 #[cfg(test)]
 mod tests;

@@ -1,12 +1,12 @@
 //! The agent pack: the rules (TOML) and templates (minijinja) the agents work with.
 //!
-//! Built in from `worker/pack/`; a directory named by `CODERIPPLE_AGENT_PACK` (on AWS, the
-//! agent pack layer at `/opt/agent-pack`) overrides it file by file. The pack's version is
+//! Built in from `engine/pack/`; a directory named by `CODERIPPLE_AGENT_PACK` (on AWS, the
+//! agent pack layer at `/opt/agent-pack`) overrides it file by file, read by the worker and
+//! handed in through [`AgentPack::with_files`]. The pack's version is
 //! its name, its declared version and a hash of every file, and is part of every cache key,
 //! so a changed rule never reads an analysis made under the old one.
 
 use std::collections::{BTreeMap, HashMap};
-use std::path::{Path, PathBuf};
 
 use globset::{GlobBuilder, GlobSet, GlobSetBuilder};
 use include_dir::{Dir, DirEntry, include_dir};
@@ -21,10 +21,7 @@ mod releases;
 
 pub use releases::{ReleaseRules, TagRole};
 
-/// The variable that names an agent pack directory.
-pub const PACK_VAR: &str = "CODERIPPLE_AGENT_PACK";
-
-/// The built-in pack: every file under `worker/pack/`, embedded at build time.
+/// The built-in pack: every file under `engine/pack/`, embedded at build time.
 static BUILTIN_DIR: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/pack");
 
 /// The built-in pack's files, (path relative to the pack, contents), sorted by path: the
@@ -74,39 +71,19 @@ impl AgentPack {
         .expect("the built-in agent pack is valid")
     }
 
-    /// The pack named by `CODERIPPLE_AGENT_PACK`, or the built-in one.
-    pub fn from_env() -> Result<Self, EngineError> {
-        match std::env::var_os(PACK_VAR) {
-            Some(dir) if !dir.is_empty() => Self::load_dir(Path::new(&dir)),
-            _ => Ok(Self::builtin()),
+    /// The built-in pack's files, each replaced by what `read(path)` gives (`None`: the
+    /// built-in file stays); `source` names the pack in errors. The caller does the reading
+    /// (the worker reads a directory named by `CODERIPPLE_AGENT_PACK`), so the engine never
+    /// touches the disk.
+    pub fn with_files(
+        source: &str,
+        mut read: impl FnMut(&'static str) -> Result<Option<String>, EngineError>,
+    ) -> Result<Self, EngineError> {
+        let mut files = Vec::new();
+        for (rel, builtin) in builtin_files() {
+            files.push((rel, read(rel)?.unwrap_or_else(|| builtin.to_owned())));
         }
-    }
-
-    /// The pack in `dir`: each file it has replaces the built-in one.
-    pub fn load_dir(dir: &Path) -> Result<Self, EngineError> {
-        if !dir.is_dir() {
-            return Err(EngineError::invalid(format!(
-                "{PACK_VAR}: {} is not a directory",
-                dir.display()
-            )));
-        }
-        let builtin = builtin_files();
-        let mut files = Vec::with_capacity(builtin.len());
-        for (rel, builtin) in builtin {
-            let path: PathBuf = dir.join(rel);
-            let text = match std::fs::read_to_string(&path) {
-                Ok(text) => text,
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => builtin.to_string(),
-                Err(e) => {
-                    return Err(EngineError::invalid(format!(
-                        "{PACK_VAR}: cannot read {}: {e}",
-                        path.display()
-                    )));
-                }
-            };
-            files.push((rel, text));
-        }
-        Self::from_files(&dir.display().to_string(), files)
+        Self::from_files(source, files)
     }
 
     fn from_files(
@@ -250,6 +227,8 @@ fn add_marker_functions(env: &mut Environment<'static>, markers: &Markers) {
 ///
 /// - `md_inline` / `md_inline(max)`: a line of text ([`markdown::inline`]);
 /// - `md_block`: paragraphs, list items and code blocks ([`markdown::block`]);
+/// - `md_repo`: the repository's own Markdown (README sections), sanitized
+///   ([`markdown::repository_text`]);
 /// - `md_code`: a path or name as code ([`markdown::code`]);
 /// - `text|md_link(url)`: `text` linked to `url` when it is a page of the template's `repo`
 ///   on [`markdown::LINK_HOST`], else `text` alone ([`markdown::link`]).
@@ -260,6 +239,9 @@ fn add_filters(env: &mut Environment<'static>) {
         })
     });
     env.add_filter("md_block", |value: Value| escaped(value, markdown::block));
+    env.add_filter("md_repo", |value: Value| {
+        escaped(value, markdown::repository_text)
+    });
     env.add_filter("md_code", |value: Value| escaped(value, markdown::code));
     env.add_filter(
         "md_link",
@@ -522,4 +504,4 @@ impl Rules {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -5,11 +5,13 @@
 //! (compare-and-set), records each delivery's idempotency, fills history gaps through
 //! GitHub, reads file contents, writes the rendered docs to a sink, asks the LLM writer for
 //! prose, and publishes the docs into the repository. The queue is not its business: the
-//! consumer (`coderipple-consumer`) calls it through the [`ApplyChangeSet`] port, which
+//! consumer (`coderipple-consumer`) calls it through the
+//! [`ApplyChangeSet`](coderipple_consumer::ApplyChangeSet) port, which
 //! [`WorkerContext`] implements.
 //!
 //! The public surface: [`WorkerContext`] (built once per process) and
-//! [`apply_change_set`]; the content sources ([`ContentSource`], [`GitCheckouts`],
+//! [`apply_change_set`]; the publish step ([`publish_repo`], [`after_change_set`],
+//! [`republish_pending`]); the agent pack ([`agents_from_env`]); the content sources ([`ContentSource`], [`GitCheckouts`],
 //! [`GitHubContent`]); the sinks ([`DocsSink`], [`DirSink`], [`S3Sink`]); the gap wakes
 //! ([`wake_due`] and friends); and the modules [`history_import`] (initial docs from a
 //! checkout's history), [`publish`] and [`llm`].
@@ -27,8 +29,11 @@
 //!   pull request) and their settings (`CODERIPPLE_DOC_STRATEGY`).
 //! - [`llm`]: the optional LLM writer: prose in the docs' marked sections (Bedrock or an
 //!   OpenAI-compatible server), cached, budgeted, never in the way.
+//! - `agent_pack`: the agent pack a deployment runs with (`CODERIPPLE_AGENT_PACK`), read from
+//!   disk here and handed to the engine.
 //! - `vars`: reading `CODERIPPLE_*` settings with errors that name the variable.
 
+mod agent_pack;
 mod content;
 mod context;
 pub mod llm;
@@ -37,6 +42,7 @@ pub mod publish;
 mod sink;
 mod vars;
 
+pub use agent_pack::{PACK_VAR, agents_from_env, load_pack_dir};
 pub use content::ContentSource;
 pub use content::git::GitCheckouts;
 pub use content::github::GitHubContent;

@@ -2,14 +2,17 @@
 //!
 //! - `decisions/changelog.md`: one line per commit (short sha linking the full one), cut at
 //!   each release or tag, grouped by type (the pack's sections), newest first.
-//! - `decisions/architecture_decisions.md`: ADR-style records for breaking changes, new or
-//!   removed components, added/removed manifests, infrastructure changes, and commits or
-//!   pull requests that state a decision; numbered in order, never rewritten.
+//! - `decisions/architecture_decisions.md`: records of decisions only (the rules are in
+//!   `records`): breaking changes, new or removed components, tools and infrastructure, a
+//!   decision record added to the repository, commits or pull requests that state a
+//!   decision, and the revert of a recorded one; numbered in order, never rewritten.
 //! - `decisions/refactoring_history.md`: refactorings, renames and moves, removed components.
 //!
 //! Each list is a [`Journal`]: when it reaches `2 × PAGE` entries its oldest `PAGE` become a
 //! write-once page (`decisions/<doc>/page-NNNN.md`), linked from the main file; state keeps
-//! the recently archived keys, so redeliveries and replays change nothing.
+//! the recently archived keys, so redeliveries and replays change nothing. The changelog
+//! pages out whole releases only, and keeps unreleased changes live until their release is
+//! cut (`paging`).
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,8 +24,8 @@ use super::budget::halve;
 use super::journal::{Journal, Keyed};
 use super::orchestrator::join;
 use super::{
-    Agent, AgentInput, AgentRun, ClassifiedCommit, Finding, FindingKind, Plan, PlanItem,
-    ReleaseInfo, read_state, record_release, write_state,
+    Agent, AgentInput, AgentRun, Finding, FindingKind, Plan, PlanItem, ReleaseInfo, read_state,
+    record_release, write_state,
 };
 use crate::doc::DocFile;
 use crate::error::EngineError;
@@ -156,6 +159,10 @@ pub struct HistorianState {
     /// Pre-releases seen since the last cut, oldest first: the next cut lists them.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub folded: Vec<String>,
+    /// Changelog pages holding unreleased changes (archived under the state's budget): the
+    /// next cut links them from its section.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub unreleased_pages: Vec<u32>,
 }
 
 /// The Historian agent.
@@ -171,59 +178,7 @@ impl Historian {
     }
 }
 
-/// The ADR for a commit, if it is significant.
-fn adr_for(c: &ClassifiedCommit, findings: &[&Finding]) -> Option<Adr> {
-    if c.is_merge() {
-        return None;
-    }
-    let mut reasons = Vec::new();
-    let mut consequences = Vec::new();
-    if c.breaking {
-        reasons.push("A breaking change".to_owned());
-        if let Some(note) = &c.breaking_note {
-            consequences.push(format!("Breaking: {note}"));
-        }
-    }
-    if c.decision {
-        reasons.push("The commit states a decision".to_owned());
-    }
-    for f in findings {
-        match &f.what {
-            FindingKind::Renamed { .. } => {}
-            other => consequences.push(capitalize(&other.describe())),
-        }
-    }
-    let structural = findings
-        .iter()
-        .any(|f| !matches!(f.what, FindingKind::Renamed { .. }));
-    if structural {
-        reasons.push("The structure changed (components, manifests or infrastructure)".to_owned());
-    }
-    if reasons.is_empty() {
-        return None;
-    }
-    consequences.truncate(DETAILS);
-    let body_paragraph = c.body.split("\n\n").next().unwrap_or("").trim();
-    let decision = if body_paragraph.is_empty() {
-        format!("{}.", capitalize(&c.summary).trim_end_matches('.'))
-    } else {
-        body_paragraph.replace('\n', " ")
-    };
-    Some(Adr {
-        key: c.sha.clone(),
-        number: 0,
-        title: capitalize(&c.summary),
-        date: c.date(),
-        short: c.short().to_owned(),
-        url: c.url.clone(),
-        author: c.author.clone(),
-        reasons,
-        decision,
-        consequences,
-    })
-}
-
-fn capitalize(s: &str) -> String {
+pub(super) fn capitalize(s: &str) -> String {
     let mut chars = s.chars();
     match chars.next() {
         Some(first) => first.to_uppercase().chain(chars).collect(),
@@ -279,9 +234,7 @@ impl Historian {
         ];
         let largest = (0..3).filter(|&i| sizes[i] > 2).max_by_key(|&i| sizes[i]);
         let page = match largest {
-            Some(0) => mine
-                .changelog
-                .page_out_early()
+            Some(0) => paging::page_out_early(mine)
                 .map(|(n, page)| self.changelog_page(n, &page, &mine.releases)),
             Some(1) => mine
                 .adrs
@@ -378,7 +331,7 @@ impl Agent for Historian {
                         });
                         applied = true;
                     }
-                    if let Some(mut adr) = adr_for(c, findings)
+                    if let Some(mut adr) = records::adr_for(c, findings, &mine.adrs.entries)
                         && recorded.insert(adr.key.clone())
                     {
                         mine.adr_count += 1;
@@ -457,6 +410,7 @@ impl Agent for Historian {
                         }
                         if let Some(cut) = mine.releases.last_mut() {
                             cut.pre_releases = std::mem::take(&mut mine.folded);
+                            cut.earlier_pages = std::mem::take(&mut mine.unreleased_pages);
                         }
                         run.applied += 1;
                     } else {
@@ -517,7 +471,7 @@ impl Agent for Historian {
                 _ => {}
             }
         }
-        for (n, page) in mine.changelog.page_out(PAGE) {
+        for (n, page) in paging::page_out(&mut mine.changelog, PAGE) {
             run.write_once
                 .push(self.changelog_page(n, &page, &mine.releases)?);
         }
@@ -576,6 +530,8 @@ impl Agent for Historian {
     }
 }
 
+mod paging;
+mod records;
 mod render;
 
 #[cfg(test)]

@@ -55,12 +55,7 @@ impl<T: Keyed> Journal<T> {
     pub fn page_out(&mut self, page: usize) -> Vec<(u32, Vec<T>)> {
         let mut out = Vec::new();
         while self.entries.len() >= 2 * page {
-            let moved: Vec<T> = self.entries.drain(..page).collect();
-            self.pages += 1;
-            self.archived
-                .extend(moved.iter().map(|e| e.key().to_owned()));
-            keep_last(&mut self.archived, RECENT_ARCHIVED);
-            out.push((self.pages, moved));
+            out.push(self.archive(page));
         }
         out
     }
@@ -71,13 +66,18 @@ impl<T: Keyed> Journal<T> {
         if self.entries.is_empty() {
             return None;
         }
-        let n = (self.entries.len() / 2).max(1);
+        Some(self.archive((self.entries.len() / 2).max(1)))
+    }
+
+    /// Moves the oldest `n` entries (at most all) into the next page, remembering their keys.
+    pub fn archive(&mut self, n: usize) -> (u32, Vec<T>) {
+        let n = n.min(self.entries.len());
         let moved: Vec<T> = self.entries.drain(..n).collect();
         self.pages += 1;
         self.archived
             .extend(moved.iter().map(|e| e.key().to_owned()));
         keep_last(&mut self.archived, RECENT_ARCHIVED);
-        Some((self.pages, moved))
+        (self.pages, moved)
     }
 }
 

@@ -14,14 +14,14 @@
 //! moves its oldest part out into *write-once* files that `apply` returns. Those are written
 //! before the state that forgets them, so nothing is lost between the two writes.
 
-pub mod budget;
-pub mod historian;
-pub mod inspector;
-pub mod journal;
-pub mod orchestrator;
+pub(crate) mod budget;
+pub(crate) mod historian;
+pub(crate) mod inspector;
+pub(crate) mod journal;
+pub(crate) mod orchestrator;
 #[cfg(test)]
 pub(crate) mod testkit;
-pub mod tourist;
+pub(crate) mod tourist;
 
 use std::sync::Arc;
 
@@ -190,11 +190,6 @@ impl AgentSet {
         }
     }
 
-    /// The agents with the pack named by `CODERIPPLE_AGENT_PACK` (or the built-in one).
-    pub fn from_env() -> Result<Self, EngineError> {
-        Ok(Self::with_pack(Arc::new(AgentPack::from_env()?)))
-    }
-
     /// An agent by name.
     pub fn get(&self, name: &str) -> Option<&dyn Agent> {
         self.agents
@@ -310,6 +305,16 @@ pub struct ReleaseInfo {
     /// Left out of the changelog with its changes (the pack's `skip_tags`).
     #[serde(default, skip_serializing_if = "std::ops::Not::not")]
     pub skipped: bool,
+    /// Changelog pages holding changes of this release archived before it was cut (only
+    /// when the state's budget forced it): its section links them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub earlier_pages: Vec<u32>,
+    /// Authors of the release's commits (what's new lists them), in order of appearance.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub contributors: Vec<String>,
+    /// Those of them whose first commit it holds.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub first_contributors: Vec<String>,
 }
 
 /// Records `mark` in `releases` (oldest first, at most `keep`); returns whether the tag is
@@ -347,6 +352,9 @@ pub fn record_release(releases: &mut Vec<ReleaseInfo>, mark: &ReleaseMark, keep:
         notes,
         pre_releases: Vec::new(),
         skipped: mark.role == crate::pack::TagRole::Skipped,
+        earlier_pages: Vec::new(),
+        contributors: Vec::new(),
+        first_contributors: Vec::new(),
     });
     journal::keep_last(releases, keep);
     true

@@ -114,6 +114,15 @@ pub struct TouristState {
     /// Recently applied keys (idempotency).
     #[serde(default)]
     pub seen: Vec<String>,
+    /// Commit authors seen so far (to tell a first-time contributor), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub authors: Vec<String>,
+    /// Authors of the changes since the last cut.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_authors: Vec<String>,
+    /// Those of them seen for the first time.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub pending_first: Vec<String>,
 }
 
 impl TouristState {
@@ -127,6 +136,7 @@ impl TouristState {
             || halve_set(&mut self.entry_points, 20)
             || halve_set(&mut self.config_files, 20)
             || halve(&mut self.releases, 10)
+            || halve(&mut self.authors, 100)
     }
 }
 
@@ -184,6 +194,10 @@ impl TouristGuide {
 
     fn apply_commit(&self, mine: &mut TouristState, c: &ClassifiedCommit) {
         let rules = &self.pack.rules;
+        notes::count_author(mine, c);
+        if notes::drop_reverted(mine, c) {
+            return;
+        }
         if user_visible(rules, c) {
             mine.news.push(News {
                 sha: c.sha.clone(),
@@ -306,6 +320,7 @@ impl Agent for TouristGuide {
                         for u in mine.upgrades.iter_mut().filter(|u| u.release.is_none()) {
                             u.release = Some(r.tag.clone());
                         }
+                        notes::close_release(&mut mine);
                     }
                 }
                 PlanItem::PullRequest(p) => {
@@ -339,7 +354,7 @@ impl Agent for TouristGuide {
             }
         }
         let t = &self.pack.rules.tourist;
-        keep_last(&mut mine.news, t.whats_new_entries);
+        notes::cap_by_release(&mut mine.news, t.whats_new_entries);
         keep_last(&mut mine.upgrades, t.upgrading_entries);
         keep_last(&mut mine.guide_changes, RECENT_GUIDE);
         remember(&mut mine.seen, fresh, SEEN);
@@ -358,38 +373,36 @@ impl Agent for TouristGuide {
 
     fn render(&self, repo: &str, state: &Value) -> Result<Vec<DocFile>, EngineError> {
         let mine: TouristState = read_state(NAME, state)?;
-        let titles: std::collections::HashMap<&str, &str> = self
+        let titles: Vec<(String, String)> = self
             .pack
             .rules
             .changelog
             .iter()
-            .map(|s| (s.kind.as_str(), s.title.as_str()))
+            .map(|s| (s.kind.clone(), s.title.clone()))
             .collect();
-        let news_of = |release: Option<&str>| -> Vec<Value> {
-            mine.news
-                .iter()
-                .rev()
-                .filter(|n| n.release.as_deref() == release)
-                .map(|n| {
-                    json!({
-                        "summary": n.summary, "url": n.url, "breaking": n.breaking,
-                        "short": &n.sha[..7.min(n.sha.len())],
-                        "kind_title": titles.get(n.kind.as_str()).copied().unwrap_or("Change"),
-                    })
-                })
-                .collect()
-        };
         let mut releases = Vec::new();
-        let unreleased = news_of(None);
+        let unreleased = notes::groups(&mine.news, None, &titles, repo);
         if !unreleased.is_empty() {
-            releases.push(json!({"title": "Unreleased", "entries": unreleased}));
+            releases.push(json!({"title": "Unreleased", "groups": unreleased}));
         }
-        for r in mine.releases.iter().rev() {
-            let entries = news_of(Some(&r.tag));
-            if entries.is_empty() && r.notes.is_empty() {
+        let cuts: Vec<&ReleaseInfo> = mine.releases.iter().filter(|r| !r.skipped).collect();
+        for (i, r) in cuts.iter().enumerate().rev() {
+            let groups = notes::groups(&mine.news, Some(&r.tag), &titles, repo);
+            if groups.is_empty() && r.notes.is_empty() {
                 continue;
             }
-            releases.push(json!({"title": r.title, "url": r.url, "date": r.date, "notes": r.notes, "entries": entries}));
+            let compare = i.checked_sub(1).map(|p| {
+                (
+                    cuts[p].tag.as_str(),
+                    notes::compare_url(repo, &cuts[p].tag, &r.tag),
+                )
+            });
+            releases.push(json!({
+                "title": r.title, "url": r.url, "date": r.date, "notes": r.notes,
+                "groups": groups,
+                "compare": compare.map(|(from, url)| json!({"from": from, "to": r.tag, "url": url})),
+                "contributors": r.contributors, "first_contributors": r.first_contributors,
+            }));
         }
         let whats_new = self.pack.render(
             "whats_new.md",
@@ -471,6 +484,8 @@ fn breaking_text(body: &str) -> String {
         None => body.split("\n\n").next().unwrap_or("").trim().to_owned(),
     }
 }
+
+mod notes;
 
 #[cfg(test)]
 mod tests;

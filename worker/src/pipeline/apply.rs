@@ -37,7 +37,7 @@ const FENCE_ROUNDS: usize = 4;
 
 /// Processes `envelopes` (one repository, queue order) as one change set.
 /// On error every lease taken here is given back; the caller decides retry or DLQ.
-/// Its docs are then published (see [`crate::publish`]).
+/// Its docs are then published (see the pipeline's `publish_step`).
 pub async fn apply_change_set(
     ctx: &WorkerContext,
     repo: &str,
@@ -169,9 +169,7 @@ async fn apply(
     // No agent has a part yet (the state may hold only waiting pushes).
     let first = slots.is_empty();
     let chain_before = chain.clone();
-    let remembered: HashSet<String> = coderipple_engine::agents::historian::applied_in(slots)?
-        .into_iter()
-        .collect();
+    let remembered: HashSet<String> = coderipple_engine::applied_in(slots)?.into_iter().collect();
     let resolved = super::gap::resolve(ctx, repo, &mut chain, fresh.to_vec(), &remembered).await?;
     let change = ChangeSet {
         repo: repo.to_owned(),
@@ -368,7 +366,8 @@ impl ApplyChangeSet for WorkerContext {
         };
         let now = Instant::now();
         let left = end.saturating_duration_since(now);
-        let writer_until = now + left.saturating_sub(DEADLINE_MARGIN) / 2;
+        // Half of the time GitHub calls may take: the writer never outlasts publishing's turn.
+        let writer_until = now + left.saturating_sub(DEADLINE_MARGIN * 2) / 2;
         let github_until = now + left.saturating_sub(DEADLINE_MARGIN * 2);
         let work = coderipple_github::deadline::within(github_until, work);
         crate::llm::with_deadline(writer_until, work)

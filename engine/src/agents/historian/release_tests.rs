@@ -7,7 +7,6 @@ use serde_json::json;
 
 use crate::agents::AgentSet;
 use crate::agents::testkit::{assert_inert, commit, push, push_to, release, run, sha, tag};
-use crate::pack::AgentPack;
 use coderipple_core::envelope::Change;
 
 const LOG: &str = "decisions/changelog.md";
@@ -127,7 +126,7 @@ fn the_packs_rules_skip_and_pattern_tags_as_git_cliff_does() {
         .replace("skip_tags = \"\"", "skip_tags = '^v0\\.'")
         .replace("[releases]", "[releases]\ntag_pattern = '^v[0-9]'");
     std::fs::write(dir.path().join("rules.toml"), rules).unwrap();
-    let set = AgentSet::with_pack(Arc::new(AgentPack::load_dir(dir.path()).unwrap()));
+    let set = AgentSet::with_pack(Arc::new(crate::pack::tests::load_dir(dir.path()).unwrap()));
     let mut state = json!({});
     let text = run(
         &set,
@@ -158,7 +157,9 @@ fn the_packs_rules_skip_and_pattern_tags_as_git_cliff_does() {
         .unwrap()
         .replace("skip_tags = '^v0\\.'", "skip_tags = '('");
     std::fs::write(&bad, text).unwrap();
-    let err = AgentPack::load_dir(dir.path()).unwrap_err().to_string();
+    let err = crate::pack::tests::load_dir(dir.path())
+        .unwrap_err()
+        .to_string();
     assert!(
         err.contains("rules.toml") && err.contains("skip_tags"),
         "{err}"

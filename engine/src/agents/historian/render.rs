@@ -91,13 +91,16 @@ impl Historian {
                 "url": info.map(|r| r.url.as_str()).unwrap_or(""),
                 "date": info.and_then(|r| r.date.clone()),
                 "pre_releases": info.map(|r| r.pre_releases.as_slice()).unwrap_or(&[]),
+                "earlier_pages": info.map(|r| r.earlier_pages.as_slice()).unwrap_or(&[]),
                 "sections": sections,
             }));
         }
         let pages: Vec<u32> = (1..=pages).rev().collect();
+        // Pages sit in `changelog/` beside the main file, and beside each other.
+        let page_dir = if archived { "" } else { "changelog/" };
         self.pack.render(
             "changelog.md",
-            minijinja::context! { repo, title, releases => out, pages },
+            minijinja::context! { repo, title, releases => out, pages, page_dir },
         )
     }
 

@@ -154,6 +154,114 @@ fn significant_changes_become_numbered_decision_records() {
 }
 
 #[test]
+fn edits_fixtures_and_unrecorded_reverts_get_no_record() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let text = run(
+        &set,
+        &mut state,
+        vec![push(
+            "d",
+            vec![
+                commit(
+                    1,
+                    "chore: start",
+                    &["src/lib.rs", "Cargo.toml", ".github/workflows/ci.yml"],
+                    &[],
+                    &[],
+                ),
+                commit(
+                    2,
+                    "ci: bump the runner",
+                    &[],
+                    &[".github/workflows/ci.yml"],
+                    &[],
+                ),
+                commit(3, "chore(deps): bump serde", &[], &["Cargo.toml"], &[]),
+                commit(
+                    4,
+                    "test: a fixture project",
+                    &[
+                        ".github/fixtures/new-case/Cargo.toml",
+                        "tests/data/Dockerfile",
+                    ],
+                    &[],
+                    &[],
+                ),
+                commit(5, "Revert \"fix: a typo\"", &[], &["src/lib.rs"], &[]),
+            ],
+        )],
+        "decisions/architecture_decisions.md",
+    );
+    // The first commit adds the component `src/`, a manifest and a workflow: one record.
+    assert!(text.contains("## ADR-0001: Start"), "{text}");
+    assert!(text.contains("A component was added or removed"), "{text}");
+    for quiet in [
+        "Bump the runner",
+        "Bump serde",
+        "A fixture project",
+        "Revert",
+        "ADR-0002",
+    ] {
+        assert!(!text.contains(quiet), "{quiet}: {text}");
+    }
+}
+
+#[test]
+fn an_added_decision_record_and_the_revert_of_a_recorded_change_get_records() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let text = run(
+        &set,
+        &mut state,
+        vec![push(
+            "d",
+            vec![
+                commit(1, "chore: start", &["src/lib.rs"], &[], &[]),
+                commit(
+                    2,
+                    "docs: record the queue choice\n\nWe use SQS FIFO, one group per repository.",
+                    &["docs/adr/0001-queue.md"],
+                    &[],
+                    &[],
+                ),
+                commit(
+                    3,
+                    "feat!: new config format\n\nBREAKING CHANGE: TOML instead of INI",
+                    &[],
+                    &["src/lib.rs"],
+                    &[],
+                ),
+                commit(
+                    4,
+                    "Revert \"feat!: new config format\"",
+                    &[],
+                    &["src/lib.rs"],
+                    &[],
+                ),
+            ],
+        )],
+        "decisions/architecture_decisions.md",
+    );
+    assert!(
+        text.contains("## ADR-0002: Record the queue choice"),
+        "{text}"
+    );
+    assert!(
+        text.contains("Recorded in `docs/adr/0001-queue.md`"),
+        "{text}"
+    );
+    assert!(
+        text.contains("**Decision.** We use SQS FIFO, one group per repository."),
+        "{text}"
+    );
+    assert!(text.contains("## ADR-0003: New config format"), "{text}");
+    // The revert states nothing itself: its record exists because ADR-0003 does.
+    assert!(text.contains("Reverts ADR-0003"), "{text}");
+    assert!(text.contains("## ADR-0004: Revert"), "{text}");
+}
+
+#[test]
 fn refactorings_and_moves_are_appended_in_order() {
     let set = AgentSet::builtin();
     let mut state = json!({});
@@ -187,7 +295,7 @@ fn refactorings_and_moves_are_appended_in_order() {
 }
 
 #[test]
-fn long_histories_move_into_write_once_pages_and_state_stays_bounded() {
+fn long_histories_move_whole_releases_into_write_once_pages_and_state_stays_bounded() {
     let set = AgentSet::builtin();
     let historian = set.get(NAME).unwrap();
     let mut state = Value::Null;
@@ -204,7 +312,12 @@ fn long_histories_move_into_write_once_pages_and_state_stays_bounded() {
                 )
             })
             .collect();
-        let p = plan(&set, vec![push("d", commits)]);
+        // A release every 50 commits: pages hold whole releases.
+        let mut events = vec![push("d", commits)];
+        if batch % 2 == 1 {
+            events.push(tag(&format!("t{batch}"), &format!("v0.{batch}.0")));
+        }
+        let p = plan(&set, events);
         pages.extend(
             historian
                 .apply(
@@ -395,4 +508,49 @@ fn links_go_only_to_the_repositorys_own_pages() {
         "{log}"
     );
     assert!(!log.contains("evil"), "{log}");
+}
+
+#[test]
+fn a_release_archived_early_under_the_budget_links_its_page_when_it_is_cut() {
+    let set = AgentSet::builtin();
+    let historian = set.get(NAME).unwrap();
+    let apply = |state: &mut Value, events| {
+        let p = plan(&set, events);
+        let input = AgentInput {
+            plan: &p,
+            findings: &[],
+        };
+        historian.apply(input, state).unwrap()
+    };
+    let mut state = Value::Null;
+    let commits = (0..10)
+        .map(|i| commit(i, &format!("feat: change {i}"), &[], &[], &[]))
+        .collect();
+    apply(&mut state, vec![push("d", commits)]);
+    // The budget forces a step while everything is unreleased: half goes to page 1.
+    let mut mine = read_historian(&state).unwrap();
+    let (n, early) = paging::page_out_early(&mut mine).unwrap();
+    assert_eq!((n, early.len()), (1, 5));
+    let page = Historian::new(set.pack.clone())
+        .changelog_page(n, &early, &mine.releases)
+        .unwrap();
+    assert!(
+        page.contents.contains("Not yet released when archived"),
+        "{}",
+        page.contents
+    );
+    state = write_state(NAME, &mine).unwrap();
+    apply(&mut state, vec![tag("t", "v1.0.0")]);
+    let main = historian.render("o/r", &state).unwrap()[0].contents.clone();
+    let section = &main[main
+        .find("## [v1.0.0]")
+        .unwrap_or_else(|| panic!("no v1.0.0 in {main}"))..];
+    assert!(
+        section.contains("archived before it was cut: [page 1](changelog/page-0001.md)"),
+        "{main}"
+    );
+    for i in 5..10 {
+        assert!(section.contains(&format!("change {i} ")), "{main}");
+    }
+    assert!(read_historian(&state).unwrap().unreleased_pages.is_empty());
 }

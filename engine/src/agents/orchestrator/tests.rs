@@ -105,7 +105,7 @@ fn path_categories_come_from_the_pack() {
         .replace("user_facing = [\n", "user_facing = [\n  \"src/**\",\n");
     std::fs::write(dir.path().join("rules.toml"), rules).unwrap();
     let set = AgentSet::with_pack(std::sync::Arc::new(
-        crate::pack::AgentPack::load_dir(dir.path()).unwrap(),
+        crate::pack::tests::load_dir(dir.path()).unwrap(),
     ));
     let p = plan(
         &set,

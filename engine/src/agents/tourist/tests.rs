@@ -2,6 +2,7 @@
 
 use super::*;
 use crate::agents::AgentSet;
+use crate::agents::testkit::tag;
 use crate::agents::testkit::{
     apply_all, commit, plan, pull_request, push, release, render, run, sha,
 };
@@ -46,8 +47,12 @@ fn whats_new_lists_user_visible_changes_under_their_release() {
     );
     assert!(doc.contains("First release."), "{doc}");
     assert!(!doc.contains("Details."), "{doc}");
-    let fix = doc.find("Bug Fixes: CSV quoting").expect("fix listed");
-    let feat = doc.find("Features: export to CSV").expect("feat listed");
+    let fix = doc
+        .find("### Bug Fixes\n\n- CSV quoting")
+        .expect("fix listed");
+    let feat = doc
+        .find("### Features\n\n- export to CSV")
+        .expect("feat listed");
     assert!(fix < doc.find("## [Release").unwrap() && feat > doc.find("## [Release").unwrap());
     assert!(
         !doc.contains("cover export") && !doc.contains("tidy"),
@@ -234,8 +239,15 @@ fn payload_text_cannot_break_or_inject_into_the_guide() {
     let news = render(&set, &state, "user/whats_new.md");
     let upgrading = render(&set, &state, "user/upgrading.md");
     let guide = render(&set, &state, "user/getting_started.md");
-    for doc in [&news, &upgrading, &guide] {
+    for doc in [&news, &upgrading] {
         assert_inert(doc);
+    }
+    // The README's own sections are Markdown the repository wrote: kept as Markdown (its
+    // https links too), sanitized. Judged as GitHub renders it.
+    let mut page = String::new();
+    pulldown_cmark::html::push_html(&mut page, pulldown_cmark::Parser::new(&guide));
+    for bad in ["<img", "<script", "<!--"] {
+        assert!(!page.contains(bad), "{bad} in {page}");
     }
     assert!(
         news.contains(
@@ -246,7 +258,7 @@ fn payload_text_cannot_break_or_inject_into_the_guide() {
     );
     assert!(
         news.contains(
-            "- **Breaking:** Features: drop \\<b\\>v1\\</b\\> \\[api\\](https\\://evil.example) (["
+            "### Breaking Changes\n\n- drop \\<b\\>v1\\</b\\> \\[api\\](https\\://evil.example) (["
         ),
         "{news}"
     );
@@ -272,14 +284,73 @@ fn payload_text_cannot_break_or_inject_into_the_guide() {
         "{guide}"
     );
     assert!(
-        guide.contains("\\[Widget\\](https\\://evil.example) turns gears.\n"),
-        "{guide}"
+        page.contains("<p><a href=\"https://evil.example\">Widget</a> turns gears.</p>"),
+        "{page}"
     );
     assert!(
-        guide.contains(
-            "## Install\n\n```sh\ncargo install widget\n```\n\\<!-- hidden --\\>\n\\#\\# PWNED\n\n## Usage\n\n\
-             Run `widget` \\| see https\\://evil.example\n"
+        page.contains(
+            "<h2>Install</h2>\n<pre><code class=\"language-sh\">cargo install widget\n</code></pre>\n\
+             <h4>PWNED</h4>\n<h2>Usage</h2>\n<p>Run <code>widget</code> | see https://evil.example</p>"
         ),
-        "{guide}"
+        "{page}"
     );
+}
+
+#[test]
+fn release_notes_group_by_type_link_pull_requests_and_name_contributors() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let by = |n: u32, message: &str, author: &str| {
+        let mut c = commit(n, message, &["src/lib.rs"], &[], &[]);
+        c.author = author.into();
+        c
+    };
+    let first = vec![by(1, "feat: the first feature", "Mona")];
+    let second = vec![
+        by(2, "fix: a crash on start (#12)", "Hubot"),
+        by(3, "feat: a reverted idea", "Mona"),
+        by(4, "feat!: a new config format", "Octo Cat"),
+        by(5, "Revert \"feat: a reverted idea\"", "Mona"),
+        by(6, "feat: export to CSV", "Mona"),
+    ];
+    let doc = run(
+        &set,
+        &mut state,
+        vec![
+            push("d1", first),
+            tag("t1", "v1.0.0"),
+            push("d2", second),
+            tag("t2", "v1.1.0"),
+        ],
+        "user/whats_new.md",
+    );
+    let v11 =
+        &doc[doc.find("## [v1.1.0]").expect("v1.1.0")..doc.find("## [v1.0.0]").expect("v1.0.0")];
+    let breaking = v11
+        .find("### Breaking Changes\n\n- a new config format")
+        .expect("breaking first");
+    let features = v11
+        .find("### Features\n\n- export to CSV")
+        .expect("features");
+    let fixes = v11
+        .find("### Bug Fixes\n\n- a crash on start ([\\#12](https://github.com/o/r/pull/12))")
+        .unwrap_or_else(|| panic!("the PR linked: {v11}"));
+    assert!(breaking < features && features < fixes, "{v11}");
+    // The reverted idea and its revert both dropped out of the release.
+    assert!(!v11.contains("reverted idea"), "{v11}");
+    assert!(
+        v11.contains(
+            "**Contributors:** Hubot, Mona, Octo Cat. First contribution: Hubot, Octo Cat."
+        ),
+        "{v11}"
+    );
+    assert!(
+        v11.contains("**Full comparison:** [`v1.0.0...v1.1.0`](https://github.com/o/r/compare/v1.0.0...v1.1.0)"),
+        "{v11}"
+    );
+    let v10 = &doc[doc.find("## [v1.0.0]").unwrap()..];
+    // The first release seen names nobody as new: the history starts there.
+    assert!(v10.contains("**Contributors:** Mona.\n"), "{v10}");
+    assert!(!v10.contains("First contribution"), "{v10}");
+    assert!(!v10.contains("Full comparison"), "{v10}");
 }
