@@ -12,8 +12,13 @@ use std::collections::BTreeSet;
 use crate::facts::FileFacts;
 use crate::pack::Rules;
 
-/// `YYYY-MM-DD` of an ISO 8601 timestamp.
+/// `YYYY-MM-DD` of an ISO 8601 timestamp, in UTC.
 pub fn date_of(timestamp: &str) -> Option<String> {
+    // A timestamp with an offset is read in UTC, as release tools date releases (a commit
+    // made late in the evening east of Greenwich is still the day before in UTC).
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(timestamp.trim()) {
+        return Some(t.with_timezone(&chrono::Utc).format("%Y-%m-%d").to_string());
+    }
     let d = timestamp.get(..10)?;
     (d.as_bytes()[4] == b'-' && d.as_bytes()[7] == b'-').then(|| d.to_owned())
 }
@@ -285,5 +290,29 @@ impl Plan {
             .filter_map(|p| rules.tool_of(p))
             .map(|t| t.name.as_str())
             .collect()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::date_of;
+
+    #[test]
+    fn dates_are_utc_days() {
+        // 01:37 at +03:00 is the day before in UTC; git-cliff and GitHub date it so.
+        assert_eq!(
+            date_of("2026-08-05T01:37:26+03:00").as_deref(),
+            Some("2026-08-04")
+        );
+        assert_eq!(
+            date_of("2026-08-05T22:00:00-05:00").as_deref(),
+            Some("2026-08-06")
+        );
+        assert_eq!(
+            date_of("2026-08-05T10:00:00Z").as_deref(),
+            Some("2026-08-05")
+        );
+        assert_eq!(date_of("2026-08-05").as_deref(), Some("2026-08-05"));
+        assert_eq!(date_of("yesterday"), None);
     }
 }
