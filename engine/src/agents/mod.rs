@@ -315,6 +315,13 @@ pub struct ReleaseInfo {
     /// Those of them whose first commit it holds.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub first_contributors: Vec<String>,
+    /// Contributors beyond those named.
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub more_contributors: u32,
+}
+
+fn is_zero(n: &u32) -> bool {
+    *n == 0
 }
 
 /// Records `mark` in `releases` (oldest first, at most `keep`); returns whether the tag is
@@ -355,6 +362,7 @@ pub fn record_release(releases: &mut Vec<ReleaseInfo>, mark: &ReleaseMark, keep:
         earlier_pages: Vec::new(),
         contributors: Vec::new(),
         first_contributors: Vec::new(),
+        more_contributors: 0,
     });
     journal::keep_last(releases, keep);
     true

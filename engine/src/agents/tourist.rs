@@ -114,12 +114,16 @@ pub struct TouristState {
     /// Recently applied keys (idempotency).
     #[serde(default)]
     pub seen: Vec<String>,
-    /// Commit authors seen so far (to tell a first-time contributor), oldest first.
+    /// Commit authors seen so far, as short hashes (to tell a first-time contributor),
+    /// oldest first.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub authors: Vec<String>,
-    /// Authors of the changes since the last cut.
+    /// Authors of the changes since the last cut (the first few named).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_authors: Vec<String>,
+    /// How many more there were.
+    #[serde(default, skip_serializing_if = "super::is_zero")]
+    pub pending_more: u32,
     /// Those of them seen for the first time.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub pending_first: Vec<String>,
@@ -402,6 +406,7 @@ impl Agent for TouristGuide {
                 "groups": groups,
                 "compare": compare.map(|(from, url)| json!({"from": from, "to": r.tag, "url": url})),
                 "contributors": r.contributors, "first_contributors": r.first_contributors,
+                "more_contributors": r.more_contributors,
             }));
         }
         let whats_new = self.pack.render(

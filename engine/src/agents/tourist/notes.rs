@@ -11,9 +11,20 @@ use serde_json::{Value, json};
 use super::{News, TouristState};
 use crate::agents::ClassifiedCommit;
 
-/// Authors remembered to tell a first-time contributor (beyond it, the oldest are forgotten
-/// and may be counted as new again).
-const KNOWN_AUTHORS: usize = 5_000;
+/// Authors remembered to tell a first-time contributor, as short hashes (beyond it, the
+/// oldest are forgotten and may be counted as new again; the state's budget may halve it).
+const KNOWN_AUTHORS: usize = 2_000;
+/// Contributors named per release (first-time ones too); the rest are counted.
+pub(super) const NAMED: usize = 20;
+/// Releases that keep their contributors: older ones forget them (what's new shows the
+/// latest releases; the state stays small however many people contribute).
+const CREDITED_RELEASES: usize = 10;
+
+/// A name's key in the known set: 12 hex digits of its SHA-256.
+fn author_key(name: &str) -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(name.as_bytes())[..6])
+}
 
 /// Counts `c`'s author for the next release: a contributor, and a first-time one when never
 /// seen before.
@@ -22,12 +33,20 @@ pub(super) fn count_author(mine: &mut TouristState, c: &ClassifiedCommit) {
     if author.is_empty() || c.is_merge() {
         return;
     }
-    if !mine.pending_authors.iter().any(|a| a == author) {
-        mine.pending_authors.push(author.to_owned());
+    let listed = mine.pending_authors.iter().any(|a| a == author);
+    if !listed {
+        if mine.pending_authors.len() < NAMED {
+            mine.pending_authors.push(author.to_owned());
+        } else {
+            mine.pending_more += 1;
+        }
     }
-    if !mine.authors.iter().any(|a| a == author) {
-        mine.authors.push(author.to_owned());
-        mine.pending_first.push(author.to_owned());
+    let key = author_key(author);
+    if !mine.authors.contains(&key) {
+        mine.authors.push(key);
+        if mine.pending_first.len() < NAMED {
+            mine.pending_first.push(author.to_owned());
+        }
         let excess = mine.authors.len().saturating_sub(KNOWN_AUTHORS);
         mine.authors.drain(..excess);
     }
@@ -39,10 +58,18 @@ pub(super) fn count_author(mine: &mut TouristState, c: &ClassifiedCommit) {
 pub(super) fn close_release(mine: &mut TouristState) {
     let authors = std::mem::take(&mut mine.pending_authors);
     let first = std::mem::take(&mut mine.pending_first);
+    let more = std::mem::take(&mut mine.pending_more);
     let earlier = mine.releases.len() > 1;
     if let Some(cut) = mine.releases.last_mut() {
         cut.contributors = authors;
+        cut.more_contributors = more;
         cut.first_contributors = if earlier { first } else { Vec::new() };
+    }
+    let old = mine.releases.len().saturating_sub(CREDITED_RELEASES);
+    for r in &mut mine.releases[..old] {
+        r.contributors.clear();
+        r.first_contributors.clear();
+        r.more_contributors = 0;
     }
 }
 

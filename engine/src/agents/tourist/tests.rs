@@ -354,3 +354,46 @@ fn release_notes_group_by_type_link_pull_requests_and_name_contributors() {
     assert!(!v10.contains("First contribution"), "{v10}");
     assert!(!v10.contains("Full comparison"), "{v10}");
 }
+
+#[test]
+fn a_release_names_its_first_contributors_and_counts_the_rest() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let commits = |from: u32, to: u32| -> Vec<_> {
+        (from..to)
+            .map(|n| {
+                let mut c = commit(n, &format!("fix: change {n}"), &["src/lib.rs"], &[], &[]);
+                c.author = format!("Person {n:02}");
+                c
+            })
+            .collect()
+    };
+    let doc = run(
+        &set,
+        &mut state,
+        vec![
+            push("d1", commits(0, 2)),
+            tag("t1", "v1.0.0"),
+            push("d2", commits(2, 30)),
+            tag("t2", "v2.0.0"),
+        ],
+        "user/whats_new.md",
+    );
+    let v2 = &doc[doc.find("## [v2.0.0]").unwrap()..doc.find("## [v1.0.0]").unwrap()];
+    let named: Vec<String> = (2..22).map(|n| format!("Person {n:02}")).collect();
+    assert!(
+        v2.contains(&format!(
+            "**Contributors:** {} and 8 more.",
+            named.join(", ")
+        )),
+        "{v2}"
+    );
+    assert!(
+        v2.contains(&format!("First contribution: {}.", named.join(", "))),
+        "{v2}"
+    );
+    // Known authors are kept as short hashes, never as names.
+    let tourist = &state[NAME]["authors"];
+    assert_eq!(tourist.as_array().unwrap().len(), 30);
+    assert!(tourist[0].as_str().unwrap().len() == 12, "{tourist}");
+}
