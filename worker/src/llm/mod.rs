@@ -34,6 +34,7 @@ mod pass;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use coderipple_engine::prose::grounding::Inventory;
 use coderipple_engine::prose::sections;
 
 pub use bedrock::BedrockModel;
@@ -180,11 +181,12 @@ pub(crate) async fn finish(
     repo: &str,
     files: &mut [coderipple_engine::DocFile],
     stats: &mut Option<coderipple_core::store::WriterStats>,
+    inventory: Option<&Inventory>,
 ) {
     match writer {
         Some(writer) => {
             let mut s = stats.take().unwrap_or_default();
-            writer.fill(pack, repo, files, &mut s).await;
+            writer.fill(pack, repo, files, &mut s, inventory).await;
             if s.sections > 0 {
                 *stats = Some(s);
             }

@@ -10,6 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::budget::Budget;
+use coderipple_engine::prose::grounding::{Inventory, STRICT_KINDS};
 use coderipple_engine::prose::{sanitize, sections};
 
 use super::{LanguageModel, ModelError, Prompt, WriterLimits};
@@ -81,6 +82,7 @@ impl ProseWriter {
         repo: &str,
         files: &mut [DocFile],
         stats: &mut WriterStats,
+        inventory: Option<&Inventory>,
     ) {
         let mut pass = Pass::new(self, repo, stats);
         for file in files.iter_mut() {
@@ -97,7 +99,8 @@ impl ProseWriter {
                 let data = sections::data(&file.contents, section, pack.markers());
                 let current = file.contents[section.inner.clone()].trim();
                 let prompt = self.prompt(pack, repo, &section.kind, &data, current, !section.block);
-                fills[i] = pass.one(pack, &section.kind, prompt, section.block).await;
+                let text = pass.one(pack, &section.kind, prompt, section.block).await;
+                fills[i] = text.filter(|t| pass.grounded(&section.kind, t, inventory));
             }
             file.contents = sections::replace(&file.contents, &found, &fills);
         }
@@ -313,6 +316,29 @@ impl<'a> Pass<'a> {
         }
         self.stats.written += 1;
         Some(text)
+    }
+
+    /// Whether `text` (an answer for a section of `kind`) names only what the repository
+    /// has; when not, the section keeps its deterministic text and the summary names what
+    /// was invented. Cached answers are checked too: the repository may have changed.
+    fn grounded(&mut self, kind: &str, text: &str, inventory: Option<&Inventory>) -> bool {
+        let Some(inventory) = inventory else {
+            return true;
+        };
+        let unknown = inventory.unknown_names(text, STRICT_KINDS.contains(&kind));
+        if unknown.is_empty() {
+            return true;
+        }
+        let names: Vec<String> = unknown.iter().take(5).map(|n| format!("`{n}`")).collect();
+        note(
+            self.stats,
+            format!(
+                "{kind}: the answer names what the repository does not have ({}); kept the deterministic text",
+                names.join(", ")
+            ),
+        );
+        self.stats.deterministic += 1;
+        false
     }
 
     /// Why `prompt` gets no call now: the writer is paused, the change set made its calls,

@@ -28,6 +28,7 @@ use coderipple_engine::DocFile;
 use coderipple_engine::agents::ChangeSet;
 use coderipple_engine::chain::ChainState;
 use coderipple_engine::doc_hashes::DocHashes;
+use coderipple_engine::prose::grounding::Inventory;
 
 use crate::context::WorkerContext;
 
@@ -215,7 +216,21 @@ async fn apply(
         files = ctx.agents.render(repo, slots, |agent| {
             first || applied.changed(agent) || (applied.redelivered() && plan.runs_agent(agent))
         })?;
-        crate::llm::finish(ctx.writer.as_deref(), pack, repo, &mut files, &mut writer).await;
+        // What the prose may name: the repository as the new state knows it.
+        let inventory = ctx
+            .writer
+            .as_ref()
+            .map(|_| Inventory::of_state(slots, pack));
+        let inventory = inventory.as_ref();
+        crate::llm::finish(
+            ctx.writer.as_deref(),
+            pack,
+            repo,
+            &mut files,
+            &mut writer,
+            inventory,
+        )
+        .await;
         // Hashes are true only if the change set that stored them finished (its docs were
         // written before its completion); otherwise every doc rendered is written.
         let trusted = !first && !applied.redelivered() && hashes_confirmed(ctx, &hashes).await?;
@@ -226,7 +241,7 @@ async fn apply(
         // state write then loses, the retry computes the very same files again.
         if !write_once.is_empty() {
             let w = ctx.writer.as_deref();
-            crate::llm::finish(w, pack, repo, &mut write_once, &mut writer).await;
+            crate::llm::finish(w, pack, repo, &mut write_once, &mut writer, inventory).await;
             ctx.sink.write(repo, &write_once).await?;
         }
         let stored = ctx.store.put_repo_state(repo, version, &state).await?;
@@ -332,7 +347,8 @@ async fn write_docs_fenced(
             .ok_or_else(|| WorkerError::invalid(format!("state of {repo} is not an object")))?;
         files = ctx.agents.render(repo, slots, |_| true)?;
         let (w, pack) = (ctx.writer.as_deref(), &ctx.agents.pack);
-        crate::llm::finish(w, pack, repo, &mut files, writer).await;
+        let inventory = w.map(|_| Inventory::of_state(slots, pack));
+        crate::llm::finish(w, pack, repo, &mut files, writer, inventory.as_ref()).await;
         version = current.version;
     }
     Err(WorkerError::transient(format!(

@@ -146,6 +146,44 @@ async fn marked_sections_get_prose_and_a_replay_asks_nothing() {
 }
 
 #[tokio::test]
+async fn an_answer_that_invents_a_component_is_refused() {
+    // The repository has `src/`; the model adds `data` and `metadata`.
+    let model = Scripted::answering("The `src` component, with `data` and `metadata`.");
+    let worker = LocalWorker::new().writer(model.clone(), limits());
+    let stats = apply(&worker, &history::in_order(REPO)).await.unwrap();
+    let arch = worker.doc(REPO, "system/architecture.md");
+    assert!(!arch.contains("metadata"), "{arch}");
+    assert!(
+        arch.contains("Components: `"),
+        "the deterministic overview stays: {arch}"
+    );
+    assert!(
+        stats
+            .notes
+            .iter()
+            .any(|n| n.starts_with("architecture_overview: the answer names")
+                && n.contains("`data`, `metadata`")),
+        "{stats:?}"
+    );
+    // Elsewhere a bare word is not held to the inventory: the release summary took it.
+    let changelog = worker.doc(REPO, "decisions/changelog.md");
+    assert!(
+        changelog.contains("with `data` and `metadata`"),
+        "{changelog}"
+    );
+
+    // A grounded answer passes: a component and a folder the repository has.
+    let model = Scripted::answering("Everything lives in `src`, under `src/`.");
+    let worker = LocalWorker::new().writer(model, limits());
+    apply(&worker, &history::in_order(REPO)).await.unwrap();
+    let arch = worker.doc(REPO, "system/architecture.md");
+    assert!(
+        arch.contains("Everything lives in `src`, under `src/`."),
+        "{arch}"
+    );
+}
+
+#[tokio::test]
 async fn an_unavailable_model_costs_one_call_and_leaves_the_deterministic_docs() {
     let plain = LocalWorker::new();
     apply(&plain, &history::in_order(REPO)).await;

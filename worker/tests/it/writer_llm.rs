@@ -100,9 +100,17 @@ async fn a_real_model_writes_once_and_its_absence_leaves_deterministic_text() {
         release_intro(&plain.doc(REPO, "decisions/changelog.md")).is_empty(),
         "the deterministic changelog has none"
     );
-    assert_ne!(
-        worker.doc(REPO, "system/architecture.md"),
-        plain.doc(REPO, "system/architecture.md")
+    // The architecture overview either took the model's prose, or refused it because it
+    // named something the repository does not have (this small model often invents
+    // components) and says so in the summary.
+    let invented = stats
+        .notes
+        .iter()
+        .any(|n| n.starts_with("architecture_overview: the answer names"));
+    assert_eq!(
+        worker.doc(REPO, "system/architecture.md") == plain.doc(REPO, "system/architecture.md"),
+        invented,
+        "{stats:?}"
     );
 
     // Replayed under new ids: every doc rendered again, no request reaches the model.
