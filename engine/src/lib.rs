@@ -21,6 +21,7 @@
 //!   Guide and the Historian; [`AgentSet::apply`] runs them and keeps the state's budget.
 //! - [`doc_hashes`]: which docs changed, remembered in the state.
 //! - [`prose`]: the sections an LLM may write, and the cleaning of its answers.
+//! - [`grounding`]: what the repository has, which an LLM's answer may name and nothing else.
 //!
 //! [`EngineError`] is the one error type: always permanent (the same input fails the same
 //! way), mapped by the worker to a dead-letter with its class.
@@ -32,6 +33,7 @@ mod doc;
 pub mod doc_hashes;
 mod error;
 pub mod facts;
+pub mod grounding;
 pub mod markdown;
 pub mod pack;
 pub mod plan;

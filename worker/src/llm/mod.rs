@@ -34,7 +34,7 @@ mod pass;
 use std::time::Duration;
 
 use async_trait::async_trait;
-use coderipple_engine::prose::grounding::Inventory;
+use coderipple_engine::grounding::Inventory;
 use coderipple_engine::prose::sections;
 
 pub use bedrock::BedrockModel;

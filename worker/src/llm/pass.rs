@@ -10,7 +10,7 @@ use serde_json::json;
 use sha2::{Digest, Sha256};
 
 use super::budget::Budget;
-use coderipple_engine::prose::grounding::{Inventory, STRICT_KINDS};
+use coderipple_engine::grounding::{Inventory, STRICT_KINDS};
 use coderipple_engine::prose::{sanitize, sections};
 
 use super::{LanguageModel, ModelError, Prompt, WriterLimits};

@@ -28,7 +28,7 @@ use coderipple_engine::DocFile;
 use coderipple_engine::agents::ChangeSet;
 use coderipple_engine::chain::ChainState;
 use coderipple_engine::doc_hashes::DocHashes;
-use coderipple_engine::prose::grounding::Inventory;
+use coderipple_engine::grounding::Inventory;
 
 use crate::context::WorkerContext;
 
