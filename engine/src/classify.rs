@@ -244,7 +244,9 @@ fn merged_pr(rules: &Rules, pr: &PullRequestChange) -> MergedPr {
         title: clip(pr.title.trim(), TITLE_CHARS),
         body: clip(pr.body.trim(), TEXT_CHARS),
         url: pr.url.clone(),
-        breaking: labelled || pr.body.contains("BREAKING CHANGE"),
+        breaking: labelled
+            || pr.body.contains("BREAKING CHANGE")
+            || breaking_footer(&pr.body).is_some(),
         decision: Rules::mentions(&pr.body, &rules.signals.decision),
         date: pr.merged_at.as_deref().and_then(date_of),
     }
@@ -307,6 +309,14 @@ pub fn classify(
         c.summary = cc.description().to_owned();
         c.body = cc.body().unwrap_or("").trim().to_owned();
         c.conventional = true;
+        // `BREAKING:` is a footer people write though the specification names only
+        // `BREAKING CHANGE:` and `BREAKING-CHANGE:` (which the parser reads).
+        if !c.breaking
+            && let Some(note) = breaking_footer(message)
+        {
+            c.breaking = true;
+            c.breaking_note = (!note.is_empty()).then_some(note);
+        }
     } else {
         let first = subject
             .split(|ch: char| !ch.is_alphanumeric())
@@ -333,9 +343,49 @@ pub fn classify(
     Ok(c)
 }
 
+/// The text of a breaking-change footer in `message`, in any of the forms people write
+/// (`BREAKING CHANGE:`, `BREAKING-CHANGE:`, `BREAKING:`), upper case, at a line's start.
+fn breaking_footer(message: &str) -> Option<String> {
+    message.lines().find_map(|line| {
+        ["BREAKING CHANGE:", "BREAKING-CHANGE:", "BREAKING:"]
+            .iter()
+            .find_map(|form| line.trim_start().strip_prefix(form))
+            .map(|rest| rest.trim().to_owned())
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    use coderipple_core::contract::fixtures;
+
+    #[test]
+    fn every_breaking_form_is_read() {
+        for (message, note) in [
+            ("feat!: drop v1", None),
+            (
+                "feat: drop v1\n\nBREAKING CHANGE: v1 is gone",
+                Some("v1 is gone"),
+            ),
+            (
+                "feat: drop v1\n\nBREAKING-CHANGE: v1 is gone",
+                Some("v1 is gone"),
+            ),
+            ("feat: drop v1\n\nBREAKING: v1 is gone", Some("v1 is gone")),
+        ] {
+            let env = fixtures::push("o/r", "d", vec![fixtures::commit(1, message)]);
+            let change = ChangeSet {
+                repo: "o/r".into(),
+                events: vec![env],
+            };
+            let plan = classify_change_set(&change, &AgentPack::builtin()).unwrap();
+            let c = plan.commits().next().unwrap();
+            assert!(c.breaking, "{message}");
+            assert_eq!(c.breaking_note.as_deref(), note, "{message}");
+        }
+        assert_eq!(breaking_footer("fix: a\n\nnot breaking: at all"), None);
+    }
 
     #[test]
     fn coderipples_own_docs_commits_and_pull_requests_are_not_analysed() {
