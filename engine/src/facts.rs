@@ -3,10 +3,15 @@
 
 use serde::{Deserialize, Serialize};
 
+use std::collections::BTreeMap;
+
+use crate::languages::{AttributeRule, parse_gitattributes};
 use crate::pack::AgentPack;
 
 /// Most dependencies kept per manifest.
-const MAX_DEPENDENCIES: usize = 12;
+pub const MAX_DEPENDENCIES: usize = 60;
+/// Longest version requirement, description or name kept from a manifest.
+const MAX_VALUE: usize = 300;
 /// Longest section kept from a README (characters).
 const MAX_SECTION: usize = 1_500;
 
@@ -18,6 +23,8 @@ pub enum FileFacts {
     Readme(ReadmeFacts),
     /// A manifest.
     Manifest(ManifestFacts),
+    /// A `.gitattributes` file's `linguist-*` lines.
+    Attributes(Vec<AttributeRule>),
 }
 
 /// What getting started shows of a README.
@@ -42,13 +49,54 @@ pub struct ManifestFacts {
     pub name: Option<String>,
     /// Workspace members.
     pub members: Vec<String>,
-    /// Dependency names, sorted, at most a dozen.
+    /// Dependency names, sorted, at most [`MAX_DEPENDENCIES`].
     pub dependencies: Vec<String>,
+    /// What the manifest says the package is for.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub description: Option<String>,
+    /// Dependencies on packages of the same repository (a path, a workspace member or a
+    /// `workspace:` version), by name.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub local: Vec<String>,
+    /// Version requirement of each dependency, by name (for what changed).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub versions: BTreeMap<String, String>,
+    /// Executables the manifest declares (Cargo `[[bin]]`, npm `bin`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub binaries: Vec<String>,
+    /// Toolchain requirements (`rust-version`, `edition`, `requires-python`, `go`,
+    /// `engines.node`), by name.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub toolchain: BTreeMap<String, String>,
 }
 
 /// Whether `path` is the repository's README (root only).
 pub fn is_readme(path: &str) -> bool {
-    !path.contains('/') && path.to_ascii_lowercase().starts_with("readme")
+    !path.contains('/') && is_readme_name(path)
+}
+
+fn is_readme_name(path: &str) -> bool {
+    let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
+    name.starts_with("readme") && !name.ends_with(".txt") || name == "readme"
+}
+
+/// Whether `path` is a component's README (one or two directories down), which says what
+/// the component is for.
+pub fn is_component_readme(path: &str) -> bool {
+    (1..=2).contains(&path.matches('/').count()) && is_readme_name(path)
+}
+
+/// Whether `path` is the repository's `.gitattributes` (root only).
+pub fn is_gitattributes(path: &str) -> bool {
+    path == ".gitattributes"
+}
+
+/// Whether the content source should read `path` for the agents.
+pub fn worth_reading(pack: &AgentPack, path: &str) -> bool {
+    is_readme(path)
+        || is_component_readme(path)
+        || is_gitattributes(path)
+        || manifest_tool(pack, path).is_some()
 }
 
 /// The manifest tool of `path`, if it is one.
@@ -61,8 +109,10 @@ pub fn manifest_tool<'a>(pack: &'a AgentPack, path: &str) -> Option<&'a str> {
 
 /// The part of a cache key that says how the file is read.
 pub fn kind_key(pack: &AgentPack, path: &str) -> String {
-    if is_readme(path) {
+    if is_readme(path) || is_component_readme(path) {
         "readme".into()
+    } else if is_gitattributes(path) {
+        "gitattributes".into()
     } else {
         let file = path.rsplit('/').next().unwrap_or(path);
         format!("{}:{file}", manifest_tool(pack, path).unwrap_or("file"))
@@ -71,8 +121,11 @@ pub fn kind_key(pack: &AgentPack, path: &str) -> String {
 
 /// Analyses `text`, the contents of `path`.
 pub fn analyse(pack: &AgentPack, path: &str, text: &str) -> Option<FileFacts> {
-    if is_readme(path) {
+    if is_readme(path) || is_component_readme(path) {
         return Some(FileFacts::Readme(readme(text)));
+    }
+    if is_gitattributes(path) {
+        return Some(FileFacts::Attributes(parse_gitattributes(text)));
     }
     let tool = manifest_tool(pack, path)?;
     let file = path.rsplit('/').next().unwrap_or(path);
@@ -84,9 +137,7 @@ pub fn analyse(pack: &AgentPack, path: &str, text: &str) -> Option<FileFacts> {
         _ => ManifestFacts::default(),
     };
     facts.tool = tool.to_owned();
-    facts.dependencies.sort();
-    facts.dependencies.dedup();
-    facts.dependencies.truncate(MAX_DEPENDENCIES);
+    facts.bound();
     Some(FileFacts::Manifest(facts))
 }
 
@@ -159,127 +210,9 @@ fn paragraphs(lines: &[&str]) -> Vec<String> {
         .collect()
 }
 
-fn string_at<'a>(table: &'a toml::Table, path: &[&str]) -> Option<&'a toml::Value> {
-    let (last, parents) = path.split_last()?;
-    let mut t = table;
-    for key in parents {
-        t = t.get(*key)?.as_table()?;
-    }
-    t.get(*last)
-}
+mod manifest;
 
-fn cargo(text: &str) -> ManifestFacts {
-    let Ok(t) = text.parse::<toml::Table>() else {
-        return ManifestFacts::default();
-    };
-    let strings = |v: Option<&toml::Value>| -> Vec<String> {
-        v.and_then(toml::Value::as_array)
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let keys = |v: Option<&toml::Value>| -> Vec<String> {
-        v.and_then(toml::Value::as_table)
-            .map(|t| t.keys().cloned().collect())
-            .unwrap_or_default()
-    };
-    let mut deps = keys(string_at(&t, &["dependencies"]));
-    deps.extend(keys(string_at(&t, &["workspace", "dependencies"])));
-    ManifestFacts {
-        tool: String::new(),
-        name: string_at(&t, &["package", "name"])
-            .and_then(|v| v.as_str())
-            .map(str::to_owned),
-        members: strings(string_at(&t, &["workspace", "members"])),
-        dependencies: deps,
-    }
-}
-
-fn package_json(text: &str) -> ManifestFacts {
-    let Ok(v) = serde_json::from_str::<serde_json::Value>(text) else {
-        return ManifestFacts::default();
-    };
-    let keys = |k: &str| -> Vec<String> {
-        v.get(k)
-            .and_then(|d| d.as_object())
-            .map(|o| o.keys().cloned().collect())
-            .unwrap_or_default()
-    };
-    ManifestFacts {
-        tool: String::new(),
-        name: v.get("name").and_then(|n| n.as_str()).map(str::to_owned),
-        members: v
-            .get("workspaces")
-            .and_then(|w| w.as_array())
-            .map(|a| {
-                a.iter()
-                    .filter_map(|s| s.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default(),
-        dependencies: keys("dependencies"),
-    }
-}
-
-fn pyproject(text: &str) -> ManifestFacts {
-    let Ok(t) = text.parse::<toml::Table>() else {
-        return ManifestFacts::default();
-    };
-    let name = string_at(&t, &["project", "name"])
-        .or_else(|| string_at(&t, &["tool", "poetry", "name"]))
-        .and_then(|v| v.as_str())
-        .map(str::to_owned);
-    let mut deps: Vec<String> = string_at(&t, &["project", "dependencies"])
-        .and_then(|v| v.as_array())
-        .map(|a| {
-            a.iter()
-                .filter_map(|s| s.as_str())
-                .map(|s| {
-                    s.split(|c: char| !(c.is_alphanumeric() || c == '-' || c == '_' || c == '.'))
-                        .next()
-                        .unwrap_or(s)
-                        .to_owned()
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    if let Some(poetry) =
-        string_at(&t, &["tool", "poetry", "dependencies"]).and_then(|v| v.as_table())
-    {
-        deps.extend(poetry.keys().filter(|k| *k != "python").cloned());
-    }
-    ManifestFacts {
-        tool: String::new(),
-        name,
-        members: Vec::new(),
-        dependencies: deps,
-    }
-}
-
-fn go_mod(text: &str) -> ManifestFacts {
-    let mut facts = ManifestFacts::default();
-    let mut in_require = false;
-    for line in text.lines().map(str::trim) {
-        if let Some(m) = line.strip_prefix("module ") {
-            facts.name = Some(m.trim().to_owned());
-        } else if line.starts_with("require (") {
-            in_require = true;
-        } else if in_require && line == ")" {
-            in_require = false;
-        } else if let Some(dep) = line.strip_prefix("require ").or(in_require.then_some(line))
-            && let Some(name) = dep
-                .split_whitespace()
-                .next()
-                .filter(|n| !n.starts_with("//"))
-        {
-            facts.dependencies.push(name.to_owned());
-        }
-    }
-    facts
-}
+use manifest::{cargo, go_mod, package_json, pyproject};
 
 #[cfg(test)]
 mod tests {

@@ -17,6 +17,7 @@
 //! - [`plan`]: a change set's plan (plain data); `classify`: changes become plan items
 //!   (Conventional Commits, the pack's heuristics, path categories, clipping).
 //! - [`facts`]: what is kept of a file's contents (README, manifests).
+//! - [`languages`]: languages as GitHub's bar counts them (linguist's data, `.gitattributes`).
 //! - [`agents`]: the agent interface, the Orchestrator, the Building Inspector, the Tourist
 //!   Guide and the Historian; [`AgentSet::apply`] runs them and keeps the state's budget.
 //! - [`doc_hashes`]: which docs changed, remembered in the state.
@@ -34,6 +35,7 @@ pub mod doc_hashes;
 mod error;
 pub mod facts;
 pub mod grounding;
+pub mod languages;
 pub mod markdown;
 pub mod pack;
 pub mod plan;

@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::EngineError;
+use crate::languages::LanguageRules;
 use crate::markdown;
 
 mod releases;
@@ -288,7 +289,7 @@ struct RulesFile {
     signals: Signals,
     tourist: TouristFile,
     changelog: Vec<ChangelogSection>,
-    languages: BTreeMap<String, String>,
+    languages: LanguagesFile,
     tools: Vec<ToolRule>,
     entry_points: EntryPointsFile,
     #[serde(default)]
@@ -340,6 +341,18 @@ pub struct ToolRule {
     pub patterns: Vec<String>,
 }
 
+/// `[languages]`: what linguist's data leaves to the pack.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LanguagesFile {
+    /// Extension → the language picked when linguist names several.
+    prefer: BTreeMap<String, String>,
+    /// Documentation paths (left out of the language counts).
+    documentation: Vec<String>,
+    /// Generated paths (left out of the language counts).
+    generated: Vec<String>,
+}
+
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct EntryPointsFile {
@@ -372,7 +385,8 @@ pub struct Rules {
     pub tourist: TouristRules,
     /// Changelog sections, in order.
     pub changelog: Vec<ChangelogSection>,
-    languages: HashMap<String, String>,
+    /// Which language a path is in, and which paths the language counts leave out.
+    pub languages: LanguageRules,
     /// Tools, in declaration order.
     pub tools: Vec<ToolRule>,
     tool_globs: GlobSet,
@@ -436,11 +450,16 @@ impl Rules {
                 upgrading_entries: file.tourist.upgrading_entries.max(1),
             },
             changelog: file.changelog,
-            languages: file
-                .languages
-                .into_iter()
-                .map(|(ext, lang)| (ext.to_ascii_lowercase(), lang))
-                .collect(),
+            languages: LanguageRules {
+                prefer: file
+                    .languages
+                    .prefer
+                    .into_iter()
+                    .map(|(ext, lang)| (ext.to_ascii_lowercase(), lang))
+                    .collect(),
+                documentation: globs(&file.languages.documentation)?,
+                generated: globs(&file.languages.generated)?,
+            },
             tools: file.tools,
             tool_globs: tool_globs.build()?,
             tool_of_glob,
@@ -462,18 +481,6 @@ impl Rules {
     pub fn heuristic_kind(&self, first_word: &str) -> Option<&str> {
         self.heuristics
             .get(&first_word.to_ascii_lowercase())
-            .map(String::as_str)
-    }
-
-    /// The language of `path`, by extension.
-    pub fn language_of(&self, path: &str) -> Option<&str> {
-        let name = path.rsplit('/').next().unwrap_or(path);
-        let (stem, ext) = name.rsplit_once('.')?;
-        if stem.is_empty() {
-            return None;
-        }
-        self.languages
-            .get(&ext.to_ascii_lowercase())
             .map(String::as_str)
     }
 

@@ -213,6 +213,9 @@ pub struct Plan {
     pub notes: Vec<String>,
     /// File contents read through the content source (path → facts), when there is one.
     pub contents: std::collections::BTreeMap<String, FileFacts>,
+    /// Sizes in bytes of the files the plan added or changed, as of its last commit, when
+    /// the content source knows them (the languages are counted by bytes, as GitHub does).
+    pub sizes: std::collections::BTreeMap<String, u64>,
 }
 
 impl Plan {

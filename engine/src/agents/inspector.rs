@@ -22,6 +22,7 @@ use crate::classify::PATH_BYTES;
 use crate::doc::DocFile;
 use crate::error::EngineError;
 use crate::facts::{FileFacts, ManifestFacts};
+use crate::languages::AttributeRule;
 use crate::pack::AgentPack;
 
 /// The agent's name.
@@ -69,6 +70,18 @@ pub struct InspectorState {
     /// The last commit applied: (sha, url).
     #[serde(default)]
     pub head: Option<(String, String)>,
+    /// Sizes in bytes of the named paths, where the content source gave them.
+    #[serde(default)]
+    pub sizes: BTreeMap<String, u64>,
+    /// The `.gitattributes` lines that speak to linguist.
+    #[serde(default)]
+    pub attributes: Vec<AttributeRule>,
+    /// What each component's README says it is for, by directory.
+    #[serde(default)]
+    pub readmes: BTreeMap<String, String>,
+    /// Recent dependency and toolchain changes, oldest first.
+    #[serde(default)]
+    pub dependency_changes: Vec<Structural>,
 }
 
 /// The component of `path`: its top-level directory.
@@ -107,7 +120,10 @@ impl InspectorState {
     /// changes, then the named inventory (half of it becomes per-component counts), then
     /// manifest facts lose half. Whether anything went.
     fn compact_step(&mut self) -> bool {
-        if halve(&mut self.seen, SEEN_FLOOR) || halve(&mut self.recent, 3) {
+        if halve(&mut self.seen, SEEN_FLOOR)
+            || halve(&mut self.recent, 3)
+            || halve(&mut self.dependency_changes, 3)
+        {
             return true;
         }
         if self.paths.len() > PATHS_FLOOR {
@@ -115,6 +131,7 @@ impl InspectorState {
             let moved: Vec<String> = self.paths.iter().skip(keep).cloned().collect();
             for path in moved {
                 self.paths.remove(&path);
+                self.sizes.remove(&path);
                 *self
                     .untracked
                     .entry(component(&path).to_owned())
@@ -145,6 +162,15 @@ impl InspectorState {
             }
         }
         self.manifests.remove(path);
+        self.sizes.remove(path);
+        if crate::facts::is_gitattributes(path) {
+            self.attributes.clear();
+        }
+        if let Some((dir, _)) = path.rsplit_once('/')
+            && crate::facts::is_component_readme(path)
+        {
+            self.readmes.remove(dir);
+        }
     }
 }
 
@@ -252,6 +278,56 @@ impl BuildingInspector {
     }
 }
 
+impl BuildingInspector {
+    /// What the content source read: manifests (and what changed in them), component
+    /// READMEs, `.gitattributes`, file sizes.
+    fn apply_contents(&self, mine: &mut InspectorState, plan: &Plan, findings: &mut Vec<Finding>) {
+        // The last commit of the plan that touched each path: what a change is credited to.
+        let mut by_path: BTreeMap<&str, &super::ClassifiedCommit> = BTreeMap::new();
+        for c in plan.commits() {
+            for p in c.paths.added.iter().chain(&c.paths.modified) {
+                by_path.insert(p, c);
+            }
+        }
+        for (path, facts) in &plan.contents {
+            if !mine.paths.contains(path) {
+                continue;
+            }
+            match facts {
+                FileFacts::Manifest(m) => {
+                    let old = mine.manifests.insert(path.clone(), m.clone());
+                    let (Some(old), Some(c)) = (old, by_path.get(path.as_str())) else {
+                        continue;
+                    };
+                    for what in changes::manifest_changes(path, &old, m) {
+                        mine.dependency_changes.push(Structural {
+                            sha: c.sha.clone(),
+                            url: c.url.clone(),
+                            what: what.describe(),
+                        });
+                        findings.push(Finding {
+                            sha: c.sha.clone(),
+                            what,
+                        });
+                    }
+                }
+                FileFacts::Readme(r) => {
+                    if let (Some((dir, _)), Some(d)) = (path.rsplit_once('/'), &r.description) {
+                        mine.readmes.insert(dir.to_owned(), d.clone());
+                    }
+                }
+                FileFacts::Attributes(rules) => mine.attributes = rules.clone(),
+            }
+        }
+        keep_last(&mut mine.dependency_changes, RECENT);
+        for (path, size) in &plan.sizes {
+            if mine.paths.contains(path) {
+                mine.sizes.insert(path.clone(), *size);
+            }
+        }
+    }
+}
+
 impl Agent for BuildingInspector {
     fn name(&self) -> &'static str {
         NAME
@@ -323,13 +399,7 @@ impl Agent for BuildingInspector {
                 _ => {}
             }
         }
-        for (path, facts) in &input.plan.contents {
-            if let FileFacts::Manifest(m) = facts
-                && mine.paths.contains(path)
-            {
-                mine.manifests.insert(path.clone(), m.clone());
-            }
-        }
+        self.apply_contents(&mut mine, input.plan, &mut run.findings);
         remember(&mut mine.seen, fresh, SEEN);
         *state = write_state(NAME, &mine)?;
         Ok(run)
@@ -358,12 +428,20 @@ impl Agent for BuildingInspector {
             .map(|r| serde_json::json!({"what": r.what, "short": &r.sha[..7.min(r.sha.len())], "url": r.url}))
             .collect();
         let untracked: u64 = mine.untracked.values().sum();
+        let changes: Vec<Value> = mine
+            .dependency_changes
+            .iter()
+            .rev()
+            .map(|r| serde_json::json!({"what": r.what, "short": &r.sha[..7.min(r.sha.len())], "url": r.url}))
+            .collect();
         let architecture = self.pack.render(
             "architecture.md",
             minijinja::context! {
                 repo, head, recent, untracked,
                 files => mine.paths.len() as u64 + untracked,
                 components => view.components,
+                packages => &view.packages,
+                graph => view.graph,
             },
         )?;
         let tech_stack = self.pack.render(
@@ -371,8 +449,10 @@ impl Agent for BuildingInspector {
             minijinja::context! {
                 repo,
                 languages => view.languages,
+                basis => view.language_basis,
                 tools => view.tools,
-                packages => view.packages,
+                packages => &view.packages,
+                changes,
             },
         )?;
         Ok(vec![
@@ -388,6 +468,7 @@ impl Agent for BuildingInspector {
     }
 }
 
+mod changes;
 mod view;
 
 use view::View;

@@ -86,6 +86,42 @@ pub enum FindingKind {
         /// New path.
         to: String,
     },
+    /// A manifest gained a runtime dependency.
+    DependencyAdded {
+        /// The manifest.
+        manifest: String,
+        /// The dependency.
+        name: String,
+    },
+    /// A manifest lost a runtime dependency.
+    DependencyRemoved {
+        /// The manifest.
+        manifest: String,
+        /// The dependency.
+        name: String,
+    },
+    /// A dependency's requirement moved to a new major version.
+    DependencyMajor {
+        /// The manifest.
+        manifest: String,
+        /// The dependency.
+        name: String,
+        /// The requirement before.
+        from: String,
+        /// The requirement now.
+        to: String,
+    },
+    /// A toolchain requirement changed (`rust-version`, `edition`, `python`, `go`, `node`).
+    ToolchainChanged {
+        /// The manifest.
+        manifest: String,
+        /// Which requirement.
+        what: String,
+        /// Before (none: newly set).
+        from: Option<String>,
+        /// Now (none: dropped).
+        to: Option<String>,
+    },
 }
 
 impl FindingKind {
@@ -103,6 +139,42 @@ impl FindingKind {
             Self::ToolRemoved { tool, path } => format!("{tool} removed ({})", code(path)),
             Self::InfraChanged { tool, path } => format!("{tool} changed ({})", code(path)),
             Self::Renamed { from, to } => format!("{} moved to {}", code(from), code(to)),
+            Self::DependencyAdded { manifest, name } => {
+                format!("dependency {} added ({})", code(name), code(manifest))
+            }
+            Self::DependencyRemoved { manifest, name } => {
+                format!("dependency {} removed ({})", code(name), code(manifest))
+            }
+            Self::DependencyMajor {
+                manifest,
+                name,
+                from,
+                to,
+            } => format!(
+                "dependency {} from {} to {} ({})",
+                code(name),
+                code(from),
+                code(to),
+                code(manifest)
+            ),
+            Self::ToolchainChanged {
+                manifest,
+                what,
+                from,
+                to,
+            } => match (from, to) {
+                (Some(f), Some(t)) => {
+                    format!(
+                        "{what} from {} to {} ({})",
+                        code(f),
+                        code(t),
+                        code(manifest)
+                    )
+                }
+                (None, Some(t)) => format!("{what} set to {} ({})", code(t), code(manifest)),
+                (Some(f), None) => format!("{what} {} dropped ({})", code(f), code(manifest)),
+                (None, None) => format!("{what} changed ({})", code(manifest)),
+            },
         }
     }
 }

@@ -20,8 +20,8 @@ fn builtin_rules_categorize_paths_and_recognize_tools() {
     assert_eq!(r.tool_of(".github/workflows/ci.yml").unwrap().kind, "ci");
     assert_eq!(r.tool_of("infra/main.tf").unwrap().name, "Terraform");
     assert!(r.tool_of("src/main.rs").is_none());
-    assert_eq!(r.language_of("a/b.RS"), Some("Rust"));
-    assert_eq!(r.language_of(".gitignore"), None);
+    assert_eq!(r.languages.language_of("a/b.RS"), Some("Rust"));
+    assert_eq!(r.languages.language_of(".gitignore"), None);
     assert!(r.is_entry_point("cli/src/main.rs") && !r.is_entry_point("cli/src/lib.rs"));
     assert_eq!(r.heuristic_kind("Fixes"), Some("fix"));
     assert!(pack.version().starts_with("coderipple-builtin-1+"));

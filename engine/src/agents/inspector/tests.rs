@@ -65,7 +65,7 @@ fn the_inventory_follows_adds_removes_and_renames() {
     );
     let arch = render(&set, &state, "system/architecture.md");
     assert!(
-        arch.contains("| `src` | 1 | Rust |  | `src/main.rs` |"),
+        arch.contains("| `src` | 1 |  | Rust | `src/main.rs` |"),
         "{arch}"
     );
     assert!(!arch.contains("| `core`"), "{arch}");
@@ -101,8 +101,11 @@ fn tech_stack_shows_languages_tools_and_packages() {
     );
     apply_all(&set, &p, &mut state);
     let stack = render(&set, &state, "system/tech_stack.md");
-    assert!(stack.contains("| TypeScript | 2 | 50.0% |"), "{stack}");
-    assert!(stack.contains("| Rust | 1 | 25.0% |"), "{stack}");
+    // Linguist counts Dockerfile and HCL as code too; YAML and TOML are data.
+    assert!(stack.contains("| TypeScript | 2 | 40.0% |"), "{stack}");
+    assert!(stack.contains("| Rust | 1 | 20.0% |"), "{stack}");
+    assert!(stack.contains("| Dockerfile | 1 | 20.0% |"), "{stack}");
+    assert!(stack.contains("| HCL | 1 | 20.0% |"), "{stack}");
     assert!(
         stack.contains("| Cargo | manifest | `Cargo.toml`, `cli/Cargo.toml` |"),
         "{stack}"
@@ -118,7 +121,7 @@ fn tech_stack_shows_languages_tools_and_packages() {
     );
     let arch = render(&set, &state, "system/architecture.md");
     assert!(
-        arch.contains("| `cli` | 2 | Rust | `cli` | `cli/src/main.rs` |"),
+        arch.contains("| `cli` | 2 |  | Rust | `cli/src/main.rs` |"),
         "{arch}"
     );
 }
@@ -236,6 +239,9 @@ fn paths_and_manifest_facts_cannot_break_out_of_code_or_tables() {
             name: Some("<b>pkg</b> [x](https://evil.example)".into()),
             members: vec![],
             dependencies: vec!["dep`|x".into(), "serde".into()],
+            description: Some("<script>alert(1)</script> | *pwn* ```\n# heading".into()),
+            binaries: vec!["bin`|<b>".into()],
+            ..ManifestFacts::default()
         }),
     );
     apply_all(&set, &p, &mut state);
@@ -245,7 +251,9 @@ fn paths_and_manifest_facts_cannot_break_out_of_code_or_tables() {
         assert_inert(doc);
     }
     assert!(
-        arch.contains("| `` tick` `` | 1 |  | `` tick` `` |  |\n"),
+        arch.contains(
+            "| `` tick` `` | 1 | \\<script\\>alert(1)\\</script\\> \\| \\*pwn\\* \\`\\`\\` \\# heading |  |  |\n"
+        ),
         "{arch}"
     );
     assert!(
@@ -259,9 +267,11 @@ fn paths_and_manifest_facts_cannot_break_out_of_code_or_tables() {
     assert!(arch.contains("- new component `src/` (["), "{arch}");
     assert!(
         stack.contains(
-            "- ``tick`/Cargo.toml`` — \\<b\\>pkg\\</b\\> \\[x\\](https\\://evil.example) \
-             (depends on dep\\`\\|x, `serde`)\n"
+            "- ``tick`/Cargo.toml`` — \\<b\\>pkg\\</b\\> \\[x\\](https\\://evil.example): \
+             dep\\`\\|x, `serde`\n"
         ),
         "{stack}"
     );
 }
+
+mod explains;

@@ -1,11 +1,13 @@
-//! What the Building Inspector's pages show, computed from its state: components, languages,
-//! tools with a few of their paths, packages.
+//! What the Building Inspector's pages show, computed from its state: components with what
+//! they are for, the packages and how they depend on each other (a Mermaid graph), languages
+//! as GitHub's bar counts them, tools with a few of their paths.
 
 use std::collections::BTreeMap;
 
 use serde::Serialize;
 
 use super::{InspectorState, ROOT, component};
+use crate::languages::RepoLanguages;
 use crate::pack::AgentPack;
 
 #[derive(Debug, Default, Serialize)]
@@ -15,12 +17,13 @@ pub(super) struct ComponentView {
     languages: Vec<String>,
     packages: Vec<String>,
     entry_points: Vec<String>,
+    purpose: Option<String>,
 }
 
 #[derive(Debug, Serialize)]
 pub(super) struct LanguageView {
     name: String,
-    files: u64,
+    amount: u64,
     share: String,
 }
 
@@ -34,27 +37,43 @@ pub(super) struct ToolView {
 #[derive(Debug, Serialize)]
 pub(super) struct PackageView {
     path: String,
+    dir: String,
     name: Option<String>,
+    purpose: Option<String>,
     dependencies: Vec<String>,
+    /// Packages of this repository it depends on.
+    depends_on: Vec<String>,
+    binaries: Vec<String>,
 }
 
 /// The inventory seen through the pack's rules.
 pub(super) struct View {
     pub(super) components: Vec<ComponentView>,
     pub(super) languages: Vec<LanguageView>,
+    /// `bytes` when the sizes are known for most counted files, else `files`.
+    pub(super) language_basis: &'static str,
     pub(super) tools: Vec<ToolView>,
     pub(super) packages: Vec<PackageView>,
+    /// The packages' dependency graph as a Mermaid flowchart (none for a single package).
+    pub(super) graph: Option<String>,
 }
 
 /// Most paths listed per tool.
 const PATHS_PER_TOOL: usize = 8;
+/// Most dependencies listed per package.
+const DEPENDENCIES_SHOWN: usize = 12;
+/// Most packages drawn in the graph.
+const GRAPH_NODES: usize = 40;
 
 impl View {
     pub(super) fn of(pack: &AgentPack, mine: &InspectorState) -> Self {
         let rules = &pack.rules;
+        let langs = RepoLanguages::new(&rules.languages, &mine.attributes);
         let mut components: BTreeMap<&str, ComponentView> = BTreeMap::new();
         let mut component_langs: BTreeMap<&str, BTreeMap<&str, u64>> = BTreeMap::new();
-        let mut languages: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut by_files: BTreeMap<&str, u64> = BTreeMap::new();
+        let mut by_bytes: BTreeMap<&str, u64> = BTreeMap::new();
+        let (mut counted, mut sized) = (0u64, 0u64);
         let mut tools: BTreeMap<usize, ToolView> = BTreeMap::new();
         let mut packages = Vec::new();
         for path in &mine.paths {
@@ -64,8 +83,13 @@ impl View {
                 ..ComponentView::default()
             });
             view.files += 1;
-            if let Some(lang) = rules.language_of(path) {
-                *languages.entry(lang).or_default() += 1;
+            if let Some(lang) = langs.counted(path) {
+                counted += 1;
+                *by_files.entry(lang).or_default() += 1;
+                if let Some(size) = mine.sizes.get(path) {
+                    sized += 1;
+                    *by_bytes.entry(lang).or_default() += size;
+                }
                 *component_langs
                     .entry(comp)
                     .or_default()
@@ -92,12 +116,7 @@ impl View {
                     if dir != "." {
                         view.packages.push(dir.to_owned());
                     }
-                    let facts = mine.manifests.get(path);
-                    packages.push(PackageView {
-                        path: path.clone(),
-                        name: facts.and_then(|f| f.name.clone()),
-                        dependencies: facts.map(|f| f.dependencies.clone()).unwrap_or_default(),
-                    });
+                    packages.push(package(mine, path, dir));
                 }
             }
         }
@@ -117,25 +136,189 @@ impl View {
                 view.languages = by_count.into_iter().map(|(l, _)| l.to_owned()).collect();
             }
         }
-        let total: u64 = languages.values().sum();
-        let mut languages: Vec<LanguageView> = languages
+        for (name, view) in &mut components {
+            view.purpose = purpose_of(mine, &packages, name);
+        }
+        // Bytes, as GitHub counts, once most counted files have a known size.
+        let (amounts, language_basis) = if counted > 0 && sized * 2 >= counted {
+            (by_bytes, "bytes")
+        } else {
+            (by_files, "files")
+        };
+        let total: u64 = amounts.values().sum();
+        let mut languages: Vec<LanguageView> = amounts
             .into_iter()
-            .map(|(name, files)| LanguageView {
+            .map(|(name, amount)| LanguageView {
                 name: name.to_owned(),
-                files,
-                share: format!("{:.1}", files as f64 * 100.0 / total.max(1) as f64),
+                amount,
+                share: format!("{:.1}", amount as f64 * 100.0 / total.max(1) as f64),
             })
             .collect();
-        languages.sort_by(|a, b| b.files.cmp(&a.files).then(a.name.cmp(&b.name)));
+        languages.sort_by(|a, b| b.amount.cmp(&a.amount).then(a.name.cmp(&b.name)));
         // Root files last: the named components are the map.
         let mut components: Vec<ComponentView> = components.into_values().collect();
         components.sort_by_key(|c| c.name == ROOT);
         packages.retain(|p| p.name.is_some() || !p.dependencies.is_empty() || p.path.contains('/'));
+        link_packages(&mut packages);
+        let graph = mermaid(&packages);
+        for p in &mut packages {
+            p.dependencies.truncate(DEPENDENCIES_SHOWN);
+        }
         Self {
             components,
             languages,
+            language_basis,
             tools: tools.into_values().collect(),
             packages,
+            graph,
         }
+    }
+}
+
+fn package(mine: &InspectorState, path: &str, dir: &str) -> PackageView {
+    let facts = mine.manifests.get(path);
+    let readme = mine.readmes.get(dir).cloned();
+    let mut binaries = facts.map(|f| f.binaries.clone()).unwrap_or_default();
+    // Cargo builds `src/main.rs` as an executable named after the package.
+    let main = if dir == "." {
+        "src/main.rs".to_owned()
+    } else {
+        format!("{dir}/src/main.rs")
+    };
+    if let Some(f) = facts
+        && f.tool == "Cargo"
+        && binaries.is_empty()
+        && mine.paths.contains(&main)
+    {
+        binaries.extend(f.name.clone());
+    }
+    PackageView {
+        path: path.to_owned(),
+        dir: dir.to_owned(),
+        name: facts.and_then(|f| f.name.clone()),
+        purpose: facts.and_then(|f| f.description.clone()).or(readme),
+        dependencies: facts.map(|f| f.dependencies.clone()).unwrap_or_default(),
+        depends_on: facts.map(|f| f.local.clone()).unwrap_or_default(),
+        binaries,
+    }
+}
+
+/// What a top-level component is for: its README, else the description of the package
+/// that is the component itself.
+fn purpose_of(mine: &InspectorState, packages: &[PackageView], comp: &str) -> Option<String> {
+    if comp == ROOT {
+        return None;
+    }
+    mine.readmes.get(comp).cloned().or_else(|| {
+        packages
+            .iter()
+            .find(|p| p.dir == comp)
+            .and_then(|p| p.purpose.clone())
+    })
+}
+
+/// Each package's dependencies on the repository's own packages, matched by name (a path
+/// dependency, a workspace member, or a registry name the repository itself publishes).
+fn link_packages(packages: &mut [PackageView]) {
+    let names: Vec<Option<String>> = packages.iter().map(|p| p.name.clone()).collect();
+    for p in packages.iter_mut() {
+        let mut on: Vec<String> = names
+            .iter()
+            .flatten()
+            .filter(|n| p.name.as_ref() != Some(*n))
+            .filter(|n| p.dependencies.contains(n) || p.depends_on.contains(n))
+            .cloned()
+            .collect();
+        on.sort();
+        on.dedup();
+        p.depends_on = on;
+    }
+}
+
+/// A Mermaid label: only characters that cannot end the label, the node or the fence.
+fn label(name: &str) -> String {
+    let safe: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, ' ' | '_' | '.' | '/' | '@' | '-' | '+') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(60)
+        .collect();
+    if safe.trim().is_empty() {
+        "unnamed".into()
+    } else {
+        safe
+    }
+}
+
+/// The packages that depend on, or are depended on by, another: a `flowchart LR` with an
+/// arrow from each package to what it builds on. `None` when no package depends on another.
+fn mermaid(packages: &[PackageView]) -> Option<String> {
+    let named: Vec<&PackageView> = packages.iter().filter(|p| p.name.is_some()).collect();
+    let index: BTreeMap<&str, usize> = named
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name.as_deref().unwrap_or_default(), i))
+        .collect();
+    let mut edges = Vec::new();
+    for (i, p) in named.iter().enumerate() {
+        for dep in &p.depends_on {
+            if let Some(j) = index.get(dep.as_str()) {
+                edges.push((i, *j));
+            }
+        }
+    }
+    edges.retain(|(a, b)| *a < GRAPH_NODES && *b < GRAPH_NODES);
+    if edges.is_empty() {
+        return None;
+    }
+    let mut out = String::from("flowchart LR\n");
+    for (i, p) in named.iter().enumerate().take(GRAPH_NODES) {
+        let name = p.name.as_deref().unwrap_or_default();
+        out.push_str(&format!("  p{i}[\"{}\"]\n", label(name)));
+    }
+    for (a, b) in edges {
+        out.push_str(&format!("  p{a} --> p{b}\n"));
+    }
+    Some(out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn pkg(name: &str, deps: &[&str]) -> PackageView {
+        PackageView {
+            path: format!("{name}/Cargo.toml"),
+            dir: name.to_owned(),
+            name: Some(name.to_owned()),
+            purpose: None,
+            dependencies: deps.iter().map(|d| (*d).to_owned()).collect(),
+            depends_on: Vec::new(),
+            binaries: Vec::new(),
+        }
+    }
+
+    #[test]
+    fn packages_link_by_name_and_the_graph_draws_them() {
+        let mut p = vec![
+            pkg("cli", &["clap", "core-lib"]),
+            pkg("core-lib", &["serde"]),
+            pkg("x\"]; click p0 call evil()%%", &["core-lib"]),
+        ];
+        link_packages(&mut p);
+        assert_eq!(p[0].depends_on, ["core-lib"]);
+        assert!(p[1].depends_on.is_empty());
+        let g = mermaid(&p).unwrap();
+        assert!(g.starts_with("flowchart LR\n"), "{g}");
+        assert!(g.contains("p0 --> p1") && g.contains("p2 --> p1"), "{g}");
+        // Hostile names cannot leave their label.
+        assert!(!g.contains('"') || g.matches('"').count() == 6, "{g}");
+        assert!(!g.contains("%%") && !g.contains(';'), "{g}");
+        assert_eq!(mermaid(&[pkg("alone", &[])]), None);
     }
 }
