@@ -27,6 +27,7 @@ mod github_state;
 pub mod history;
 mod llm_server;
 mod logged_child;
+pub mod mermaid;
 mod openapi_example;
 mod prism;
 
