@@ -261,6 +261,42 @@ impl ContentSource for GitCheckouts {
         }
         Ok(Some(out.stdout))
     }
+
+    async fn sizes(
+        &self,
+        repo: &str,
+        commit: &str,
+        paths: &[String],
+    ) -> Result<BTreeMap<String, u64>, WorkerError> {
+        let root = self.root(repo)?;
+        // One `<commit>:<path>` a line; batch-check answers each line with exactly one.
+        let names: Vec<&String> = paths
+            .iter()
+            .filter(|p| !p.is_empty() && !p.contains(['\n', '\r', '\0']))
+            .collect();
+        if names.is_empty() || commit.contains(['\n', '\r', '\0', ':']) {
+            return Ok(BTreeMap::new());
+        }
+        let input: String = names.iter().map(|p| format!("{commit}:{p}\n")).collect();
+        let args = [
+            "cat-file",
+            "--batch-check=%(objectname) %(objecttype) %(objectsize)",
+        ];
+        let out = run(root, &args, Some(input.as_bytes()), self.timeout).await?;
+        if !out.status.success() {
+            return Err(failed(root, &args, &out));
+        }
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        let mut sizes = BTreeMap::new();
+        for (path, line) in names.iter().zip(stdout.lines()) {
+            if let Ok(Some(info)) = ObjectInfo::parse(line)
+                && info.kind == "blob"
+            {
+                sizes.insert((*path).clone(), info.size);
+            }
+        }
+        Ok(sizes)
+    }
 }
 
 #[cfg(test)]

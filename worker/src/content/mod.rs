@@ -46,13 +46,56 @@ pub trait ContentSource: Send + Sync + std::fmt::Debug {
     /// The contents of a blob; `None` when the source lacks it or it is over
     /// [`MAX_FILE_BYTES`] (skipped, not read). An error means the source failed.
     async fn read_blob(&self, repo: &str, blob: &str) -> Result<Option<Vec<u8>>, WorkerError>;
+
+    /// The sizes in bytes of the files among `paths` at `commit` (others are left out); a
+    /// source that cannot tell gives none, and the languages are then counted by files.
+    async fn sizes(
+        &self,
+        _repo: &str,
+        _commit: &str,
+        _paths: &[String],
+    ) -> Result<BTreeMap<String, u64>, WorkerError> {
+        Ok(BTreeMap::new())
+    }
+}
+
+/// Most paths whose size is asked per change set (a tree snapshot can name many more; the
+/// languages are then counted from those that have one).
+pub const MAX_SIZED: usize = 20_000;
+
+/// The paths the plan added or changed that are still there at its end, and that end: the
+/// last commit or snapshot touching paths.
+pub fn sized_paths(plan: &Plan) -> Option<(String, Vec<String>)> {
+    let mut paths = std::collections::BTreeSet::new();
+    let mut last = None;
+    for item in &plan.items {
+        match item {
+            PlanItem::Commit(c) => {
+                if c.paths.all().next().is_some() {
+                    last = Some(c.sha.clone());
+                }
+                paths.extend(c.paths.added.iter().chain(&c.paths.modified).cloned());
+                for p in &c.paths.removed {
+                    paths.remove(p);
+                }
+            }
+            PlanItem::Snapshot(s) => {
+                paths.clear();
+                paths.extend(s.paths.iter().cloned());
+                last = Some(s.sha.clone());
+            }
+            _ => {}
+        }
+    }
+    let last = last?;
+    Some((last, paths.into_iter().take(MAX_SIZED).collect()))
 }
 
 /// The files of the plan worth reading (README, manifests), each at the last commit that
 /// added or changed it; removed ones are dropped.
 pub fn wanted(pack: &AgentPack, plan: &Plan) -> BTreeMap<String, String> {
     let mut want = BTreeMap::new();
-    let interesting = |p: &str| facts::is_readme(p) || facts::manifest_tool(pack, p).is_some();
+    let interesting = |p: &str| facts::worth_reading(pack, p);
     for item in &plan.items {
         match item {
             PlanItem::Commit(c) => {
@@ -92,6 +135,9 @@ pub async fn enrich(
     let mut stats = ContentStats::default();
     if !source.covers(repo) {
         return Ok(stats);
+    }
+    if let Some((commit, paths)) = sized_paths(plan) {
+        plan.sizes = source.sizes(repo, &commit, &paths).await?;
     }
     for (path, commit) in wanted(pack, plan) {
         let Some(blob) = source.blob_id(repo, &commit, &path).await? else {

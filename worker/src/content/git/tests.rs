@@ -146,3 +146,32 @@ fn batch_check_answers_are_parsed() {
     assert!(ObjectInfo::parse("fatal: nonsense").is_err());
     assert_eq!(GitCheckouts::default().timeout, GIT_TIMEOUT);
 }
+
+#[tokio::test]
+async fn sizes_come_from_one_batch_and_skip_what_is_no_file() {
+    let (dir, head) = repository();
+    let src = checkouts(dir.path());
+    let asked: Vec<String> = [
+        "README.md",
+        "src/lib.rs",
+        "src",
+        "missing.rs",
+        "bad\nname",
+        "big.bin",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    let sizes = src.sizes(REPO, &head, &asked).await.unwrap();
+    let got: Vec<(&str, u64)> = sizes.iter().map(|(p, s)| (p.as_str(), *s)).collect();
+    assert_eq!(
+        got,
+        [
+            ("README.md", "# Gears\n\nTurns things.\n".len() as u64),
+            ("big.bin", MAX_FILE_BYTES as u64 + 1),
+            ("src/lib.rs", 14)
+        ]
+    );
+    // An unknown commit answers "missing" for every line: no sizes, no error.
+    let none = src.sizes(REPO, &"0".repeat(40), &asked).await.unwrap();
+    assert!(none.is_empty());
+}

@@ -47,7 +47,7 @@ fn build_repository(dir: &Path) {
     write(
         dir,
         "core/Cargo.toml",
-        "[package]\nname = \"gearbox-core\"\n\n[dependencies]\nserde = \"1\"\n",
+        "[package]\nname = \"gearbox-core\"\ndescription = \"The gears: pure rules, no I/O\"\n\n[dependencies]\nserde = \"1\"\n",
     );
     write(dir, "core/src/lib.rs", "pub fn gear() {}\n");
     commit_all(
@@ -57,7 +57,7 @@ fn build_repository(dir: &Path) {
     write(
         dir,
         "cli/Cargo.toml",
-        "[package]\nname = \"gearbox\"\n\n[dependencies]\nclap = \"4\"\n",
+        "[package]\nname = \"gearbox\"\n\n[dependencies]\nclap = \"4\"\ngearbox-core = { path = \"../core\" }\n",
     );
     write(dir, "cli/src/main.rs", "fn main() {}\n");
     commit_all(dir, "Add the command line");
@@ -158,6 +158,21 @@ async fn a_real_git_history_through_the_pipeline_matches_the_golden_docs() {
             text, &expected[rel],
             "{rel} differs from tests/golden (CODERIPPLE_UPDATE_GOLDEN=1 rewrites)"
         );
+    }
+    // Every diagram parses with Mermaid's own parser (the architecture draws the packages).
+    let diagrams: Vec<&str> = docs
+        .values()
+        .flat_map(|text| text.split("```mermaid\n").skip(1))
+        .filter_map(|rest| rest.split("```").next())
+        .collect();
+    assert_eq!(diagrams.len(), 1, "the architecture's package graph");
+    if coderipple_testkit::mermaid::available() {
+        for (d, parsed) in diagrams
+            .iter()
+            .zip(coderipple_testkit::mermaid::parse_all(&diagrams))
+        {
+            assert_eq!(parsed.as_deref(), Ok("flowchart-v2"), "{d}");
+        }
     }
     // The same history through bootstrap (it ends with a snapshot of the tree) changes
     // nothing: every delivery is already completed.

@@ -200,7 +200,7 @@ async fn one_by_one_coalesced_and_replayed_give_byte_identical_docs() {
     assert!(
         docs["decisions/refactoring_history.md"].contains("`src/lib.rs` moved to `core/lib.rs`")
     );
-    assert!(docs["system/architecture.md"].contains("| `core` | 1 | Rust |"));
+    assert!(docs["system/architecture.md"].contains("| `core` | 1 |  | Rust |"));
 }
 
 #[tokio::test]
