@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 
 use crate::languages::{AttributeRule, parse_gitattributes};
 use crate::pack::AgentPack;
+use crate::project_rules::{self, ProjectRules};
 
 /// Most dependencies kept per manifest.
 pub const MAX_DEPENDENCIES: usize = 60;
@@ -25,6 +26,29 @@ pub enum FileFacts {
     Manifest(ManifestFacts),
     /// A `.gitattributes` file's `linguist-*` lines.
     Attributes(Vec<AttributeRule>),
+    /// A repository's own changelog rules (`cliff.toml`, `release-please-config.json`,
+    /// `.github/release.yml`), or why they cannot be followed.
+    ReleaseRules(Box<RulesFacts>),
+}
+
+/// What a release-rules file says, or why it cannot be followed (the pack's rules apply).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RulesFacts {
+    /// The rules read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules: Option<ProjectRules>,
+    /// Why the file cannot be followed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Whether `path` is a file of release rules read on its own. git-cliff also reads its
+/// settings from `Cargo.toml` and `pyproject.toml` metadata; those files are read as
+/// manifests here, so that form is not followed.
+pub fn is_rules_file(path: &str) -> bool {
+    project_rules::is_rules_file(path)
+        && !path.ends_with("Cargo.toml")
+        && !path.ends_with("pyproject.toml")
 }
 
 /// What getting started shows of a README.
@@ -96,6 +120,7 @@ pub fn worth_reading(pack: &AgentPack, path: &str) -> bool {
     is_readme(path)
         || is_component_readme(path)
         || is_gitattributes(path)
+        || is_rules_file(path)
         || manifest_tool(pack, path).is_some()
 }
 
@@ -113,6 +138,8 @@ pub fn kind_key(pack: &AgentPack, path: &str) -> String {
         "readme".into()
     } else if is_gitattributes(path) {
         "gitattributes".into()
+    } else if is_rules_file(path) {
+        format!("release-rules:{path}")
     } else {
         let file = path.rsplit('/').next().unwrap_or(path);
         format!("{}:{file}", manifest_tool(pack, path).unwrap_or("file"))
@@ -126,6 +153,16 @@ pub fn analyse(pack: &AgentPack, path: &str, text: &str) -> Option<FileFacts> {
     }
     if is_gitattributes(path) {
         return Some(FileFacts::Attributes(parse_gitattributes(text)));
+    }
+    if is_rules_file(path) {
+        let facts = match project_rules::parse(path, text) {
+            Ok(rules) => RulesFacts { rules, error: None },
+            Err(e) => RulesFacts {
+                rules: None,
+                error: Some(crate::text::clip_plain(&e, 500)),
+            },
+        };
+        return Some(FileFacts::ReleaseRules(Box::new(facts)));
     }
     let tool = manifest_tool(pack, path)?;
     let file = path.rsplit('/').next().unwrap_or(path);

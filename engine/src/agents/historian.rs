@@ -17,20 +17,20 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::budget::halve;
-use super::journal::{Journal, Keyed};
+use super::journal::Journal;
 use super::orchestrator::join;
 use super::{
-    Agent, AgentInput, AgentRun, Finding, FindingKind, Plan, PlanItem, ReleaseInfo, read_state,
-    record_release, write_state,
+    Agent, AgentInput, AgentRun, Finding, FindingKind, Plan, PlanItem, read_state, record_release,
+    write_state,
 };
 use crate::doc::DocFile;
 use crate::error::EngineError;
 use crate::pack::AgentPack;
 use crate::pack::TagRole;
+use crate::project_rules::CommitDecision;
 use crate::text::json_len;
 
 /// The agent's name.
@@ -48,122 +48,9 @@ const RELEASES_FLOOR: usize = 20;
 /// The changelog type of history marks (a gap, a force-push).
 pub const HISTORY_KIND: &str = "history";
 
-/// A changelog line.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct LogEntry {
-    /// Commit.
-    pub sha: String,
-    /// Type.
-    #[serde(rename = "type")]
-    pub kind: String,
-    /// Scope.
-    #[serde(default)]
-    pub scope: Option<String>,
-    /// Breaking.
-    #[serde(default)]
-    pub breaking: bool,
-    /// Summary.
-    pub summary: String,
-    /// Author.
-    #[serde(default)]
-    pub author: String,
-    /// Link.
-    pub url: String,
-    /// The release it shipped in (none: unreleased).
-    #[serde(default)]
-    pub release: Option<String>,
-}
+mod state;
 
-/// An architecture decision record.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Adr {
-    /// Commit sha or `pr-N`.
-    pub key: String,
-    /// Sequence number.
-    pub number: u32,
-    /// Title.
-    pub title: String,
-    /// `YYYY-MM-DD`.
-    #[serde(default)]
-    pub date: Option<String>,
-    /// Short id shown.
-    pub short: String,
-    /// Link.
-    pub url: String,
-    /// Author.
-    #[serde(default)]
-    pub author: String,
-    /// Why it is significant.
-    pub reasons: Vec<String>,
-    /// The decision, as the author wrote it.
-    pub decision: String,
-    /// What follows from it.
-    #[serde(default)]
-    pub consequences: Vec<String>,
-}
-
-/// A refactoring-history entry.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Refactoring {
-    /// Commit.
-    pub sha: String,
-    /// Summary.
-    pub summary: String,
-    /// `YYYY-MM-DD`.
-    #[serde(default)]
-    pub date: Option<String>,
-    /// Link.
-    pub url: String,
-    /// Author.
-    #[serde(default)]
-    pub author: String,
-    /// Moves, removals.
-    #[serde(default)]
-    pub details: Vec<String>,
-}
-
-impl Keyed for LogEntry {
-    fn key(&self) -> &str {
-        &self.sha
-    }
-}
-impl Keyed for Adr {
-    fn key(&self) -> &str {
-        &self.key
-    }
-}
-impl Keyed for Refactoring {
-    fn key(&self) -> &str {
-        &self.sha
-    }
-}
-
-/// The Historian's part of the repository state.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct HistorianState {
-    /// The changelog.
-    #[serde(default)]
-    pub changelog: Journal<LogEntry>,
-    /// Releases and tags seen, oldest first.
-    #[serde(default)]
-    pub releases: Vec<ReleaseInfo>,
-    /// Architecture decisions.
-    #[serde(default)]
-    pub adrs: Journal<Adr>,
-    /// ADRs numbered so far.
-    #[serde(default)]
-    pub adr_count: u32,
-    /// Refactoring history.
-    #[serde(default)]
-    pub refactorings: Journal<Refactoring>,
-    /// Pre-releases seen since the last cut, oldest first: the next cut lists them.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub folded: Vec<String>,
-    /// Changelog pages holding unreleased changes (archived under the state's budget): the
-    /// next cut links them from its section.
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub unreleased_pages: Vec<u32>,
-}
+pub use state::{Adr, HistorianState, LogEntry, Refactoring};
 
 /// The Historian agent.
 #[derive(Debug)]
@@ -310,24 +197,44 @@ impl Agent for Historian {
             by_commit.entry(f.sha.as_str()).or_default().push(f);
         }
         let mut run = AgentRun::default();
+        project::note_files(&mut mine, input.plan);
+        let followed = project::Followed::of(&mine.project_rules);
         for item in &input.plan.items {
-            match item {
+            let adjusted = match item {
+                PlanItem::Release(r) => followed.release(r).map(PlanItem::Release),
+                _ => None,
+            };
+            match adjusted.as_ref().unwrap_or(item) {
                 PlanItem::Commit(c) => {
                     let findings = by_commit
                         .get(c.sha.as_str())
                         .map(Vec::as_slice)
                         .unwrap_or(&[]);
                     let mut applied = false;
+                    let (group, scope) = match followed.commit(c) {
+                        Some(CommitDecision::Skip { .. }) => {
+                            if logged.insert(c.sha.clone()) {
+                                mine.skipped_by_rules += 1;
+                                applied = true;
+                            }
+                            (None, None)
+                        }
+                        Some(CommitDecision::Keep { group, scope }) => {
+                            (group.map(|g| g.title), scope.or_else(|| c.scope.clone()))
+                        }
+                        None => (None, c.scope.clone()),
+                    };
                     if !c.is_merge() && logged.insert(c.sha.clone()) {
                         mine.changelog.entries.push(LogEntry {
                             sha: c.sha.clone(),
                             kind: c.kind.clone(),
-                            scope: c.scope.clone(),
+                            scope,
                             breaking: c.breaking,
                             summary: c.summary.clone(),
                             author: c.author.clone(),
                             url: c.url.clone(),
                             release: None,
+                            group,
                         });
                         applied = true;
                     }
@@ -428,6 +335,7 @@ impl Agent for Historian {
                             author: String::new(),
                             url: h.url.clone(),
                             release: None,
+                            group: None,
                         });
                         run.applied += 1;
                     } else {
@@ -505,7 +413,7 @@ impl Agent for Historian {
                     &mine.changelog.entries,
                     &mine.releases,
                     mine.changelog.pages,
-                    false,
+                    Some(&project::about(&mine)),
                 )?,
             },
             DocFile {
@@ -531,6 +439,7 @@ impl Agent for Historian {
 }
 
 mod paging;
+mod project;
 mod records;
 mod render;
 
@@ -539,3 +448,6 @@ mod tests;
 
 #[cfg(test)]
 mod release_tests;
+
+#[cfg(test)]
+mod project_tests;

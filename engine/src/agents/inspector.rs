@@ -317,6 +317,7 @@ impl BuildingInspector {
                     }
                 }
                 FileFacts::Attributes(rules) => mine.attributes = rules.clone(),
+                FileFacts::ReleaseRules(_) => {}
             }
         }
         keep_last(&mut mine.dependency_changes, RECENT);

@@ -80,6 +80,7 @@ mod tests {
             author: String::new(),
             url: String::new(),
             release: release.map(str::to_owned),
+            group: None,
         }
     }
 

@@ -20,8 +20,11 @@ impl Historian {
         entries: &[LogEntry],
         releases: &[ReleaseInfo],
         pages: u32,
-        archived: bool,
+        about: Option<&Value>,
     ) -> Result<String, EngineError> {
+        // An archived page has no `about` (the rules and the project's changelog are said on
+        // the main page).
+        let archived = about.is_none();
         let sections = &self.pack.rules.changelog;
         let known: HashMap<&str, usize> = sections
             .iter()
@@ -51,17 +54,29 @@ impl Historian {
         }
         let mut out = Vec::new();
         for release in order {
-            let mut groups: BTreeMap<usize, Vec<Value>> = BTreeMap::new();
+            // By the project's own heading when its rules name one, else by the pack's
+            // section of the type; a project heading the pack also has sorts with it.
+            let mut groups: BTreeMap<(usize, String), Vec<Value>> = BTreeMap::new();
             for e in entries
                 .iter()
                 .rev()
                 .filter(|e| e.release.as_deref() == release)
             {
-                let i = known
-                    .get(e.kind.as_str())
-                    .copied()
+                let by_group = e.group.as_deref().and_then(|g| {
+                    sections
+                        .iter()
+                        .position(|s| s.title.eq_ignore_ascii_case(g))
+                });
+                let i = by_group
+                    .or_else(|| known.get(e.kind.as_str()).copied())
                     .unwrap_or(sections.len());
-                groups.entry(i).or_default().push(json!({
+                let title = e.group.clone().unwrap_or_else(|| {
+                    sections
+                        .get(i)
+                        .map_or("Other Changes", |s| s.title.as_str())
+                        .to_owned()
+                });
+                groups.entry((i, title)).or_default().push(json!({
                     "summary": e.summary, "scope": e.scope, "breaking": e.breaking,
                     "author": e.author, "url": e.url, "short": &e.sha[..7.min(e.sha.len())],
                 }));
@@ -71,12 +86,7 @@ impl Historian {
             }
             let sections: Vec<Value> = groups
                 .into_iter()
-                .map(|(i, entries)| {
-                    let title = sections
-                        .get(i)
-                        .map_or("Other Changes", |s| s.title.as_str());
-                    json!({"title": title, "entries": entries})
-                })
+                .map(|((_, title), entries)| json!({"title": title, "entries": entries}))
                 .collect();
             let info = release.and_then(|tag| releases.iter().find(|r| r.tag == tag));
             let heading = match (release, info) {
@@ -100,7 +110,7 @@ impl Historian {
         let page_dir = if archived { "" } else { "changelog/" };
         self.pack.render(
             "changelog.md",
-            minijinja::context! { repo, title, releases => out, pages, page_dir },
+            minijinja::context! { repo, title, releases => out, pages, page_dir, about },
         )
     }
 
@@ -153,7 +163,7 @@ impl Historian {
                 page,
                 releases,
                 0,
-                true,
+                None,
             )?,
         })
     }

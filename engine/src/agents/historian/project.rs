@@ -1,0 +1,174 @@
+//! The repository's own changelog rules in the Historian: which files it keeps (read through
+//! the content source at the change's commit), the tag roles and commit decisions they give
+//! over the pack's defaults, and where the project's own changelog is.
+
+use std::collections::BTreeMap;
+
+use super::HistorianState;
+use crate::agents::ClassifiedCommit;
+use crate::facts::{self, FileFacts, RulesFacts};
+use crate::pack::TagRole;
+use crate::plan::{Plan, PlanItem, ReleaseMark};
+use crate::project_rules::{CommitDecision, CommitInput, CompiledRules, ProjectRules};
+
+/// Whether `path` is a project's own changelog at the root (`CHANGELOG.md`, `CHANGES.rst`,
+/// `HISTORY.md`, `NEWS`, …).
+fn is_own_changelog(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    !path.contains('/')
+        && ["changelog", "changes", "history", "news", "releases"]
+            .iter()
+            .any(|stem| {
+                lower == *stem
+                    || lower.strip_prefix(stem).is_some_and(|rest| {
+                        [".md", ".markdown", ".rst", ".txt", ".adoc", ".org"].contains(&rest)
+                    })
+            })
+}
+
+/// Follows the plan's files: rules files read or removed, the root changelog added or
+/// removed. Runs before the plan's items, so a change set that adds `cliff.toml` is read
+/// under it.
+pub(super) fn note_files(mine: &mut HistorianState, plan: &Plan) {
+    for item in &plan.items {
+        match item {
+            PlanItem::Commit(c) => {
+                for p in &c.paths.removed {
+                    mine.project_rules.remove(p);
+                    if mine.own_changelog.as_deref() == Some(p.as_str()) {
+                        mine.own_changelog = None;
+                    }
+                }
+                if let Some(p) = c.paths.added.iter().find(|p| is_own_changelog(p)) {
+                    mine.own_changelog = Some(p.clone());
+                }
+            }
+            PlanItem::Snapshot(s) => {
+                mine.project_rules.retain(|p, _| s.paths.contains(p));
+                mine.own_changelog = s.paths.iter().find(|p| is_own_changelog(p)).cloned();
+            }
+            _ => {}
+        }
+    }
+    for (path, f) in &plan.contents {
+        if let FileFacts::ReleaseRules(r) = f
+            && facts::is_rules_file(path)
+        {
+            mine.project_rules.insert(path.clone(), (**r).clone());
+        }
+    }
+}
+
+/// The project's rules as the Historian applies them.
+#[derive(Debug, Default)]
+pub(super) struct Followed {
+    compiled: Option<CompiledRules>,
+    /// The files followed.
+    pub(super) files: Vec<String>,
+    /// Files or settings not followed, and why.
+    pub(super) problems: Vec<String>,
+}
+
+impl Followed {
+    pub(super) fn of(files: &BTreeMap<String, RulesFacts>) -> Self {
+        let mut problems: Vec<String> = files
+            .iter()
+            .filter_map(|(path, f)| {
+                f.error
+                    .as_ref()
+                    .map(|e| format!("{path} is not followed: {e}"))
+            })
+            .collect();
+        let merged = ProjectRules::merge(files.values().filter_map(|f| f.rules.clone()));
+        if merged.is_empty() {
+            return Self {
+                problems,
+                ..Self::default()
+            };
+        }
+        problems.extend(merged.not_followed());
+        match merged.compile() {
+            Ok(compiled) => Self {
+                compiled: Some(compiled),
+                files: merged.source.clone(),
+                problems,
+            },
+            Err(e) => {
+                problems.push(format!("not followed: {e}"));
+                Self {
+                    problems,
+                    ..Self::default()
+                }
+            }
+        }
+    }
+
+    /// `r` with the project's tag role, when its rules say one.
+    pub(super) fn release(&self, r: &ReleaseMark) -> Option<ReleaseMark> {
+        let role: TagRole = self.compiled.as_ref()?.role(&r.tag)?;
+        (role != r.role).then(|| ReleaseMark { role, ..r.clone() })
+    }
+
+    /// What the project's rules decide for `c`, when they decide anything.
+    pub(super) fn commit(&self, c: &ClassifiedCommit) -> Option<CommitDecision> {
+        let rules = self.compiled.as_ref()?;
+        // The first line as written (the classification keeps the description apart).
+        let subject = if c.conventional {
+            format!(
+                "{}{}{}: {}",
+                c.kind,
+                c.scope
+                    .as_deref()
+                    .map(|s| format!("({s})"))
+                    .unwrap_or_default(),
+                if c.breaking { "!" } else { "" },
+                c.summary
+            )
+        } else {
+            c.summary.clone()
+        };
+        rules.commit(&CommitInput {
+            sha: &c.sha,
+            subject: &subject,
+            body: &c.body,
+            kind: &c.kind,
+            scope: c.scope.as_deref(),
+            breaking: c.breaking,
+            conventional: c.conventional,
+            author: &c.author,
+            ..CommitInput::default()
+        })
+    }
+}
+
+/// What the changelog page says of the project's own rules and changelog.
+pub(super) fn about(mine: &HistorianState) -> serde_json::Value {
+    let followed = Followed::of(&mine.project_rules);
+    serde_json::json!({
+        "followed": followed.files,
+        "problems": followed.problems,
+        "skipped": mine.skipped_by_rules,
+        "own_changelog": mine.own_changelog,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn own_changelogs_are_recognized_at_the_root_only() {
+        for p in [
+            "CHANGELOG.md",
+            "changelog",
+            "CHANGES.rst",
+            "HISTORY.md",
+            "NEWS",
+        ] {
+            assert!(is_own_changelog(p), "{p}");
+        }
+        for p in ["docs/CHANGELOG.md", "changelogger.md", "src/history.rs"] {
+            assert!(!is_own_changelog(p), "{p}");
+        }
+    }
+}
