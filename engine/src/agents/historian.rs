@@ -199,6 +199,14 @@ impl Agent for Historian {
         let mut run = AgentRun::default();
         project::note_files(&mut mine, input.plan);
         let followed = project::Followed::of(&mine.project_rules);
+        if input
+            .plan
+            .contents
+            .values()
+            .any(|f| matches!(f, crate::facts::FileFacts::ReleaseRules(_)))
+        {
+            project::recut(&mut mine, &followed);
+        }
         for item in &input.plan.items {
             let adjusted = match item {
                 PlanItem::Release(r) => followed.release(r).map(PlanItem::Release),

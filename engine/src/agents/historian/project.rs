@@ -141,6 +141,50 @@ impl Followed {
     }
 }
 
+/// Re-cuts the live changelog under rules that just changed: a release still on the live
+/// page (none of it archived) that the project now ignores is cut no more; its changes join
+/// the next cut (or wait, unreleased), which lists it as a pre-release. This is how a
+/// project's own changelog reads once regenerated under its new rules (`ignore_tags`
+/// gaining a release already tagged). Archived pages are written once and stay.
+pub(super) fn recut(mine: &mut HistorianState, followed: &Followed) {
+    let Some(rules) = &followed.compiled else {
+        return;
+    };
+    let mut i = 0;
+    while i < mine.releases.len() {
+        let r = &mine.releases[i];
+        let live = mine
+            .changelog
+            .entries
+            .iter()
+            .any(|e| e.release.as_deref() == Some(r.tag.as_str()));
+        let ignored = rules.role(&r.tag) == Some(TagRole::Folded);
+        if r.skipped || !live || !r.earlier_pages.is_empty() || !ignored {
+            i += 1;
+            continue;
+        }
+        let gone = mine.releases.remove(i);
+        let next = mine.releases.get(i).map(|n| n.tag.clone());
+        for e in &mut mine.changelog.entries {
+            if e.release.as_deref() == Some(gone.tag.as_str()) {
+                e.release = next.clone();
+            }
+        }
+        let mut folded = gone.pre_releases;
+        folded.push(gone.tag);
+        match mine.releases.get_mut(i) {
+            Some(n) => {
+                folded.append(&mut n.pre_releases);
+                n.pre_releases = folded;
+            }
+            None => {
+                folded.append(&mut mine.folded);
+                mine.folded = folded;
+            }
+        }
+    }
+}
+
 /// What the changelog page says of the project's own rules and changelog.
 pub(super) fn about(mine: &HistorianState) -> serde_json::Value {
     let followed = Followed::of(&mine.project_rules);

@@ -141,3 +141,58 @@ fn release_yml_leaves_out_the_authors_it_excludes() {
     assert!(text.contains("`.github/release.yml`"), "{text}");
     assert!(!text.contains(&sha(1)), "{text}");
 }
+
+#[test]
+fn rules_that_come_to_ignore_a_live_release_recut_it_into_the_next() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let before = "[git]\nignore_tags = \"rc\"\n";
+    let after = "[git]\nignore_tags = \"rc|v2.1.0\"\n";
+    let with_rules = |events, text: &str| {
+        let mut p = plan(&set, events);
+        p.contents.insert(
+            "cliff.toml".into(),
+            analyse(&AgentPack::builtin(), "cliff.toml", text).unwrap(),
+        );
+        p
+    };
+    let first = with_rules(
+        vec![
+            push(
+                "p1",
+                vec![commit(1, "feat: one", &["cliff.toml"], &[], &[])],
+            ),
+            tag("t1", "v2.0.0"),
+            push("p2", vec![commit(2, "fix: two", &["a.rs"], &[], &[])]),
+            tag("t2", "v2.1.0"),
+        ],
+        before,
+    );
+    apply_all(&set, &first, &mut state);
+    let cut = render(&set, &state, LOG);
+    assert!(cut.contains("## [v2.1.0]"), "{cut}");
+    let second = with_rules(
+        vec![push(
+            "p3",
+            vec![commit(
+                3,
+                "chore(release): v2.2.0",
+                &[],
+                &["cliff.toml"],
+                &[],
+            )],
+        )],
+        after,
+    );
+    apply_all(&set, &second, &mut state);
+    let waiting = render(&set, &state, LOG);
+    assert!(!waiting.contains("## [v2.1.0]"), "{waiting}");
+    assert!(waiting.contains("## Unreleased"), "{waiting}");
+    apply_all(&set, &plan(&set, vec![tag("t3", "v2.2.0")]), &mut state);
+    let text = render(&set, &state, LOG);
+    assert!(text.contains("\nPre-releases: `v2.1.0`\n"), "{text}");
+    let v22 = text.find("## [v2.2.0]").unwrap();
+    let v20 = text.find("## [v2.0.0]").unwrap();
+    let two = text.find(&sha(2)).unwrap();
+    assert!(v22 < two && two < v20, "{text}");
+}

@@ -169,7 +169,8 @@ impl CompiledCliff {
         })
     }
 
-    /// What `tag` is; `None` without any tag setting.
+    /// What `tag` is; `None` without any tag setting, or when only the pack can say (a tag
+    /// the settings would cut while they name no tags to ignore).
     pub(in crate::project_rules) fn role(&self, tag: &str) -> Option<TagRole> {
         let set = |r: &Option<Regex>| r.is_some();
         if !(set(&self.tag_pattern) || set(&self.ignore) || set(&self.skip) || set(&self.count)) {
@@ -186,6 +187,11 @@ impl CompiledCliff {
         let counted = self.count.as_ref().is_none_or(|r| r.is_match(tag));
         if !counted || matches(&self.ignore) {
             return Some(TagRole::Folded);
+        }
+        // A project that names no tags to ignore has said nothing about pre-releases: the
+        // pack's default (a SemVer pre-release folds into the next release) decides them.
+        if self.ignore.is_none() {
+            return None;
         }
         Some(TagRole::Cut)
     }
