@@ -190,10 +190,7 @@ impl CompiledCliff {
         }
         // A project that names no tags to ignore has said nothing about pre-releases: the
         // pack's default (a SemVer pre-release folds into the next release) decides them.
-        if self.ignore.is_none() {
-            return None;
-        }
-        Some(TagRole::Cut)
+        self.ignore.as_ref().map(|_| TagRole::Cut)
     }
 
     /// Whether any setting speaks of commits.
