@@ -216,7 +216,7 @@ impl TouristGuide {
             mine.upgrades.push(Upgrade {
                 key: c.sha.clone(),
                 summary: c.summary.clone(),
-                note: c.breaking_note.clone().unwrap_or_default(),
+                note: upgrades::note_of(c),
                 url: c.url.clone(),
                 short: c.short().to_owned(),
                 date: c.date(),
@@ -357,6 +357,7 @@ impl Agent for TouristGuide {
                 mine.readme = Some(r.clone());
             }
         }
+        upgrades::toolchain(&mut mine, input.plan, input.findings);
         let t = &self.pack.rules.tourist;
         notes::cap_by_release(&mut mine.news, t.whats_new_entries);
         keep_last(&mut mine.upgrades, t.upgrading_entries);
@@ -491,6 +492,10 @@ fn breaking_text(body: &str) -> String {
 }
 
 mod notes;
+mod upgrades;
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod upgrade_tests;

@@ -120,6 +120,7 @@ pub(super) fn adr_for(c: &ClassifiedCommit, findings: &[&Finding], kept: &[Adr])
     }
     let mut components = false;
     let mut tools = false;
+    let mut dependencies = false;
     for f in findings {
         let counts = match &f.what {
             FindingKind::ComponentAdded { name } | FindingKind::ComponentRemoved { name }
@@ -134,6 +135,13 @@ pub(super) fn adr_for(c: &ClassifiedCommit, findings: &[&Finding], kept: &[Adr])
                 tools = true;
                 true
             }
+            FindingKind::DependencyAdded { manifest, .. }
+            | FindingKind::DependencyRemoved { manifest, .. }
+                if !not_shipped(manifest) =>
+            {
+                dependencies = true;
+                true
+            }
             _ => false,
         };
         if counts {
@@ -145,6 +153,9 @@ pub(super) fn adr_for(c: &ClassifiedCommit, findings: &[&Finding], kept: &[Adr])
     }
     if tools {
         reasons.push("A tool, manifest or piece of infrastructure was added or removed".to_owned());
+    }
+    if dependencies {
+        reasons.push("A runtime dependency was added or removed".to_owned());
     }
     let records: Vec<&String> = c
         .paths

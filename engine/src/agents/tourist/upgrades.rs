@@ -1,0 +1,87 @@
+//! Upgrade notes in `user/upgrading.md`: every breaking change with what its author wrote
+//! about it (the breaking-change footer, else the commit's body without its trailers), and
+//! every toolchain requirement raised (the MSRV, the edition, the Python, Go or Node
+//! version) that a manifest change brings.
+
+use super::{TouristState, Upgrade};
+use crate::agents::{ClassifiedCommit, Finding, FindingKind};
+use crate::plan::Plan;
+use crate::text::clip;
+
+/// Longest note taken from a commit body (characters).
+const NOTE_CHARS: usize = 1_200;
+
+/// What `c`'s author says of its break: the footer's text, else the body (its trailers such
+/// as `Signed-off-by:` left out), else nothing.
+pub(super) fn note_of(c: &ClassifiedCommit) -> String {
+    if let Some(note) = c.breaking_note.as_deref().filter(|n| !n.trim().is_empty()) {
+        return note.trim().to_owned();
+    }
+    let lines: Vec<&str> = c.body.lines().filter(|l| !is_trailer(l)).collect();
+    clip(lines.join("\n").trim(), NOTE_CHARS)
+}
+
+/// A `Token: value` trailer line (`Signed-off-by:`, `Co-authored-by:`, `BREAKING CHANGE:`
+/// handled by the parser, `Refs:`), which is no explanation.
+fn is_trailer(line: &str) -> bool {
+    let Some((token, _)) = line.split_once(": ") else {
+        return false;
+    };
+    !token.is_empty()
+        && token.len() <= 30
+        && token
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-')
+        && token.contains('-')
+}
+
+/// Upgrade notes for the toolchain requirements `findings` raised or set.
+pub(super) fn toolchain(mine: &mut TouristState, plan: &Plan, findings: &[Finding]) {
+    for f in findings {
+        let FindingKind::ToolchainChanged {
+            manifest,
+            what,
+            to: Some(_),
+            ..
+        } = &f.what
+        else {
+            continue;
+        };
+        let key = format!("{}:{manifest}:{what}", f.sha);
+        if mine.upgrades.iter().any(|u| u.key == key) {
+            continue;
+        }
+        let Some(c) = plan.commits().find(|c| c.sha == f.sha) else {
+            continue;
+        };
+        let line = f.what.describe();
+        mine.upgrades.push(Upgrade {
+            key,
+            summary: super::super::historian::capitalize(&line),
+            note: "Building the project needs the new requirement.".into(),
+            url: c.url.clone(),
+            short: c.short().to_owned(),
+            date: c.date(),
+            release: None,
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trailers_are_no_explanation() {
+        for t in [
+            "Signed-off-by: A <a@x>",
+            "Co-authored-by: B",
+            "Reviewed-by: C",
+        ] {
+            assert!(is_trailer(t), "{t}");
+        }
+        for t in ["Before: x", "Run `tool --port 1`: it fails", "just text"] {
+            assert!(!is_trailer(t), "{t}");
+        }
+    }
+}
