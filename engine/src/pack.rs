@@ -60,6 +60,14 @@ pub struct AgentPack {
 struct PackFile {
     name: String,
     version: String,
+    /// Whether each page names CodeRipple's agent that keeps it (`Kept by CodeRipple's
+    /// Historian`); `false` keeps the sentence without the name.
+    #[serde(default = "attributed")]
+    attribution: bool,
+}
+
+fn attributed() -> bool {
+    true
 }
 
 impl AgentPack {
@@ -128,6 +136,14 @@ impl AgentPack {
             }
         }
         let meta = meta.ok_or_else(|| bad("pack.toml", &"missing"))?;
+        let attribution = meta.attribution;
+        env.add_function("kept_by", move |agent: String| -> String {
+            if attribution {
+                format!("Kept by CodeRipple's {agent}")
+            } else {
+                "Kept from the repository's history".to_owned()
+            }
+        });
         let digest = hex::encode(hash.finalize());
         Ok(Self {
             version: format!("{}-{}+{}", meta.name, meta.version, &digest[..12]),

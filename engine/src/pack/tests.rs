@@ -106,3 +106,38 @@ pub(crate) fn load_dir(dir: &std::path::Path) -> Result<AgentPack, EngineError> 
         },
     )
 }
+
+#[test]
+fn the_attribution_can_be_turned_off() {
+    use crate::agents::AgentSet;
+    use crate::agents::testkit::{commit, push, run};
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("pack.toml"),
+        "name = \"quiet\"\nversion = \"1\"\nattribution = false\n",
+    )
+    .unwrap();
+    let quiet = AgentSet::with_pack(std::sync::Arc::new(load_dir(dir.path()).unwrap()));
+    let events = || vec![push("p1", vec![commit(1, "feat: x", &["a.rs"], &[], &[])])];
+    let text = run(
+        &quiet,
+        &mut serde_json::json!({}),
+        events(),
+        "decisions/changelog.md",
+    );
+    assert!(!text.contains("CodeRipple"), "{text}");
+    assert!(
+        text.contains("Kept from the repository's history: one line per commit"),
+        "{text}"
+    );
+    let loud = run(
+        &AgentSet::builtin(),
+        &mut serde_json::json!({}),
+        events(),
+        "decisions/changelog.md",
+    );
+    assert!(
+        loud.contains("Kept by CodeRipple's Historian: one line per commit"),
+        "{loud}"
+    );
+}
