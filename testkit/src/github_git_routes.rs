@@ -13,7 +13,7 @@ use axum::response::Response;
 use serde_json::{Value, json};
 
 use crate::github_git::{Leaves, StoredCommit, kind_of};
-use crate::github_state::{GitHubState, api, error, guard, lock, ok};
+use crate::github_state::{GitHubState, api, error, git_blob_sha, guard, lock, ok};
 use crate::openapi_example::answer;
 
 type S = State<Arc<GitHubState>>;
@@ -273,6 +273,24 @@ fn tree_json(repo: &str, sha: &str, entries: Vec<(String, String, String)>) -> V
     json!({"sha": sha, "url": format!("{}/git/trees/{sha}", api(repo)), "truncated": false, "tree": items})
 }
 
+/// The files `add_file` put at `commit`, as a recursive tree with sizes.
+fn commit_files(s: &GitHubState, repo: &str, commit: &str) -> Option<Value> {
+    let files = lock(&s.files);
+    let items: Vec<Value> = files
+        .iter()
+        .filter(|((r, c, _), _)| r == repo && c == commit)
+        .map(|((_, _, path), bytes)| {
+            let id = git_blob_sha(bytes);
+            json!({"path": path, "mode": "100644", "type": "blob", "sha": id,
+                   "size": bytes.len(), "url": format!("{}/git/blobs/{id}", api(repo))})
+        })
+        .collect();
+    (!items.is_empty()).then(|| {
+        json!({"sha": commit, "url": format!("{}/git/trees/{commit}", api(repo)),
+               "truncated": false, "tree": items})
+    })
+}
+
 pub(super) async fn get_tree(
     State(s): S,
     Path((owner, name, sha)): Path<(String, String, String)>,
@@ -286,9 +304,17 @@ pub(super) async fn get_tree(
         return resp;
     }
     let entries = lock(&s.git).tree_entries(&sha, recursive);
-    let Some(entries) = entries else {
-        s.record(line, StatusCode::NOT_FOUND);
-        return error(StatusCode::NOT_FOUND, "Not Found");
+    // A commit's files put with `add_file` answer as that commit's tree (GitHub takes a
+    // commit's sha for its tree's), each blob with its size.
+    let body = match entries {
+        Some(entries) => tree_json(&repo, &sha, entries),
+        None => match commit_files(&s, &repo, &sha) {
+            Some(body) => body,
+            None => {
+                s.record(line, StatusCode::NOT_FOUND);
+                return error(StatusCode::NOT_FOUND, "Not Found");
+            }
+        },
     };
     s.record(line, StatusCode::OK);
     ok(
@@ -297,7 +323,7 @@ pub(super) async fn get_tree(
             "get",
             "/repos/{owner}/{repo}/git/trees/{tree_sha}",
             200,
-            tree_json(&repo, &sha, entries),
+            body,
         ),
     )
 }

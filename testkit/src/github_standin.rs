@@ -15,10 +15,9 @@ use axum::routing::{get, post};
 use base64::Engine;
 use chrono::Utc;
 use serde_json::json;
-use sha2::Digest;
 use tokio_util::task::AbortOnDropHandle;
 
-use crate::github_state::{GitHubState, error, lock};
+use crate::github_state::{GitHubState, error, git_blob_sha, lock};
 
 /// A running stand-in; stopped when dropped.
 #[derive(Debug)]
@@ -199,13 +198,6 @@ fn installation_of(
         "single_file_name": null, "suspended_by": null, "suspended_at": null
     });
     (StatusCode::OK, Json(body)).into_response()
-}
-
-/// A blob id of the contents: 40 hex digits like git's (derived with SHA-256 here; the
-/// client only needs it stable and unique per contents).
-fn git_blob_sha(bytes: &[u8]) -> String {
-    let digest = sha2::Sha256::digest(bytes);
-    hex::encode(digest)[..40].to_owned()
 }
 
 async fn contents(

@@ -13,6 +13,7 @@ use axum::response::{IntoResponse, Response};
 use chrono::{DateTime, Utc};
 use jsonwebtoken::{Algorithm, DecodingKey, Validation};
 use serde_json::{Value, json};
+use sha2::Digest;
 
 use crate::github_git::{GitModel, Hooks, Person};
 
@@ -228,4 +229,11 @@ pub(super) fn guard(
 
 pub(super) fn api(repo: &str) -> String {
     format!("https://api.github.com/repos/{repo}")
+}
+
+/// A blob id of the contents: 40 hex digits like git's (derived with SHA-256 here; the
+/// client only needs it stable and unique per contents).
+pub(crate) fn git_blob_sha(bytes: &[u8]) -> String {
+    let digest = sha2::Sha256::digest(bytes);
+    hex::encode(digest)[..40].to_owned()
 }

@@ -1,6 +1,7 @@
 //! The [`ContentSource`] over GitHub's API: a file at a commit through the contents API
 //! (`GET /repos/{owner}/{repo}/contents/{path}?ref={sha}`, which also says its blob sha), a
-//! blob through the Git Data API (`GET /repos/{owner}/{repo}/git/blobs/{sha}`). Analyses are
+//! blob through the Git Data API (`GET /repos/{owner}/{repo}/git/blobs/{sha}`), the sizes of
+//! a commit's files through its tree (`GET /repos/{owner}/{repo}/git/trees/{sha}`). Analyses are
 //! cached by blob sha by the caller, exactly as for a checkout, so an unchanged README costs
 //! one contents call and no analysis.
 //!
@@ -8,6 +9,7 @@
 //! docs are built without them and the summary counts them missing); it never fails the
 //! event. Rate limits and GitHub's `5xx` are transient (the event is retried).
 
+use std::collections::BTreeMap;
 use std::num::NonZeroUsize;
 use std::sync::{Arc, Mutex};
 
@@ -112,6 +114,35 @@ impl ContentSource for GitHubContent {
         };
         self.keep(sha, bytes);
         Ok(Some(sha.to_owned()))
+    }
+
+    /// One call: the commit's tree, recursive (`GET …/git/trees/{sha}?recursive=1`), whose
+    /// blobs carry their sizes. A tree GitHub truncates (over 100,000 entries) gives the
+    /// sizes it lists.
+    async fn sizes(
+        &self,
+        repo: &str,
+        commit: &str,
+        paths: &[String],
+    ) -> Result<BTreeMap<String, u64>, WorkerError> {
+        let mut sizes = BTreeMap::new();
+        if !is_sha(commit) || !self.covers(repo) || paths.is_empty() {
+            return Ok(sizes);
+        }
+        let url = format!("/repos/{repo}/git/trees/{commit}?recursive=1");
+        let Some(tree) = self.get(repo, &url).await? else {
+            return Ok(sizes);
+        };
+        let wanted: std::collections::HashSet<&str> = paths.iter().map(String::as_str).collect();
+        for item in tree["tree"].as_array().into_iter().flatten() {
+            if item["type"] == "blob"
+                && let (Some(path), Some(size)) = (item["path"].as_str(), item["size"].as_u64())
+                && wanted.contains(path)
+            {
+                sizes.insert(path.to_owned(), size);
+            }
+        }
+        Ok(sizes)
     }
 
     async fn read_blob(&self, repo: &str, blob: &str) -> Result<Option<Vec<u8>>, WorkerError> {

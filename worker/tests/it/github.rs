@@ -19,6 +19,7 @@ const REPO: &str = "acme/gearbox";
 pub(crate) const APP_ID: u64 = 31_337;
 const LEASE: Duration = Duration::from_secs(60);
 const README: &str = "# Gearbox\n\nGears.\n\n## Install\n\n```sh\ncargo install gearbox\n```\n";
+const LIB: &str = "pub fn gear() {}\n";
 const MANIFEST: &str = "[package]\nname = \"gearbox\"\n\n[dependencies]\nserde = \"1\"\n";
 
 struct Setup {
@@ -46,7 +47,7 @@ async fn setup() -> Setup {
 /// A push of commit `n` adding the README and the manifest, from installation `installation`.
 fn push(delivery: &str, n: u64, installation: Option<u64>) -> Envelope {
     let commit = Commit {
-        added: vec!["README.md".into(), "Cargo.toml".into()],
+        added: vec!["README.md".into(), "Cargo.toml".into(), "src/lib.rs".into()],
         ..fixtures::commit(n, "feat: the first gears")
     };
     Envelope {
@@ -62,6 +63,9 @@ fn files_at(s: &Setup, n: u64) {
     s.standin
         .state
         .add_file(REPO, &fixtures::sha(n), "Cargo.toml", MANIFEST);
+    s.standin
+        .state
+        .add_file(REPO, &fixtures::sha(n), "src/lib.rs", LIB);
 }
 
 #[tokio::test]
@@ -77,6 +81,11 @@ async fn contents_come_through_the_api_as_the_installation_and_are_cached_by_blo
     assert_eq!((stats.analysed, stats.missing), (2, 0), "{stats:?}");
     let stack = s.worker.doc(REPO, "system/tech_stack.md");
     assert!(stack.contains("serde"), "{stack}");
+    // The sizes came from the commit's tree: the languages are counted in bytes.
+    assert!(
+        stack.contains(&format!("| Rust | {} | 100.0% |", LIB.len())),
+        "{stack}"
+    );
     let started = s.worker.doc(REPO, "user/getting_started.md");
     assert!(started.contains("cargo install gearbox"), "{started}");
     // The installation came with the webhook: no lookup; one token; the contents answers
@@ -91,6 +100,7 @@ async fn contents_come_through_the_api_as_the_installation_and_are_cached_by_blo
     assert_eq!(st.count("POST /app/installations/77/access_tokens 201"), 1);
     assert_eq!(st.count("GET /repos/acme/gearbox/contents/"), 2);
     assert_eq!(st.count("GET /repos/acme/gearbox/git/blobs/"), 0);
+    assert_eq!(st.count("GET /repos/acme/gearbox/git/trees/"), 1);
 
     // The same files at a later commit: same blobs, so the analyses come from the cache, and
     // the token is reused.
@@ -180,7 +190,8 @@ async fn an_app_not_installed_leaves_the_event_applied_without_contents() {
         s.standin
             .state
             .count("GET /repos/acme/gearbox/installation 404"),
-        2
+        3,
+        "one lookup per call: the tree's sizes and each file"
     );
 }
 
