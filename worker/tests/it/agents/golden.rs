@@ -50,6 +50,13 @@ fn build_repository(dir: &Path) {
         "[package]\nname = \"gearbox-core\"\ndescription = \"The gears: pure rules, no I/O\"\n\n[dependencies]\nserde = \"1\"\n",
     );
     write(dir, "core/src/lib.rs", "pub fn gear() {}\n");
+    // The project's own changelog rules (git-cliff's): CI commits are left out, features
+    // go under its own heading.
+    write(
+        dir,
+        "cliff.toml",
+        "[git]\nconventional_commits = true\ncommit_parsers = [\n  { message = \"^ci\", skip = true },\n  { message = \"^feat\", group = \"<!-- 0 -->🚀 New features\" },\n]\n",
+    );
     commit_all(
         dir,
         "feat: gears\n\nWe decided to keep the core free of I/O.",
