@@ -401,6 +401,14 @@ impl Agent for BuildingInspector {
             }
         }
         self.apply_contents(&mut mine, input.plan, &mut run.findings);
+        for c in input.plan.commits().filter(|c| c.breaking) {
+            if let Some(packages) = changes::library_break(&self.pack.rules, &mine, c) {
+                run.findings.push(Finding {
+                    sha: c.sha.clone(),
+                    what: FindingKind::LibraryBreak { packages },
+                });
+            }
+        }
         remember(&mut mine.seen, fresh, SEEN);
         *state = write_state(NAME, &mine)?;
         Ok(run)

@@ -111,6 +111,12 @@ pub enum FindingKind {
         /// The requirement now.
         to: String,
     },
+    /// A breaking change that touches library packages only (no executable of the repository
+    /// changed): it affects the code that uses those libraries.
+    LibraryBreak {
+        /// The packages' names.
+        packages: Vec<String>,
+    },
     /// A toolchain requirement changed (`rust-version`, `edition`, `python`, `go`, `node`).
     ToolchainChanged {
         /// The manifest.
@@ -156,6 +162,14 @@ impl FindingKind {
                 code(from),
                 code(to),
                 code(manifest)
+            ),
+            Self::LibraryBreak { packages } => format!(
+                "a break in the library {} only",
+                packages
+                    .iter()
+                    .map(|p| code(p))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ),
             Self::ToolchainChanged {
                 manifest,

@@ -72,6 +72,10 @@ pub struct Upgrade {
     /// The release that shipped it.
     #[serde(default)]
     pub release: Option<String>,
+    /// The library packages it breaks, when it touches no executable (it affects the code
+    /// that uses them only).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub libraries: Vec<String>,
 }
 
 /// A change to a getting-started path.
@@ -221,6 +225,7 @@ impl TouristGuide {
                 short: c.short().to_owned(),
                 date: c.date(),
                 release: None,
+                libraries: Vec::new(),
             });
         }
         let guide: Vec<String> = c
@@ -337,6 +342,7 @@ impl Agent for TouristGuide {
                             short: format!("#{}", p.number),
                             date: p.date.clone(),
                             release: None,
+                            libraries: Vec::new(),
                         });
                     }
                 }
@@ -358,6 +364,7 @@ impl Agent for TouristGuide {
             }
         }
         upgrades::toolchain(&mut mine, input.plan, input.findings);
+        upgrades::libraries(&mut mine, input.findings);
         let t = &self.pack.rules.tourist;
         notes::cap_by_release(&mut mine.news, t.whats_new_entries);
         keep_last(&mut mine.upgrades, t.upgrading_entries);

@@ -1,8 +1,13 @@
 //! What changed between two readings of a manifest: runtime dependencies added or removed,
-//! a requirement moved to a new major version, a toolchain requirement changed.
+//! a requirement moved to a new major version, a toolchain requirement changed; and whether a
+//! breaking change touches library packages only.
 
-use super::FindingKind;
+use std::collections::BTreeSet;
+
+use super::{FindingKind, InspectorState};
+use crate::agents::ClassifiedCommit;
 use crate::facts::ManifestFacts;
+use crate::pack::Rules;
 
 /// Most findings one manifest change gives (a lockstep bump of every dependency is one
 /// change to a reader, not sixty).
@@ -61,6 +66,51 @@ pub(super) fn manifest_changes(
     }
     out.truncate(MAX_PER_MANIFEST);
     out
+}
+
+/// The library packages `c` changes when every path it touches (tests and docs aside) lies in
+/// a package that declares no executable and has no entry point; `None` otherwise.
+pub(super) fn library_break(
+    rules: &Rules,
+    mine: &InspectorState,
+    c: &ClassifiedCommit,
+) -> Option<Vec<String>> {
+    // (directory, name, library) of each named package, deepest first.
+    let mut packages: Vec<(String, String, bool)> = mine
+        .manifests
+        .iter()
+        .filter_map(|(path, facts)| {
+            let name = facts.name.clone()?;
+            let dir = path.rsplit_once('/').map_or("", |(d, _)| d).to_owned();
+            let prefix = if dir.is_empty() {
+                String::new()
+            } else {
+                format!("{dir}/")
+            };
+            let runs = !facts.binaries.is_empty()
+                || mine
+                    .paths
+                    .iter()
+                    .any(|p| p.starts_with(&prefix) && rules.is_entry_point(p));
+            Some((prefix, name, !runs))
+        })
+        .collect();
+    packages.sort_by_key(|(dir, _, _)| std::cmp::Reverse(dir.len()));
+    let mut touched = BTreeSet::new();
+    for path in c.paths.all() {
+        if rules
+            .categories_of(path)
+            .any(|cat| cat == "tests" || cat == "docs")
+        {
+            continue;
+        }
+        let (_, name, library) = packages.iter().find(|(dir, _, _)| path.starts_with(dir))?;
+        if !library {
+            return None;
+        }
+        touched.insert(name.clone());
+    }
+    (!touched.is_empty()).then(|| touched.into_iter().collect())
 }
 
 /// The major version a requirement names: `^1.2` → 1, `=0.3.1` → 0.3 (below 1 the minor

@@ -89,3 +89,72 @@ fn a_raised_minimum_rust_version_is_an_upgrade_note() {
     apply_all(&set, &second, &mut state);
     assert_eq!(render(&set, &state, UPGRADING), text);
 }
+
+#[test]
+fn a_break_in_a_library_only_says_whom_it_affects() {
+    let set = AgentSet::builtin();
+    let mut state = json!({});
+    let pack = AgentPack::builtin();
+    let mut first = plan(
+        &set,
+        vec![push(
+            "p1",
+            vec![commit(
+                1,
+                "feat: start",
+                &[
+                    "core/Cargo.toml",
+                    "core/src/lib.rs",
+                    "core/tests/it.rs",
+                    "cli/Cargo.toml",
+                    "cli/src/main.rs",
+                ],
+                &[],
+                &[],
+            )],
+        )],
+    );
+    for (path, text) in [
+        ("core/Cargo.toml", "[package]\nname = \"tool-core\"\n"),
+        ("cli/Cargo.toml", "[package]\nname = \"tool\"\n"),
+    ] {
+        first
+            .contents
+            .insert(path.into(), analyse(&pack, path, text).unwrap());
+    }
+    apply_all(&set, &first, &mut state);
+    let second = plan(
+        &set,
+        vec![push(
+            "p2",
+            vec![
+                commit(
+                    2,
+                    "feat(core)!: rename Gear to Cog",
+                    &[],
+                    &["core/src/lib.rs", "core/tests/it.rs"],
+                    &[],
+                ),
+                commit(3, "feat(cli)!: drop --fast", &[], &["cli/src/main.rs"], &[]),
+            ],
+        )],
+    );
+    apply_all(&set, &second, &mut state);
+    let text = render(&set, &state, UPGRADING);
+    assert_inert(&text);
+    // The mark is in the library's note, and the command line's break has none.
+    let core = text
+        .split("### rename Gear to Cog")
+        .nth(1)
+        .unwrap_or_else(|| panic!("{text}"));
+    let core_note = core.split("\n### ").next().unwrap();
+    assert!(
+        core_note.contains("Affects code that uses the library `tool-core` only"),
+        "{text}"
+    );
+    assert_eq!(
+        text.matches("Affects code that uses the library").count(),
+        1,
+        "{text}"
+    );
+}

@@ -63,7 +63,19 @@ pub(super) fn toolchain(mine: &mut TouristState, plan: &Plan, findings: &[Findin
             short: c.short().to_owned(),
             date: c.date(),
             release: None,
+            libraries: Vec::new(),
         });
+    }
+}
+
+/// Marks the upgrade notes of breaks that touch library packages only.
+pub(super) fn libraries(mine: &mut TouristState, findings: &[Finding]) {
+    for f in findings {
+        if let FindingKind::LibraryBreak { packages } = &f.what
+            && let Some(u) = mine.upgrades.iter_mut().find(|u| u.key == f.sha)
+        {
+            u.libraries = packages.clone();
+        }
     }
 }
 
