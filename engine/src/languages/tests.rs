@@ -87,3 +87,9 @@ fn hostile_gitattributes_are_bounded_and_unknown_languages_ignored() {
     let langs = RepoLanguages::new(&pack.rules.languages, &only);
     assert_eq!(langs.counted("src/a.rs"), Some("Rust"));
 }
+
+#[test]
+fn linguists_vendored_patterns_all_compile_into_one_fast_set() {
+    assert!(!VENDORED.1, "a pattern needs linguist's slower matcher");
+    assert_eq!(VENDORED.0.len(), linguist::definitions::VENDOR.len());
+}
