@@ -175,15 +175,18 @@ async fn run(
         let mut child = cmd
             .spawn()
             .map_err(|e| WorkerError::transient(format!("cannot run git: {e}")))?;
-        if let (Some(input), Some(mut pipe)) = (stdin, child.stdin.take()) {
-            pipe.write_all(input)
-                .await
-                .map_err(|e| WorkerError::transient(format!("{}: stdin: {e}", what())))?;
-        }
-        child
-            .wait_with_output()
-            .await
-            .map_err(|e| WorkerError::transient(format!("{}: {e}", what())))
+        // Written while the output is read: a long input whose answers fill the output
+        // pipe would otherwise leave git and us each waiting for the other.
+        let pipe = child.stdin.take();
+        let write = async move {
+            if let (Some(input), Some(mut pipe)) = (stdin, pipe) {
+                pipe.write_all(input).await?;
+            }
+            Ok::<(), std::io::Error>(())
+        };
+        let (written, output) = tokio::join!(write, child.wait_with_output());
+        written.map_err(|e| WorkerError::transient(format!("{}: stdin: {e}", what())))?;
+        output.map_err(|e| WorkerError::transient(format!("{}: {e}", what())))
     };
     // Dropping the unfinished future drops the child, which kills it (`kill_on_drop`).
     tokio::time::timeout(timeout, finished)
@@ -287,6 +290,14 @@ impl ContentSource for GitCheckouts {
             return Err(failed(root, &args, &out));
         }
         let stdout = String::from_utf8_lossy(&out.stdout);
+        if stdout.lines().count() != names.len() {
+            return Err(WorkerError::transient(format!(
+                "git cat-file --batch-check in {}: {} answers to {} names",
+                root.display(),
+                stdout.lines().count(),
+                names.len()
+            )));
+        }
         let mut sizes = BTreeMap::new();
         for (path, line) in names.iter().zip(stdout.lines()) {
             if let Ok(Some(info)) = ObjectInfo::parse(line)

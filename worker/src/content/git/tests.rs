@@ -175,3 +175,15 @@ async fn sizes_come_from_one_batch_and_skip_what_is_no_file() {
     let none = src.sizes(REPO, &"0".repeat(40), &asked).await.unwrap();
     assert!(none.is_empty());
 }
+
+#[tokio::test]
+async fn thousands_of_sizes_in_one_batch_do_not_deadlock_on_the_pipes() {
+    let (dir, head) = repository();
+    let src = checkouts(dir.path());
+    // ~60 bytes of answer a name: 5,000 names fill the output pipe many times over.
+    let mut asked: Vec<String> = (0..5_000).map(|i| format!("missing/{i:05}.rs")).collect();
+    asked.push("src/lib.rs".into());
+    let sizes = src.sizes(REPO, &head, &asked).await.unwrap();
+    assert_eq!(sizes.len(), 1);
+    assert_eq!(sizes["src/lib.rs"], 14);
+}
