@@ -249,6 +249,12 @@ fn merged_pr(rules: &Rules, pr: &PullRequestChange) -> MergedPr {
             || breaking_footer(&pr.body).is_some(),
         decision: Rules::mentions(&pr.body, &rules.signals.decision),
         date: pr.merged_at.as_deref().and_then(date_of),
+        merge_commit: pr
+            .merge_commit_sha
+            .as_deref()
+            .filter(|s| s.len() == 40 && s.bytes().all(|b| b.is_ascii_hexdigit()))
+            .map(str::to_ascii_lowercase),
+        commit_override: crate::overrides::commit_override(&pr.body),
     }
 }
 
@@ -275,6 +281,7 @@ pub fn classify(
         scope: None,
         breaking: false,
         breaking_note: None,
+        bang: false,
         summary: subject.to_owned(),
         body,
         conventional: false,
@@ -302,6 +309,9 @@ pub fn classify(
         c.kind = cc.type_().as_str().to_ascii_lowercase();
         c.scope = cc.scope().map(|s| s.as_str().to_owned());
         c.breaking = cc.breaking();
+        c.bang = subject
+            .split_once(':')
+            .is_some_and(|(head, _)| head.trim_end().ends_with('!'));
         c.breaking_note = cc
             .breaking_description()
             .filter(|d| *d != cc.description())

@@ -6,6 +6,7 @@ use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 
 use crate::languages::{AttributeRule, parse_gitattributes};
+use crate::overrides::{self, OVERRIDES_FILE, Override};
 use crate::pack::AgentPack;
 use crate::project_rules::{self, ProjectRules};
 
@@ -29,6 +30,19 @@ pub enum FileFacts {
     /// A repository's own changelog rules (`cliff.toml`, `release-please-config.json`,
     /// `.github/release.yml`), or why they cannot be followed.
     ReleaseRules(Box<RulesFacts>),
+    /// The repository's overrides of changelog entries, or why they cannot be followed.
+    Overrides(Box<OverridesFacts>),
+}
+
+/// What `.coderipple/overrides.toml` says: (commit id prefix, override) pairs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OverridesFacts {
+    /// The overrides, in the file's order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub entries: Vec<(String, Override)>,
+    /// Why the file cannot be followed (its previous overrides stay).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// What a release-rules file says, or why it cannot be followed (the pack's rules apply).
@@ -99,9 +113,13 @@ pub fn is_readme(path: &str) -> bool {
     !path.contains('/') && is_readme_name(path)
 }
 
+/// `README`, `README.md`, `readme.rst`, …: one README a folder (not `README.zh-CN.md`).
 fn is_readme_name(path: &str) -> bool {
     let name = path.rsplit('/').next().unwrap_or(path).to_ascii_lowercase();
-    name.starts_with("readme") && !name.ends_with(".txt") || name == "readme"
+    name == "readme"
+        || name
+            .strip_prefix("readme.")
+            .is_some_and(|ext| ["md", "markdown", "rst", "adoc", "org"].contains(&ext))
 }
 
 /// Whether `path` is a component's README (one or two directories down), which says what
@@ -121,6 +139,7 @@ pub fn worth_reading(pack: &AgentPack, path: &str) -> bool {
         || is_component_readme(path)
         || is_gitattributes(path)
         || is_rules_file(path)
+        || path == OVERRIDES_FILE
         || manifest_tool(pack, path).is_some()
 }
 
@@ -140,6 +159,8 @@ pub fn kind_key(pack: &AgentPack, path: &str) -> String {
         "gitattributes".into()
     } else if is_rules_file(path) {
         format!("release-rules:{path}")
+    } else if path == OVERRIDES_FILE {
+        "overrides".into()
     } else {
         let file = path.rsplit('/').next().unwrap_or(path);
         format!("{}:{file}", manifest_tool(pack, path).unwrap_or("file"))
@@ -153,6 +174,19 @@ pub fn analyse(pack: &AgentPack, path: &str, text: &str) -> Option<FileFacts> {
     }
     if is_gitattributes(path) {
         return Some(FileFacts::Attributes(parse_gitattributes(text)));
+    }
+    if path == OVERRIDES_FILE {
+        let facts = match overrides::parse_file(text) {
+            Ok(entries) => OverridesFacts {
+                entries,
+                error: None,
+            },
+            Err(e) => OverridesFacts {
+                entries: Vec::new(),
+                error: Some(crate::text::clip_plain(&e, 500)),
+            },
+        };
+        return Some(FileFacts::Overrides(Box::new(facts)));
     }
     if is_rules_file(path) {
         let facts = match project_rules::parse(path, text) {
@@ -202,7 +236,8 @@ fn readme(text: &str) -> ReadmeFacts {
         .iter()
         .take(2)
         .flat_map(|(_, _, lines)| paragraphs(lines))
-        .find(|p| !p.starts_with('[') && !p.starts_with('!') && !p.starts_with('<'));
+        .find(|p| !p.starts_with('[') && !p.starts_with('!') && !p.starts_with('<'))
+        .map(|p| crate::text::clip_markdown(&p, MAX_SECTION / 2));
     let section = |words: &[&str]| {
         sections
             .iter()

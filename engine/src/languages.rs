@@ -20,9 +20,9 @@ use regex::RegexSet;
 use serde::{Deserialize, Serialize};
 
 /// Most `.gitattributes` lines kept (a collaborator controls the file).
-pub const MAX_ATTRIBUTE_RULES: usize = 200;
+pub const MAX_ATTRIBUTE_RULES: usize = 100;
 /// Longest pattern or language name kept from `.gitattributes`.
-const MAX_ATTRIBUTE_CHARS: usize = 200;
+pub(crate) const MAX_ATTRIBUTE_CHARS: usize = 100;
 
 /// One `.gitattributes` line that says something to linguist.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -63,15 +63,17 @@ pub fn parse_gitattributes(text: &str) -> Vec<AttributeRule> {
             ..AttributeRule::default()
         };
         for attr in words {
-            let (set, name) = match attr.strip_prefix('-').or_else(|| attr.strip_prefix('!')) {
-                Some(name) => (false, name),
-                None => (true, attr),
+            // `attr` sets, `-attr` unsets, `!attr` leaves it unspecified (the default decides).
+            let (set, name) = match (attr.strip_prefix('-'), attr.strip_prefix('!')) {
+                (Some(name), _) => (Some(false), name),
+                (_, Some(name)) => (None, name),
+                _ => (Some(true), attr),
             };
             let (name, value) = name
                 .split_once('=')
                 .map_or((name, None), |(n, v)| (n, Some(v)));
             let flag = match value {
-                None => Some(set),
+                None => set,
                 Some("true") => Some(true),
                 Some("false") => Some(false),
                 Some(_) => None,

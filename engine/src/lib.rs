@@ -21,6 +21,8 @@
 //! - [`agents`]: the agent interface, the Orchestrator, the Building Inspector, the Tourist
 //!   Guide and the Historian; [`AgentSet::apply`] runs them and keeps the state's budget.
 //! - [`doc_hashes`]: which docs changed, remembered in the state.
+//! - [`overrides`]: maintainers' edits of changelog entries (a pull request's override block,
+//!   `.coderipple/overrides.toml`), applied at render.
 //! - [`project_rules`]: a repository's own changelog rules (git-cliff, release-please, GitHub).
 //! - [`prose`]: the sections an LLM may write, and the cleaning of its answers.
 //! - [`grounding`]: what the repository has, which an LLM's answer may name and nothing else.
@@ -38,6 +40,7 @@ pub mod facts;
 pub mod grounding;
 pub mod languages;
 pub mod markdown;
+pub mod overrides;
 pub mod pack;
 pub mod plan;
 pub mod project_rules;

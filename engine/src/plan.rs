@@ -64,6 +64,8 @@ pub struct ClassifiedCommit {
     pub breaking: bool,
     /// What breaks, when the message says (the footer's text).
     pub breaking_note: Option<String>,
+    /// The subject marks the break itself (`feat!:`), as against a footer or a phrase.
+    pub bang: bool,
     /// The subject line without the type prefix.
     pub summary: String,
     /// The message body (after the subject), trimmed.
@@ -151,6 +153,10 @@ pub struct MergedPr {
     pub decision: bool,
     /// `YYYY-MM-DD` of the merge.
     pub date: Option<String>,
+    /// The commit the merge made (a squash merge's single commit), when GitHub reported it.
+    pub merge_commit: Option<String>,
+    /// The body's `BEGIN_COMMIT_OVERRIDE` block: the entries that replace that commit's.
+    pub commit_override: Option<Vec<String>>,
 }
 
 /// The repository tree at one commit (bootstrap): the inventory is reset to it.

@@ -46,7 +46,7 @@ pub use release_please::{ChangelogSection, PackageComponent, ReleasePleaseRules}
 /// The largest config file read (bytes).
 const MAX_FILE_BYTES: usize = 256 * 1024;
 /// The most commit parsers followed.
-const MAX_PARSERS: usize = 200;
+const MAX_PARSERS: usize = 100;
 /// The most entries in any other list (sections, categories, labels, authors, packages).
 const MAX_LIST: usize = 200;
 /// The longest name, title, label, group or template (characters).
@@ -58,9 +58,10 @@ const REGEX_SIZE_LIMIT: usize = 256 * 1024;
 const REGEX_DFA_SIZE_LIMIT: usize = 256 * 1024;
 const REGEX_NEST_LIMIT: u32 = 64;
 /// The most of a commit message a regex is matched against (bytes).
-const MAX_HAYSTACK_BYTES: usize = 16 * 1024;
-/// The largest rules kept for one repository (serialized bytes).
-const MAX_RULES_JSON: usize = 32 * 1024;
+const MAX_HAYSTACK_BYTES: usize = 4 * 1024;
+/// The largest rules kept from one file (serialized bytes): they live in the repository's
+/// state, beside the other files' (at most six).
+const MAX_RULES_JSON: usize = 12 * 1024;
 
 /// The paths [`parse`] reads (relative to the repository's root). `Cargo.toml` and
 /// `pyproject.toml` count only when they hold git-cliff's settings.

@@ -42,6 +42,8 @@ const RELEASES: usize = 200;
 /// must not outgrow the state).
 const FOLDED: usize = 50;
 const DETAILS: usize = 20;
+/// Commits the project's rules left out, remembered (idempotency).
+const SKIPPED: usize = 2_000;
 /// Archived keys and releases kept however tight the budget.
 const KEYS_FLOOR: usize = 200;
 const RELEASES_FLOOR: usize = 20;
@@ -121,8 +123,9 @@ impl Historian {
         ];
         let largest = (0..3).filter(|&i| sizes[i] > 2).max_by_key(|&i| sizes[i]);
         let page = match largest {
-            Some(0) => paging::page_out_early(mine)
-                .map(|(n, page)| self.changelog_page(n, &page, &mine.releases)),
+            Some(0) => paging::page_out_early(mine).map(|(n, page)| {
+                self.changelog_page(n, &project::overridden(mine, &page), &mine.releases)
+            }),
             Some(1) => mine
                 .adrs
                 .page_out_early()
@@ -140,6 +143,7 @@ impl Historian {
             &mut mine.changelog.archived,
             &mut mine.adrs.archived,
             &mut mine.refactorings.archived,
+            &mut mine.skipped,
         ];
         if let Some(longest) = lists.into_iter().max_by_key(|l| l.len())
             && halve(longest, KEYS_FLOOR)
@@ -174,6 +178,29 @@ impl Agent for Historian {
         if !plan.tools(&self.pack.rules).is_empty() {
             why.push("manifest/infrastructure changes".into());
         }
+        let overrides = plan
+            .pull_requests()
+            .filter(|p| p.commit_override.is_some())
+            .count();
+        if overrides > 0 {
+            why.push(format!("{overrides} pull request override(s) of entries"));
+        }
+        let files = plan
+            .contents
+            .values()
+            .filter(|f| {
+                matches!(
+                    f,
+                    crate::facts::FileFacts::ReleaseRules(_)
+                        | crate::facts::FileFacts::Overrides(_)
+                )
+            })
+            .count();
+        if files > 0 {
+            why.push(format!(
+                "{files} file(s) of the repository's own changelog rules"
+            ));
+        }
         let marks = plan.history_marks().count();
         if marks > 0 {
             why.push(format!("{marks} history note(s) (a gap or a force-push)"));
@@ -190,6 +217,7 @@ impl Agent for Historian {
     fn apply(&self, input: AgentInput<'_>, state: &mut Value) -> Result<AgentRun, EngineError> {
         let mut mine = read_historian(state)?;
         let mut logged = mine.changelog.keys();
+        logged.extend(mine.skipped.iter().cloned());
         let mut recorded = mine.adrs.keys();
         let mut refactored = mine.refactorings.keys();
         let mut by_commit: HashMap<&str, Vec<&Finding>> = HashMap::new();
@@ -219,10 +247,14 @@ impl Agent for Historian {
                         .map(Vec::as_slice)
                         .unwrap_or(&[]);
                     let mut applied = false;
-                    let (group, scope) = match followed.commit(c) {
+                    // A merge commit is never listed, so the rules are not asked about it.
+                    let decision = (!c.is_merge()).then(|| followed.commit(c)).flatten();
+                    let (group, scope) = match decision {
                         Some(CommitDecision::Skip { .. }) => {
                             if logged.insert(c.sha.clone()) {
                                 mine.skipped_by_rules += 1;
+                                mine.skipped.push(c.sha.clone());
+                                super::journal::keep_last(&mut mine.skipped, SKIPPED);
                                 applied = true;
                             }
                             (None, None)
@@ -388,8 +420,11 @@ impl Agent for Historian {
             }
         }
         for (n, page) in paging::page_out(&mut mine.changelog, PAGE) {
-            run.write_once
-                .push(self.changelog_page(n, &page, &mine.releases)?);
+            run.write_once.push(self.changelog_page(
+                n,
+                &project::overridden(&mine, &page),
+                &mine.releases,
+            )?);
         }
         for (n, page) in mine.adrs.page_out(PAGE) {
             run.write_once.push(self.adr_page(n, &page)?);
@@ -418,7 +453,7 @@ impl Agent for Historian {
                 contents: self.render_changelog(
                     Some(repo),
                     &format!("Changelog — {repo}"),
-                    &mine.changelog.entries,
+                    &project::overridden(&mine, &mine.changelog.entries),
                     &mine.releases,
                     mine.changelog.pages,
                     Some(&project::about(&mine)),
@@ -459,3 +494,6 @@ mod release_tests;
 
 #[cfg(test)]
 mod project_tests;
+
+#[cfg(test)]
+mod override_tests;

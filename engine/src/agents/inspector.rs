@@ -21,7 +21,7 @@ use super::{
 use crate::classify::PATH_BYTES;
 use crate::doc::DocFile;
 use crate::error::EngineError;
-use crate::facts::{FileFacts, ManifestFacts};
+use crate::facts::ManifestFacts;
 use crate::languages::AttributeRule;
 use crate::pack::AgentPack;
 
@@ -35,6 +35,10 @@ const SEEN: usize = 2_000;
 const SEEN_FLOOR: usize = 200;
 const PATHS_FLOOR: usize = 500;
 const MANIFESTS_FLOOR: usize = 10;
+/// Longest description kept from a component's README (characters).
+const README_CHARS: usize = 300;
+/// Component READMEs kept however tight the budget.
+const READMES_FLOOR: usize = 10;
 /// The component of files at the repository root.
 pub const ROOT: &str = "(root)";
 
@@ -136,6 +140,14 @@ impl InspectorState {
                     .untracked
                     .entry(component(&path).to_owned())
                     .or_default() += 1;
+            }
+            return true;
+        }
+        if self.readmes.len() > READMES_FLOOR {
+            let keep = self.readmes.len() / 2;
+            let cut = self.readmes.keys().nth(keep).cloned();
+            if let Some(cut) = cut {
+                self.readmes.split_off(&cut);
             }
             return true;
         }
@@ -278,57 +290,6 @@ impl BuildingInspector {
     }
 }
 
-impl BuildingInspector {
-    /// What the content source read: manifests (and what changed in them), component
-    /// READMEs, `.gitattributes`, file sizes.
-    fn apply_contents(&self, mine: &mut InspectorState, plan: &Plan, findings: &mut Vec<Finding>) {
-        // The last commit of the plan that touched each path: what a change is credited to.
-        let mut by_path: BTreeMap<&str, &super::ClassifiedCommit> = BTreeMap::new();
-        for c in plan.commits() {
-            for p in c.paths.added.iter().chain(&c.paths.modified) {
-                by_path.insert(p, c);
-            }
-        }
-        for (path, facts) in &plan.contents {
-            if !mine.paths.contains(path) {
-                continue;
-            }
-            match facts {
-                FileFacts::Manifest(m) => {
-                    let old = mine.manifests.insert(path.clone(), m.clone());
-                    let (Some(old), Some(c)) = (old, by_path.get(path.as_str())) else {
-                        continue;
-                    };
-                    for what in changes::manifest_changes(path, &old, m) {
-                        mine.dependency_changes.push(Structural {
-                            sha: c.sha.clone(),
-                            url: c.url.clone(),
-                            what: what.describe(),
-                        });
-                        findings.push(Finding {
-                            sha: c.sha.clone(),
-                            what,
-                        });
-                    }
-                }
-                FileFacts::Readme(r) => {
-                    if let (Some((dir, _)), Some(d)) = (path.rsplit_once('/'), &r.description) {
-                        mine.readmes.insert(dir.to_owned(), d.clone());
-                    }
-                }
-                FileFacts::Attributes(rules) => mine.attributes = rules.clone(),
-                FileFacts::ReleaseRules(_) => {}
-            }
-        }
-        keep_last(&mut mine.dependency_changes, RECENT);
-        for (path, size) in &plan.sizes {
-            if mine.paths.contains(path) {
-                mine.sizes.insert(path.clone(), *size);
-            }
-        }
-    }
-}
-
 impl Agent for BuildingInspector {
     fn name(&self) -> &'static str {
         NAME
@@ -393,6 +354,21 @@ impl Agent for BuildingInspector {
                         mine.add(p);
                     }
                     mine.manifests.retain(|p, _| s.paths.contains(p));
+                    let InspectorState {
+                        paths,
+                        sizes,
+                        readmes,
+                        attributes,
+                        ..
+                    } = &mut mine;
+                    sizes.retain(|p, _| paths.contains(p));
+                    readmes.retain(|dir, _| {
+                        let prefix = format!("{dir}/");
+                        paths.iter().any(|p| p.starts_with(&prefix))
+                    });
+                    if !paths.contains(".gitattributes") {
+                        attributes.clear();
+                    }
                     mine.head = Some((s.sha.clone(), s.url.clone()));
                     fresh.push(key);
                     run.applied += 1;
@@ -400,7 +376,7 @@ impl Agent for BuildingInspector {
                 _ => {}
             }
         }
-        self.apply_contents(&mut mine, input.plan, &mut run.findings);
+        changes::apply_contents(&mut mine, input.plan, &mut run.findings);
         for c in input.plan.commits().filter(|c| c.breaking) {
             if let Some(packages) = changes::library_break(&self.pack.rules, &mine, c) {
                 run.findings.push(Finding {
@@ -478,6 +454,8 @@ impl Agent for BuildingInspector {
 }
 
 mod changes;
+
+pub(crate) use changes::raised;
 mod view;
 
 use view::View;

@@ -317,7 +317,10 @@ impl Agent for TouristGuide {
                 continue;
             }
             match item {
-                PlanItem::Commit(c) => self.apply_commit(&mut mine, c),
+                PlanItem::Commit(c) => {
+                    self.apply_commit(&mut mine, c);
+                    upgrades::toolchain(&mut mine, c, input.findings);
+                }
                 // What's new follows the cuts only: a folded or skipped tag's news goes on
                 // into the next cut.
                 PlanItem::Release(r) if r.role != TagRole::Cut => {}
@@ -363,7 +366,6 @@ impl Agent for TouristGuide {
                 mine.readme = Some(r.clone());
             }
         }
-        upgrades::toolchain(&mut mine, input.plan, input.findings);
         upgrades::libraries(&mut mine, input.findings);
         let t = &self.pack.rules.tourist;
         notes::cap_by_release(&mut mine.news, t.whats_new_entries);

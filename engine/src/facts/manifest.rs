@@ -12,6 +12,8 @@ const MAX_LIST: usize = 30;
 impl ManifestFacts {
     /// Sorts and caps what was read.
     pub(super) fn bound(&mut self) {
+        self.dependencies
+            .retain(|d| !d.is_empty() && d.len() <= MAX_VALUE / 3);
         self.dependencies.sort();
         self.dependencies.dedup();
         self.dependencies.truncate(MAX_DEPENDENCIES);

@@ -4,9 +4,10 @@
 
 use std::collections::BTreeMap;
 
-use super::HistorianState;
+use super::{HistorianState, LogEntry};
 use crate::agents::ClassifiedCommit;
 use crate::facts::{self, FileFacts, RulesFacts};
+use crate::overrides::{OVERRIDES_FILE, Override};
 use crate::pack::TagRole;
 use crate::plan::{Plan, PlanItem, ReleaseMark};
 use crate::project_rules::{CommitDecision, CommitInput, CompiledRules, ProjectRules};
@@ -35,6 +36,9 @@ pub(super) fn note_files(mine: &mut HistorianState, plan: &Plan) {
             PlanItem::Commit(c) => {
                 for p in &c.paths.removed {
                     mine.project_rules.remove(p);
+                    if p == OVERRIDES_FILE {
+                        mine.file_overrides = None;
+                    }
                     if mine.own_changelog.as_deref() == Some(p.as_str()) {
                         mine.own_changelog = None;
                     }
@@ -45,17 +49,87 @@ pub(super) fn note_files(mine: &mut HistorianState, plan: &Plan) {
             }
             PlanItem::Snapshot(s) => {
                 mine.project_rules.retain(|p, _| s.paths.contains(p));
+                if !s.paths.iter().any(|p| p == OVERRIDES_FILE) {
+                    mine.file_overrides = None;
+                }
                 mine.own_changelog = s.paths.iter().find(|p| is_own_changelog(p)).cloned();
             }
             _ => {}
         }
     }
     for (path, f) in &plan.contents {
-        if let FileFacts::ReleaseRules(r) = f
-            && facts::is_rules_file(path)
-        {
-            mine.project_rules.insert(path.clone(), (**r).clone());
+        match f {
+            FileFacts::ReleaseRules(r) if facts::is_rules_file(path) => {
+                mine.project_rules.insert(path.clone(), (**r).clone());
+            }
+            // A file that cannot be followed keeps the overrides read before, and says why.
+            FileFacts::Overrides(o) => match (&o.error, &mut mine.file_overrides) {
+                (Some(e), Some(kept)) => kept.error = Some(e.clone()),
+                _ => mine.file_overrides = Some((**o).clone()),
+            },
+            _ => {}
         }
+    }
+    for p in plan.pull_requests() {
+        if let (Some(sha), Some(lines)) = (&p.merge_commit, &p.commit_override) {
+            mine.pr_overrides.insert(
+                sha.clone(),
+                Override {
+                    source: format!("pr-{}", p.number),
+                    lines: lines.clone(),
+                },
+            );
+        }
+    }
+    while mine.pr_overrides.len() > MAX_PR_OVERRIDES {
+        mine.pr_overrides.pop_first();
+    }
+}
+
+/// Pull requests' overrides kept (beyond it, the lowest merge commit ids go first).
+const MAX_PR_OVERRIDES: usize = 500;
+
+/// `entries` as maintainers edited them: an entry with an override is replaced by the
+/// override's lines (none: hidden). The repository's file wins over a pull request's block.
+pub(super) fn overridden(mine: &HistorianState, entries: &[LogEntry]) -> Vec<LogEntry> {
+    let file = mine
+        .file_overrides
+        .as_ref()
+        .map_or(&[][..], |f| f.entries.as_slice());
+    if file.is_empty() && mine.pr_overrides.is_empty() {
+        return entries.to_vec();
+    }
+    let mut out = Vec::with_capacity(entries.len());
+    for e in entries {
+        let found = file
+            .iter()
+            .find(|(prefix, _)| e.sha.starts_with(prefix.as_str()))
+            .map(|(_, o)| o)
+            .or_else(|| mine.pr_overrides.get(&e.sha));
+        match found {
+            None => out.push(e.clone()),
+            Some(o) => out.extend(o.lines.iter().map(|line| rewritten(e, line))),
+        }
+    }
+    out
+}
+
+/// `e` with `line` as its message: a Conventional Commit line gives the type, scope and
+/// breaking mark; any other line only the text.
+fn rewritten(e: &LogEntry, line: &str) -> LogEntry {
+    match git_conventional::Commit::parse(line) {
+        Ok(cc) => LogEntry {
+            kind: cc.type_().as_str().to_ascii_lowercase(),
+            scope: cc.scope().map(|s| s.as_str().to_owned()),
+            breaking: cc.breaking(),
+            summary: cc.description().to_owned(),
+            group: None,
+            ..e.clone()
+        },
+        Err(_) => LogEntry {
+            summary: line.to_owned(),
+            ..e.clone()
+        },
     }
 }
 
@@ -121,7 +195,7 @@ impl Followed {
                     .as_deref()
                     .map(|s| format!("({s})"))
                     .unwrap_or_default(),
-                if c.breaking { "!" } else { "" },
+                if c.bang { "!" } else { "" },
                 c.summary
             )
         } else {
@@ -193,6 +267,9 @@ pub(super) fn about(mine: &HistorianState) -> serde_json::Value {
         "problems": followed.problems,
         "skipped": mine.skipped_by_rules,
         "own_changelog": mine.own_changelog,
+        "overrides": mine.pr_overrides.len()
+            + mine.file_overrides.as_ref().map_or(0, |f| f.entries.len()),
+        "overrides_error": mine.file_overrides.as_ref().and_then(|f| f.error.clone()),
     })
 }
 

@@ -8,7 +8,8 @@ use serde::{Deserialize, Serialize};
 
 use super::super::ReleaseInfo;
 use super::super::journal::{Journal, Keyed};
-use crate::facts::RulesFacts;
+use crate::facts::{OverridesFacts, RulesFacts};
+use crate::overrides::Override;
 
 /// A changelog line.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -134,6 +135,16 @@ pub struct HistorianState {
     /// The project's own changelog at the root, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub own_changelog: Option<String>,
+    /// Maintainers' overrides from merged pull requests' bodies, by the merge commit.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pr_overrides: BTreeMap<String, Override>,
+    /// The repository's overrides file, as last read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file_overrides: Option<OverridesFacts>,
+    /// The commits the project's rules left out most recently (a redelivery of one is
+    /// already applied).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub skipped: Vec<String>,
     /// Commits the project's rules left out of the changelog.
     #[serde(default, skip_serializing_if = "is_zero")]
     pub skipped_by_rules: u64,

@@ -1,13 +1,17 @@
-//! What changed between two readings of a manifest: runtime dependencies added or removed,
-//! a requirement moved to a new major version, a toolchain requirement changed; and whether a
-//! breaking change touches library packages only.
+//! What the content source's readings change in the inventory (manifests, component
+//! READMEs, `.gitattributes`, sizes), and what changed between two readings of a manifest:
+//! runtime dependencies added or removed, a requirement moved to a new major version, a
+//! toolchain requirement changed; and whether a breaking change touches library packages only.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
-use super::{FindingKind, InspectorState};
+use super::{Finding, FindingKind, InspectorState, README_CHARS, RECENT, Structural};
 use crate::agents::ClassifiedCommit;
-use crate::facts::ManifestFacts;
+use crate::agents::journal::keep_last;
+use crate::facts::FileFacts;
+use crate::facts::{MAX_DEPENDENCIES, ManifestFacts};
 use crate::pack::Rules;
+use crate::plan::Plan;
 
 /// Most findings one manifest change gives (a lockstep bump of every dependency is one
 /// change to a reader, not sixty).
@@ -21,7 +25,20 @@ pub(super) fn manifest_changes(
 ) -> Vec<FindingKind> {
     let mut out = Vec::new();
     let path = || manifest.to_owned();
-    for name in &new.dependencies {
+    // Facts read before versions were kept say nothing to compare with.
+    if old.versions.is_empty() && old.toolchain.is_empty() && !old.dependencies.is_empty() {
+        return out;
+    }
+    // A list cut at the cap: a name beyond the shorter list's last is not known to be gone
+    // or new.
+    let capped = |d: &ManifestFacts| d.dependencies.len() >= MAX_DEPENDENCIES;
+    let limit = [old, new]
+        .into_iter()
+        .filter(|d| capped(d))
+        .filter_map(|d| d.dependencies.last())
+        .min();
+    let known = |name: &String| limit.is_none_or(|l| name <= l);
+    for name in new.dependencies.iter().filter(|n| known(n)) {
         if !old.dependencies.contains(name) {
             out.push(FindingKind::DependencyAdded {
                 manifest: path(),
@@ -39,7 +56,7 @@ pub(super) fn manifest_changes(
             });
         }
     }
-    for name in &old.dependencies {
+    for name in old.dependencies.iter().filter(|n| known(n)) {
         if !new.dependencies.contains(name) {
             out.push(FindingKind::DependencyRemoved {
                 manifest: path(),
@@ -66,6 +83,56 @@ pub(super) fn manifest_changes(
     }
     out.truncate(MAX_PER_MANIFEST);
     out
+}
+
+/// What the content source read: manifests (and what changed in them), component
+/// READMEs, `.gitattributes`, file sizes.
+pub(super) fn apply_contents(mine: &mut InspectorState, plan: &Plan, findings: &mut Vec<Finding>) {
+    // The last commit of the plan that touched each path: what a change is credited to.
+    let mut by_path: BTreeMap<&str, &ClassifiedCommit> = BTreeMap::new();
+    for c in plan.commits() {
+        for p in c.paths.added.iter().chain(&c.paths.modified) {
+            by_path.insert(p, c);
+        }
+    }
+    for (path, facts) in &plan.contents {
+        if !mine.paths.contains(path) {
+            continue;
+        }
+        match facts {
+            FileFacts::Manifest(m) => {
+                let old = mine.manifests.insert(path.clone(), m.clone());
+                let (Some(old), Some(c)) = (old, by_path.get(path.as_str())) else {
+                    continue;
+                };
+                for what in manifest_changes(path, &old, m) {
+                    mine.dependency_changes.push(Structural {
+                        sha: c.sha.clone(),
+                        url: c.url.clone(),
+                        what: what.describe(),
+                    });
+                    findings.push(Finding {
+                        sha: c.sha.clone(),
+                        what,
+                    });
+                }
+            }
+            FileFacts::Readme(r) => {
+                if let (Some((dir, _)), Some(d)) = (path.rsplit_once('/'), &r.description) {
+                    mine.readmes
+                        .insert(dir.to_owned(), crate::text::clip_plain(d, README_CHARS));
+                }
+            }
+            FileFacts::Attributes(rules) => mine.attributes = rules.clone(),
+            FileFacts::ReleaseRules(_) | FileFacts::Overrides(_) => {}
+        }
+    }
+    keep_last(&mut mine.dependency_changes, RECENT);
+    for (path, size) in &plan.sizes {
+        if mine.paths.contains(path) {
+            mine.sizes.insert(path.clone(), *size);
+        }
+    }
 }
 
 /// The library packages `c` changes when every path it touches (tests and docs aside) lies in
@@ -130,6 +197,27 @@ fn major(req: &str) -> Option<(u64, u64)> {
     Some(if first == 0 { (0, second) } else { (first, 0) })
 }
 
+/// Whether a toolchain requirement went from `from` to a higher `to` (or was set); a value
+/// that is not a dotted number counts as raised.
+pub(crate) fn raised(from: Option<&str>, to: &str) -> bool {
+    let numbers = |v: &str| -> Option<Vec<u64>> {
+        let digits = v.trim_start_matches(|c: char| !c.is_ascii_digit());
+        let end = digits
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(digits.len());
+        let parts: Vec<u64> = digits[..end]
+            .split('.')
+            .filter(|p| !p.is_empty())
+            .map(|p| p.parse().ok())
+            .collect::<Option<_>>()?;
+        (!parts.is_empty()).then_some(parts)
+    };
+    match (from.and_then(numbers), numbers(to)) {
+        (Some(a), Some(b)) => b > a,
+        _ => true,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -184,6 +272,32 @@ mod tests {
             ]
         );
         assert!(manifest_changes("Cargo.toml", &new, &new).is_empty());
+        // Facts from before versions were kept: nothing to compare.
+        let legacy = ManifestFacts {
+            dependencies: vec!["serde".into()],
+            ..ManifestFacts::default()
+        };
+        assert!(manifest_changes("Cargo.toml", &legacy, &new).is_empty());
+        // At the cap, a name pushed out of the list is not "removed".
+        let many = |extra: &str| {
+            let mut names: Vec<(String, String)> = (0..MAX_DEPENDENCIES - 1)
+                .map(|i| (format!("dep{i:03}"), "1".to_owned()))
+                .collect();
+            names.push((extra.to_owned(), "1".to_owned()));
+            names.sort();
+            names.truncate(MAX_DEPENDENCIES);
+            let refs: Vec<(&str, &str)> = names
+                .iter()
+                .map(|(a, b)| (a.as_str(), b.as_str()))
+                .collect();
+            facts(&refs, &[])
+        };
+        let found = manifest_changes("Cargo.toml", &many("zzz"), &many("aaa"));
+        let d: Vec<String> = found.iter().map(FindingKind::describe).collect();
+        assert_eq!(d, ["dependency `aaa` added (`Cargo.toml`)"]);
+        assert!(raised(Some("1.70"), "1.74") && !raised(Some("1.74"), "1.70"));
+        assert!(raised(Some("2021"), "2024") && raised(None, "1.70"));
+        assert!(raised(Some(">=3.8"), ">=3.10") && !raised(Some("^18"), "^16"));
         assert_eq!(major("workspace"), None);
         assert_eq!(major(">=2.1, <3"), Some((2, 0)));
     }

@@ -50,7 +50,7 @@ pub(super) struct PackageView {
 pub(super) struct View {
     pub(super) components: Vec<ComponentView>,
     pub(super) languages: Vec<LanguageView>,
-    /// `bytes` when the sizes are known for most counted files, else `files`.
+    /// `bytes` when the size of every counted file is known, else `files`.
     pub(super) language_basis: &'static str,
     pub(super) tools: Vec<ToolView>,
     pub(super) packages: Vec<PackageView>,
@@ -139,8 +139,9 @@ impl View {
         for (name, view) in &mut components {
             view.purpose = purpose_of(mine, &packages, name);
         }
-        // Bytes, as GitHub counts, once most counted files have a known size.
-        let (amounts, language_basis) = if counted > 0 && sized * 2 >= counted {
+        // Bytes, as GitHub counts, once every counted file has a known size (a file without
+        // one would count as nothing).
+        let (amounts, language_basis) = if counted > 0 && sized == counted {
             (by_bytes, "bytes")
         } else {
             (by_files, "files")

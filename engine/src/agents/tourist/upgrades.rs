@@ -5,7 +5,6 @@
 
 use super::{TouristState, Upgrade};
 use crate::agents::{ClassifiedCommit, Finding, FindingKind};
-use crate::plan::Plan;
 use crate::text::clip;
 
 /// Longest note taken from a commit body (characters).
@@ -35,29 +34,29 @@ fn is_trailer(line: &str) -> bool {
         && token.contains('-')
 }
 
-/// Upgrade notes for the toolchain requirements `findings` raised or set.
-pub(super) fn toolchain(mine: &mut TouristState, plan: &Plan, findings: &[Finding]) {
-    for f in findings {
+/// Upgrade notes for the toolchain requirements `c` raised or set (its findings), taken
+/// with the commit so a release cut later in the same change set ships them.
+pub(super) fn toolchain(mine: &mut TouristState, c: &ClassifiedCommit, findings: &[Finding]) {
+    for f in findings.iter().filter(|f| f.sha == c.sha) {
         let FindingKind::ToolchainChanged {
             manifest,
             what,
-            to: Some(_),
-            ..
+            from,
+            to: Some(to),
         } = &f.what
         else {
             continue;
         };
+        if !crate::agents::inspector::raised(from.as_deref(), to) {
+            continue;
+        }
         let key = format!("{}:{manifest}:{what}", f.sha);
         if mine.upgrades.iter().any(|u| u.key == key) {
             continue;
         }
-        let Some(c) = plan.commits().find(|c| c.sha == f.sha) else {
-            continue;
-        };
-        let line = f.what.describe();
         mine.upgrades.push(Upgrade {
             key,
-            summary: super::super::historian::capitalize(&line),
+            summary: super::super::historian::capitalize(&f.what.describe()),
             note: "Building the project needs the new requirement.".into(),
             url: c.url.clone(),
             short: c.short().to_owned(),

@@ -4,6 +4,7 @@
 
 use super::*;
 use crate::agents::testkit::assert_inert;
+use crate::facts::FileFacts;
 use crate::facts::analyse;
 use crate::pack::AgentPack;
 
