@@ -43,7 +43,7 @@ const RELEASES: usize = 200;
 const FOLDED: usize = 50;
 const DETAILS: usize = 20;
 /// Commits the project's rules left out, remembered (idempotency).
-const SKIPPED: usize = 2_000;
+const SKIPPED: usize = 300;
 /// Archived keys and releases kept however tight the budget.
 const KEYS_FLOOR: usize = 200;
 const RELEASES_FLOOR: usize = 20;
