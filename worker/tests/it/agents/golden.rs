@@ -26,6 +26,15 @@ fn write(dir: &Path, path: &str, text: &str) {
     std::fs::write(p, text).unwrap();
 }
 
+fn head_of(dir: &Path) -> String {
+    let out = std::process::Command::new("git")
+        .current_dir(dir)
+        .args(["rev-parse", "HEAD"])
+        .output()
+        .unwrap();
+    String::from_utf8(out.stdout).unwrap().trim().to_owned()
+}
+
 fn commit_all(dir: &Path, message: &str) {
     git(dir, &["add", "-A"]);
     git(dir, &["commit", "-q", "-m", message]);
@@ -75,6 +84,7 @@ fn build_repository(dir: &Path) {
         "fn main() { println!(\"serve\"); }\n",
     );
     commit_all(dir, "fix(cli): print what it serves");
+    let fix = head_of(dir);
     std::fs::create_dir_all(dir.join("core/src/gears")).unwrap();
     std::fs::rename(
         dir.join("core/src/lib.rs"),
@@ -97,6 +107,15 @@ fn build_repository(dir: &Path) {
         dir,
         "cli/src/main.rs",
         "fn main() { println!(\"serve on a port\"); }\n",
+    );
+    // A maintainer's edit of an earlier entry, kept in the repository.
+    write(
+        dir,
+        ".coderipple/overrides.toml",
+        &format!(
+            "[[entry]]\ncommit = \"{}\"\nmessage = \"fix(cli): say what it serves on start\"\n",
+            &fix[..7]
+        ),
     );
     commit_all(
         dir,
