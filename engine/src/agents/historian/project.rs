@@ -2,6 +2,7 @@
 //! the content source at the change's commit), the tag roles and commit decisions they give
 //! over the pack's defaults, and where the project's own changelog is.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use super::{HistorianState, LogEntry};
@@ -91,13 +92,16 @@ const MAX_PR_OVERRIDES: usize = 500;
 
 /// `entries` as maintainers edited them: an entry with an override is replaced by the
 /// override's lines (none: hidden). The repository's file wins over a pull request's block.
-pub(super) fn overridden(mine: &HistorianState, entries: &[LogEntry]) -> Vec<LogEntry> {
+pub(super) fn overridden<'a>(
+    mine: &HistorianState,
+    entries: &'a [LogEntry],
+) -> Cow<'a, [LogEntry]> {
     let file = mine
         .file_overrides
         .as_ref()
         .map_or(&[][..], |f| f.entries.as_slice());
     if file.is_empty() && mine.pr_overrides.is_empty() {
-        return entries.to_vec();
+        return Cow::Borrowed(entries);
     }
     let mut out = Vec::with_capacity(entries.len());
     for e in entries {
@@ -111,7 +115,7 @@ pub(super) fn overridden(mine: &HistorianState, entries: &[LogEntry]) -> Vec<Log
             Some(o) => out.extend(o.lines.iter().map(|line| rewritten(e, line))),
         }
     }
-    out
+    Cow::Owned(out)
 }
 
 /// `e` with `line` as its message: a Conventional Commit line gives the type, scope and
@@ -133,47 +137,38 @@ fn rewritten(e: &LogEntry, line: &str) -> LogEntry {
     }
 }
 
+/// The files' rules merged, and what of them cannot be followed (a file that does not parse,
+/// settings not followed). Their patterns compiled when each file was read.
+fn merged(files: &BTreeMap<String, RulesFacts>) -> (ProjectRules, Vec<String>) {
+    let mut problems: Vec<String> = files
+        .iter()
+        .filter_map(|(path, f)| {
+            f.error
+                .as_ref()
+                .map(|e| format!("{path} is not followed: {e}"))
+        })
+        .collect();
+    let merged = ProjectRules::merge(files.values().filter_map(|f| f.rules.clone()));
+    problems.extend(merged.not_followed());
+    (merged, problems)
+}
+
 /// The project's rules as the Historian applies them.
 #[derive(Debug, Default)]
 pub(super) struct Followed {
     compiled: Option<CompiledRules>,
-    /// The files followed.
-    pub(super) files: Vec<String>,
-    /// Files or settings not followed, and why.
-    pub(super) problems: Vec<String>,
 }
 
 impl Followed {
+    /// Every file's patterns compiled when it was read (a file whose patterns do not is
+    /// kept as its error), so their merge compiles too; were it ever refused, the pack's
+    /// rules would stay, as for a file that cannot be followed.
     pub(super) fn of(files: &BTreeMap<String, RulesFacts>) -> Self {
-        let mut problems: Vec<String> = files
-            .iter()
-            .filter_map(|(path, f)| {
-                f.error
-                    .as_ref()
-                    .map(|e| format!("{path} is not followed: {e}"))
-            })
-            .collect();
-        let merged = ProjectRules::merge(files.values().filter_map(|f| f.rules.clone()));
-        if merged.is_empty() {
-            return Self {
-                problems,
-                ..Self::default()
-            };
-        }
-        problems.extend(merged.not_followed());
-        match merged.compile() {
-            Ok(compiled) => Self {
-                compiled: Some(compiled),
-                files: merged.source.clone(),
-                problems,
-            },
-            Err(e) => {
-                problems.push(format!("not followed: {e}"));
-                Self {
-                    problems,
-                    ..Self::default()
-                }
-            }
+        let (merged, _) = merged(files);
+        Self {
+            compiled: (!merged.is_empty())
+                .then(|| merged.compile().ok())
+                .flatten(),
         }
     }
 
@@ -261,10 +256,11 @@ pub(super) fn recut(mine: &mut HistorianState, followed: &Followed) {
 
 /// What the changelog page says of the project's own rules and changelog.
 pub(super) fn about(mine: &HistorianState) -> serde_json::Value {
-    let followed = Followed::of(&mine.project_rules);
+    // Said from the files as read: a render compiles nothing.
+    let (merged, problems) = merged(&mine.project_rules);
     serde_json::json!({
-        "followed": followed.files,
-        "problems": followed.problems,
+        "followed": merged.source,
+        "problems": problems,
         "skipped": mine.skipped_by_rules,
         "own_changelog": mine.own_changelog,
         "overrides": mine.pr_overrides.len()
